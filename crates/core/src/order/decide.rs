@@ -1,0 +1,1225 @@
+use super::event::{ActorRef, Event, EventKind};
+use super::types::*;
+use crate::calendar::{Calendar, CalendarError};
+use crate::error::{DomainError, FieldError};
+use crate::ids::{UnitId, UserId};
+use crate::org::{OrgTree, UnitKind};
+use crate::role::{Role, RoleSet};
+use crate::values::{CategoryCode, MAX_TEXT_CHARS, RegionCode, required_text};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The person (or system account) issuing a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub username: String,
+    pub roles: RoleSet,
+    pub unit_id: UnitId,
+}
+
+impl Actor {
+    /// The capacity in which the actor may do `what`: the first of `allowed` they hold.
+    fn act_as(&self, allowed: &[Role], what: &str) -> Result<ActorRef, DomainError> {
+        let role = self.roles.first_of(allowed).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|r| r.label()).collect();
+            DomainError::forbidden(format!("{what}需要以下角色之一：{}", names.join("、")))
+        })?;
+        Ok(ActorRef {
+            user_id: self.user_id,
+            username: self.username.clone(),
+            role,
+            unit_id: self.unit_id,
+        })
+    }
+}
+
+/// A time limit for one stage (DOMAIN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "unit", content = "value")]
+pub enum TimeLimit {
+    /// Close of business on the n-th following working day.
+    WorkingDays(u32),
+    /// Hours of working time.
+    WorkingHours(u32),
+    /// Hours on the clock, 24×7 (emergencies).
+    ClockHours(u32),
+}
+
+impl TimeLimit {
+    pub fn due_from(
+        self,
+        start: DateTime<Utc>,
+        calendar: &Calendar,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        match self {
+            TimeLimit::WorkingDays(n) => calendar.add_working_days(start, n),
+            TimeLimit::WorkingHours(h) => calendar.add_working_minutes(start, h.saturating_mul(60)),
+            TimeLimit::ClockHours(h) => Ok(start + Duration::hours(i64::from(h))),
+        }
+    }
+}
+
+/// The limits the state machine applies when a stage starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeLimits {
+    pub dispatch: TimeLimit,
+    pub emergency_dispatch: TimeLimit,
+    pub consultation_reply: TimeLimit,
+    pub standard_reply: TimeLimit,
+    pub complex_reply: TimeLimit,
+    pub emergency_reply: TimeLimit,
+    /// Longest extension a unit may ask for, in working days.
+    pub max_extension_days: u32,
+}
+
+impl TimeLimits {
+    /// Ordos (DOMAIN §5): dispatch within 1 working day; consultation 1 working day;
+    /// help/complaint/report/suggestion 3; complex 5; emergency reply within 2 clock hours.
+    pub fn ordos() -> Self {
+        Self {
+            dispatch: TimeLimit::WorkingDays(1),
+            emergency_dispatch: TimeLimit::ClockHours(1),
+            consultation_reply: TimeLimit::WorkingDays(1),
+            standard_reply: TimeLimit::WorkingDays(3),
+            complex_reply: TimeLimit::WorkingDays(5),
+            emergency_reply: TimeLimit::ClockHours(2),
+            max_extension_days: 5,
+        }
+    }
+
+    pub fn dispatch_limit(&self, flags: &Flags) -> TimeLimit {
+        if flags.emergency {
+            self.emergency_dispatch
+        } else {
+            self.dispatch
+        }
+    }
+
+    pub fn reply_limit(&self, request_type: RequestType, flags: &Flags) -> TimeLimit {
+        if flags.emergency {
+            self.emergency_reply
+        } else if flags.complex {
+            self.complex_reply
+        } else if request_type == RequestType::Consultation {
+            self.consultation_reply
+        } else {
+            self.standard_reply
+        }
+    }
+}
+
+/// Everything a decision may consult besides the order itself.
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub actor: &'a Actor,
+    pub org: &'a OrgTree,
+    pub calendar: &'a Calendar,
+    pub limits: &'a TimeLimits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchTarget {
+    pub unit_id: UnitId,
+    pub role: AssignmentRole,
+}
+
+/// Every command of the lifecycle (DOMAIN §4) after parsing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Correct the classification while the order waits for dispatch.
+    Amend {
+        request_type: Option<RequestType>,
+        category: Option<CategoryCode>,
+        region_code: Option<RegionCode>,
+        urgency: Option<Urgency>,
+        flags: Option<Flags>,
+        reason: String,
+    },
+    /// Centre dispatch, or second-level dispatch by a district centre that holds the order.
+    Dispatch {
+        targets: Vec<DispatchTarget>,
+        note: Option<String>,
+    },
+    /// A handling unit passes work down its own subtree, staying responsible.
+    SubDispatch {
+        units: Vec<UnitId>,
+        note: Option<String>,
+    },
+    Sign,
+    Return {
+        reason: String,
+    },
+    Note {
+        text: String,
+    },
+    RequestExtension {
+        days: u32,
+        reason: String,
+    },
+    ReviewExtension {
+        approve: bool,
+        comment: Option<String>,
+    },
+    Reply {
+        content: String,
+        contacted_citizen: bool,
+    },
+    Check {
+        approve: bool,
+        comment: Option<String>,
+    },
+    Callback {
+        satisfaction: Satisfaction,
+        resolved: bool,
+        comment: Option<String>,
+    },
+    /// 即答办结 (from pending review, citing a knowledge entry) or close without callback.
+    Close {
+        instant_answer: Option<InstantAnswer>,
+        reason: Option<String>,
+    },
+    Withdraw {
+        reason: String,
+    },
+    Invalidate {
+        reason: String,
+    },
+    /// Merge this order into `target` (same issue reported twice).
+    MergeInto {
+        target: OrderRef,
+        target_status: Status,
+        reason: String,
+    },
+    /// The target's side of a merge.
+    AbsorbMerge {
+        source: OrderRef,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Amend { .. } => "amend",
+            Command::Dispatch { .. } => "dispatch",
+            Command::SubDispatch { .. } => "sub_dispatch",
+            Command::Sign => "sign",
+            Command::Return { .. } => "return",
+            Command::Note { .. } => "note",
+            Command::RequestExtension { .. } => "extension",
+            Command::ReviewExtension { .. } => "extension_review",
+            Command::Reply { .. } => "reply",
+            Command::Check { .. } => "check",
+            Command::Callback { .. } => "callback",
+            Command::Close { .. } => "close",
+            Command::Withdraw { .. } => "withdraw",
+            Command::Invalidate { .. } => "invalidate",
+            Command::MergeInto { .. } => "merge",
+            Command::AbsorbMerge { .. } => "absorb_merge",
+        }
+    }
+}
+
+const UNIT_STAFF: &[Role] = &[Role::Handler, Role::UnitAdmin, Role::Dispatcher];
+const MAX_TARGETS: usize = 20;
+
+fn reason_text(field: &str, s: &str) -> Result<String, DomainError> {
+    Ok(required_text(field, s, 2_000)?)
+}
+
+impl Order {
+    /// 受理: records a new order; with `instant_answer` it is closed on the spot (即答办结).
+    pub fn accept(
+        new: NewOrder,
+        instant_answer: Option<InstantAnswer>,
+        ctx: &Ctx,
+    ) -> Result<(Order, Vec<Event>), DomainError> {
+        let actor = ctx
+            .actor
+            .act_as(&[Role::Agent, Role::Dispatcher], "受理诉求")?;
+        let centre_id = ctx
+            .org
+            .centre_of(ctx.actor.unit_id)
+            .ok_or_else(|| DomainError::forbidden("受理人员须隶属于热线中心"))?;
+        let mut kinds = Vec::with_capacity(2);
+        let dispatch_due = match &instant_answer {
+            Some(_) => None,
+            None => Some(
+                ctx.limits
+                    .dispatch_limit(&new.flags)
+                    .due_from(ctx.now, ctx.calendar)?,
+            ),
+        };
+        kinds.push(EventKind::Accepted {
+            number: String::new(),
+            order: Box::new(new),
+            centre_id,
+            dispatch_due,
+        });
+        if let Some(answer) = instant_answer {
+            kinds.push(EventKind::InstantAnswered {
+                answer: check_instant_answer(answer)?,
+            });
+        }
+        let mut events = Vec::with_capacity(kinds.len());
+        let mut order: Option<Order> = None;
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let from = order.as_ref().map(|o| o.status);
+            let event = Event {
+                seq: i as u32 + 1,
+                at: ctx.now,
+                actor: actor.clone(),
+                from,
+                to: Status::PendingReview,
+                kind,
+            };
+            let next = match order.take() {
+                None => Order::from_accepted(&event),
+                Some(mut o) => {
+                    o.apply(&event);
+                    Some(o)
+                }
+            };
+            let next = next.ok_or_else(|| DomainError::conflict("受理事件无效"))?;
+            let mut event = event;
+            event.to = next.status;
+            events.push(event);
+            order = Some(next);
+        }
+        let order = order.ok_or_else(|| DomainError::conflict("受理事件无效"))?;
+        Ok((order, events))
+    }
+
+    /// Sets the human-readable number, allocated by storage at commit time.
+    pub fn assign_number(&mut self, events: &mut [Event], number: &str) {
+        self.number = number.to_string();
+        for e in events {
+            if let EventKind::Accepted { number: n, .. } = &mut e.kind {
+                *n = number.to_string();
+            }
+        }
+    }
+
+    /// Decides `cmd` and folds the resulting events into `self`; returns the events to store.
+    /// On error `self` is unchanged.
+    pub fn execute(&mut self, cmd: &Command, ctx: &Ctx) -> Result<Vec<Event>, DomainError> {
+        let (actor, kinds) = self.decide(cmd, ctx)?;
+        let mut events = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            let mut event = Event {
+                seq: self.version + 1,
+                at: ctx.now,
+                actor: actor.clone(),
+                from: Some(self.status),
+                to: self.status,
+                kind,
+            };
+            self.apply(&event);
+            event.to = self.status;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// The rules of the lifecycle: which events `cmd` produces now, or why it may not.
+    pub fn decide(
+        &self,
+        cmd: &Command,
+        ctx: &Ctx,
+    ) -> Result<(ActorRef, Vec<EventKind>), DomainError> {
+        let actor = ctx.actor;
+        match cmd {
+            Command::Amend {
+                request_type,
+                category,
+                region_code,
+                urgency,
+                flags,
+                reason,
+            } => {
+                let who = actor.act_as(&[Role::Dispatcher, Role::Agent], "修改分类")?;
+                self.ensure_centre_staff(ctx, "修改分类")?;
+                self.ensure_status(&[Status::PendingReview, Status::Returned], "修改分类")?;
+                if request_type.is_none()
+                    && category.is_none()
+                    && region_code.is_none()
+                    && urgency.is_none()
+                    && flags.is_none()
+                {
+                    return Err(DomainError::invalid("request_type", "没有需要修改的内容"));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::Amended {
+                        request_type: *request_type,
+                        category: category.clone(),
+                        region_code: region_code.clone(),
+                        urgency: *urgency,
+                        flags: *flags,
+                        reason: reason_text("reason", reason)?,
+                    }],
+                ))
+            }
+            Command::Dispatch { targets, note } => {
+                let who = actor.act_as(&[Role::Dispatcher], "派单")?;
+                let note = optional_note(note)?;
+                match self.status {
+                    Status::PendingReview | Status::Returned => {
+                        self.ensure_centre_staff(ctx, "派单")?;
+                        let targets = self.check_targets(ctx, targets, actor.unit_id, true)?;
+                        let reply_due = ctx
+                            .limits
+                            .reply_limit(self.request_type, &self.flags)
+                            .due_from(ctx.now, ctx.calendar)?;
+                        Ok((
+                            who,
+                            vec![EventKind::Dispatched {
+                                parent: None,
+                                targets,
+                                reply_due: Some(reply_due),
+                                note,
+                            }],
+                        ))
+                    }
+                    Status::Dispatched | Status::Handling => {
+                        // Second-level dispatch (二级派单): a district centre passes on what it holds.
+                        let held = self.held_assignment(actor, "二次派单")?;
+                        let unit = ctx.org.get(actor.unit_id);
+                        if !unit.is_some_and(|u| u.kind == UnitKind::DistrictCentre) {
+                            return Err(DomainError::forbidden(
+                                "只有区县中心可以二次派单；承办单位请使用“下派”",
+                            ));
+                        }
+                        if !held.status.is_open() {
+                            return Err(DomainError::conflict("本中心已反馈该工单，不能再派单"));
+                        }
+                        let lead_required = held.role == AssignmentRole::Lead;
+                        let targets =
+                            self.check_targets(ctx, targets, actor.unit_id, lead_required)?;
+                        Ok((
+                            who,
+                            vec![EventKind::Dispatched {
+                                parent: Some(held.no),
+                                targets,
+                                reply_due: self.deadlines.reply_due,
+                                note,
+                            }],
+                        ))
+                    }
+                    _ => Err(self.state_conflict("派单")),
+                }
+            }
+            Command::SubDispatch { units, note } => {
+                let who = actor.act_as(&[Role::Handler, Role::UnitAdmin], "下派")?;
+                let held = self.held_assignment(actor, "下派")?;
+                if held.status != AssignmentStatus::Handling {
+                    return Err(DomainError::conflict("请先签收后再下派"));
+                }
+                let targets: Vec<DispatchTarget> = units
+                    .iter()
+                    .map(|u| DispatchTarget {
+                        unit_id: *u,
+                        role: AssignmentRole::Sub,
+                    })
+                    .collect();
+                let targets = self.check_targets(ctx, &targets, actor.unit_id, false)?;
+                Ok((
+                    who,
+                    vec![EventKind::Dispatched {
+                        parent: Some(held.no),
+                        targets,
+                        reply_due: self.deadlines.reply_due,
+                        note: optional_note(note)?,
+                    }],
+                ))
+            }
+            Command::Sign => {
+                let who = actor.act_as(UNIT_STAFF, "签收")?;
+                let held = self.held_assignment(actor, "签收")?;
+                if held.status != AssignmentStatus::PendingSign {
+                    return Err(DomainError::conflict(format!(
+                        "本单位的承办状态为“{}”，无需再签收",
+                        held.status.label()
+                    )));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::Signed {
+                        assignment: held.no,
+                    }],
+                ))
+            }
+            Command::Return { reason } => {
+                let who = actor.act_as(UNIT_STAFF, "退单")?;
+                let held = self.held_assignment(actor, "退单")?;
+                if !held.status.is_open() {
+                    return Err(DomainError::conflict("已反馈的工单不能退回"));
+                }
+                let reason = reason_text("reason", reason)?;
+                let dispatch_due = if held.role == AssignmentRole::Lead && held.parent.is_none() {
+                    Some(
+                        ctx.limits
+                            .dispatch_limit(&self.flags)
+                            .due_from(ctx.now, ctx.calendar)?,
+                    )
+                } else {
+                    None
+                };
+                Ok((
+                    who,
+                    vec![EventKind::Returned {
+                        assignment: held.no,
+                        reason,
+                        dispatch_due,
+                    }],
+                ))
+            }
+            Command::Note { text } => {
+                let who = actor.act_as(
+                    &[
+                        Role::Handler,
+                        Role::UnitAdmin,
+                        Role::Dispatcher,
+                        Role::Agent,
+                        Role::Callback,
+                        Role::Supervisor,
+                    ],
+                    "添加办理记录",
+                )?;
+                if self.status.is_terminal() {
+                    return Err(self.state_conflict("添加办理记录"));
+                }
+                if !self.is_centre_staff(ctx) {
+                    self.held_assignment(actor, "添加办理记录")?;
+                }
+                Ok((
+                    who,
+                    vec![EventKind::NoteAdded {
+                        text: required_text("text", text, MAX_TEXT_CHARS)?,
+                    }],
+                ))
+            }
+            Command::RequestExtension { days, reason } => {
+                let who = actor.act_as(&[Role::Handler, Role::UnitAdmin], "申请延期")?;
+                let held = self.held_assignment(actor, "申请延期")?;
+                if held.role != AssignmentRole::Lead {
+                    return Err(DomainError::forbidden("只有主办单位可以申请延期"));
+                }
+                if held.status != AssignmentStatus::Handling {
+                    return Err(DomainError::conflict("请先签收后再申请延期"));
+                }
+                if self.flags.emergency {
+                    return Err(DomainError::conflict("突发类工单不能延期"));
+                }
+                if self.extension.is_some() {
+                    return Err(DomainError::conflict("每件工单只能申请一次延期"));
+                }
+                if *days == 0 || *days > ctx.limits.max_extension_days {
+                    return Err(DomainError::invalid(
+                        "days",
+                        format!(
+                            "延期天数应为 1 至 {} 个工作日",
+                            ctx.limits.max_extension_days
+                        ),
+                    ));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::ExtensionRequested {
+                        days: *days,
+                        reason: reason_text("reason", reason)?,
+                    }],
+                ))
+            }
+            Command::ReviewExtension { approve, comment } => {
+                let who = actor.act_as(&[Role::Dispatcher], "审批延期")?;
+                self.ensure_centre_staff(ctx, "审批延期")?;
+                let ext = match &self.extension {
+                    Some(e) if e.approved.is_none() => e,
+                    _ => return Err(DomainError::conflict("该工单没有待审批的延期申请")),
+                };
+                if self.status != Status::Handling {
+                    return Err(self.state_conflict("审批延期"));
+                }
+                let comment = match (approve, comment) {
+                    (false, c) => Some(reason_text("comment", c.as_deref().unwrap_or(""))?),
+                    (true, c) => optional_note(c)?,
+                };
+                let reply_due = if *approve {
+                    let base = self.deadlines.reply_due.unwrap_or(ctx.now);
+                    Some(ctx.calendar.add_working_days(base, ext.days)?)
+                } else {
+                    self.deadlines.reply_due
+                };
+                Ok((
+                    who,
+                    vec![EventKind::ExtensionDecided {
+                        approved: *approve,
+                        comment,
+                        reply_due,
+                    }],
+                ))
+            }
+            Command::Reply {
+                content,
+                contacted_citizen,
+            } => {
+                let who = actor.act_as(UNIT_STAFF, "反馈")?;
+                let held = self.held_assignment(actor, "反馈")?;
+                match held.status {
+                    AssignmentStatus::PendingSign => {
+                        return Err(DomainError::conflict("请先签收后再反馈"));
+                    }
+                    AssignmentStatus::Replied => {
+                        return Err(DomainError::conflict("本单位已反馈，等待中心核验"));
+                    }
+                    _ => {}
+                }
+                if held.role == AssignmentRole::Lead {
+                    let open_children = self
+                        .assignments
+                        .iter()
+                        .filter(|a| {
+                            a.parent == Some(held.no)
+                                && a.role == AssignmentRole::Sub
+                                && a.status.is_open()
+                        })
+                        .count();
+                    if open_children > 0 {
+                        return Err(DomainError::conflict(format!(
+                            "还有 {open_children} 个下派单位尚未反馈"
+                        )));
+                    }
+                }
+                Ok((
+                    who,
+                    vec![EventKind::Replied {
+                        assignment: held.no,
+                        content: required_text("content", content, MAX_TEXT_CHARS)?,
+                        contacted_citizen: *contacted_citizen,
+                    }],
+                ))
+            }
+            Command::Check { approve, comment } => {
+                let who = actor.act_as(&[Role::Dispatcher], "核验")?;
+                self.ensure_centre_staff(ctx, "核验")?;
+                self.ensure_status(&[Status::Replied], "核验")?;
+                let comment = if *approve {
+                    optional_note(comment)?
+                } else {
+                    Some(reason_text("comment", comment.as_deref().unwrap_or(""))?)
+                };
+                Ok((
+                    who,
+                    vec![EventKind::Checked {
+                        approved: *approve,
+                        comment,
+                    }],
+                ))
+            }
+            Command::Callback {
+                satisfaction,
+                resolved,
+                comment,
+            } => {
+                let who = actor.act_as(&[Role::Callback], "回访")?;
+                self.ensure_status(&[Status::CallbackPending], "回访")?;
+                let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
+                let rehandle_due = if ok {
+                    None
+                } else {
+                    Some(
+                        ctx.limits
+                            .reply_limit(self.request_type, &self.flags)
+                            .due_from(ctx.now, ctx.calendar)?,
+                    )
+                };
+                Ok((
+                    who,
+                    vec![EventKind::CalledBack {
+                        satisfaction: *satisfaction,
+                        resolved: *resolved,
+                        comment: optional_note(comment)?,
+                        rehandle_due,
+                    }],
+                ))
+            }
+            Command::Close {
+                instant_answer,
+                reason,
+            } => match self.status {
+                Status::PendingReview => {
+                    let who = actor.act_as(&[Role::Agent, Role::Dispatcher], "即答办结")?;
+                    self.ensure_centre_staff(ctx, "即答办结")?;
+                    let answer = instant_answer.clone().ok_or_else(|| {
+                        DomainError::invalid("knowledge_entry_id", "即答办结须引用知识库条目")
+                    })?;
+                    Ok((
+                        who,
+                        vec![EventKind::InstantAnswered {
+                            answer: check_instant_answer(answer)?,
+                        }],
+                    ))
+                }
+                Status::CallbackPending => {
+                    let who = actor.act_as(&[Role::Dispatcher, Role::Callback], "免回访办结")?;
+                    self.ensure_centre_staff(ctx, "免回访办结")?;
+                    Ok((
+                        who,
+                        vec![EventKind::ClosedWithoutCallback {
+                            reason: reason_text("reason", reason.as_deref().unwrap_or(""))?,
+                        }],
+                    ))
+                }
+                _ => Err(self.state_conflict("办结")),
+            },
+            Command::Withdraw { reason } => {
+                let who = actor.act_as(&[Role::Agent, Role::Dispatcher], "撤单")?;
+                self.ensure_centre_staff(ctx, "撤单")?;
+                self.ensure_status(
+                    &[
+                        Status::PendingReview,
+                        Status::Returned,
+                        Status::Dispatched,
+                        Status::Handling,
+                        Status::Replied,
+                    ],
+                    "撤单",
+                )?;
+                Ok((
+                    who,
+                    vec![EventKind::Withdrawn {
+                        reason: reason_text("reason", reason)?,
+                    }],
+                ))
+            }
+            Command::Invalidate { reason } => {
+                let who = actor.act_as(&[Role::Dispatcher], "作废")?;
+                self.ensure_centre_staff(ctx, "作废")?;
+                self.ensure_status(&[Status::PendingReview, Status::Returned], "作废")?;
+                Ok((
+                    who,
+                    vec![EventKind::Invalidated {
+                        reason: reason_text("reason", reason)?,
+                    }],
+                ))
+            }
+            Command::MergeInto {
+                target,
+                target_status,
+                reason,
+            } => {
+                let who = actor.act_as(&[Role::Dispatcher], "合并工单")?;
+                self.ensure_centre_staff(ctx, "合并工单")?;
+                self.ensure_status(&[Status::PendingReview, Status::Returned], "合并")?;
+                if target.number == self.number {
+                    return Err(DomainError::invalid("target", "不能合并到自身"));
+                }
+                if matches!(
+                    target_status,
+                    Status::Withdrawn | Status::Invalid | Status::Merged
+                ) {
+                    return Err(DomainError::conflict(format!(
+                        "目标工单 {} 状态为“{}”，不能作为合并目标",
+                        target.number,
+                        target_status.label()
+                    )));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::MergedInto {
+                        target: target.clone(),
+                        reason: reason_text("reason", reason)?,
+                    }],
+                ))
+            }
+            Command::AbsorbMerge { source } => {
+                let who = actor.act_as(&[Role::Dispatcher], "合并工单")?;
+                if matches!(
+                    self.status,
+                    Status::Withdrawn | Status::Invalid | Status::Merged
+                ) {
+                    return Err(DomainError::conflict(format!(
+                        "目标工单状态为“{}”，不能作为合并目标",
+                        self.status.label()
+                    )));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::MergedFrom {
+                        source: source.clone(),
+                    }],
+                ))
+            }
+        }
+    }
+
+    fn state_conflict(&self, what: &str) -> DomainError {
+        DomainError::conflict(format!(
+            "工单当前状态为“{}”，不能{what}",
+            self.status.label()
+        ))
+    }
+
+    fn ensure_status(&self, allowed: &[Status], what: &str) -> Result<(), DomainError> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(self.state_conflict(what))
+        }
+    }
+
+    /// Staff of the reviewing centre, or of a centre above it.
+    fn is_centre_staff(&self, ctx: &Ctx) -> bool {
+        ctx.org
+            .get(ctx.actor.unit_id)
+            .is_some_and(|u| u.kind.is_centre())
+            && ctx.org.is_within(self.centre_id, ctx.actor.unit_id)
+    }
+
+    fn ensure_centre_staff(&self, ctx: &Ctx, what: &str) -> Result<(), DomainError> {
+        if self.is_centre_staff(ctx) {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(format!(
+                "只有受理该工单的热线中心可以{what}"
+            )))
+        }
+    }
+
+    /// The assignment the actor's unit holds now.
+    fn held_assignment(&self, actor: &Actor, what: &str) -> Result<&Assignment, DomainError> {
+        if let Some(a) = self.assignment_of(actor.unit_id) {
+            return Ok(a);
+        }
+        if self.assignments.iter().any(|a| a.unit_id == actor.unit_id) {
+            Err(DomainError::conflict(format!(
+                "本单位对该工单的承办已结束，不能{what}"
+            )))
+        } else {
+            Err(DomainError::forbidden(format!(
+                "该工单未派给本单位，不能{what}"
+            )))
+        }
+    }
+
+    /// Dispatch targets: existing, active units below `within`, each once, none holding the
+    /// order already; with `lead` exactly one lead, else none.
+    fn check_targets(
+        &self,
+        ctx: &Ctx,
+        targets: &[DispatchTarget],
+        within: UnitId,
+        lead: bool,
+    ) -> Result<Vec<(UnitId, AssignmentRole)>, DomainError> {
+        if targets.is_empty() {
+            return Err(DomainError::invalid("targets", "至少选择一个承办单位"));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(DomainError::invalid(
+                "targets",
+                format!("一次最多派给 {MAX_TARGETS} 个单位"),
+            ));
+        }
+        let leads = targets
+            .iter()
+            .filter(|t| t.role == AssignmentRole::Lead)
+            .count();
+        if lead && leads != 1 {
+            return Err(DomainError::invalid(
+                "targets",
+                "须指定且只能指定一个主办单位",
+            ));
+        }
+        if !lead && leads != 0 {
+            return Err(DomainError::invalid(
+                "targets",
+                "本次派单不能指定主办单位（主办单位已确定）",
+            ));
+        }
+        let mut out = Vec::with_capacity(targets.len());
+        for (i, t) in targets.iter().enumerate() {
+            let field = format!("targets[{i}].unit_id");
+            let unit = ctx
+                .org
+                .get(t.unit_id)
+                .ok_or_else(|| FieldError::new(&field, format!("单位 {} 不存在", t.unit_id)))?;
+            if !unit.active {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("单位“{}”已停用", unit.name),
+                ));
+            }
+            if t.unit_id == within
+                || unit.kind == UnitKind::CityCentre
+                || !ctx.org.is_within(t.unit_id, within)
+            {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("单位“{}”不在本单位可派范围内", unit.name),
+                ));
+            }
+            if out.iter().any(|(u, _)| *u == t.unit_id) {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("单位“{}”重复", unit.name),
+                ));
+            }
+            if self.assignment_of(t.unit_id).is_some() {
+                return Err(DomainError::conflict(format!(
+                    "单位“{}”已在承办该工单",
+                    unit.name
+                )));
+            }
+            out.push((t.unit_id, t.role));
+        }
+        Ok(out)
+    }
+
+    /// Builds the initial state from an `Accepted` event.
+    pub fn from_accepted(e: &Event) -> Option<Order> {
+        let EventKind::Accepted {
+            number,
+            order,
+            centre_id,
+            dispatch_due,
+        } = &e.kind
+        else {
+            return None;
+        };
+        let o = order.as_ref().clone();
+        Some(Order {
+            number: number.clone(),
+            channel: o.channel,
+            request_type: o.request_type,
+            category: o.category,
+            title: o.title,
+            content: o.content,
+            citizen: o.citizen,
+            location: o.location,
+            urgency: o.urgency,
+            flags: o.flags,
+            external_ref: o.external_ref,
+            status: Status::PendingReview,
+            closure: None,
+            centre_id: *centre_id,
+            accepted_by: e.actor.user_id,
+            accepted_at: e.at,
+            assignments: Vec::new(),
+            deadlines: Deadlines {
+                dispatch_due: *dispatch_due,
+                reply_due: None,
+            },
+            extension: None,
+            reply: None,
+            callback: None,
+            instant_answer: None,
+            merged_into: None,
+            merged_from: Vec::new(),
+            rehandle_count: 0,
+            updated_at: e.at,
+            closed_at: None,
+            version: 1,
+        })
+    }
+
+    /// Rebuilds an order from its whole history; `None` if the history is not a valid one.
+    pub fn replay(events: &[Event]) -> Option<Order> {
+        let (first, rest) = events.split_first()?;
+        let mut order = Order::from_accepted(first)?;
+        if first.seq != 1 || order.status != first.to {
+            return None;
+        }
+        for e in rest {
+            if e.seq != order.version + 1 || e.from != Some(order.status) {
+                return None;
+            }
+            order.apply(e);
+            if order.status != e.to {
+                return None;
+            }
+        }
+        Some(order)
+    }
+
+    fn cancel_active(&mut self, keep: impl Fn(&Assignment) -> bool) {
+        for a in &mut self.assignments {
+            if a.status.is_active() && !keep(a) {
+                a.status = AssignmentStatus::Cancelled;
+            }
+        }
+    }
+
+    /// Cancels the open work below assignment `no`.
+    fn cancel_descendants(&mut self, no: u32) {
+        let mut stack = vec![no];
+        while let Some(p) = stack.pop() {
+            for a in &mut self.assignments {
+                if a.parent == Some(p) {
+                    stack.push(a.no);
+                    if a.status.is_active() {
+                        a.status = AssignmentStatus::Cancelled;
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, status: Status, closure: Option<Closure>, at: DateTime<Utc>) {
+        self.status = status;
+        self.closure = closure;
+        self.closed_at = Some(at);
+        if status != Status::Closed {
+            self.cancel_active(|_| false);
+        }
+    }
+
+    fn reopen_lead(&mut self) {
+        if let Some(no) = self.active_lead().map(|a| a.no)
+            && let Some(a) = self.assignment_mut(no)
+        {
+            a.status = AssignmentStatus::Handling;
+        }
+    }
+
+    /// Folds one event into the state. Never fails: `decide` checked everything, and replay
+    /// checks the recorded outcome.
+    pub fn apply(&mut self, e: &Event) {
+        let at = e.at;
+        match &e.kind {
+            EventKind::Accepted { .. } => {}
+            EventKind::Amended {
+                request_type,
+                category,
+                region_code,
+                urgency,
+                flags,
+                ..
+            } => {
+                if let Some(t) = request_type {
+                    self.request_type = *t;
+                }
+                if let Some(c) = category {
+                    self.category = Some(c.clone());
+                }
+                if let Some(r) = region_code {
+                    self.location.region_code = Some(r.clone());
+                }
+                if let Some(u) = urgency {
+                    self.urgency = *u;
+                }
+                if let Some(f) = flags {
+                    self.flags = *f;
+                }
+            }
+            EventKind::InstantAnswered { answer } => {
+                self.instant_answer = Some(answer.clone());
+                self.close(Status::Closed, Some(Closure::InstantAnswer), at);
+            }
+            EventKind::Dispatched {
+                parent,
+                targets,
+                reply_due,
+                ..
+            } => {
+                let sub = targets.iter().all(|(_, r)| *r == AssignmentRole::Sub);
+                match parent {
+                    None => {
+                        self.cancel_active(|_| false);
+                        self.deadlines.dispatch_due = None;
+                        self.deadlines.reply_due = *reply_due;
+                        self.extension = None;
+                    }
+                    Some(p) if !sub => {
+                        if let Some(a) = self.assignment_mut(*p) {
+                            a.status = AssignmentStatus::Forwarded;
+                        }
+                    }
+                    Some(_) => {}
+                }
+                for (unit_id, role) in targets {
+                    let no = self.assignments.len() as u32 + 1;
+                    self.assignments.push(Assignment {
+                        no,
+                        unit_id: *unit_id,
+                        role: *role,
+                        parent: *parent,
+                        status: AssignmentStatus::PendingSign,
+                        dispatched_at: at,
+                        dispatched_by: e.actor.user_id,
+                        signed_at: None,
+                        replied_at: None,
+                        reply: None,
+                        return_reason: None,
+                    });
+                }
+                if targets.iter().any(|(_, r)| *r == AssignmentRole::Lead) {
+                    self.status = Status::Dispatched;
+                }
+            }
+            EventKind::Signed { assignment } => {
+                let mut lead = false;
+                if let Some(a) = self.assignment_mut(*assignment) {
+                    a.status = AssignmentStatus::Handling;
+                    a.signed_at = Some(at);
+                    lead = a.role == AssignmentRole::Lead;
+                }
+                if lead {
+                    self.status = Status::Handling;
+                }
+            }
+            EventKind::Returned {
+                assignment,
+                reason,
+                dispatch_due,
+            } => {
+                let mut returned = None;
+                if let Some(a) = self.assignment_mut(*assignment) {
+                    a.status = AssignmentStatus::Returned;
+                    a.return_reason = Some(reason.clone());
+                    returned = Some((a.role, a.parent));
+                }
+                self.cancel_descendants(*assignment);
+                match returned {
+                    Some((AssignmentRole::Lead, None)) => {
+                        self.cancel_active(|_| false);
+                        self.status = Status::Returned;
+                        self.deadlines.dispatch_due = *dispatch_due;
+                    }
+                    Some((role, Some(p)))
+                        if self
+                            .assignment(p)
+                            .is_some_and(|a| a.status == AssignmentStatus::Forwarded) =>
+                    {
+                        // Back to the district centre that forwarded it: a returned lead takes
+                        // its co-handlers with it; the centre holds the order again once nobody
+                        // below it does.
+                        if role == AssignmentRole::Lead {
+                            self.cancel_descendants(p);
+                        }
+                        let still_below = self
+                            .assignments
+                            .iter()
+                            .any(|a| a.parent == Some(p) && a.status.is_active());
+                        if !still_below && let Some(a) = self.assignment_mut(p) {
+                            a.status = AssignmentStatus::Handling;
+                            if a.role == AssignmentRole::Lead {
+                                self.status = Status::Handling;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::NoteAdded { .. } => {}
+            EventKind::ExtensionRequested { days, reason } => {
+                self.extension = Some(Extension {
+                    days: *days,
+                    reason: reason.clone(),
+                    requested_at: at,
+                    requested_by: e.actor.user_id,
+                    approved: None,
+                    decided_at: None,
+                    decided_by: None,
+                    comment: None,
+                });
+            }
+            EventKind::ExtensionDecided {
+                approved,
+                comment,
+                reply_due,
+            } => {
+                if let Some(x) = &mut self.extension {
+                    x.approved = Some(*approved);
+                    x.decided_at = Some(at);
+                    x.decided_by = Some(e.actor.user_id);
+                    x.comment = comment.clone();
+                }
+                self.deadlines.reply_due = *reply_due;
+            }
+            EventKind::Replied {
+                assignment,
+                content,
+                contacted_citizen,
+            } => {
+                let mut lead = None;
+                if let Some(a) = self.assignment_mut(*assignment) {
+                    a.status = AssignmentStatus::Replied;
+                    a.replied_at = Some(at);
+                    a.reply = Some(content.clone());
+                    if a.role == AssignmentRole::Lead {
+                        lead = Some(a.unit_id);
+                    }
+                }
+                if let Some(unit_id) = lead {
+                    self.reply = Some(Reply {
+                        unit_id,
+                        content: content.clone(),
+                        contacted_citizen: *contacted_citizen,
+                        at,
+                        by: e.actor.user_id,
+                    });
+                    self.status = Status::Replied;
+                }
+            }
+            EventKind::Checked { approved, .. } => {
+                if *approved {
+                    self.status = Status::CallbackPending;
+                } else {
+                    self.reopen_lead();
+                    self.reply = None;
+                    self.status = Status::Handling;
+                }
+            }
+            EventKind::CalledBack {
+                satisfaction,
+                resolved,
+                comment,
+                rehandle_due,
+            } => {
+                self.callback = Some(CallbackResult {
+                    satisfaction: *satisfaction,
+                    resolved: *resolved,
+                    comment: comment.clone(),
+                    at,
+                    by: e.actor.user_id,
+                });
+                match rehandle_due {
+                    Some(due) => {
+                        self.reopen_lead();
+                        self.reply = None;
+                        self.rehandle_count += 1;
+                        self.deadlines.reply_due = Some(*due);
+                        self.status = Status::Handling;
+                    }
+                    None => self.close(Status::Closed, Some(Closure::Callback), at),
+                }
+            }
+            EventKind::ClosedWithoutCallback { .. } => {
+                self.close(Status::Closed, Some(Closure::WithoutCallback), at)
+            }
+            EventKind::Withdrawn { .. } => self.close(Status::Withdrawn, None, at),
+            EventKind::Invalidated { .. } => self.close(Status::Invalid, None, at),
+            EventKind::MergedInto { target, .. } => {
+                self.merged_into = Some(target.clone());
+                self.close(Status::Merged, None, at);
+            }
+            EventKind::MergedFrom { source } => self.merged_from.push(source.clone()),
+        }
+        self.version = e.seq;
+        self.updated_at = at;
+    }
+}
+
+fn optional_note(s: &Option<String>) -> Result<Option<String>, DomainError> {
+    Ok(crate::values::optional_text("note", s.as_deref(), 2_000)?)
+}
+
+fn check_instant_answer(a: InstantAnswer) -> Result<InstantAnswer, DomainError> {
+    let id = required_text("knowledge_entry_id", &a.knowledge_entry_id, 64)?;
+    let answer = crate::values::optional_text("answer", a.answer.as_deref(), MAX_TEXT_CHARS)?;
+    Ok(InstantAnswer {
+        knowledge_entry_id: id,
+        answer,
+    })
+}

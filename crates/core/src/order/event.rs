@@ -1,0 +1,190 @@
+use super::types::*;
+use crate::ids::{OrderId, UnitId, UserId};
+use crate::role::Role;
+use crate::values::CategoryCode;
+use crate::values::RegionCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who did it, in which capacity, for which unit: recorded on every event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorRef {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub unit_id: UnitId,
+}
+
+/// One step in an order's history (一单到底).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// 1-based position in the order's history.
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    /// `None` only for the first event.
+    pub from: Option<Status>,
+    pub to: Status,
+    pub kind: EventKind,
+}
+
+/// What happened. Everything `apply` needs is in the payload (deadlines included), so that
+/// replay never consults the calendar or the clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Accepted {
+        number: String,
+        order: Box<NewOrder>,
+        centre_id: UnitId,
+        dispatch_due: Option<DateTime<Utc>>,
+    },
+    Amended {
+        request_type: Option<RequestType>,
+        category: Option<CategoryCode>,
+        region_code: Option<RegionCode>,
+        urgency: Option<Urgency>,
+        flags: Option<Flags>,
+        reason: String,
+    },
+    InstantAnswered {
+        answer: InstantAnswer,
+    },
+    Dispatched {
+        /// The assignment being forwarded (second-level) or sub-dispatched from.
+        parent: Option<u32>,
+        targets: Vec<(UnitId, AssignmentRole)>,
+        reply_due: Option<DateTime<Utc>>,
+        note: Option<String>,
+    },
+    Signed {
+        assignment: u32,
+    },
+    Returned {
+        assignment: u32,
+        reason: String,
+        dispatch_due: Option<DateTime<Utc>>,
+    },
+    NoteAdded {
+        text: String,
+    },
+    ExtensionRequested {
+        days: u32,
+        reason: String,
+    },
+    ExtensionDecided {
+        approved: bool,
+        comment: Option<String>,
+        reply_due: Option<DateTime<Utc>>,
+    },
+    Replied {
+        assignment: u32,
+        content: String,
+        contacted_citizen: bool,
+    },
+    Checked {
+        approved: bool,
+        comment: Option<String>,
+    },
+    CalledBack {
+        satisfaction: Satisfaction,
+        resolved: bool,
+        comment: Option<String>,
+        /// Set when the order goes back for re-handling (重办).
+        rehandle_due: Option<DateTime<Utc>>,
+    },
+    ClosedWithoutCallback {
+        reason: String,
+    },
+    Withdrawn {
+        reason: String,
+    },
+    Invalidated {
+        reason: String,
+    },
+    MergedInto {
+        target: OrderRef,
+        reason: String,
+    },
+    MergedFrom {
+        source: OrderRef,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Accepted { .. } => "accepted",
+            EventKind::Amended { .. } => "amended",
+            EventKind::InstantAnswered { .. } => "instant_answered",
+            EventKind::Dispatched { .. } => "dispatched",
+            EventKind::Signed { .. } => "signed",
+            EventKind::Returned { .. } => "returned",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::ExtensionRequested { .. } => "extension_requested",
+            EventKind::ExtensionDecided { .. } => "extension_decided",
+            EventKind::Replied { .. } => "replied",
+            EventKind::Checked { .. } => "checked",
+            EventKind::CalledBack { .. } => "called_back",
+            EventKind::ClosedWithoutCallback { .. } => "closed_without_callback",
+            EventKind::Withdrawn { .. } => "withdrawn",
+            EventKind::Invalidated { .. } => "invalidated",
+            EventKind::MergedInto { .. } => "merged_into",
+            EventKind::MergedFrom { .. } => "merged_from",
+        }
+    }
+
+    /// A line for people: what happened, in Chinese.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventKind::Accepted { .. } => "受理",
+            EventKind::Amended { .. } => "修改分类",
+            EventKind::InstantAnswered { .. } => "即答办结",
+            EventKind::Dispatched { parent: None, .. } => "派单",
+            EventKind::Dispatched { .. } => "转派",
+            EventKind::Signed { .. } => "签收",
+            EventKind::Returned { .. } => "退单",
+            EventKind::NoteAdded { .. } => "办理记录",
+            EventKind::ExtensionRequested { .. } => "申请延期",
+            EventKind::ExtensionDecided { approved: true, .. } => "同意延期",
+            EventKind::ExtensionDecided { .. } => "驳回延期",
+            EventKind::Replied { .. } => "反馈",
+            EventKind::Checked { approved: true, .. } => "核验通过",
+            EventKind::Checked { .. } => "核验退回",
+            EventKind::CalledBack { .. } => "回访",
+            EventKind::ClosedWithoutCallback { .. } => "免回访办结",
+            EventKind::Withdrawn { .. } => "撤单",
+            EventKind::Invalidated { .. } => "作废",
+            EventKind::MergedInto { .. } => "合并至他单",
+            EventKind::MergedFrom { .. } => "并入他单",
+        }
+    }
+
+    /// The reason given, where the step requires one.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            EventKind::Amended { reason, .. }
+            | EventKind::Returned { reason, .. }
+            | EventKind::ExtensionRequested { reason, .. }
+            | EventKind::ClosedWithoutCallback { reason }
+            | EventKind::Withdrawn { reason }
+            | EventKind::Invalidated { reason }
+            | EventKind::MergedInto { reason, .. } => Some(reason),
+            EventKind::ExtensionDecided { comment, .. } | EventKind::Checked { comment, .. } => {
+                comment.as_deref()
+            }
+            EventKind::CalledBack { comment, .. } => comment.as_deref(),
+            EventKind::Dispatched { note, .. } => note.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The order another order is linked to by this event.
+    pub fn linked_order(&self) -> Option<OrderId> {
+        match self {
+            EventKind::MergedInto { target, .. } => Some(target.id),
+            EventKind::MergedFrom { source } => Some(source.id),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,385 @@
+use crate::error::FieldError;
+use crate::ids::{OrderId, UnitId, UserId};
+use crate::values::{CategoryCode, Phone, RegionCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Declares a string-coded enum with its Chinese label.
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+            /// Parses the code; the error lists the accepted codes.
+            pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let codes: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    FieldError::new(field, format!("“{s}”无效，可选：{}", codes.join(", ")))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+coded_enum!(
+    /// Where the request came in (渠道, DOMAIN §2).
+    Channel {
+        Phone = "phone": "电话",
+        Web = "web": "网站留言",
+        MayorMailbox = "mayor_mailbox": "市长信箱",
+        MiniProgram = "mini_program": "小程序/APP",
+        QrCode = "qr_code": "扫码诉求",
+        Email = "email": "电子邮件",
+        Police110 = "police_110": "110转办",
+        Utility = "utility": "公共事业热线",
+        Grid = "grid": "网格上报",
+        PeopleSuggestion = "people_suggestion": "人民建议征集",
+        LeaderDay = "leader_day": "领导接听日",
+        Media = "media": "媒体",
+        Open311 = "open311": "Open311",
+        Api = "api": "系统对接",
+        Other = "other": "其他",
+    }
+);
+
+coded_enum!(
+    /// 诉求类型
+    RequestType {
+        Consultation = "consultation": "咨询",
+        Help = "help": "求助",
+        Complaint = "complaint": "投诉",
+        Report = "report": "举报",
+        Suggestion = "suggestion": "建议",
+        Praise = "praise": "表扬",
+    }
+);
+
+coded_enum!(
+    /// 紧急程度
+    Urgency {
+        Normal = "normal": "一般",
+        Urgent = "urgent": "紧急",
+        VeryUrgent = "very_urgent": "特急",
+    }
+);
+
+coded_enum!(
+    /// The order's place in the lifecycle.
+    Status {
+        PendingReview = "pending_review": "待审核",
+        Returned = "returned": "退回待派",
+        Dispatched = "dispatched": "待签收",
+        Handling = "handling": "办理中",
+        Replied = "replied": "待核验",
+        CallbackPending = "callback_pending": "待回访",
+        Closed = "closed": "已办结",
+        Withdrawn = "withdrawn": "已撤单",
+        Invalid = "invalid": "无效",
+        Merged = "merged": "已合并",
+    }
+);
+
+impl Status {
+    /// No command can leave these states.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Status::Closed | Status::Withdrawn | Status::Invalid | Status::Merged
+        )
+    }
+}
+
+coded_enum!(
+    /// How a closed order was closed.
+    Closure {
+        InstantAnswer = "instant_answer": "即答办结",
+        Callback = "callback": "回访办结",
+        WithoutCallback = "without_callback": "免回访办结",
+    }
+);
+
+coded_enum!(
+    /// A unit's part in an order.
+    AssignmentRole {
+        Lead = "lead": "主办",
+        Co = "co": "协办",
+        Sub = "sub": "下派",
+    }
+);
+
+coded_enum!(
+    AssignmentStatus {
+        PendingSign = "pending_sign": "待签收",
+        Handling = "handling": "办理中",
+        Replied = "replied": "已反馈",
+        Returned = "returned": "已退回",
+        Forwarded = "forwarded": "已转派",
+        Cancelled = "cancelled": "已撤销",
+    }
+);
+
+impl AssignmentStatus {
+    /// The unit still holds the order.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            AssignmentStatus::PendingSign | AssignmentStatus::Handling | AssignmentStatus::Replied
+        )
+    }
+    /// The unit still has to act.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AssignmentStatus::PendingSign | AssignmentStatus::Handling
+        )
+    }
+}
+
+coded_enum!(
+    /// The citizen's verdict at callback (回访).
+    Satisfaction {
+        Satisfied = "satisfied": "满意",
+        BasicallySatisfied = "basically_satisfied": "基本满意",
+        Dissatisfied = "dissatisfied": "不满意",
+    }
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Citizen {
+    pub name: Option<String>,
+    pub phone: Option<Phone>,
+    /// 18-character resident ID number.
+    pub id_number: Option<String>,
+    /// The caller gave no identity.
+    pub anonymous: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub address: Option<String>,
+    pub region_code: Option<RegionCode>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    /// 突发: runs on the clock and cannot be extended.
+    pub emergency: bool,
+    /// 疑难
+    pub complex: bool,
+    /// 重复诉求
+    pub repeat: bool,
+    /// 保密: citizen identity hidden from handling units.
+    pub confidential: bool,
+    /// The handling unit must contact the citizen, so it sees the contact details.
+    pub needs_contact: bool,
+}
+
+/// What a new order says; validated by `NewOrder::validate` before it reaches the state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub channel: Channel,
+    pub request_type: RequestType,
+    pub category: Option<CategoryCode>,
+    pub title: String,
+    pub content: String,
+    pub citizen: Citizen,
+    pub location: Location,
+    pub urgency: Urgency,
+    pub flags: Flags,
+    /// Reference in the source system (e.g. the 110 case number), for idempotent intake.
+    pub external_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstantAnswer {
+    pub knowledge_entry_id: String,
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// 1-based position in `Order::assignments`.
+    pub no: u32,
+    pub unit_id: UnitId,
+    pub role: AssignmentRole,
+    /// The assignment this one was dispatched from (second-level dispatch or sub-dispatch).
+    pub parent: Option<u32>,
+    pub status: AssignmentStatus,
+    pub dispatched_at: DateTime<Utc>,
+    pub dispatched_by: UserId,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub reply: Option<String>,
+    pub return_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub days: u32,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+    pub requested_by: UserId,
+    /// `None` while pending.
+    pub approved: Option<bool>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<UserId>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub unit_id: UnitId,
+    pub content: String,
+    pub contacted_citizen: bool,
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackResult {
+    pub satisfaction: Satisfaction,
+    pub resolved: bool,
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadlines {
+    /// The centre must dispatch by then (while pending review or returned).
+    pub dispatch_due: Option<DateTime<Utc>>,
+    /// The lead unit must reply by then.
+    pub reply_due: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRef {
+    pub id: OrderId,
+    pub number: String,
+}
+
+/// The current state of one work order: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub number: String,
+    pub channel: Channel,
+    pub request_type: RequestType,
+    pub category: Option<CategoryCode>,
+    pub title: String,
+    pub content: String,
+    pub citizen: Citizen,
+    pub location: Location,
+    pub urgency: Urgency,
+    pub flags: Flags,
+    pub external_ref: Option<String>,
+    pub status: Status,
+    pub closure: Option<Closure>,
+    /// The centre that reviews and dispatches it.
+    pub centre_id: UnitId,
+    pub accepted_by: UserId,
+    pub accepted_at: DateTime<Utc>,
+    pub assignments: Vec<Assignment>,
+    pub deadlines: Deadlines,
+    pub extension: Option<Extension>,
+    pub reply: Option<Reply>,
+    pub callback: Option<CallbackResult>,
+    pub instant_answer: Option<InstantAnswer>,
+    pub merged_into: Option<OrderRef>,
+    pub merged_from: Vec<OrderRef>,
+    pub rehandle_count: u32,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Number of events folded in; the next event's sequence number is `version + 1`.
+    pub version: u32,
+}
+
+impl Order {
+    /// The lead assignment that currently carries the order, if any.
+    pub fn active_lead(&self) -> Option<&Assignment> {
+        self.assignments
+            .iter()
+            .find(|a| a.role == AssignmentRole::Lead && a.status.is_active())
+    }
+
+    /// The assignment a unit currently holds, if any.
+    pub fn assignment_of(&self, unit: UnitId) -> Option<&Assignment> {
+        self.assignments
+            .iter()
+            .find(|a| a.unit_id == unit && a.status.is_active())
+    }
+
+    pub fn assignment(&self, no: u32) -> Option<&Assignment> {
+        no.checked_sub(1)
+            .and_then(|i| self.assignments.get(i as usize))
+    }
+
+    pub(crate) fn assignment_mut(&mut self, no: u32) -> Option<&mut Assignment> {
+        no.checked_sub(1)
+            .and_then(|i| self.assignments.get_mut(i as usize))
+    }
+
+    /// The unit leading the order now.
+    pub fn lead_unit(&self) -> Option<UnitId> {
+        self.active_lead().map(|a| a.unit_id)
+    }
+
+    /// The deadline running in the current state, if one runs.
+    pub fn current_due(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            Status::PendingReview | Status::Returned => self.deadlines.dispatch_due,
+            Status::Dispatched | Status::Handling => self.deadlines.reply_due,
+            _ => None,
+        }
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.current_due().is_some_and(|d| d < now)
+    }
+
+    /// Every unit that has or had a part in the order: what unit scoping filters on.
+    pub fn involved_units(&self) -> Vec<UnitId> {
+        let mut v: Vec<UnitId> = self.assignments.iter().map(|a| a.unit_id).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Checks an 18-character resident ID number, including its ISO 7064 check character.
+pub fn parse_id_number(field: &str, s: &str) -> Result<String, FieldError> {
+    let s = s.trim().to_ascii_uppercase();
+    let bytes = s.as_bytes();
+    let bad = || FieldError::new(field, "身份证号码应为 18 位且校验位正确");
+    if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const C: &[u8; 11] = b"10X98765432";
+    let sum: u32 = bytes[..17]
+        .iter()
+        .zip(W)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    if C[(sum % 11) as usize] != bytes[17] {
+        return Err(bad());
+    }
+    Ok(s)
+}
