@@ -1,1 +1,392 @@
-fn main() {}
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use jiesu::app::admin::UserInput;
+use jiesu::config::{Config, Overrides};
+use jiesu_core::role::RoleSet;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// Jiesu 接诉即办: the work-order platform of a 12345 government service hotline.
+#[derive(Parser)]
+#[command(name = "jiesu", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (database, backups).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// sqlite://PATH or postgres://USER@HOST/DB (default: a SQLite file in the data directory).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(
+            self.config.as_deref(),
+            &Overrides {
+                data_dir: self.data_dir.clone(),
+                listen: self.listen.clone(),
+                database_url: self.database_url.clone(),
+            },
+        )?)
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Fill a fresh data directory with a demo city, print the logins, and serve it.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// Build the data and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+        /// Replace an existing demo database in the data directory.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Create a tenant with its city centre, default categories and first administrator.
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// Tenant code, e.g. ordos.
+        #[arg(long)]
+        tenant: String,
+        /// Platform name, e.g. 鄂尔多斯市12345政务服务便民热线.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin")]
+        admin_username: String,
+        /// Read from the JIESU_PASSWORD environment variable if not given.
+        #[arg(long, env = "JIESU_PASSWORD", hide_env_values = true)]
+        admin_password: String,
+    },
+    /// Manage staff accounts.
+    User {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+    /// Import work orders from JSONL, CSV or XLSX.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The file to import.
+        file: PathBuf,
+        /// jsonl, csv or xlsx (default: from the file extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Tenant code (default: the configured default tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The account the orders are recorded as accepted by.
+        #[arg(long, default_value = "admin")]
+        as_user: String,
+    },
+    /// Write an online, consistent copy of the database.
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        /// Destination file (default: DATA_DIR/backups/jiesu-<time>.db).
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// Check every order's hash chain and state; exits 1 naming the first broken link.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account.
+    Add {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read from the JIESU_PASSWORD environment variable if not given.
+        #[arg(long, env = "JIESU_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Unit id (see GET /api/units).
+        #[arg(long)]
+        unit: i64,
+        /// Comma-separated roles: agent,dispatcher,handler,unit_admin,callback,supervisor,leader,admin.
+        #[arg(long)]
+        roles: String,
+    },
+    /// Set a new password; ends the user's sessions.
+    ResetPassword {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "JIESU_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_env("JIESU_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.listen_addr()?;
+    let app = jiesu::open_app(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, backend = ?app.store.backend(), "serving");
+    println!("Jiesu is listening on http://{local}/  (API docs: http://{local}/api/docs/)");
+    jiesu::launch(listener, app, jiesu::shutdown_signal()).await
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Cmd::Serve { common } => {
+            let config = common.load()?;
+            init_logging(&config.log_format);
+            serve(config).await
+        }
+        Cmd::Demo {
+            common,
+            no_serve,
+            reset,
+        } => {
+            let config = common.load()?;
+            init_logging(&config.log_format);
+            let logins = jiesu::demo::prepare(&config, reset).await?;
+            print!("{logins}");
+            if no_serve {
+                return Ok(());
+            }
+            serve(config).await
+        }
+        Cmd::Migrate { common } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let applied = app.store.applied_migrations().await?;
+            println!(
+                "database is at migration {}",
+                applied.last().map(String::as_str).unwrap_or("none")
+            );
+            app.store.close().await;
+            Ok(())
+        }
+        Cmd::Init {
+            common,
+            tenant,
+            name,
+            admin_username,
+            admin_password,
+        } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let t =
+                jiesu::demo::create_tenant(&app, &tenant, &name, &admin_username, &admin_password)
+                    .await?;
+            println!(
+                "created tenant {tenant} (id {}) with administrator {admin_username}",
+                t.0
+            );
+            app.store.close().await;
+            Ok(())
+        }
+        Cmd::User { common, action } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let r = user_command(&app, action).await;
+            app.store.close().await;
+            r
+        }
+        Cmd::Import {
+            common,
+            file,
+            format,
+            tenant,
+            as_user,
+        } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let summary = jiesu::import::run(
+                &app,
+                &file,
+                format.as_deref(),
+                tenant.as_deref(),
+                &as_user,
+                true,
+            )
+            .await;
+            app.store.close().await;
+            let summary = summary?;
+            print!("{}", summary.report());
+            if summary.imported == 0 && summary.rejected.is_empty() {
+                bail!("the file holds no rows");
+            }
+            Ok(())
+        }
+        Cmd::Backup { common, to } => {
+            let config = common.load()?;
+            let dest = match to {
+                Some(p) => p,
+                None => {
+                    let dir = config.data_dir.join("backups");
+                    std::fs::create_dir_all(&dir)?;
+                    dir.join(format!(
+                        "jiesu-{}.db",
+                        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+                    ))
+                }
+            };
+            if dest.exists() {
+                bail!(
+                    "{} already exists; choose another destination",
+                    dest.display()
+                );
+            }
+            let app = jiesu::open_app(config).await?;
+            let r = app.store.backup_to(&dest).await;
+            app.store.close().await;
+            let bytes = r?;
+            println!("backup written to {} ({bytes} bytes)", dest.display());
+            Ok(())
+        }
+        Cmd::Verify { common } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message("verifying order histories");
+            let report = app.store.verify(|n| bar.set_position(n)).await;
+            bar.finish_and_clear();
+            app.store.close().await;
+            let report = report?;
+            println!(
+                "checked {} orders and {} events",
+                report.orders, report.events
+            );
+            if let Some(first) = report.problems.first() {
+                for p in &report.problems {
+                    eprintln!(
+                        "BROKEN order {} (id {}, tenant {}) at event #{}: {}",
+                        p.number, p.order_id, p.tenant_id, p.seq, p.reason
+                    );
+                }
+                eprintln!(
+                    "first broken link: order {} event #{}",
+                    first.number, first.seq
+                );
+                std::process::exit(1);
+            }
+            println!("all chains intact");
+            Ok(())
+        }
+    }
+}
+
+async fn user_command(app: &jiesu::app::App, action: UserCmd) -> anyhow::Result<()> {
+    match action {
+        UserCmd::Add {
+            tenant,
+            username,
+            display_name,
+            password,
+            unit,
+            roles,
+        } => {
+            let t = app
+                .resolve_tenant(tenant.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+            let roles = RoleSet::parse_csv(&roles).map_err(|e| anyhow::anyhow!("--roles: {e}"))?;
+            let id = app
+                .add_user(
+                    t,
+                    UserInput {
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username: username.clone(),
+                        password: Some(password),
+                        unit_id: jiesu_core::UnitId(unit),
+                        roles,
+                        system_account: false,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
+            println!("added user {username} (id {})", id.0);
+            Ok(())
+        }
+        UserCmd::ResetPassword {
+            tenant,
+            username,
+            password,
+        } => {
+            let t = app
+                .resolve_tenant(tenant.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+            let user = app
+                .store
+                .user_by_name(t, &username)
+                .await?
+                .with_context(|| format!("no user named {username}"))?;
+            app.set_user_password(t, user.id, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
+            println!("password of {username} changed; their sessions ended");
+            Ok(())
+        }
+    }
+}
+
+fn field_message(e: &jiesu::app::AppError) -> String {
+    match e {
+        jiesu::app::AppError::Invalid(f) => {
+            format!("--{}: {}", f.field.replace('_', "-"), f.message)
+        }
+        e => e.to_string(),
+    }
+}

@@ -133,7 +133,7 @@ pub enum Command {
         category: Option<CategoryCode>,
         region_code: Option<RegionCode>,
         urgency: Option<Urgency>,
-        flags: Option<Flags>,
+        flags: FlagsPatch,
         reason: String,
     },
     /// Centre dispatch, or second-level dispatch by a district centre that holds the order.
@@ -340,6 +340,8 @@ impl Order {
                 let who = actor.act_as(&[Role::Dispatcher, Role::Agent], "修改分类")?;
                 self.ensure_centre_staff(ctx, "修改分类")?;
                 self.ensure_status(&[Status::PendingReview, Status::Returned], "修改分类")?;
+                let new_flags = flags.apply(self.flags);
+                let flags = (new_flags != self.flags).then_some(new_flags);
                 if request_type.is_none()
                     && category.is_none()
                     && region_code.is_none()
@@ -355,7 +357,7 @@ impl Order {
                         category: category.clone(),
                         region_code: region_code.clone(),
                         urgency: *urgency,
-                        flags: *flags,
+                        flags,
                         reason: reason_text("reason", reason)?,
                     }],
                 ))

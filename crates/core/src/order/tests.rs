@@ -801,7 +801,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
             category: None,
             region_code: None,
             urgency: None,
-            flags: None,
+            flags: FlagsPatch::default(),
             reason,
         }),
     ]

@@ -192,6 +192,28 @@ pub struct Flags {
     pub needs_contact: bool,
 }
 
+/// A partial change of the flags: `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagsPatch {
+    pub emergency: Option<bool>,
+    pub complex: Option<bool>,
+    pub repeat: Option<bool>,
+    pub confidential: Option<bool>,
+    pub needs_contact: Option<bool>,
+}
+
+impl FlagsPatch {
+    pub fn apply(&self, f: Flags) -> Flags {
+        Flags {
+            emergency: self.emergency.unwrap_or(f.emergency),
+            complex: self.complex.unwrap_or(f.complex),
+            repeat: self.repeat.unwrap_or(f.repeat),
+            confidential: self.confidential.unwrap_or(f.confidential),
+            needs_contact: self.needs_contact.unwrap_or(f.needs_contact),
+        }
+    }
+}
+
 /// What a new order says; validated by `NewOrder::validate` before it reaches the state machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewOrder {

@@ -1,0 +1,330 @@
+//! The JSON API: authenticate, authorise, parse into typed commands, call `app`, answer.
+//! Errors are answered in one shape: `{"error": {"code", "message", "field"}}`.
+
+pub mod admin;
+pub mod auth;
+pub mod dto;
+pub mod orders;
+
+use crate::app::{App, AppError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub type AppState = Arc<App>;
+
+/// The error answer of every endpoint.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_input`, `state_conflict`.
+    pub code: &'static str,
+    /// What went wrong, for people (Simplified Chinese).
+    pub message: String,
+    /// The request field at fault, where there is one.
+    pub field: Option<String>,
+}
+
+/// An API error: an `AppError` or a malformed request.
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    Malformed {
+        field: Option<String>,
+        message: String,
+    },
+    UnsupportedMedia,
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+impl From<jiesu_core::FieldError> for ApiError {
+    fn from(e: jiesu_core::FieldError) -> Self {
+        ApiError::App(AppError::Invalid(e))
+    }
+}
+
+impl From<jiesu_core::DomainError> for ApiError {
+    fn from(e: jiesu_core::DomainError) -> Self {
+        ApiError::App(e.into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = match self {
+            ApiError::Malformed { field, message } => {
+                (StatusCode::BAD_REQUEST, "malformed_request", message, field)
+            }
+            ApiError::UnsupportedMedia => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求体须为 JSON（Content-Type: application/json）".to_string(),
+                None,
+            ),
+            ApiError::App(e) => match e {
+                AppError::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    e.to_string(),
+                    None,
+                ),
+                AppError::BadCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    "bad_credentials",
+                    e.to_string(),
+                    None,
+                ),
+                AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, None),
+                AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", e.to_string(), None),
+                AppError::Invalid(f) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input",
+                    f.message,
+                    Some(f.field),
+                ),
+                AppError::Conflict(m) => (StatusCode::CONFLICT, "state_conflict", m, None),
+                AppError::Calendar(m) => (StatusCode::CONFLICT, "calendar_not_covered", m, None),
+                AppError::TooMany(m) => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m, None)
+                }
+                AppError::Internal(detail) => {
+                    tracing::error!(%detail, "internal error");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "服务器内部错误，请稍后重试".to_string(),
+                        None,
+                    )
+                }
+            },
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// A JSON body whose errors name the field: syntax errors are 400, a missing, unknown or
+/// mistyped field is 422 with its path.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(ApiError::UnsupportedMedia);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::Malformed {
+                field: None,
+                message: format!("无法读取请求体：{e}"),
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::Malformed {
+                field: None,
+                message: format!("JSON 格式错误：{inner}"),
+            };
+        }
+        let msg = inner.to_string();
+        // serde names missing/unknown fields in backticks; the path is their parent.
+        let named = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.starts_with("missing field") || msg.starts_with("unknown field"));
+        let field = match (named, path.as_str()) {
+            (Some(n), "." | "") => n.to_string(),
+            (Some(n), p) => format!("{p}.{n}"),
+            (None, p) => p.trim_start_matches('.').to_string(),
+        };
+        let message = if msg.starts_with("missing field") {
+            "缺少必填字段".to_string()
+        } else if msg.starts_with("unknown field") {
+            "未知字段".to_string()
+        } else {
+            format!(
+                "字段类型或取值错误：{}",
+                msg.split(" at line").next().unwrap_or(&msg)
+            )
+        };
+        ApiError::App(AppError::invalid(field, message))
+    })
+}
+
+/// Request ids: a counter per process, short and readable in logs.
+#[derive(Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl MakeRequestId for Counter {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:x}-{n}", std::process::id()))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::app::auth::SESSION_COOKIE,
+            ))),
+        );
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("jst_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Jiesu 接诉即办 API",
+        description = "Work orders of a 12345 government service hotline: accept, dispatch, handle, reply, call back, close. \
+Authenticate with `POST /api/auth/login` (session cookie) or `Authorization: Bearer jst_…` (API token). \
+Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JSON), 401, 403, 404, 409 (the order's state does not allow the command), 415, 422 (a field is invalid; `field` names it).",
+    ),
+    modifiers(&Security),
+    security(("session" = []), ("token" = [])),
+    tags(
+        (name = "orders", description = "工单与流转"),
+        (name = "auth", description = "登录与会话"),
+        (name = "admin", description = "组织、用户、分类、区划、令牌"),
+        (name = "system", description = "健康检查"),
+    )
+)]
+struct ApiDoc;
+
+/// Liveness and readiness: 200 when the database answers.
+#[utoipa::path(get, path = "/api/health", tag = "system", security(()), responses((status = 200, description = "healthy"), (status = 503, description = "database unavailable")))]
+async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(app: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(health))
+        .merge(auth::router())
+        .merge(orders::router())
+        .merge(admin::router())
+        .split_for_parts();
+    let body_limit = app.config.body_limit_kib * 1024;
+    let openapi_json = Arc::new(openapi.clone());
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi_json.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::new(["/api/openapi.json"])))
+        .route("/", get(|| async { Redirect::temporary("/api/docs/") }))
+        .fallback(|| async {
+            ApiError::App(AppError::NotFound("接口")).into_response()
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_string();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(Counter::default()))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::App(AppError::Internal("handler panicked".into())).into_response()
+        }))
+        .with_state(app)
+}
+
+/// A header value as text, if present and readable.
+pub fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,214 @@
+//! Authentication: argon2 passwords, cookie sessions for people, bearer tokens for systems.
+//! Tokens carry their tenant id in clear so the lookup key always includes the tenant; only a
+//! SHA-256 of the secret part is stored.
+
+use super::{App, AppError, AppResult, Principal};
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use chrono::{Duration, Utc};
+use jiesu_core::TenantId;
+use jiesu_store::users::UserRecord;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "jiesu_session";
+const TOKEN_PREFIX: &str = "jst_";
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Hashes a password for storage (argon2id, random salt). CPU-heavy: call off the async threads.
+pub fn hash_password(password: &str) -> AppResult<String> {
+    check_password_policy(password)?;
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+}
+
+pub fn check_password_policy(password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::invalid(
+            "password",
+            format!("密码至少 {MIN_PASSWORD_CHARS} 位"),
+        ));
+    }
+    if password.chars().count() > 256 {
+        return Err(AppError::invalid("password", "密码过长"));
+    }
+    Ok(())
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A real hash of a random secret, verified when the user does not exist so that a wrong
+/// username costs the same time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password(&random_secret()).unwrap_or_default())
+}
+
+fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Splits `<tenant>.<secret>`.
+fn split_token(token: &str, sep: char) -> Option<(TenantId, &str)> {
+    let (t, secret) = token.split_once(sep)?;
+    let id: i64 = t.parse().ok()?;
+    if secret.len() < 32 || secret.len() > 128 {
+        return None;
+    }
+    Some((TenantId(id), secret))
+}
+
+fn principal(u: UserRecord, via_token: bool) -> Principal {
+    Principal {
+        tenant: u.tenant_id,
+        user_id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        unit_id: u.unit_id,
+        roles: u.roles,
+        via_token,
+    }
+}
+
+impl App {
+    /// Which tenant a login is for: the named one, else the configured default, else the only one.
+    pub async fn resolve_tenant(&self, code: Option<&str>) -> AppResult<TenantId> {
+        let tenants = self.store.tenants().await?;
+        let wanted = code.unwrap_or(&self.config.default_tenant);
+        if let Some(t) = tenants.iter().find(|t| t.code == wanted) {
+            return Ok(t.id);
+        }
+        match (code, tenants.as_slice()) {
+            (None, [only]) => Ok(only.id),
+            (Some(_), _) => Err(AppError::invalid("tenant", "租户不存在")),
+            _ => Err(AppError::invalid("tenant", "请指定租户")),
+        }
+    }
+
+    /// Checks the password; on success opens a session and returns its cookie value.
+    pub async fn login(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> AppResult<(String, Principal)> {
+        let tenant = self.resolve_tenant(tenant).await?;
+        let user = self.store.user_by_name(tenant, username).await?;
+        let hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_string());
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let user = match user {
+            Some(u) if ok && u.active && !u.system_account => u,
+            _ => return Err(AppError::BadCredentials),
+        };
+        let secret = random_secret();
+        let expires = Utc::now() + Duration::hours(i64::from(self.config.session_hours));
+        self.store
+            .create_session(tenant, &sha256_hex(&secret), user.id, expires)
+            .await?;
+        tracing::info!(user_id = user.id.0, tenant = tenant.0, "login");
+        Ok((format!("{}.{}", tenant.0, secret), principal(user, false)))
+    }
+
+    pub async fn logout(&self, cookie: &str) -> AppResult<()> {
+        if let Some((tenant, secret)) = split_token(cookie, '.') {
+            self.store
+                .delete_session(tenant, &sha256_hex(secret))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The person behind a session cookie, if it is valid.
+    pub async fn session_principal(&self, cookie: &str) -> AppResult<Option<Principal>> {
+        let Some((tenant, secret)) = split_token(cookie, '.') else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .session_user(tenant, &sha256_hex(secret), Utc::now())
+            .await?
+            .map(|u| principal(u, false)))
+    }
+
+    /// The system behind a bearer token, if it is valid.
+    pub async fn token_principal(&self, token: &str) -> AppResult<Option<Principal>> {
+        let Some(rest) = token.strip_prefix(TOKEN_PREFIX) else {
+            return Ok(None);
+        };
+        let Some((tenant, secret)) = split_token(rest, '_') else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .token_user(tenant, &sha256_hex(secret), Utc::now())
+            .await?
+            .map(|u| principal(u, true)))
+    }
+
+    /// Mints a token for `user`; the clear value is returned once and never stored.
+    pub async fn issue_token(
+        &self,
+        tenant: TenantId,
+        user: jiesu_core::UserId,
+        name: &str,
+        expires_days: Option<u32>,
+    ) -> AppResult<(i64, String)> {
+        let secret = random_secret();
+        let expires = expires_days.map(|d| Utc::now() + Duration::days(i64::from(d)));
+        let id = self
+            .store
+            .create_api_token(tenant, user, name, &sha256_hex(&secret), expires)
+            .await?;
+        Ok((id, format!("{TOKEN_PREFIX}{}_{secret}", tenant.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let h = hash_password("jiesu-demo").unwrap();
+        assert!(verify_password("jiesu-demo", &h));
+        assert!(!verify_password("jiesu-demO", &h));
+        assert!(!verify_password("anything", dummy_hash()));
+        assert!(hash_password("short").is_err());
+    }
+
+    #[test]
+    fn tokens_carry_their_tenant() {
+        let s = random_secret();
+        let cookie = format!("7.{s}");
+        assert_eq!(
+            split_token(&cookie, '.').unwrap(),
+            (TenantId(7), s.as_str())
+        );
+        assert!(split_token("x.abc", '.').is_none());
+        assert!(split_token("7.short", '.').is_none());
+    }
+}

@@ -1,0 +1,238 @@
+//! Use cases: each loads what it needs, checks permission, calls the domain, persists.
+//! HTTP handlers and CLI commands both come through here, so there is one path for every change.
+
+pub mod admin;
+pub mod auth;
+pub mod orders;
+
+use crate::config::Config;
+use jiesu_core::calendar::{Calendar, WorkingHours};
+use jiesu_core::order::{Actor, TimeLimits};
+use jiesu_core::org::OrgTree;
+use jiesu_core::role::{Role, RoleSet};
+use jiesu_core::{DomainError, FieldError, TenantId, UnitId, UserId};
+use jiesu_store::{Store, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a node trusts its cached copy of a tenant's organisation tree and code lists
+/// before reading them again (other nodes may have changed them).
+const CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("请先登录")]
+    Unauthenticated,
+    #[error("用户名或密码错误")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}不存在")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Invalid(FieldError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Calendar(String),
+    #[error("{0}")]
+    TooMany(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(f) => AppError::Invalid(f),
+            DomainError::Forbidden(m) => AppError::Forbidden(m),
+            DomainError::Conflict(m) => AppError::Conflict(m),
+            DomainError::Calendar(c) => AppError::Calendar(c.to_string()),
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        AppError::Invalid(e)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("记录"),
+            StoreError::Concurrent => {
+                AppError::Conflict("工单已被他人同时修改，请刷新后重试".into())
+            }
+            StoreError::Duplicate(what) => {
+                AppError::Conflict(format!("{}已存在", duplicate_label(what)))
+            }
+            e => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+fn duplicate_label(what: &str) -> &str {
+    match what {
+        "username" => "用户名",
+        "external_ref" => "来源编号（external_ref）",
+        "category code" => "分类代码",
+        "tenant code" => "租户代码",
+        other => other,
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// An authenticated person or system.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub user_id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub unit_id: UnitId,
+    pub roles: RoleSet,
+    pub via_token: bool,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user_id,
+            username: self.username.clone(),
+            roles: self.roles,
+            unit_id: self.unit_id,
+        }
+    }
+
+    pub fn has(&self, r: Role) -> bool {
+        self.roles.contains(r)
+    }
+
+    /// The admin capability: only code holding one can reach administrative operations.
+    pub fn as_admin(&self) -> AppResult<AdminCap<'_>> {
+        if self.has(Role::Admin) {
+            Ok(AdminCap(self))
+        } else {
+            Err(AppError::Forbidden("需要系统管理员权限".into()))
+        }
+    }
+
+    /// Requires one of `roles`.
+    pub fn require_any(&self, roles: &[Role], what: &str) -> AppResult<()> {
+        if roles.iter().any(|r| self.has(*r)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.label()).collect();
+            Err(AppError::Forbidden(format!(
+                "{what}需要以下角色之一：{}",
+                names.join("、")
+            )))
+        }
+    }
+}
+
+/// Proof that the holder is an administrator.
+pub struct AdminCap<'a>(pub &'a Principal);
+
+/// Codes a tenant accepts, for validating input.
+#[derive(Debug, Default)]
+pub struct RefData {
+    pub categories: HashSet<String>,
+    pub regions: HashSet<String>,
+}
+
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    pub calendar: Calendar,
+    pub limits: TimeLimits,
+    orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
+    refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
+}
+
+impl App {
+    pub fn new(store: Store, config: Config) -> anyhow::Result<App> {
+        let hours = WorkingHours::parse(&config.working_hours)?;
+        let calendar = match &config.holidays_file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("holidays_file {}: {e}", p.display()))?;
+                Calendar::from_json(&text, hours)?
+            }
+            None => Calendar::from_json(jiesu_core::calendar::OFFICIAL_TABLE, hours)?,
+        };
+        Ok(App {
+            store,
+            config,
+            calendar,
+            limits: TimeLimits::ordos(),
+            orgs: Mutex::new(HashMap::new()),
+            refs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The tenant's organisation tree (cached for a few seconds).
+    pub async fn org(&self, tenant: TenantId) -> AppResult<Arc<OrgTree>> {
+        if let Ok(g) = self.orgs.lock()
+            && let Some((at, tree)) = g.get(&tenant)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(tree.clone());
+        }
+        let tree = Arc::new(OrgTree::new(self.store.units(tenant).await?));
+        if let Ok(mut g) = self.orgs.lock() {
+            g.insert(tenant, (Instant::now(), tree.clone()));
+        }
+        Ok(tree)
+    }
+
+    pub async fn ref_data(&self, tenant: TenantId) -> AppResult<Arc<RefData>> {
+        if let Ok(g) = self.refs.lock()
+            && let Some((at, r)) = g.get(&tenant)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(RefData {
+            categories: self
+                .store
+                .categories(tenant)
+                .await?
+                .into_iter()
+                .filter(|c| c.active)
+                .map(|c| c.code)
+                .collect(),
+            regions: self
+                .store
+                .regions(tenant)
+                .await?
+                .into_iter()
+                .map(|r| r.code)
+                .collect(),
+        });
+        if let Ok(mut g) = self.refs.lock() {
+            g.insert(tenant, (Instant::now(), r.clone()));
+        }
+        Ok(r)
+    }
+
+    /// Forgets cached reference data after an admin change on this node.
+    pub fn invalidate_caches(&self, tenant: TenantId) {
+        if let Ok(mut g) = self.orgs.lock() {
+            g.remove(&tenant);
+        }
+        if let Ok(mut g) = self.refs.lock() {
+            g.remove(&tenant);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! One typed configuration: defaults → TOML file → `JIESU_*` environment → command-line flags,
+//! validated at start-up with messages that name the key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, backups and uploads live.
+    pub data_dir: PathBuf,
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/jiesu.db`.
+    pub database_url: String,
+    /// Tenant used when a login names none.
+    pub default_tenant: String,
+    /// Session lifetime in hours.
+    pub session_hours: u32,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub cookie_secure: bool,
+    /// Database connections (readers on SQLite, all on PostgreSQL).
+    pub max_connections: u32,
+    /// Working periods of a working day, `HH:MM-HH:MM`.
+    pub working_hours: Vec<String>,
+    /// A holiday table in the shipped JSON format, replacing the built-in one.
+    pub holidays_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Largest request body accepted, in KiB.
+    pub body_limit_kib: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("default_tenant", &self.default_tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            default_tenant: "demo".into(),
+            session_hours: 12,
+            cookie_secure: false,
+            max_connections: 8,
+            working_hours: vec!["08:30-12:00".into(), "14:00-17:30".into()],
+            holidays_file: None,
+            log_format: "text".into(),
+            body_limit_kib: 256,
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Every key, for the environment provider (other `JIESU_*` variables are not config).
+    const KEYS: [&'static str; 11] = [
+        "data_dir",
+        "listen",
+        "database_url",
+        "default_tenant",
+        "session_hours",
+        "cookie_secure",
+        "max_connections",
+        "working_hours",
+        "holidays_file",
+        "log_format",
+        "body_limit_kib",
+    ];
+
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Load(format!(
+                    "file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig
+            .merge(Env::prefixed("JIESU_").only(&Self::KEYS))
+            .merge(Serialized::defaults(overrides));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.session_hours == 0 || self.session_hours > 24 * 30 {
+            return Err(ConfigError::Invalid {
+                key: "session_hours",
+                message: "must be between 1 and 720".into(),
+            });
+        }
+        if self.max_connections == 0 || self.max_connections > 512 {
+            return Err(ConfigError::Invalid {
+                key: "max_connections",
+                message: "must be between 1 and 512".into(),
+            });
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                key: "log_format",
+                message: format!("“{}” is neither text nor json", self.log_format),
+            });
+        }
+        if self.body_limit_kib < 16 {
+            return Err(ConfigError::Invalid {
+                key: "body_limit_kib",
+                message: "must be at least 16".into(),
+            });
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "database_url",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        jiesu_core::calendar::WorkingHours::parse(&self.working_hours).map_err(|e| {
+            ConfigError::Invalid {
+                key: "working_hours",
+                message: e.to_string(),
+            }
+        })?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            message: format!("“{}” is not an address like 127.0.0.1:8080", self.listen),
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("jiesu.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let o = Overrides {
+            listen: Some("not-an-address".into()),
+            ..Overrides::default()
+        };
+        let e = Config::load(None, &o).unwrap_err().to_string();
+        assert!(e.contains("`listen`"), "{e}");
+    }
+
+    #[test]
+    fn the_database_defaults_to_a_file_in_the_data_dir() {
+        let o = Overrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(None, &o).unwrap();
+        assert_eq!(c.database_url(), "sqlite:///tmp/x/jiesu.db?mode=rwc");
+    }
+
+    #[test]
+    fn passwords_in_database_urls_are_not_printed() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://***@h/db");
+    }
+}

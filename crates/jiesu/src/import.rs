@@ -1,0 +1,396 @@
+//! `jiesu import`: work orders from JSONL, CSV or XLSX (e.g. a migration from an older
+//! platform). Every row goes through the same parser and use case as `POST /api/orders`; bad
+//! rows are reported with their reason and nothing of them is stored. Rows with an
+//! `external_ref` already imported are rejected, so a re-run is safe.
+
+use crate::api::dto::{CitizenInput, CreateOrderRequest, FlagsInput};
+use crate::app::{App, AppError, Principal};
+use anyhow::{Context, bail};
+use calamine::{Data, Reader};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use futures::StreamExt;
+use jiesu_core::calendar::china_offset;
+use jiesu_core::order::{Channel, RequestType, Urgency};
+use jiesu_core::role::Role;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Column names accepted for each field (English codes and the Chinese headers of common
+/// exports).
+const COLUMNS: &[(&str, &[&str])] = &[
+    ("channel", &["channel", "渠道", "来源渠道"]),
+    (
+        "request_type",
+        &["request_type", "type", "诉求类型", "类型"],
+    ),
+    ("category", &["category", "分类", "诉求分类", "分类代码"]),
+    ("title", &["title", "标题", "诉求标题"]),
+    ("content", &["content", "内容", "诉求内容"]),
+    (
+        "citizen_name",
+        &["citizen_name", "name", "姓名", "诉求人", "来电人"],
+    ),
+    (
+        "citizen_phone",
+        &["citizen_phone", "phone", "电话", "联系电话"],
+    ),
+    (
+        "citizen_id_number",
+        &["citizen_id_number", "id_number", "身份证号", "身份证号码"],
+    ),
+    ("anonymous", &["anonymous", "匿名"]),
+    ("address", &["address", "地址", "事发地址"]),
+    ("region_code", &["region_code", "区划代码", "行政区划代码"]),
+    ("lat", &["lat", "纬度"]),
+    ("lng", &["lng", "经度"]),
+    ("urgency", &["urgency", "紧急程度"]),
+    ("emergency", &["emergency", "突发"]),
+    ("complex", &["complex", "疑难"]),
+    ("confidential", &["confidential", "保密"]),
+    ("needs_contact", &["needs_contact", "需联系"]),
+    (
+        "external_ref",
+        &["external_ref", "来源编号", "原工单编号", "工单编号"],
+    ),
+    (
+        "accepted_at",
+        &["accepted_at", "受理时间", "来电时间", "time"],
+    ),
+];
+
+pub struct Rejected {
+    /// 1-based data row (the header is row 0 in CSV/XLSX).
+    pub row: usize,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Default)]
+pub struct Summary {
+    pub imported: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Summary {
+    pub fn report(&self) -> String {
+        let mut s = format!(
+            "imported {} orders, rejected {} rows\n",
+            self.imported,
+            self.rejected.len()
+        );
+        for r in &self.rejected {
+            match &r.field {
+                Some(f) => s.push_str(&format!("  row {}: {f}: {}\n", r.row, r.reason)),
+                None => s.push_str(&format!("  row {}: {}\n", r.row, r.reason)),
+            }
+        }
+        s
+    }
+}
+
+type Row = HashMap<String, String>;
+
+fn canonical(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{feff}');
+    COLUMNS
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
+        .map(|(k, _)| *k)
+}
+
+fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
+    match format {
+        "jsonl" => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut rows = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let mut row = Row::new();
+                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+                    Ok(obj) => {
+                        for (k, v) in obj {
+                            let key = canonical(&k).map(str::to_string).unwrap_or(format!("?{k}"));
+                            let val = match v {
+                                serde_json::Value::String(s) => s,
+                                serde_json::Value::Null => continue,
+                                other => other.to_string(),
+                            };
+                            row.insert(key, val);
+                        }
+                    }
+                    Err(e) => {
+                        row.insert(
+                            "!".into(),
+                            format!("第 {} 行不是有效的 JSON 对象：{e}", i + 1),
+                        );
+                    }
+                }
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+        "csv" => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_path(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let headers: Vec<String> = rdr.headers()?.iter().map(str::to_string).collect();
+            let mut rows = Vec::new();
+            for rec in rdr.records() {
+                let mut row = Row::new();
+                match rec {
+                    Ok(rec) => {
+                        for (h, v) in headers.iter().zip(rec.iter()) {
+                            if !v.trim().is_empty() {
+                                let key =
+                                    canonical(h).map(str::to_string).unwrap_or(format!("?{h}"));
+                                row.insert(key, v.to_string());
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        row.insert("!".into(), format!("CSV 格式错误：{e}"));
+                    }
+                }
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+        "xlsx" => {
+            let mut wb = calamine::open_workbook_auto(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let sheet = wb
+                .sheet_names()
+                .first()
+                .cloned()
+                .context("the workbook has no sheets")?;
+            let range = wb.worksheet_range(&sheet)?;
+            let mut it = range.rows();
+            let headers: Vec<String> = it
+                .next()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default();
+            let mut rows = Vec::new();
+            for r in it {
+                let mut row = Row::new();
+                for (h, c) in headers.iter().zip(r.iter()) {
+                    let v = match c {
+                        Data::Empty => continue,
+                        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                            format!("{}", *f as i64)
+                        }
+                        Data::DateTime(d) => {
+                            let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
+                            format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}:{s:02}")
+                        }
+                        other => other.to_string(),
+                    };
+                    if !v.trim().is_empty() {
+                        let key = canonical(h).map(str::to_string).unwrap_or(format!("?{h}"));
+                        row.insert(key, v);
+                    }
+                }
+                if !row.is_empty() {
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
+        }
+        other => bail!("unknown format “{other}”: use jsonl, csv or xlsx"),
+    }
+}
+
+fn code_or_label<T: Copy>(
+    all: &[T],
+    s: &str,
+    code: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> String {
+    let s = s.trim();
+    all.iter()
+        .find(|v| label(**v) == s)
+        .map(|v| code(*v).to_string())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn flag(row: &Row, field: &str) -> Result<Option<bool>, AppError> {
+    match row.get(field).map(|s| s.trim()) {
+        None | Some("") => Ok(None),
+        Some("true" | "1" | "是" | "yes" | "Y" | "y") => Ok(Some(true)),
+        Some("false" | "0" | "否" | "no" | "N" | "n") => Ok(Some(false)),
+        Some(_) => Err(AppError::invalid(field, "应为 是/否 或 true/false")),
+    }
+}
+
+fn time(row: &Row) -> Result<Option<DateTime<Utc>>, AppError> {
+    let Some(s) = row.get("accepted_at").map(|s| s.trim()) else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f)
+            && let Some(t) = china_offset().from_local_datetime(&t).single()
+        {
+            return Ok(Some(t.with_timezone(&Utc)));
+        }
+    }
+    Err(AppError::invalid(
+        "accepted_at",
+        format!("“{s}”不是可识别的时间（如 2026-11-24 09:30:00）"),
+    ))
+}
+
+fn request_of(row: &Row) -> Result<CreateOrderRequest, AppError> {
+    if let Some(e) = row.get("!") {
+        return Err(AppError::invalid("row", e.clone()));
+    }
+    if let Some(k) = row.keys().find(|k| k.starts_with('?')) {
+        return Err(AppError::invalid(k.trim_start_matches('?'), "未知列"));
+    }
+    let num = |f: &str| -> Result<Option<f64>, AppError> {
+        row.get(f)
+            .map(|s| {
+                s.trim()
+                    .parse::<f64>()
+                    .map_err(|_| AppError::invalid(f, "应为数字"))
+            })
+            .transpose()
+    };
+    Ok(CreateOrderRequest {
+        channel: row
+            .get("channel")
+            .map(|s| code_or_label(Channel::ALL, s, Channel::as_str, Channel::label))
+            .unwrap_or_else(|| "other".into()),
+        request_type: row
+            .get("request_type")
+            .map(|s| code_or_label(RequestType::ALL, s, RequestType::as_str, RequestType::label))
+            .ok_or_else(|| AppError::invalid("request_type", "缺少必填字段"))?,
+        category: row.get("category").cloned(),
+        title: row.get("title").cloned(),
+        content: row.get("content").cloned().unwrap_or_default(),
+        citizen: Some(CitizenInput {
+            name: row.get("citizen_name").cloned(),
+            phone: row.get("citizen_phone").cloned(),
+            id_number: row.get("citizen_id_number").cloned(),
+            anonymous: flag(row, "anonymous")?.unwrap_or(false),
+        }),
+        address: row.get("address").cloned(),
+        region_code: row.get("region_code").cloned(),
+        lat: num("lat")?,
+        lng: num("lng")?,
+        urgency: row
+            .get("urgency")
+            .map(|s| code_or_label(Urgency::ALL, s, Urgency::as_str, Urgency::label)),
+        flags: Some(FlagsInput {
+            emergency: flag(row, "emergency")?,
+            complex: flag(row, "complex")?,
+            repeat: None,
+            confidential: flag(row, "confidential")?,
+            needs_contact: flag(row, "needs_contact")?,
+        }),
+        external_ref: row.get("external_ref").cloned(),
+        instant_answer: None,
+    })
+}
+
+/// Imports `file` as `as_user` (who must be allowed to accept orders).
+pub async fn run(
+    app: &App,
+    file: &Path,
+    format: Option<&str>,
+    tenant: Option<&str>,
+    as_user: &str,
+    progress: bool,
+) -> anyhow::Result<Summary> {
+    let format = match format {
+        Some(f) => f.to_ascii_lowercase(),
+        None => file
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .context("cannot tell the format from the file name: pass --format jsonl|csv|xlsx")?,
+    };
+    let rows = read_rows(file, &format)?;
+    let t = app
+        .resolve_tenant(tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+    let user = app
+        .store
+        .user_by_name(t, as_user)
+        .await?
+        .with_context(|| format!("--as-user: no user named {as_user}"))?;
+    if !(user.roles.contains(Role::Agent) || user.roles.contains(Role::Dispatcher)) {
+        bail!("--as-user: {as_user} may not accept orders (needs the agent or dispatcher role)");
+    }
+    let p = Principal {
+        tenant: t,
+        user_id: user.id,
+        username: user.username,
+        display_name: user.display_name,
+        unit_id: user.unit_id,
+        roles: user.roles,
+        via_token: false,
+    };
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(rows.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "importing {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    // Rows run concurrently so that they share group commits; `buffered` keeps their order.
+    let outcomes: Vec<(usize, Result<(), AppError>)> =
+        futures::stream::iter(rows.into_iter().enumerate())
+            .map(|(i, row)| {
+                let p = &p;
+                let bar = &bar;
+                async move {
+                    let r = async {
+                        let req = request_of(&row)?;
+                        let at = time(&row)?;
+                        let (new, instant) = req.parse()?;
+                        app.accept_order_at(p, new, instant, at).await.map(|_| ())
+                    }
+                    .await;
+                    bar.inc(1);
+                    (i + 1, r)
+                }
+            })
+            .buffered(128)
+            .collect()
+            .await;
+    bar.finish_and_clear();
+    let mut summary = Summary::default();
+    for (row, r) in outcomes {
+        match r {
+            Ok(()) => summary.imported += 1,
+            Err(AppError::Invalid(f)) => summary.rejected.push(Rejected {
+                row,
+                field: Some(f.field),
+                reason: f.message,
+            }),
+            Err(e) => summary.rejected.push(Rejected {
+                row,
+                field: None,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(summary)
+}

@@ -1,0 +1,65 @@
+//! The Jiesu server and CLI: configuration, use cases (`app`), the HTTP API (`api`), demo data
+//! and imports. `launch` is the seam tests use: they pass a bound listener and a shutdown signal.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod import;
+
+use app::App;
+use config::Config;
+use jiesu_store::{Store, StoreOptions};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Opens the database (migrating it) and builds the application.
+pub async fn open_app(config: Config) -> anyhow::Result<Arc<App>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data_dir {}: {e}", config.data_dir.display()))?;
+    let opts = StoreOptions {
+        max_connections: config.max_connections,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&config.database_url(), &opts).await?;
+    Ok(Arc::new(App::new(store, config)?))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests and
+/// lets the database writer drain.
+pub async fn launch(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = api::router(app.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.store.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,763 @@
+//! Work orders: the current state (one row, indexed columns plus the whole state as JSON) and
+//! the append-only, hash-chained history, written together in one transaction.
+
+use crate::{Result, Store, StoreError, col, from_ms, to_ms};
+use chrono::{DateTime, Utc};
+use jiesu_core::calendar::china_offset;
+use jiesu_core::chain;
+use jiesu_core::order::{
+    AssignmentRole, AssignmentStatus, Channel, Event, Order, RequestType, Status,
+};
+use jiesu_core::{OrderId, TenantId, UnitId};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// An order as stored.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub id: OrderId,
+    pub order: Order,
+    pub last_hash: String,
+}
+
+/// An event as stored, with its chain links.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// New events for one existing order, and its state after them.
+#[derive(Debug, Clone)]
+pub struct OrderChange {
+    pub tenant: TenantId,
+    pub id: OrderId,
+    /// The version the events were decided on; the write fails if another came first.
+    pub expected_version: u32,
+    pub prev_hash: String,
+    pub order: Order,
+    pub events: Vec<Event>,
+}
+
+/// Which orders a viewer may see at all.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    All,
+    /// Orders accepted at one of these centres or dispatched to one of these units.
+    Units(Vec<UnitId>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub statuses: Vec<Status>,
+    pub request_types: Vec<RequestType>,
+    pub channels: Vec<Channel>,
+    /// This category and everything below it.
+    pub category: Option<String>,
+    /// This region and everything below it (division codes are hierarchical).
+    pub region: Option<String>,
+    /// Orders dispatched to any of these units (a unit and its subtree, resolved by the caller).
+    pub units: Option<Vec<UnitId>>,
+    /// With `units`: only where that unit's part is in this state (a unit's inbox).
+    pub assignment_status: Option<AssignmentStatus>,
+    pub accepted_from: Option<DateTime<Utc>>,
+    pub accepted_to: Option<DateTime<Utc>>,
+    /// `Some(now)`: only orders whose running deadline has passed.
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub number_prefix: Option<String>,
+    pub emergency: Option<bool>,
+    pub citizen_phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    AcceptedDesc,
+    AcceptedAsc,
+    DueAsc,
+    UpdatedDesc,
+}
+
+impl Sort {
+    fn column(self) -> &'static str {
+        match self {
+            Sort::AcceptedDesc | Sort::AcceptedAsc => "accepted_at",
+            Sort::DueAsc => "due_at",
+            Sort::UpdatedDesc => "updated_at",
+        }
+    }
+    fn descending(self) -> bool {
+        matches!(self, Sort::AcceptedDesc | Sort::UpdatedDesc)
+    }
+}
+
+/// Position after the last row of a page: the sort key and the id that breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: i64,
+    pub id: i64,
+}
+
+pub struct OrderPage {
+    pub items: Vec<StoredOrder>,
+    pub total: u64,
+    pub next: Option<Cursor>,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub orders: u64,
+    pub events: u64,
+    pub problems: Vec<VerifyProblem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyProblem {
+    pub tenant_id: TenantId,
+    pub order_id: OrderId,
+    pub number: String,
+    /// The first broken event (0 when the problem is in the order row).
+    pub seq: u32,
+    pub reason: String,
+}
+
+/// Dynamic SQL with `$n` placeholders, valid on both backends.
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            values: Vec::new(),
+        }
+    }
+    fn param(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.values.len())
+    }
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+    fn in_list<T: Into<Value> + Clone>(&mut self, items: &[T]) -> String {
+        let ps: Vec<String> = items.iter().map(|i| self.param(i.clone())).collect();
+        ps.join(", ")
+    }
+    fn build(self, backend: DbBackend) -> Statement {
+        Statement::from_sql_and_values(backend, self.text, self.values)
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` and ending in a
+/// character at most `below` (exclusive upper bound of a prefix range scan).
+fn prefix_bound(prefix: &str, next: char) -> String {
+    format!("{prefix}{next}")
+}
+
+fn local_day(t: DateTime<Utc>) -> String {
+    t.with_timezone(&china_offset())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The unit rows kept for scoping: each unit's latest part in the order.
+fn unit_parts(order: &Order) -> BTreeMap<UnitId, (AssignmentRole, AssignmentStatus)> {
+    let mut m = BTreeMap::new();
+    for a in &order.assignments {
+        let keep = m
+            .get(&a.unit_id)
+            .is_none_or(|(_, s): &(AssignmentRole, AssignmentStatus)| {
+                !s.is_active() || a.status.is_active()
+            });
+        if keep {
+            m.insert(a.unit_id, (a.role, a.status));
+        }
+    }
+    m
+}
+
+fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
+    let state: String = col(r, "state")?;
+    let order: Order = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
+    Ok(StoredOrder {
+        id: OrderId(col(r, "id")?),
+        order,
+        last_hash: col(r, "last_hash")?,
+    })
+}
+
+async fn insert_events(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    tenant: TenantId,
+    id: OrderId,
+    number: &str,
+    mut prev_hash: String,
+    events: &[Event],
+) -> Result<String> {
+    for e in events {
+        let payload = serde_json::to_string(e).map_err(StoreError::corrupt)?;
+        let hash = chain::event_hash(&prev_hash, tenant, number, e.seq, &payload);
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO order_events (tenant_id, order_id, seq, at, kind, actor_id, actor_name, actor_role, unit_id, \
+             from_status, to_status, reason, payload, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            vec![
+                tenant.0.into(),
+                id.0.into(),
+                (e.seq as i32).into(),
+                to_ms(e.at).into(),
+                e.kind.name().into(),
+                e.actor.user_id.0.into(),
+                e.actor.username.clone().into(),
+                e.actor.role.as_str().into(),
+                e.actor.unit_id.0.into(),
+                e.from.map(|s| s.as_str()).into(),
+                e.to.as_str().into(),
+                e.kind.reason().map(str::to_string).into(),
+                payload.into(),
+                prev_hash.clone().into(),
+                hash.clone().into(),
+            ],
+        ))
+        .await?;
+        prev_hash = hash;
+    }
+    Ok(prev_hash)
+}
+
+async fn write_unit_parts(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    tenant: TenantId,
+    id: OrderId,
+    order: &Order,
+) -> Result<()> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "DELETE FROM order_units WHERE tenant_id = $1 AND order_id = $2",
+        vec![tenant.0.into(), id.0.into()],
+    ))
+    .await?;
+    for (unit, (role, status)) in unit_parts(order) {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status) VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                tenant.0.into(),
+                id.0.into(),
+                unit.0.into(),
+                role.as_str().into(),
+                status.as_str().into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply_change(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    c: &OrderChange,
+    units_changed: bool,
+) -> Result<()> {
+    let o = &c.order;
+    let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
+    // Chain first: the hash goes into the order row.
+    let last_hash = insert_events(
+        txn,
+        backend,
+        c.tenant,
+        c.id,
+        &o.number,
+        c.prev_hash.clone(),
+        &c.events,
+    )
+    .await?;
+    let r = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "UPDATE orders SET request_type = $3, category_code = $4, region_code = $5, status = $6, urgency = $7, \
+             emergency = $8, confidential = $9, lead_unit_id = $10, updated_at = $11, closed_at = $12, due_at = $13, \
+             version = $14, last_hash = $15, state = $16 \
+             WHERE tenant_id = $1 AND id = $2 AND version = $17",
+            vec![
+                c.tenant.0.into(),
+                c.id.0.into(),
+                o.request_type.as_str().into(),
+                o.category.as_ref().map(|c| c.as_str().to_string()).into(),
+                o.location.region_code.as_ref().map(|r| r.as_str().to_string()).into(),
+                o.status.as_str().into(),
+                o.urgency.as_str().into(),
+                o.flags.emergency.into(),
+                o.flags.confidential.into(),
+                o.lead_unit().map(|u| u.0).into(),
+                to_ms(o.updated_at).into(),
+                o.closed_at.map(to_ms).into(),
+                o.current_due().map(to_ms).into(),
+                (o.version as i32).into(),
+                last_hash.into(),
+                state.into(),
+                (c.expected_version as i32).into(),
+            ],
+        ))
+        .await?;
+    if r.rows_affected() != 1 {
+        return Err(StoreError::Concurrent);
+    }
+    if units_changed {
+        write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new order with its first events; allocates its number (`YYYY-MM-DD-NNNNNN`,
+    /// per tenant and local day) in the same transaction.
+    pub async fn create_order(
+        &self,
+        tenant: TenantId,
+        mut order: Order,
+        mut events: Vec<Event>,
+    ) -> Result<StoredOrder> {
+        let backend = self.backend;
+        self.writer
+            .submit(move |txn| {
+                Box::pin(async move {
+                    let day = local_day(order.accepted_at);
+                    let row = txn
+                        .query_one_raw(Statement::from_sql_and_values(
+                            backend,
+                            "INSERT INTO order_counters (tenant_id, day, last) VALUES ($1, $2, 1) \
+                             ON CONFLICT (tenant_id, day) DO UPDATE SET last = order_counters.last + 1 RETURNING last",
+                            vec![tenant.0.into(), day.clone().into()],
+                        ))
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let n: i64 = col(&row, "last")?;
+                    let number = format!("{day}-{n:06}");
+                    order.assign_number(&mut events, &number);
+                    let state = serde_json::to_string(&order).map_err(StoreError::corrupt)?;
+                    let row = txn
+                        .query_one_raw(Statement::from_sql_and_values(
+                            backend,
+                            "INSERT INTO orders (tenant_id, number, channel, request_type, category_code, region_code, status, \
+                             urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
+                             accepted_at, updated_at, closed_at, due_at, version, last_hash, state) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, '', $21) \
+                             RETURNING id",
+                            vec![
+                                tenant.0.into(),
+                                number.clone().into(),
+                                order.channel.as_str().into(),
+                                order.request_type.as_str().into(),
+                                order.category.as_ref().map(|c| c.as_str().to_string()).into(),
+                                order.location.region_code.as_ref().map(|r| r.as_str().to_string()).into(),
+                                order.status.as_str().into(),
+                                order.urgency.as_str().into(),
+                                order.flags.emergency.into(),
+                                order.flags.confidential.into(),
+                                order.centre_id.0.into(),
+                                order.lead_unit().map(|u| u.0).into(),
+                                order.citizen.phone.as_ref().map(|p| p.as_str().to_string()).into(),
+                                order.external_ref.clone().into(),
+                                order.title.clone().into(),
+                                to_ms(order.accepted_at).into(),
+                                to_ms(order.updated_at).into(),
+                                order.closed_at.map(to_ms).into(),
+                                order.current_due().map(to_ms).into(),
+                                (order.version as i32).into(),
+                                state.into(),
+                            ],
+                        ))
+                        .await
+                        .map_err(|e| {
+                            if crate::is_unique_violation(&e) {
+                                StoreError::Duplicate("external_ref")
+                            } else {
+                                StoreError::Db(e)
+                            }
+                        })?
+                        .ok_or(StoreError::NotFound)?;
+                    let id = OrderId(col(&row, "id")?);
+                    let last_hash = insert_events(txn, backend, tenant, id, &number, String::new(), &events).await?;
+                    txn.execute_raw(Statement::from_sql_and_values(
+                        backend,
+                        "UPDATE orders SET last_hash = $3 WHERE tenant_id = $1 AND id = $2",
+                        vec![tenant.0.into(), id.0.into(), last_hash.clone().into()],
+                    ))
+                    .await?;
+                    if !order.assignments.is_empty() {
+                        write_unit_parts(txn, backend, tenant, id, &order).await?;
+                    }
+                    Ok(StoredOrder { id, order, last_hash })
+                })
+            })
+            .await
+    }
+
+    /// Appends events to one or more orders atomically (a merge touches two).
+    /// Fails with [`StoreError::Concurrent`] if any order moved on since it was read.
+    pub async fn append(&self, changes: Vec<(OrderChange, bool)>) -> Result<()> {
+        let backend = self.backend;
+        self.writer
+            .submit(move |txn| {
+                Box::pin(async move {
+                    for (c, units_changed) in &changes {
+                        apply_change(txn, backend, c, *units_changed).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub async fn order(&self, tenant: TenantId, id: OrderId) -> Result<Option<StoredOrder>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 AND id = $2",
+                vec![tenant.0.into(), id.0.into()],
+            ))
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// Reads through the writer connection: the freshest state, for a decision about to be
+    /// written (readers may lag a commit behind on SQLite).
+    pub async fn order_for_update(
+        &self,
+        tenant: TenantId,
+        id: OrderId,
+    ) -> Result<Option<StoredOrder>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 AND id = $2",
+                vec![tenant.0.into(), id.0.into()],
+            ))
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    pub async fn order_id_by_number(
+        &self,
+        tenant: TenantId,
+        number: &str,
+    ) -> Result<Option<OrderId>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT id FROM orders WHERE tenant_id = $1 AND number = $2",
+                vec![tenant.0.into(), number.into()],
+            ))
+            .await?;
+        row.map(|r| Ok(OrderId(col(&r, "id")?))).transpose()
+    }
+
+    pub async fn order_events(&self, tenant: TenantId, id: OrderId) -> Result<Vec<StoredEvent>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT payload, prev_hash, hash FROM order_events WHERE tenant_id = $1 AND order_id = $2 ORDER BY seq",
+                vec![tenant.0.into(), id.0.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = col(r, "payload")?;
+                Ok(StoredEvent {
+                    event: serde_json::from_str(&payload).map_err(StoreError::corrupt)?,
+                    prev_hash: col(r, "prev_hash")?,
+                    hash: col(r, "hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of orders matching `filter` within `scope`, in a stable order, with the total.
+    pub async fn list_orders(
+        &self,
+        tenant: TenantId,
+        scope: &Scope,
+        filter: &OrderFilter,
+        sort: Sort,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<OrderPage> {
+        let mut q = Sql::new("");
+        let wh = where_clause(&mut q, tenant, scope, filter, sort);
+        // Count with the same conditions, without the cursor.
+        let mut count_sql = Sql::new("SELECT COUNT(*) AS n FROM orders o WHERE ");
+        count_sql.push(&wh);
+        count_sql.values = q.values.clone();
+        let key = sort.column();
+        if let Some(c) = cursor {
+            let op = if sort.descending() { "<" } else { ">" };
+            let k = q.param(c.key);
+            let i = q.param(c.id);
+            q.push(&format!(" AND (o.{key}, o.id) {op} ({k}, {i})"));
+        }
+        let dir = if sort.descending() { "DESC" } else { "ASC" };
+        let lim = q.param(i64::from(limit) + 1);
+        let mut select = Sql::new(&format!(
+            "SELECT o.id, o.last_hash, o.state, o.{key} AS sort_key FROM orders o WHERE "
+        ));
+        select.push(&wh);
+        select.push(&q.text);
+        select.push(&format!(" ORDER BY o.{key} {dir}, o.id {dir} LIMIT {lim}"));
+        select.values = q.values;
+
+        let rows = self.read.query_all_raw(select.build(self.backend)).await?;
+        let total_row = self
+            .read
+            .query_one_raw(count_sql.build(self.backend))
+            .await?;
+        let total: i64 = match &total_row {
+            Some(r) => col(r, "n")?,
+            None => 0,
+        };
+        let has_more = rows.len() > limit as usize;
+        let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+        let mut next = None;
+        for r in rows.iter().take(limit as usize) {
+            let item = order_from_row(r)?;
+            next = Some(Cursor {
+                key: col::<Option<i64>>(r, "sort_key")?.unwrap_or(0),
+                id: item.id.0,
+            });
+            items.push(item);
+        }
+        Ok(OrderPage {
+            items,
+            total: total as u64,
+            next: if has_more { next } else { None },
+        })
+    }
+
+    /// Checks every order's chain, its stored state against a replay of its events, and the
+    /// row's version and last hash; `progress` is called with the orders checked so far.
+    pub async fn verify(&self, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        for t in self.tenants().await? {
+            let mut after = 0i64;
+            loop {
+                let orders = self
+                    .read
+                    .query_all_raw(self.stmt(
+                        "SELECT id, number, version, last_hash, state FROM orders WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 500",
+                        vec![t.id.0.into(), after.into()],
+                    ))
+                    .await?;
+                let (Some(first), Some(last)) = (orders.first(), orders.last()) else {
+                    break;
+                };
+                let lo: i64 = col(first, "id")?;
+                let hi: i64 = col(last, "id")?;
+                after = hi;
+                let events = self
+                    .read
+                    .query_all_raw(self.stmt(
+                        "SELECT order_id, seq, kind, payload, prev_hash, hash FROM order_events \
+                         WHERE tenant_id = $1 AND order_id >= $2 AND order_id <= $3 ORDER BY order_id, seq",
+                        vec![t.id.0.into(), lo.into(), hi.into()],
+                    ))
+                    .await?;
+                let mut by_order: BTreeMap<i64, Vec<&QueryResult>> = BTreeMap::new();
+                for e in &events {
+                    by_order.entry(col(e, "order_id")?).or_default().push(e);
+                }
+                for o in &orders {
+                    let id: i64 = col(o, "id")?;
+                    let evs = by_order.remove(&id).unwrap_or_default();
+                    report.orders += 1;
+                    report.events += evs.len() as u64;
+                    if let Err((seq, reason)) = verify_one(t.id, o, &evs) {
+                        report.problems.push(VerifyProblem {
+                            tenant_id: t.id,
+                            order_id: OrderId(id),
+                            number: col(o, "number")?,
+                            seq,
+                            reason,
+                        });
+                    }
+                }
+                progress(report.orders);
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn verify_one(
+    tenant: TenantId,
+    o: &QueryResult,
+    evs: &[&QueryResult],
+) -> std::result::Result<(), (u32, String)> {
+    let get = |r: &QueryResult, c: &str| -> std::result::Result<String, (u32, String)> {
+        r.try_get::<String>("", c)
+            .map_err(|e| (0, format!("unreadable column {c}: {e}")))
+    };
+    let number = get(o, "number")?;
+    let mut links = Vec::with_capacity(evs.len());
+    let mut payloads = Vec::with_capacity(evs.len());
+    for e in evs {
+        let seq: i32 = e.try_get("", "seq").map_err(|x| (0, x.to_string()))?;
+        links.push((
+            seq as u32,
+            get(e, "prev_hash")?,
+            get(e, "hash")?,
+            get(e, "payload")?,
+            get(e, "kind")?,
+        ));
+    }
+    let last = chain::verify(
+        tenant,
+        &number,
+        links.iter().map(|(seq, p, h, j, _)| chain::Link {
+            seq: *seq,
+            prev_hash: p,
+            hash: h,
+            payload_json: j,
+        }),
+    )
+    .map_err(|b| (b.seq, b.reason))?;
+    for (seq, _, _, payload, kind) in &links {
+        let e: Event =
+            serde_json::from_str(payload).map_err(|x| (*seq, format!("unreadable event: {x}")))?;
+        if e.seq != *seq || e.kind.name() != kind {
+            return Err((*seq, "the event's columns disagree with its content".into()));
+        }
+        payloads.push(e);
+    }
+    if get(o, "last_hash")? != last {
+        return Err((
+            0,
+            "the order's last_hash is not the hash of its last event".into(),
+        ));
+    }
+    let version: i32 = o.try_get("", "version").map_err(|x| (0, x.to_string()))?;
+    if version as usize != payloads.len() {
+        return Err((
+            0,
+            format!(
+                "the order says version {version} but has {} events",
+                payloads.len()
+            ),
+        ));
+    }
+    let state: Order = serde_json::from_str(&get(o, "state")?)
+        .map_err(|x| (0, format!("unreadable state: {x}")))?;
+    match Order::replay(&payloads) {
+        Some(replayed) if replayed == state => Ok(()),
+        Some(_) => Err((
+            0,
+            "the stored state differs from the replay of its events".into(),
+        )),
+        None => Err((0, "the events do not form a valid history".into())),
+    }
+}
+
+fn where_clause(
+    q: &mut Sql,
+    tenant: TenantId,
+    scope: &Scope,
+    f: &OrderFilter,
+    sort: Sort,
+) -> String {
+    let mut w = vec![format!("o.tenant_id = {}", q.param(tenant.0))];
+    if let Scope::Units(units) = scope {
+        if units.is_empty() {
+            w.push("1 = 0".into());
+        } else {
+            let ids: Vec<i64> = units.iter().map(|u| u.0).collect();
+            let a = q.in_list(&ids);
+            let b = q.in_list(&ids);
+            w.push(format!(
+                "(o.centre_id IN ({a}) OR EXISTS (SELECT 1 FROM order_units su WHERE su.tenant_id = o.tenant_id AND su.order_id = o.id AND su.unit_id IN ({b})))"
+            ));
+        }
+    }
+    if !f.statuses.is_empty() {
+        let v: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        w.push(format!("o.status IN ({})", q.in_list(&v)));
+    }
+    if !f.request_types.is_empty() {
+        let v: Vec<&str> = f.request_types.iter().map(|s| s.as_str()).collect();
+        w.push(format!("o.request_type IN ({})", q.in_list(&v)));
+    }
+    if !f.channels.is_empty() {
+        let v: Vec<&str> = f.channels.iter().map(|s| s.as_str()).collect();
+        w.push(format!("o.channel IN ({})", q.in_list(&v)));
+    }
+    if let Some(c) = &f.category {
+        // Category codes nest with '.', so `c` and `c.…` sort in [c, c + '/').
+        let lo = q.param(c.clone());
+        let hi = q.param(prefix_bound(c, '/'));
+        w.push(format!(
+            "o.category_code >= {lo} AND o.category_code < {hi}"
+        ));
+    }
+    if let Some(r) = &f.region {
+        // Division codes nest by digits: `r` and `r…` sort in [r, r + ':').
+        let lo = q.param(r.clone());
+        let hi = q.param(prefix_bound(r, ':'));
+        w.push(format!("o.region_code >= {lo} AND o.region_code < {hi}"));
+    }
+    if let Some(units) = &f.units {
+        let ids: Vec<i64> = units.iter().map(|u| u.0).collect();
+        let list = if ids.is_empty() {
+            "NULL".to_string()
+        } else {
+            q.in_list(&ids)
+        };
+        let status = match f.assignment_status {
+            Some(s) => format!(" AND fu.status = {}", q.param(s.as_str())),
+            None => String::new(),
+        };
+        w.push(format!(
+            "EXISTS (SELECT 1 FROM order_units fu WHERE fu.tenant_id = o.tenant_id AND fu.order_id = o.id AND fu.unit_id IN ({list}){status})"
+        ));
+    }
+    if let Some(t) = f.accepted_from {
+        w.push(format!("o.accepted_at >= {}", q.param(to_ms(t))));
+    }
+    if let Some(t) = f.accepted_to {
+        w.push(format!("o.accepted_at < {}", q.param(to_ms(t))));
+    }
+    if let Some(now) = f.overdue_at {
+        w.push(format!("o.due_at < {}", q.param(to_ms(now))));
+    }
+    if let Some(p) = &f.number_prefix {
+        let lo = q.param(p.clone());
+        let hi = q.param(prefix_bound(p, '\u{7f}'));
+        w.push(format!("o.number >= {lo} AND o.number < {hi}"));
+    }
+    if let Some(e) = f.emergency {
+        w.push(format!("o.emergency = {}", q.param(e)));
+    }
+    if let Some(p) = &f.citizen_phone {
+        w.push(format!("o.citizen_phone = {}", q.param(p.clone())));
+    }
+    if sort == Sort::DueAsc {
+        w.push("o.due_at IS NOT NULL".into());
+    }
+    w.join(" AND ")
+}
+
+/// Orders are read back as `StoredOrder`; this names the timestamp helpers for callers.
+pub fn epoch_ms(t: DateTime<Utc>) -> i64 {
+    to_ms(t)
+}
+
+pub fn from_epoch_ms(ms: i64) -> DateTime<Utc> {
+    from_ms(ms)
+}

@@ -1,0 +1,337 @@
+//! Staff and system accounts, cookie sessions, API tokens. Secrets are stored only as hashes
+//! (argon2 for passwords, SHA-256 for random session and API tokens).
+
+use crate::{Result, Store, StoreError, col, from_ms, to_ms};
+use chrono::{DateTime, Utc};
+use jiesu_core::role::RoleSet;
+use jiesu_core::{TenantId, UnitId, UserId};
+use sea_orm::{ConnectionTrait, QueryResult, Value};
+use serde::Serialize;
+
+#[derive(Clone, Serialize)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub username: String,
+    pub display_name: String,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub unit_id: UnitId,
+    pub roles: RoleSet,
+    pub active: bool,
+    pub system_account: bool,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("unit_id", &self.unit_id)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub unit_id: UnitId,
+    pub roles: RoleSet,
+    pub system_account: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub user_id: UserId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+const USER_COLS: &str = "u.id, u.tenant_id, u.username, u.display_name, u.password_hash, u.unit_id, u.roles, u.active, u.system_account";
+
+fn user_from_row(r: &QueryResult) -> Result<UserRecord> {
+    let roles: String = col(r, "roles")?;
+    Ok(UserRecord {
+        id: UserId(col(r, "id")?),
+        tenant_id: TenantId(col(r, "tenant_id")?),
+        username: col(r, "username")?,
+        display_name: col(r, "display_name")?,
+        password_hash: col(r, "password_hash")?,
+        unit_id: UnitId(col(r, "unit_id")?),
+        roles: RoleSet::parse_csv(&roles).map_err(StoreError::Corrupt)?,
+        active: col(r, "active")?,
+        system_account: col(r, "system_account")?,
+    })
+}
+
+impl Store {
+    async fn one_user(&self, sql: &str, values: Vec<Value>) -> Result<Option<UserRecord>> {
+        let row = self.read.query_one_raw(self.stmt(sql, values)).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn create_user(&self, tenant: TenantId, u: &NewUser) -> Result<UserId> {
+        let now = to_ms(Utc::now());
+        let r = self
+            .write
+            .query_one_raw(self.stmt(
+                "INSERT INTO users (tenant_id, username, display_name, password_hash, unit_id, roles, active, system_account, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+                vec![
+                    tenant.0.into(),
+                    u.username.clone().into(),
+                    u.display_name.clone().into(),
+                    u.password_hash.clone().into(),
+                    u.unit_id.0.into(),
+                    u.roles.to_csv().into(),
+                    true.into(),
+                    u.system_account.into(),
+                    now.into(),
+                ],
+            ))
+            .await;
+        match r {
+            Err(e) if crate::is_unique_violation(&e) => Err(StoreError::Duplicate("username")),
+            Err(e) => Err(e.into()),
+            Ok(row) => Ok(UserId(col(&row.ok_or(StoreError::NotFound)?, "id")?)),
+        }
+    }
+
+    pub async fn user_by_name(
+        &self,
+        tenant: TenantId,
+        username: &str,
+    ) -> Result<Option<UserRecord>> {
+        self.one_user(
+            &format!("SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.username = $2"),
+            vec![tenant.0.into(), username.into()],
+        )
+        .await
+    }
+
+    pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<UserRecord>> {
+        self.one_user(
+            &format!("SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2"),
+            vec![tenant.0.into(), id.0.into()],
+        )
+        .await
+    }
+
+    pub async fn users(&self, tenant: TenantId) -> Result<Vec<UserRecord>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &format!("SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 ORDER BY u.id"),
+                vec![tenant.0.into()],
+            ))
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn set_password(&self, tenant: TenantId, id: UserId, hash: &str) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "UPDATE users SET password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+                vec![tenant.0.into(), id.0.into(), hash.into(), to_ms(Utc::now()).into()],
+            ))
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // A new password ends every session opened with the old one.
+        self.write
+            .execute_raw(self.stmt(
+                "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+                vec![tenant.0.into(), id.0.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        display_name: &str,
+        unit_id: UnitId,
+        roles: RoleSet,
+        active: bool,
+    ) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "UPDATE users SET display_name = $3, unit_id = $4, roles = $5, active = $6, updated_at = $7 \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    tenant.0.into(),
+                    id.0.into(),
+                    display_name.into(),
+                    unit_id.0.into(),
+                    roles.to_csv().into(),
+                    active.into(),
+                    to_ms(Utc::now()).into(),
+                ],
+            ))
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !active {
+            self.write
+                .execute_raw(self.stmt(
+                    "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+                    vec![tenant.0.into(), id.0.into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_session(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "INSERT INTO sessions (tenant_id, token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    tenant.0.into(),
+                    token_hash.into(),
+                    user.0.into(),
+                    to_ms(Utc::now()).into(),
+                    to_ms(expires_at).into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// The active user behind an unexpired session.
+    pub async fn session_user(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>> {
+        self.one_user(
+            &format!(
+                "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+                 WHERE s.tenant_id = $1 AND s.token_hash = $2 AND s.expires_at > $3 AND u.active"
+            ),
+            vec![tenant.0.into(), token_hash.into(), to_ms(now).into()],
+        )
+        .await
+    }
+
+    pub async fn delete_session(&self, tenant: TenantId, token_hash: &str) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "DELETE FROM sessions WHERE tenant_id = $1 AND token_hash = $2",
+                vec![tenant.0.into(), token_hash.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "DELETE FROM sessions WHERE expires_at <= $1",
+                vec![to_ms(now).into()],
+            ))
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    pub async fn create_api_token(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<i64> {
+        let row = self
+            .write
+            .query_one_raw(self.stmt(
+                "INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                vec![
+                    tenant.0.into(),
+                    user.0.into(),
+                    name.into(),
+                    token_hash.into(),
+                    to_ms(Utc::now()).into(),
+                    expires_at.map(to_ms).into(),
+                ],
+            ))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        col(&row, "id")
+    }
+
+    /// The active account behind a valid API token.
+    pub async fn token_user(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserRecord>> {
+        self.one_user(
+            &format!(
+                "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id \
+                 WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL \
+                 AND (t.expires_at IS NULL OR t.expires_at > $3) AND u.active"
+            ),
+            vec![tenant.0.into(), token_hash.into(), to_ms(now).into()],
+        )
+        .await
+    }
+
+    pub async fn api_tokens(&self, tenant: TenantId) -> Result<Vec<ApiTokenInfo>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, user_id, name, created_at, expires_at, revoked_at FROM api_tokens WHERE tenant_id = $1 ORDER BY id",
+                vec![tenant.0.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenInfo {
+                    id: col(r, "id")?,
+                    user_id: UserId(col(r, "user_id")?),
+                    name: col(r, "name")?,
+                    created_at: from_ms(col(r, "created_at")?),
+                    expires_at: col::<Option<i64>>(r, "expires_at")?.map(from_ms),
+                    revoked: col::<Option<i64>>(r, "revoked_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revoke_api_token(&self, tenant: TenantId, id: i64) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                vec![tenant.0.into(), id.into(), to_ms(Utc::now()).into()],
+            ))
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
