@@ -176,11 +176,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             };
         }
         let msg = inner.to_string();
-        // serde names missing/unknown fields in backticks; the path is their parent.
-        let named = msg
-            .split('`')
-            .nth(1)
-            .filter(|_| msg.starts_with("missing field") || msg.starts_with("unknown field"));
+        // A missing field is named in backticks and the path is its parent; an unknown
+        // field's path already ends with it.
+        let named = msg.split('`').nth(1).filter(|_| msg.starts_with("missing field"));
         let field = match (named, path.as_str()) {
             (Some(n), "." | "") => n.to_string(),
             (Some(n), p) => format!("{p}.{n}"),

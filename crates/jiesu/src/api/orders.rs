@@ -132,9 +132,14 @@ async fn list_orders(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<OrderListResponse>> {
     let Query(q) = query.map_err(|e| {
+        // "Failed to deserialize query string: limit: invalid digit…" or "…unknown field `x`…"
         let text = e.body_text();
-        let field = text.split('`').nth(1).unwrap_or("query").to_string();
-        ApiError::from(AppError::invalid(field, format!("查询参数错误：{text}")))
+        let detail = text.split("query string: ").nth(1).unwrap_or(&text);
+        let field = match detail.split('`').nth(1) {
+            Some(name) if detail.starts_with("unknown field") => name,
+            _ => detail.split(':').next().unwrap_or("query"),
+        };
+        ApiError::from(AppError::invalid(field.trim(), format!("查询参数取值无效：{detail}")))
     })?;
     let now = Utc::now();
     let mut f = OrderFilter {

@@ -257,6 +257,7 @@ pub async fn seed(app: &App) -> Seed {
     let c = unit(app, t, Some(t1), UnitKind::Community, "幸福社区", None).await;
     let p1 = unit(app, t, Some(root), UnitKind::Department, "住建局", None).await;
     let p2 = unit(app, t, Some(root), UnitKind::Department, "城管局", None).await;
+    let p1a = unit(app, t, Some(p1), UnitKind::Department, "住建局物业科", None).await;
     app.invalidate_caches(t);
     for (name, roles, u) in [
         ("agent", vec![Role::Agent], root),
@@ -281,7 +282,7 @@ pub async fn seed(app: &App) -> Seed {
     let root2 = app.store.units(t2id).await.expect("units")[0].id;
     user(app, t2id, "agent2", &[Role::Agent], root2).await;
     let mut units = HashMap::new();
-    for (k, v) in [("root", root), ("D", d), ("T1", t1), ("T2", t2), ("C", c), ("P1", p1), ("P2", p2), ("root2", root2)] {
+    for (k, v) in [("root", root), ("D", d), ("T1", t1), ("T2", t2), ("C", c), ("P1", p1), ("P1a", p1a), ("P2", p2), ("root2", root2)] {
         units.insert(k, v);
     }
     Seed { tenant: t, units }
