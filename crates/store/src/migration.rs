@@ -51,8 +51,15 @@ async fn run_all(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
-#[derive(DeriveMigrationName)]
+/// Migration names are their version: they sort in the order they must run, and an
+/// applied name never changes.
 struct M0001Core;
+
+impl MigrationName for M0001Core {
+    fn name(&self) -> &str {
+        "m0001_core"
+    }
+}
 
 const M0001: &str = r#"
 CREATE TABLE tenants (
