@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The authorization matrix: every role against every endpoint, allowed and denied as
 //! specified; anonymous callers and another tenant's users against all of them.
 

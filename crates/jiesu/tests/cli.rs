@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The `jiesu` command line: init, user, import, backup, verify, migrate, demo, and its errors.
 
 use std::path::Path;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Crash consistency: the real binary is killed with SIGKILL under write load and restarted;
 //! every order whose creation was acknowledged is there, and `jiesu verify` passes.
 

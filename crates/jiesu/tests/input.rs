@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Bad input gets a clear 4xx naming the field, and changes nothing.
 
 mod common;

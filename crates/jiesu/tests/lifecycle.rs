@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The whole 接诉即办 lifecycle over HTTP, on SQLite and PostgreSQL.
 
 mod common;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Order lists: every filter, stable cursor pagination, totals.
 
 mod common;

@@ -323,6 +323,6 @@ pub fn router(app: AppState) -> Router {
 }
 
 /// A header value as text, if present and readable.
-pub fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }

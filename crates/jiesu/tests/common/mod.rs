@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The test harness: `spawn_app` starts the real server on an ephemeral port with a fresh
 //! database (a SQLite file in a temporary directory, or a new PostgreSQL database created for
 //! the test and dropped after), seeded with a small organisation and one user per role.
