@@ -18,13 +18,31 @@ fn jiesu(data: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn init(data: &Path) {
     let o = jiesu(data, &["init", "--tenant", "cli", "--name", "命令行测试市"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = jiesu(data, &["user", "add", "--username", "agent", "--display-name", "话务员", "--unit", "1", "--roles", "agent"]);
+    let o = jiesu(
+        data,
+        &[
+            "user",
+            "add",
+            "--username",
+            "agent",
+            "--display-name",
+            "话务员",
+            "--unit",
+            "1",
+            "--roles",
+            "agent",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
 }
 
@@ -32,36 +50,108 @@ fn init(data: &Path) {
 fn users_are_added_and_bad_arguments_exit_nonzero_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path());
-    let o = jiesu(dir.path(), &["user", "add", "--username", "agent", "--unit", "1", "--roles", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "agent",
+            "--unit",
+            "1",
+            "--roles",
+            "agent",
+        ],
+    );
     assert!(!o.status.success(), "duplicate username");
     assert!(text(&o).contains("已存在"), "{}", text(&o));
-    let o = jiesu(dir.path(), &["user", "add", "--username", "x1", "--unit", "1", "--roles", "boss"]);
+    let o = jiesu(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "x1",
+            "--unit",
+            "1",
+            "--roles",
+            "boss",
+        ],
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("--roles"), "{}", text(&o));
-    let o = jiesu(dir.path(), &["user", "add", "--username", "x2", "--unit", "999", "--roles", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "x2",
+            "--unit",
+            "999",
+            "--roles",
+            "agent",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(text(&o).contains("--unit-id") || text(&o).contains("单位"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--unit-id") || text(&o).contains("单位"),
+        "{}",
+        text(&o)
+    );
     let o = Command::new(BIN)
-        .args(["user", "add", "--username", "x3", "--unit", "1", "--roles", "agent", "--password", "short", "--data-dir"])
+        .args([
+            "user",
+            "add",
+            "--username",
+            "x3",
+            "--unit",
+            "1",
+            "--roles",
+            "agent",
+            "--password",
+            "short",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("--password"), "{}", text(&o));
-    let o = jiesu(dir.path(), &["user", "reset-password", "--username", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &["user", "reset-password", "--username", "agent"],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = jiesu(dir.path(), &["user", "reset-password", "--username", "nobody"]);
+    let o = jiesu(
+        dir.path(),
+        &["user", "reset-password", "--username", "nobody"],
+    );
     assert!(!o.status.success());
     // Configuration errors name the key.
-    let o = Command::new(BIN).args(["migrate", "--listen", "nowhere", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["migrate", "--listen", "nowhere", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("`listen`"), "{}", text(&o));
-    let o = Command::new(BIN).args(["migrate", "--database-url", "mysql://x", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["migrate", "--database-url", "mysql://x", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("database_url"), "{}", text(&o));
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "listen = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap();
-    let o = Command::new(BIN).args(["migrate", "--config"]).arg(&cfg).arg("--data-dir").arg(dir.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["migrate", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("listen_port"), "{}", text(&o));
     let o = jiesu(dir.path(), &["migrate"]);
@@ -87,7 +177,10 @@ fn imports_take_jsonl_csv_and_xlsx_and_report_rejected_rows_with_reasons() {
         .join("\n"),
     )
     .unwrap();
-    let o = jiesu(dir.path(), &["import", jsonl.to_str().unwrap(), "--as-user", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &["import", jsonl.to_str().unwrap(), "--as-user", "agent"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("imported 2 orders, rejected 4 rows"), "{out}");
@@ -96,34 +189,76 @@ fn imports_take_jsonl_csv_and_xlsx_and_report_rejected_rows_with_reasons() {
     assert!(out.contains("row 5:"), "{out}");
     assert!(out.contains("row 6: shoe_size"), "{out}");
     // Re-running is safe: rows already imported are refused by their source id.
-    let o = jiesu(dir.path(), &["import", jsonl.to_str().unwrap(), "--as-user", "agent"]);
-    assert!(text(&o).contains("imported 0 orders, rejected 6 rows"), "{}", text(&o));
+    let o = jiesu(
+        dir.path(),
+        &["import", jsonl.to_str().unwrap(), "--as-user", "agent"],
+    );
+    assert!(
+        text(&o).contains("imported 0 orders, rejected 6 rows"),
+        "{}",
+        text(&o)
+    );
 
     let csv = dir.path().join("orders.csv");
     std::fs::write(&csv, "渠道,诉求类型,诉求内容,联系电话,受理时间\n电话,投诉,夜间施工噪音,13800138000,2026-06-01 20:15:00\n电话,求助,,13800138000,\n").unwrap();
-    let o = jiesu(dir.path(), &["import", csv.to_str().unwrap(), "--as-user", "agent"]);
-    assert!(text(&o).contains("imported 1 orders, rejected 1 rows"), "{}", text(&o));
+    let o = jiesu(
+        dir.path(),
+        &["import", csv.to_str().unwrap(), "--as-user", "agent"],
+    );
+    assert!(
+        text(&o).contains("imported 1 orders, rejected 1 rows"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains("row 2: content"), "{}", text(&o));
 
     let xlsx = dir.path().join("orders.xlsx");
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
-    for (c, h) in ["channel", "request_type", "content", "citizen_name", "urgency"].iter().enumerate() {
+    for (c, h) in [
+        "channel",
+        "request_type",
+        "content",
+        "citizen_name",
+        "urgency",
+    ]
+    .iter()
+    .enumerate()
+    {
         ws.write_string(0, c as u16, *h).unwrap();
     }
-    for (r, row) in [["web", "suggestion", "建议增设公交线路", "李四", "normal"], ["web", "suggestion", "建议", "王五", "extreme"]].iter().enumerate() {
+    for (r, row) in [
+        ["web", "suggestion", "建议增设公交线路", "李四", "normal"],
+        ["web", "suggestion", "建议", "王五", "extreme"],
+    ]
+    .iter()
+    .enumerate()
+    {
         for (c, v) in row.iter().enumerate() {
             ws.write_string(r as u32 + 1, c as u16, *v).unwrap();
         }
     }
     wb.save(&xlsx).unwrap();
-    let o = jiesu(dir.path(), &["import", xlsx.to_str().unwrap(), "--as-user", "agent"]);
-    assert!(text(&o).contains("imported 1 orders, rejected 1 rows"), "{}", text(&o));
+    let o = jiesu(
+        dir.path(),
+        &["import", xlsx.to_str().unwrap(), "--as-user", "agent"],
+    );
+    assert!(
+        text(&o).contains("imported 1 orders, rejected 1 rows"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains("row 2: urgency"), "{}", text(&o));
 
-    let o = jiesu(dir.path(), &["import", xlsx.to_str().unwrap(), "--as-user", "admin"]);
+    let o = jiesu(
+        dir.path(),
+        &["import", xlsx.to_str().unwrap(), "--as-user", "admin"],
+    );
     assert!(!o.status.success(), "the admin may not accept orders");
-    let o = jiesu(dir.path(), &["import", "/nonexistent.jsonl", "--as-user", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &["import", "/nonexistent.jsonl", "--as-user", "agent"],
+    );
     assert!(!o.status.success());
     let o = jiesu(dir.path(), &["verify"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -139,7 +274,10 @@ fn backups_are_consistent_copies_and_verify_names_the_first_broken_link() {
         .map(|i| format!(r#"{{"channel":"phone","request_type":"help","content":"求助 {i}"}}"#))
         .collect();
     std::fs::write(&jsonl, lines.join("\n")).unwrap();
-    let o = jiesu(dir.path(), &["import", jsonl.to_str().unwrap(), "--as-user", "agent"]);
+    let o = jiesu(
+        dir.path(),
+        &["import", jsonl.to_str().unwrap(), "--as-user", "agent"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let dest = dir.path().join("copy.db");
     let o = jiesu(dir.path(), &["backup", "--to", dest.to_str().unwrap()]);
@@ -173,11 +311,27 @@ fn backups_are_consistent_copies_and_verify_names_the_first_broken_link() {
 #[test]
 fn the_demo_builds_a_city_with_orders_in_every_state_and_a_login_per_role() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN).args(["demo", "--no-serve", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    for role in ["admin", "agent", "dispatcher", "handler", "unit_admin", "callback", "supervisor", "leader"] {
-        assert!(out.contains(&format!("    {role} ")), "login for {role} in {out}");
+    for role in [
+        "admin",
+        "agent",
+        "dispatcher",
+        "handler",
+        "unit_admin",
+        "callback",
+        "supervisor",
+        "leader",
+    ] {
+        assert!(
+            out.contains(&format!("    {role} ")),
+            "login for {role} in {out}"
+        );
     }
     assert!(out.contains("jiesu-demo"));
     let url = format!("sqlite://{}", dir.path().join("jiesu.db").display());
@@ -194,13 +348,26 @@ fn the_demo_builds_a_city_with_orders_in_every_state_and_a_login_per_role() {
             .collect()
     });
     let have: Vec<&str> = statuses.iter().map(|(s, _)| s.as_str()).collect();
-    for s in ["pending_review", "dispatched", "handling", "replied", "callback_pending", "closed", "withdrawn", "invalid"] {
+    for s in [
+        "pending_review",
+        "dispatched",
+        "handling",
+        "replied",
+        "callback_pending",
+        "closed",
+        "withdrawn",
+        "invalid",
+    ] {
         assert!(have.contains(&s), "no demo order is {s}: {statuses:?}");
     }
     let total: i64 = statuses.iter().map(|(_, n)| n).sum();
     assert!(total > 1500, "{total}");
     // Running it again keeps the data.
-    let o = Command::new(BIN).args(["demo", "--no-serve", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["demo", "--no-serve", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert!(text(&o).contains("already present"), "{}", text(&o));
     let o = jiesu(dir.path(), &["verify"]);

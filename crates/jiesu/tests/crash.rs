@@ -18,7 +18,10 @@ const PW: &str = "crash-test-pw";
 
 fn jiesu(data: &Path, db: &Option<String>, args: &[&str]) -> std::process::Output {
     let mut c = Command::new(BIN);
-    c.args(args).arg("--data-dir").arg(data).env("JIESU_PASSWORD", PW);
+    c.args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("JIESU_PASSWORD", PW);
     if let Some(u) = db {
         c.arg("--database-url").arg(u);
     }
@@ -28,14 +31,21 @@ fn jiesu(data: &Path, db: &Option<String>, args: &[&str]) -> std::process::Outpu
 /// Starts `jiesu serve` on an ephemeral port; returns the child and its base URL.
 fn serve(data: &Path, db: &Option<String>) -> (Child, String) {
     let mut c = Command::new(BIN);
-    c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data);
+    c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data);
     if let Some(u) = db {
         c.arg("--database-url").arg(u);
     }
-    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn serve");
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
     let url = line
         .split("http://")
         .nth(1)
@@ -46,7 +56,10 @@ fn serve(data: &Path, db: &Option<String>) -> (Child, String) {
 }
 
 async fn login(base: &str) -> reqwest::Client {
-    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let r = c
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"username": "agent", "password": PW}))
@@ -60,10 +73,35 @@ async fn login(base: &str) -> reqwest::Client {
 async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let out = jiesu(data, &db, &["init", "--tenant", "crash", "--name", "崩溃测试市"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = jiesu(data, &db, &["user", "add", "--username", "agent", "--unit", "1", "--roles", "agent"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = jiesu(
+        data,
+        &db,
+        &["init", "--tenant", "crash", "--name", "崩溃测试市"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = jiesu(
+        data,
+        &db,
+        &[
+            "user",
+            "add",
+            "--username",
+            "agent",
+            "--unit",
+            "1",
+            "--roles",
+            "agent",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     for round in 0..3u64 {
@@ -103,7 +141,10 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
         for t in tasks {
             let _ = t.await;
         }
-        assert!(!acked.lock().unwrap().is_empty(), "the load produced orders before the kill");
+        assert!(
+            !acked.lock().unwrap().is_empty(),
+            "the load produced orders before the kill"
+        );
     }
 
     // Restart: every acknowledged order is there with its number.
@@ -111,7 +152,11 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
     let client = login(&base).await;
     let acked = acked.lock().unwrap().clone();
     for (id, number) in &acked {
-        let r = client.get(format!("{base}/api/orders/{id}")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/api/orders/{id}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "acknowledged order {id} lost");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["number"], number.as_str());

@@ -18,23 +18,91 @@ async fn bad_order_bodies_are_refused_with_the_field_named_and_nothing_stored(t:
     let before = order_count(t).await;
     let long = "长".repeat(10_001);
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        (json!({"request_type": "help", "content": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "channel"),
-        (json!({"channel": "phone", "request_type": "help"}), StatusCode::UNPROCESSABLE_ENTITY, "content"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "colour": "red"}), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"nickname": "a"}}), StatusCode::UNPROCESSABLE_ENTITY, "citizen.nickname"),
-        (json!({"channel": "fax", "request_type": "help", "content": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "channel"),
-        (json!({"channel": "phone", "request_type": "gossip", "content": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "request_type"),
-        (json!({"channel": "phone", "request_type": "help", "content": long}), StatusCode::UNPROCESSABLE_ENTITY, "content"),
-        (json!({"channel": "phone", "request_type": "help", "content": "   "}), StatusCode::UNPROCESSABLE_ENTITY, "content"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "region_code": "990199"}), StatusCode::UNPROCESSABLE_ENTITY, "region_code"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "region_code": "99"}), StatusCode::UNPROCESSABLE_ENTITY, "region_code"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "category": "77.77"}), StatusCode::UNPROCESSABLE_ENTITY, "category"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"phone": "12345"}}), StatusCode::UNPROCESSABLE_ENTITY, "citizen.phone"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"id_number": "110101199003071234"}}), StatusCode::UNPROCESSABLE_ENTITY, "citizen.id_number"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "lat": 123.0}), StatusCode::UNPROCESSABLE_ENTITY, "lat"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "urgency": 3}), StatusCode::UNPROCESSABLE_ENTITY, "urgency"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "flags": {"needs_contact": true}}), StatusCode::UNPROCESSABLE_ENTITY, "citizen.phone"),
-        (json!({"channel": "phone", "request_type": "help", "content": "x", "instant_answer": {"knowledge_entry_id": ""}}), StatusCode::UNPROCESSABLE_ENTITY, "knowledge_entry_id"),
+        (
+            json!({"request_type": "help", "content": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channel",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "colour": "red"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "colour",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"nickname": "a"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "citizen.nickname",
+        ),
+        (
+            json!({"channel": "fax", "request_type": "help", "content": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channel",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "gossip", "content": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request_type",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": long}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "   "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "region_code": "990199"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "region_code",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "region_code": "99"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "region_code",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "category": "77.77"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "category",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"phone": "12345"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "citizen.phone",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "citizen": {"id_number": "110101199003071234"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "citizen.id_number",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "lat": 123.0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "lat",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "urgency": 3}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "urgency",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "flags": {"needs_contact": true}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "citizen.phone",
+        ),
+        (
+            json!({"channel": "phone", "request_type": "help", "content": "x", "instant_answer": {"knowledge_entry_id": ""}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "knowledge_entry_id",
+        ),
         (json!([1, 2]), StatusCode::UNPROCESSABLE_ENTITY, ""),
     ];
     for (body, status, field) in cases {
@@ -44,22 +112,48 @@ async fn bad_order_bodies_are_refused_with_the_field_named_and_nothing_stored(t:
         if !field.is_empty() {
             assert_eq!(e["error"]["field"], field, "{body}: {e}");
         }
-        assert!(e["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // Malformed JSON and a wrong media type.
-    let r = agent.post(t.url("/api/orders")).header("content-type", "application/json").body("{\"channel\": ").send().await.unwrap();
+    let r = agent
+        .post(t.url("/api/orders"))
+        .header("content-type", "application/json")
+        .body("{\"channel\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "malformed_request");
-    let r = agent.post(t.url("/api/orders")).body("channel=phone").send().await.unwrap();
+    let r = agent
+        .post(t.url("/api/orders"))
+        .body("channel=phone")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // A body over the limit is refused before it is read.
     let huge = format!("{{\"content\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let r = agent.post(t.url("/api/orders")).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = agent
+        .post(t.url("/api/orders"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Wrong role.
     let leader = t.login("leader").await;
-    let (s, e) = call(&leader, t.url("/api/orders"), json!({"channel": "phone", "request_type": "help", "content": "x"})).await;
+    let (s, e) = call(
+        &leader,
+        t.url("/api/orders"),
+        json!({"channel": "phone", "request_type": "help", "content": "x"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(e["error"]["code"], "forbidden");
     assert_eq!(order_count(t).await, before, "nothing was stored");
@@ -72,22 +166,97 @@ async fn bad_commands_are_refused_and_leave_the_order_as_it_was(t: &TestApp) {
     let id = o["id"].as_i64().unwrap();
     let url = |p: &str| t.url(&format!("/api/orders/{id}/{p}"));
     let cases: Vec<(&str, Value, StatusCode, Option<&str>)> = vec![
-        ("dispatch", json!({"targets": []}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets")),
-        ("dispatch", json!({"targets": [{"unit_id": t.unit("P1"), "role": "co"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets")),
-        ("dispatch", json!({"targets": [{"unit_id": 999999, "role": "lead"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets[0].unit_id")),
-        ("dispatch", json!({"targets": [{"unit_id": t.unit("P1"), "role": "boss"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets[0].role")),
-        ("dispatch", json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}, {"unit_id": t.unit("P1"), "role": "co"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets[1].unit_id")),
-        ("dispatch", json!({"targets": [{"unit_id": "P1", "role": "lead"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets[0].unit_id")),
-        ("dispatch", json!({"targets": [{"unit_id": t.unit("root2"), "role": "lead"}]}), StatusCode::UNPROCESSABLE_ENTITY, Some("targets[0].unit_id")),
-        ("withdraw", json!({"reason": ""}), StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
-        ("withdraw", json!({}), StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+        (
+            "dispatch",
+            json!({"targets": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": t.unit("P1"), "role": "co"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": 999999, "role": "lead"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[0].unit_id"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": t.unit("P1"), "role": "boss"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[0].role"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}, {"unit_id": t.unit("P1"), "role": "co"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[1].unit_id"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": "P1", "role": "lead"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[0].unit_id"),
+        ),
+        (
+            "dispatch",
+            json!({"targets": [{"unit_id": t.unit("root2"), "role": "lead"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("targets[0].unit_id"),
+        ),
+        (
+            "withdraw",
+            json!({"reason": ""}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("reason"),
+        ),
+        (
+            "withdraw",
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("reason"),
+        ),
         ("sign", json!({}), StatusCode::FORBIDDEN, None),
-        ("reply", json!({"content": "x"}), StatusCode::FORBIDDEN, None),
-        ("check", json!({"approve": true}), StatusCode::CONFLICT, None),
-        ("callback", json!({"satisfaction": "happy", "resolved": true}), StatusCode::UNPROCESSABLE_ENTITY, Some("satisfaction")),
-        ("merge", json!({"target_id": id, "reason": "自身"}), StatusCode::UNPROCESSABLE_ENTITY, Some("target_id")),
-        ("merge", json!({"reason": "无目标"}), StatusCode::UNPROCESSABLE_ENTITY, Some("target_id")),
-        ("amend", json!({"reason": "无改动"}), StatusCode::UNPROCESSABLE_ENTITY, Some("request_type")),
+        (
+            "reply",
+            json!({"content": "x"}),
+            StatusCode::FORBIDDEN,
+            None,
+        ),
+        (
+            "check",
+            json!({"approve": true}),
+            StatusCode::CONFLICT,
+            None,
+        ),
+        (
+            "callback",
+            json!({"satisfaction": "happy", "resolved": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("satisfaction"),
+        ),
+        (
+            "merge",
+            json!({"target_id": id, "reason": "自身"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("target_id"),
+        ),
+        (
+            "merge",
+            json!({"reason": "无目标"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("target_id"),
+        ),
+        (
+            "amend",
+            json!({"reason": "无改动"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("request_type"),
+        ),
         ("nonsense", json!({}), StatusCode::NOT_FOUND, None),
     ];
     let (_, before) = get(&dispatcher, t.url(&format!("/api/orders/{id}"))).await;
@@ -105,7 +274,11 @@ async fn bad_commands_are_refused_and_leave_the_order_as_it_was(t: &TestApp) {
     // Unknown order, and a malformed id.
     let (s, _) = get(&dispatcher, t.url("/api/orders/987654")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let r = dispatcher.get(t.url("/api/orders/abc")).send().await.unwrap();
+    let r = dispatcher
+        .get(t.url("/api/orders/abc"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error());
     // Bad list parameters name the parameter.
     for (q, field) in [

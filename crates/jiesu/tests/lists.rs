@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 
 fn ids(l: &Value) -> Vec<i64> {
-    l["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect()
+    l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
 }
 
 async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestApp) {
@@ -28,10 +33,20 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
     }
     // Dispatch some to P1, one to T1.
     for o in &created[..5] {
-        let (s, _) = call(&d, t.url(&format!("/api/orders/{}/dispatch", o["id"])), json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]})).await;
+        let (s, _) = call(
+            &d,
+            t.url(&format!("/api/orders/{}/dispatch", o["id"])),
+            json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
     }
-    call(&d, t.url(&format!("/api/orders/{}/dispatch", created[5]["id"])), json!({"targets": [{"unit_id": t.unit("T1"), "role": "lead"}]})).await;
+    call(
+        &d,
+        t.url(&format!("/api/orders/{}/dispatch", created[5]["id"])),
+        json!({"targets": [{"unit_id": t.unit("T1"), "role": "lead"}]}),
+    )
+    .await;
 
     let q = |s: &str| t.url(&format!("/api/orders?{s}"));
     let (s, l) = get(&d, q("limit=200")).await;
@@ -52,7 +67,11 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
     let (_, l) = get(&d, q("channel=web")).await;
     assert_eq!(count(&l), 8);
     let (_, l) = get(&d, q("category=01")).await;
-    assert_eq!(count(&l), 6, "a top-level category includes its subcategories");
+    assert_eq!(
+        count(&l),
+        6,
+        "a top-level category includes its subcategories"
+    );
     let (_, l) = get(&d, q("category=02.01.01")).await;
     assert_eq!(count(&l), 17);
     let (_, l) = get(&d, q("region=990101")).await;
@@ -98,7 +117,11 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
             }
         }
         assert_eq!(seen.len(), 23, "{sort}");
-        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 23, "{sort}: no repeats");
+        assert_eq!(
+            seen.iter().collect::<HashSet<_>>().len(),
+            23,
+            "{sort}: no repeats"
+        );
     }
 
     // Overdue: an order accepted long ago and never dispatched.
@@ -107,20 +130,33 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
         .accept_order_at(
             &jiesu::app::Principal {
                 tenant: t.seed.tenant,
-                user_id: t.app.store.user_by_name(t.seed.tenant, "agent").await.unwrap().unwrap().id,
+                user_id: t
+                    .app
+                    .store
+                    .user_by_name(t.seed.tenant, "agent")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
                 username: "agent".into(),
                 display_name: "agent".into(),
                 unit_id: t.seed.units["root"],
                 roles: jiesu_core::role::RoleSet::of(&[jiesu_core::role::Role::Agent]),
                 via_token: false,
             },
-            serde_json::from_value::<jiesu::api::dto::CreateOrderRequest>(json!({"channel": "phone", "request_type": "help", "content": "旧诉求"}))
-                .unwrap()
-                .parse()
-                .unwrap()
-                .0,
+            serde_json::from_value::<jiesu::api::dto::CreateOrderRequest>(
+                json!({"channel": "phone", "request_type": "help", "content": "旧诉求"}),
+            )
+            .unwrap()
+            .parse()
+            .unwrap()
+            .0,
             None,
-            Some(chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00").unwrap().with_timezone(&chrono::Utc)),
+            Some(
+                chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            ),
         )
         .await
         .unwrap();
@@ -128,7 +164,10 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
     assert_eq!(ids(&l), vec![imported.stored.id.0]);
     let (_, o) = get(&d, t.url(&format!("/api/orders/{}", imported.stored.id.0))).await;
     assert_eq!(o["deadlines"]["overdue"], true);
-    assert_eq!(o["deadlines"]["dispatch_due"], "2026-03-03T09:30:00Z", "one working day: Tuesday 17:30 local");
+    assert_eq!(
+        o["deadlines"]["dispatch_due"], "2026-03-03T09:30:00Z",
+        "one working day: Tuesday 17:30 local"
+    );
 }
 
 on_both_backends! {

@@ -192,18 +192,51 @@ fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
     })
 }
 
+/// An event serialised and linked into its order's chain, ready to insert.
+struct Linked<'a> {
+    event: &'a Event,
+    payload: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Serialises `events` and chains them after `prev_hash`; the last hash is the order's.
+fn link<'a>(
+    tenant: TenantId,
+    number: &str,
+    mut prev_hash: String,
+    events: &'a [Event],
+) -> Result<Vec<Linked<'a>>> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let payload = serde_json::to_string(e).map_err(StoreError::corrupt)?;
+        let hash = chain::event_hash(&prev_hash, tenant, number, e.seq, &payload);
+        out.push(Linked {
+            event: e,
+            payload,
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    Ok(out)
+}
+
+fn last_hash(linked: &[Linked], before: &str) -> String {
+    linked
+        .last()
+        .map(|l| l.hash.clone())
+        .unwrap_or_else(|| before.to_string())
+}
+
 async fn insert_events(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     tenant: TenantId,
     id: OrderId,
-    number: &str,
-    mut prev_hash: String,
-    events: &[Event],
-) -> Result<String> {
-    for e in events {
-        let payload = serde_json::to_string(e).map_err(StoreError::corrupt)?;
-        let hash = chain::event_hash(&prev_hash, tenant, number, e.seq, &payload);
+    linked: Vec<Linked<'_>>,
+) -> Result<()> {
+    for l in linked {
+        let e = l.event;
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             "INSERT INTO order_events (tenant_id, order_id, seq, at, kind, actor_id, actor_name, actor_role, unit_id, \
@@ -222,15 +255,14 @@ async fn insert_events(
                 e.from.map(|s| s.as_str()).into(),
                 e.to.as_str().into(),
                 e.kind.reason().map(str::to_string).into(),
-                payload.into(),
-                prev_hash.clone().into(),
-                hash.clone().into(),
+                l.payload.into(),
+                l.prev_hash.into(),
+                l.hash.into(),
             ],
         ))
         .await?;
-        prev_hash = hash;
     }
-    Ok(prev_hash)
+    Ok(())
 }
 
 async fn write_unit_parts(
@@ -271,17 +303,8 @@ async fn apply_change(
 ) -> Result<()> {
     let o = &c.order;
     let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
-    // Chain first: the hash goes into the order row.
-    let last_hash = insert_events(
-        txn,
-        backend,
-        c.tenant,
-        c.id,
-        &o.number,
-        c.prev_hash.clone(),
-        &c.events,
-    )
-    .await?;
+    let linked = link(c.tenant, &o.number, c.prev_hash.clone(), &c.events)?;
+    let last_hash = last_hash(&linked, &c.prev_hash);
     let r = txn
         .execute_raw(Statement::from_sql_and_values(
             backend,
@@ -313,6 +336,7 @@ async fn apply_change(
     if r.rows_affected() != 1 {
         return Err(StoreError::Concurrent);
     }
+    insert_events(txn, backend, c.tenant, c.id, linked).await?;
     if units_changed {
         write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
     }
@@ -346,13 +370,15 @@ impl Store {
                     let number = format!("{day}-{n:06}");
                     order.assign_number(&mut events, &number);
                     let state = serde_json::to_string(&order).map_err(StoreError::corrupt)?;
+                    let linked = link(tenant, &number, String::new(), &events)?;
+                    let last_hash = last_hash(&linked, "");
                     let row = txn
                         .query_one_raw(Statement::from_sql_and_values(
                             backend,
                             "INSERT INTO orders (tenant_id, number, channel, request_type, category_code, region_code, status, \
                              urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
                              accepted_at, updated_at, closed_at, due_at, version, last_hash, state) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, '', $21) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
                              RETURNING id",
                             vec![
                                 tenant.0.into(),
@@ -375,6 +401,7 @@ impl Store {
                                 order.closed_at.map(to_ms).into(),
                                 order.current_due().map(to_ms).into(),
                                 (order.version as i32).into(),
+                                last_hash.clone().into(),
                                 state.into(),
                             ],
                         ))
@@ -388,13 +415,7 @@ impl Store {
                         })?
                         .ok_or(StoreError::NotFound)?;
                     let id = OrderId(col(&row, "id")?);
-                    let last_hash = insert_events(txn, backend, tenant, id, &number, String::new(), &events).await?;
-                    txn.execute_raw(Statement::from_sql_and_values(
-                        backend,
-                        "UPDATE orders SET last_hash = $3 WHERE tenant_id = $1 AND id = $2",
-                        vec![tenant.0.into(), id.0.into(), last_hash.clone().into()],
-                    ))
-                    .await?;
+                    insert_events(txn, backend, tenant, id, linked).await?;
                     if !order.assignments.is_empty() {
                         write_unit_parts(txn, backend, tenant, id, &order).await?;
                     }

@@ -178,7 +178,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         let msg = inner.to_string();
         // A missing field is named in backticks and the path is its parent; an unknown
         // field's path already ends with it.
-        let named = msg.split('`').nth(1).filter(|_| msg.starts_with("missing field"));
+        let named = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.starts_with("missing field"));
         let field = match (named, path.as_str()) {
             (Some(n), "." | "") => n.to_string(),
             (Some(n), p) => format!("{p}.{n}"),

@@ -139,7 +139,10 @@ async fn list_orders(
             Some(name) if detail.starts_with("unknown field") => name,
             _ => detail.split(':').next().unwrap_or("query"),
         };
-        ApiError::from(AppError::invalid(field.trim(), format!("查询参数取值无效：{detail}")))
+        ApiError::from(AppError::invalid(
+            field.trim(),
+            format!("查询参数取值无效：{detail}"),
+        ))
     })?;
     let now = Utc::now();
     let mut f = OrderFilter {

@@ -35,7 +35,9 @@ pub fn postgres_url() -> Option<String> {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("JIESU_TEST_POSTGRES_URL is not set: under CI the PostgreSQL tests must run");
+                panic!(
+                    "JIESU_TEST_POSTGRES_URL is not set: under CI the PostgreSQL tests must run"
+                );
             }
             eprintln!("SKIPPED: PostgreSQL variant (set JIESU_TEST_POSTGRES_URL to run it)");
             None
@@ -79,14 +81,18 @@ impl Drop for PgDb {
         let name = self.name.clone();
         // Drop from a separate runtime: the test's runtime may be shutting down.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     use sqlx::Connection;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut c)
-                            .await;
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
                     }
                 });
             }
@@ -97,7 +103,10 @@ impl Drop for PgDb {
 
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}", n % 0xffff_ffff_ffff)
 }
 
@@ -129,14 +138,22 @@ impl TestApp {
 
     /// A client logged in as `username` (cookie session).
     pub async fn login(&self, username: &str) -> Client {
-        let c = Client::builder().cookie_store(true).build().expect("client");
+        let c = Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
         let r = c
             .post(self.url("/api/auth/login"))
             .json(&json!({"username": username, "password": PASSWORD, "tenant": "t1"}))
             .send()
             .await
             .expect("login request");
-        assert_eq!(r.status(), StatusCode::OK, "login as {username}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "login as {username}: {}",
+            r.text().await.unwrap_or_default()
+        );
         c
     }
 
@@ -155,8 +172,18 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let r = agent.post(self.url("/api/orders")).json(&body).send().await.expect("accept");
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+        let r = agent
+            .post(self.url("/api/orders"))
+            .json(&body)
+            .send()
+            .await
+            .expect("accept");
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
         r.json().await.expect("json")
     }
 
@@ -200,7 +227,14 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
     .expect("config")
 }
 
-async fn unit(app: &App, t: TenantId, parent: Option<UnitId>, kind: UnitKind, name: &str, region: Option<&str>) -> UnitId {
+async fn unit(
+    app: &App,
+    t: TenantId,
+    parent: Option<UnitId>,
+    kind: UnitKind,
+    name: &str,
+    region: Option<&str>,
+) -> UnitId {
     app.store
         .create_unit(
             t,
@@ -243,16 +277,49 @@ pub async fn seed(app: &App) -> Seed {
         .insert_regions(
             t,
             &[
-                Region { code: "990100".into(), name: "测试市".into(), level: 2, parent_code: None },
-                Region { code: "990101".into(), name: "A区".into(), level: 3, parent_code: Some("990100".into()) },
-                Region { code: "990101001".into(), name: "一街道".into(), level: 4, parent_code: Some("990101".into()) },
-                Region { code: "990101002".into(), name: "二街道".into(), level: 4, parent_code: Some("990101".into()) },
-                Region { code: "990102".into(), name: "B区".into(), level: 3, parent_code: Some("990100".into()) },
+                Region {
+                    code: "990100".into(),
+                    name: "测试市".into(),
+                    level: 2,
+                    parent_code: None,
+                },
+                Region {
+                    code: "990101".into(),
+                    name: "A区".into(),
+                    level: 3,
+                    parent_code: Some("990100".into()),
+                },
+                Region {
+                    code: "990101001".into(),
+                    name: "一街道".into(),
+                    level: 4,
+                    parent_code: Some("990101".into()),
+                },
+                Region {
+                    code: "990101002".into(),
+                    name: "二街道".into(),
+                    level: 4,
+                    parent_code: Some("990101".into()),
+                },
+                Region {
+                    code: "990102".into(),
+                    name: "B区".into(),
+                    level: 3,
+                    parent_code: Some("990100".into()),
+                },
             ],
         )
         .await
         .expect("regions");
-    let d = unit(app, t, Some(root), UnitKind::DistrictCentre, "A区分中心", Some("990101")).await;
+    let d = unit(
+        app,
+        t,
+        Some(root),
+        UnitKind::DistrictCentre,
+        "A区分中心",
+        Some("990101"),
+    )
+    .await;
     let t1 = unit(app, t, Some(d), UnitKind::Town, "一街道", Some("990101001")).await;
     let t2 = unit(app, t, Some(d), UnitKind::Town, "二街道", Some("990101002")).await;
     let c = unit(app, t, Some(t1), UnitKind::Community, "幸福社区", None).await;
@@ -283,7 +350,17 @@ pub async fn seed(app: &App) -> Seed {
     let root2 = app.store.units(t2id).await.expect("units")[0].id;
     user(app, t2id, "agent2", &[Role::Agent], root2).await;
     let mut units = HashMap::new();
-    for (k, v) in [("root", root), ("D", d), ("T1", t1), ("T2", t2), ("C", c), ("P1", p1), ("P1a", p1a), ("P2", p2), ("root2", root2)] {
+    for (k, v) in [
+        ("root", root),
+        ("D", d),
+        ("T1", t1),
+        ("T2", t2),
+        ("C", c),
+        ("P1", p1),
+        ("P1a", p1a),
+        ("P2", p2),
+        ("root2", root2),
+    ] {
         units.insert(k, v);
     }
     Seed { tenant: t, units }
@@ -298,7 +375,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let config = test_config(data_dir.path(), pg.as_ref().map(|p| p.url.clone()));
     let app = jiesu::open_app(config).await.expect("open app");
     let seed = seed(&app).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let server_app = app.clone();
