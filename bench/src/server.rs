@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -115,6 +116,12 @@ impl Server {
         }
     }
 
+    /// The statements the server logged as slow (sqlx warns above 1 s), most frequent first.
+    pub fn slow_statements(&self) -> Vec<SlowStatement> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        slow_statements(&text)
+    }
+
     pub fn log_tail(&self) -> String {
         std::fs::read_to_string(&self.log)
             .map(|s| tail(&s, 4000).to_string())
@@ -155,6 +162,10 @@ pub struct Memory {
     pub rss_bytes: u64,
     /// VmHWM: the peak resident size over the process's life.
     pub peak_rss_bytes: u64,
+    /// RssAnon: the heap and stacks (page caches of SQLite, sort buffers…) within VmRSS.
+    pub rss_anon_bytes: u64,
+    /// RssFile: mapped files (the binary, shared libraries) within VmRSS.
+    pub rss_file_bytes: u64,
 }
 
 impl Memory {
@@ -176,6 +187,8 @@ impl Memory {
         Ok(Memory {
             rss_bytes: field("VmRSS:")?,
             peak_rss_bytes: field("VmHWM:")?,
+            rss_anon_bytes: field("RssAnon:").unwrap_or(0),
+            rss_file_bytes: field("RssFile:").unwrap_or(0),
         })
     }
 }
@@ -186,7 +199,12 @@ fn clock_ticks() -> f64 {
         .arg("CLK_TCK")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .filter(|v| *v > 0.0)
         .unwrap_or(100.0)
 }
@@ -226,7 +244,7 @@ pub fn machine_jiffies() -> anyhow::Result<(u64, u64)> {
 }
 
 /// CPU use over a measured window: the server, this benchmark, and the machine.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CpuUse {
     pub cores: usize,
     /// Percent of one core (200 = two cores fully busy).
@@ -234,11 +252,59 @@ pub struct CpuUse {
     pub bench_percent: f64,
     /// Percent of the whole machine that was busy (all processes).
     pub machine_busy_percent: f64,
+    /// The server's busiest threads (name, percent of one core).
+    pub server_threads: Vec<ThreadUse>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadUse {
+    pub name: String,
+    pub percent: f64,
+}
+
+impl CpuUse {
+    pub fn line(&self) -> String {
+        let threads: Vec<String> = self
+            .server_threads
+            .iter()
+            .take(4)
+            .map(|t| format!("{} {:.0}%", t.name, t.percent))
+            .collect();
+        format!(
+            "server {:.0}%, bench {:.0}% (of {} cores = {}%), machine busy {:.0}%\n              busiest server threads: {}",
+            self.server_percent,
+            self.bench_percent,
+            self.cores,
+            self.cores * 100,
+            self.machine_busy_percent,
+            threads.join(", ")
+        )
+    }
+}
+
+/// CPU seconds of each thread of `pid`, by thread id, with the thread's name.
+fn thread_seconds(pid: u32) -> BTreeMap<String, (String, f64)> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let tid = e.file_name().to_string_lossy().into_owned();
+        let base = format!("/proc/{pid}/task/{tid}");
+        let name = std::fs::read_to_string(format!("{base}/comm"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        if let Ok(secs) = cpu_seconds(&format!("{base}/stat")) {
+            out.insert(tid, (name, secs));
+        }
+    }
+    out
 }
 
 /// Samples taken at the start of a window, to compare with the end.
 pub struct CpuMark {
     server: f64,
+    threads: BTreeMap<String, (String, f64)>,
     bench: f64,
     machine: (u64, u64),
     at: Instant,
@@ -248,6 +314,7 @@ impl CpuMark {
     pub fn take(server: &Server) -> anyhow::Result<CpuMark> {
         Ok(CpuMark {
             server: server.cpu_seconds()?,
+            threads: thread_seconds(server.pid),
             bench: cpu_seconds("/proc/self/stat")?,
             machine: machine_jiffies()?,
             at: Instant::now(),
@@ -259,6 +326,18 @@ impl CpuMark {
         let (busy, total) = machine_jiffies()?;
         let d_total = total.saturating_sub(self.machine.1).max(1) as f64;
         let d_busy = busy.saturating_sub(self.machine.0) as f64;
+        let mut server_threads: Vec<ThreadUse> = thread_seconds(server.pid)
+            .into_iter()
+            .map(|(tid, (name, s))| {
+                let before = self.threads.get(&tid).map(|(_, b)| *b).unwrap_or(0.0);
+                ThreadUse {
+                    name: format!("{name}[{tid}]"),
+                    percent: 100.0 * (s - before) / secs,
+                }
+            })
+            .filter(|t| t.percent >= 0.5)
+            .collect();
+        server_threads.sort_by(|a, b| b.percent.total_cmp(&a.percent));
         Ok(CpuUse {
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -266,6 +345,7 @@ impl CpuMark {
             server_percent: 100.0 * (server.cpu_seconds()? - self.server) / secs,
             bench_percent: 100.0 * (cpu_seconds("/proc/self/stat")? - self.bench) / secs,
             machine_busy_percent: 100.0 * d_busy / d_total,
+            server_threads,
         })
     }
 }
@@ -327,5 +407,91 @@ impl SyncCounter {
             }
         }
         seen.then_some(total)
+    }
+}
+
+/// A statement the server's log reported as slow.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlowStatement {
+    pub count: u64,
+    pub max_seconds: f64,
+    pub statement: String,
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Groups sqlx's "slow statement" warnings by statement text.
+pub fn slow_statements(log: &str) -> Vec<SlowStatement> {
+    let mut by_text: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains("slow statement")) {
+        let line = strip_ansi(line);
+        let statement = line
+            .split_once("db.statement=\"")
+            .and_then(|(_, rest)| rest.split_once("\" rows_affected"))
+            .map(|(s, _)| {
+                s.replace("\\n", " ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| "?".into());
+        let secs = line
+            .split_once(" elapsed_secs=")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let e = by_text.entry(statement).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 = e.1.max(secs);
+    }
+    let mut out: Vec<SlowStatement> = by_text
+        .into_iter()
+        .map(|(statement, (count, max_seconds))| SlowStatement {
+            count,
+            max_seconds,
+            statement,
+        })
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.count));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_statement_warnings_are_grouped() {
+        let log = "\u{1b}[2m2026\u{1b}[0m WARN request{}: sqlx::query: slow statement: execution time exceeded alert threshold summary=\"SELECT\" db.statement=\"\\n\\nSELECT a FROM b WHERE c < $1\\n\" rows_affected=0 rows_returned=51 elapsed=1.8s elapsed_secs=1.8 slow_threshold=1s\n\
+                   x WARN slow statement db.statement=\"SELECT a FROM b WHERE c < $1\" rows_affected=0 elapsed_secs=2.5 slow_threshold=1s\n\
+                   INFO something else\n";
+        let s = slow_statements(log);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].count, 2);
+        assert_eq!(s[0].statement, "SELECT a FROM b WHERE c < $1");
+        assert!((s[0].max_seconds - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn proc_stat_parsing_reads_this_process() {
+        assert!(cpu_seconds("/proc/self/stat").expect("stat") >= 0.0);
+        let m = Memory::of(std::process::id()).expect("status");
+        assert!(m.rss_bytes > 0 && m.peak_rss_bytes >= m.rss_bytes);
     }
 }

@@ -29,10 +29,6 @@ impl Latencies {
         let _ = self.h.add(&other.h);
     }
 
-    pub fn count(&self) -> u64 {
-        self.h.len()
-    }
-
     pub fn summary(&self) -> LatencySummary {
         let ms = |us: u64| us as f64 / 1000.0;
         if self.h.is_empty() {
@@ -98,7 +94,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -41,6 +41,19 @@ pub async fn launch(
     Ok(())
 }
 
+/// Periodic upkeep: expired sessions are removed hourly.
+async fn housekeeping(app: Arc<App>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match app.store.purge_sessions(chrono::Utc::now()).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging sessions failed"),
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

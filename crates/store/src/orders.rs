@@ -1,7 +1,7 @@
 //! Work orders: the current state (one row, indexed columns plus the whole state as JSON) and
 //! the append-only, hash-chained history, written together in one transaction.
 
-use crate::{Result, Store, StoreError, col, from_ms, to_ms};
+use crate::{Result, Store, StoreError, col, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
@@ -452,23 +452,6 @@ impl Store {
         row.as_ref().map(order_from_row).transpose()
     }
 
-    /// Reads through the writer connection: the freshest state, for a decision about to be
-    /// written (readers may lag a commit behind on SQLite).
-    pub async fn order_for_update(
-        &self,
-        tenant: TenantId,
-        id: OrderId,
-    ) -> Result<Option<StoredOrder>> {
-        let row = self
-            .read
-            .query_one_raw(self.stmt(
-                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 AND id = $2",
-                vec![tenant.0.into(), id.0.into()],
-            ))
-            .await?;
-        row.as_ref().map(order_from_row).transpose()
-    }
-
     pub async fn order_id_by_number(
         &self,
         tenant: TenantId,
@@ -772,13 +755,4 @@ fn where_clause(
         w.push("o.due_at IS NOT NULL".into());
     }
     w.join(" AND ")
-}
-
-/// Orders are read back as `StoredOrder`; this names the timestamp helpers for callers.
-pub fn epoch_ms(t: DateTime<Utc>) -> i64 {
-    to_ms(t)
-}
-
-pub fn from_epoch_ms(ms: i64) -> DateTime<Utc> {
-    from_ms(ms)
 }

@@ -1,0 +1,185 @@
+//! `jiesu-bench`: measures the work-order core against its performance targets by driving the
+//! real `jiesu` server over HTTP, as a child process, and prints the figures (a human report,
+//! or one JSON object with `--json`).
+//!
+//! Scenarios and targets (on a 2-core machine, SQLite, durable writes: WAL with
+//! `synchronous=FULL`, every group commit fsynced before any caller hears back):
+//!
+//! * `create`: a data directory with the demo city (`jiesu demo --no-serve`), then
+//!   `POST /api/orders` with realistic, varied bodies from 16 concurrent clients (each logged in
+//!   as `agent` with its own session and connection), 2 s warm-up, 20 s measured.
+//!   Targets: **≥ 3,000 orders/s** and **p99 latency < 20 ms**. Also reported: the server's and
+//!   the benchmark's CPU use, fsync calls (group-commit batch size, where `perf` can count
+//!   them) and the server's resident memory.
+//! * `list`: a data directory with the demo plus 1,000,000 orders (loaded once with
+//!   `jiesu import`, accepted times spread over the last 12 months, or over HTTP with
+//!   `--load http`; a directory already loaded is reused), then `GET /api/orders` as
+//!   `dispatcher` from 4 clients with typical filters (status, unit inbox, category prefix,
+//!   district, overdue, number prefix, date range, a combined view, and following
+//!   `next_cursor`). Target: **p99 < 50 ms** (per filter and overall).
+//!   Then the server's memory from `/proc/<pid>/status`: VmRSS and the peak VmHWM.
+//!   Target: **< 200 MB**.
+//!
+//! The `jiesu` binary defaults to the release build in `$CARGO_TARGET_DIR/release/jiesu`
+//! (else `./target/release/jiesu`); build both with
+//! `cargo build --release -p jiesu -p jiesu-bench`.
+
+mod body;
+mod client;
+mod create;
+mod list;
+mod server;
+mod stats;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "jiesu-bench",
+    version,
+    about = "Benchmarks of the Jiesu work-order core over HTTP"
+)]
+struct Cli {
+    /// The jiesu binary to run (default: $CARGO_TARGET_DIR/release/jiesu, else ./target/release/jiesu).
+    #[arg(long, global = true)]
+    jiesu: Option<PathBuf>,
+    /// Print one JSON object instead of the report.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Tokio worker threads of the benchmark client (kept low: it shares the machine).
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Order creation over HTTP: throughput and latency at N clients.
+    Create(create::CreateArgs),
+    /// Filtered list queries over a large data directory, then the server's memory.
+    List(list::ListArgs),
+}
+
+/// What every scenario needs.
+pub struct Common {
+    pub jiesu: PathBuf,
+}
+
+impl Common {
+    /// Where default data directories go: `<target dir>/jiesu-bench`.
+    pub fn work_root(&self) -> PathBuf {
+        target_dir().join("jiesu-bench")
+    }
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from("target"),
+    }
+}
+
+fn default_jiesu() -> PathBuf {
+    let candidate = target_dir().join("release").join("jiesu");
+    if candidate.exists() {
+        return candidate;
+    }
+    PathBuf::from("target/release/jiesu")
+}
+
+/// A data directory: one given (kept), or a fresh one (removed unless kept).
+pub struct DataDir {
+    path: PathBuf,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl DataDir {
+    pub fn kept(path: PathBuf) -> DataDir {
+        DataDir { path, temp: None }
+    }
+
+    pub fn fresh(root: &Path, prefix: &str, keep: bool) -> anyhow::Result<DataDir> {
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let t = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(root)
+            .with_context(|| format!("creating a directory in {}", root.display()))?;
+        if keep {
+            let path = t.keep();
+            return Ok(DataDir { path, temp: None });
+        }
+        Ok(DataDir {
+            path: t.path().to_path_buf(),
+            temp: Some(t),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes a fresh directory (dropping does too, quietly).
+    pub fn finish(self) -> anyhow::Result<()> {
+        if let Some(t) = self.temp {
+            t.close().context("removing the data directory")?;
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let jiesu = cli.jiesu.clone().unwrap_or_else(default_jiesu);
+    if !jiesu.exists() {
+        anyhow::bail!(
+            "no jiesu binary at {}: build it with `cargo build --release -p jiesu` or pass --jiesu PATH",
+            jiesu.display()
+        );
+    }
+    let jiesu = std::fs::canonicalize(&jiesu).unwrap_or(jiesu);
+    let common = Common { jiesu };
+    match &cli.command {
+        Cmd::Create(args) => {
+            let report = create::run(&common, args).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                report.print();
+            }
+        }
+        Cmd::List(args) => {
+            let report = list::run(&common, args).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                report.print();
+            }
+        }
+    }
+    Ok(())
+}
