@@ -34,9 +34,11 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let router = api::router(app.clone());
+    let upkeep = tokio::spawn(housekeeping(app.clone()));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
+    upkeep.abort();
     app.store.close().await;
     Ok(())
 }

@@ -299,7 +299,65 @@ async fn bad_commands_are_refused_and_leave_the_order_as_it_was(t: &TestApp) {
     }
 }
 
+async fn one_bad_order_in_a_group_commit_does_not_fail_the_others(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let before = order_count(t).await;
+    let first = t
+        .accept(&agent, json!({"channel": "api", "external_ref": "DUP-1"}))
+        .await;
+    assert!(first["id"].is_i64());
+    // Many at once, so that they share commits; one of them repeats a source id.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let c = agent.clone();
+        let url = t.url("/api/orders");
+        let external = if i == 17 {
+            "DUP-1".to_string()
+        } else {
+            format!("OK-{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .post(url)
+                .json(&json!({"channel": "api", "request_type": "help", "content": format!("并发 {i}"), "external_ref": external}))
+                .send()
+                .await
+                .unwrap();
+            r.status()
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, conflicts), (39, 1));
+    assert_eq!(
+        order_count(t).await,
+        before + 40,
+        "the first and 39 of the 40"
+    );
+    let d = t.login("dispatcher").await;
+    let (_, l) = get(&d, t.url("/api/orders?limit=200&channel=api")).await;
+    let mut numbers: Vec<String> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_str().unwrap().to_string())
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 40, "unique numbers");
+    let report = t.app.store.verify(|_| {}).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
 on_both_backends! {
+    one_bad_order_in_a_group_commit_does_not_fail_the_others => super::one_bad_order_in_a_group_commit_does_not_fail_the_others,
     bad_order_bodies_are_refused_with_the_field_named_and_nothing_stored => super::bad_order_bodies_are_refused_with_the_field_named_and_nothing_stored,
     bad_commands_are_refused_and_leave_the_order_as_it_was => super::bad_commands_are_refused_and_leave_the_order_as_it_was,
 }

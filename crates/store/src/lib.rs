@@ -75,7 +75,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 8,
-            sqlite_cache_kib: 8 * 1024,
+            sqlite_cache_kib: 4 * 1024,
             max_batch: 256,
         }
     }
@@ -119,8 +119,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
-                .pragma("temp_store", "memory");
+                .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib));
             let path = base.get_filename().to_path_buf();
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -135,7 +134,7 @@ impl Store {
                 .await?;
             let write = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
             let read = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool);
-            let writer = writer::spawn(write.clone(), 1, opts.max_batch);
+            let writer = writer::spawn(write.clone(), DbBackend::Sqlite, 1, opts.max_batch);
             Ok(Store {
                 write,
                 read,
@@ -156,7 +155,7 @@ impl Store {
             let conn = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             // Several writers: PostgreSQL commits concurrently and groups fsyncs itself.
             let writers = (opts.max_connections / 2).clamp(1, 4) as usize;
-            let writer = writer::spawn(conn.clone(), writers, opts.max_batch);
+            let writer = writer::spawn(conn.clone(), DbBackend::Postgres, writers, opts.max_batch);
             Ok(Store {
                 write: conn.clone(),
                 read: conn,

@@ -3,8 +3,9 @@
 //! its savepoint without disturbing the others; if the commit fails, every caller hears so.
 //! No caller is answered before its data is durable.
 
+use crate::orders::{NewOrderWrite, StoredOrder, insert_new};
 use crate::{Result, StoreError};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,9 +18,46 @@ type Output = Box<dyn Any + Send>;
 pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Output>> + Send + 'a>>;
 type JobFn = Box<dyn for<'a> FnOnce(&'a DatabaseTransaction) -> JobFuture<'a> + Send>;
 
-struct Job {
-    run: JobFn,
-    reply: oneshot::Sender<Result<Output>>,
+enum Job {
+    /// Any write, run in its own savepoint.
+    Run {
+        run: JobFn,
+        reply: oneshot::Sender<Result<Output>>,
+    },
+    /// A new order: all of a batch's new orders are stored together with multi-row statements.
+    Create {
+        item: NewOrderWrite,
+        reply: oneshot::Sender<Result<StoredOrder>>,
+    },
+}
+
+/// What a caller is told once the batch's fate is known.
+enum Answer {
+    Run(oneshot::Sender<Result<Output>>, Result<Output>),
+    Create(oneshot::Sender<Result<StoredOrder>>, Result<StoredOrder>),
+}
+
+impl Answer {
+    fn send(self) {
+        match self {
+            Answer::Run(tx, r) => {
+                let _ = tx.send(r);
+            }
+            Answer::Create(tx, r) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+    fn fail(self, e: &DbErr) {
+        match self {
+            Answer::Run(tx, _) => {
+                let _ = tx.send(Err(StoreError::Db(e.clone())));
+            }
+            Answer::Create(tx, _) => {
+                let _ = tx.send(Err(StoreError::Db(e.clone())));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,7 +79,12 @@ pub(crate) struct Handle {
     counters: Arc<Counters>,
 }
 
-pub(crate) fn spawn(db: DatabaseConnection, writers: usize, max_batch: usize) -> Handle {
+pub(crate) fn spawn(
+    db: DatabaseConnection,
+    backend: DbBackend,
+    writers: usize,
+    max_batch: usize,
+) -> Handle {
     // Bounded: when the disk falls behind, callers wait instead of memory growing.
     let (tx, rx) = mpsc::channel::<Job>(max_batch * 8);
     let rx = Arc::new(Mutex::new(rx));
@@ -50,6 +93,7 @@ pub(crate) fn spawn(db: DatabaseConnection, writers: usize, max_batch: usize) ->
         .map(|_| {
             tokio::spawn(run(
                 db.clone(),
+                backend,
                 rx.clone(),
                 max_batch.max(1),
                 counters.clone(),
@@ -74,25 +118,33 @@ impl Handle {
             + Send
             + 'static,
     {
+        let (reply, rx) = oneshot::channel();
+        let run: JobFn = Box::new(move |txn| {
+            let fut = f(txn);
+            Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
+        });
+        self.send(Job::Run { run, reply }).await?;
+        let out = rx.await.map_err(|_| StoreError::WriterGone)??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Corrupt("writer returned a value of the wrong type".into()))
+    }
+
+    /// Stores a new order in the next group commit.
+    pub(crate) async fn create(&self, item: NewOrderWrite) -> Result<StoredOrder> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Create { item, reply }).await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn send(&self, job: Job) -> Result<()> {
         let sender = self
             .tx
             .read()
             .map_err(|_| StoreError::WriterGone)?
             .clone()
             .ok_or(StoreError::WriterGone)?;
-        let (reply, rx) = oneshot::channel();
-        let run: JobFn = Box::new(move |txn| {
-            let fut = f(txn);
-            Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
-        });
-        sender
-            .send(Job { run, reply })
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        let out = rx.await.map_err(|_| StoreError::WriterGone)??;
-        out.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| StoreError::Corrupt("writer returned a value of the wrong type".into()))
+        sender.send(job).await.map_err(|_| StoreError::WriterGone)
     }
 
     pub(crate) fn stats(&self) -> WriterStats {
@@ -116,6 +168,7 @@ impl Handle {
 
 async fn run(
     db: DatabaseConnection,
+    backend: DbBackend,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_batch: usize,
     counters: Arc<Counters>,
@@ -135,26 +188,62 @@ async fn run(
                 }
             }
         }
-        commit_batch(&db, &mut batch, &counters).await;
+        commit_batch(&db, backend, &mut batch, &counters).await;
     }
 }
 
-async fn commit_batch(db: &DatabaseConnection, batch: &mut Vec<Job>, counters: &Counters) {
+async fn commit_batch(
+    db: &DatabaseConnection,
+    backend: DbBackend,
+    batch: &mut Vec<Job>,
+    counters: &Counters,
+) {
+    let mut creates = Vec::new();
+    let mut runs = Vec::new();
+    for job in batch.drain(..) {
+        match job {
+            Job::Create { item, reply } => creates.push((item, reply)),
+            Job::Run { run, reply } => runs.push((run, reply)),
+        }
+    }
+    let n = (creates.len() + runs.len()) as u64;
     let txn = match db.begin().await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a write transaction");
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(StoreError::Db(e.clone())));
+            for (_, reply) in creates {
+                let _ = reply.send(Err(StoreError::Db(e.clone())));
+            }
+            for (_, reply) in runs {
+                let _ = reply.send(Err(StoreError::Db(e.clone())));
             }
             return;
         }
     };
-    let mut results: Vec<(oneshot::Sender<Result<Output>>, Result<Output>)> =
-        Vec::with_capacity(batch.len());
-    for job in batch.drain(..) {
-        let outcome = match txn.begin().await {
-            Ok(sp) => match (job.run)(&sp).await {
+    let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
+    if !creates.is_empty() {
+        let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
+        match create_in_savepoint(&txn, backend, &items).await {
+            Ok(stored) => {
+                for ((_, reply), s) in creates.into_iter().zip(stored) {
+                    answers.push(Answer::Create(reply, Ok(s)));
+                }
+            }
+            // One bad order (say a duplicate source id) must not fail the others: store them
+            // one at a time to find it.
+            Err(_) => {
+                for (item, reply) in creates {
+                    let r = create_in_savepoint(&txn, backend, std::slice::from_ref(&item))
+                        .await
+                        .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
+                    answers.push(Answer::Create(reply, r));
+                }
+            }
+        }
+    }
+    for (run, reply) in runs {
+        let r = match txn.begin().await {
+            Ok(sp) => match run(&sp).await {
                 Ok(v) => sp.commit().await.map(|_| v).map_err(StoreError::Db),
                 Err(e) => {
                     let _ = sp.rollback().await;
@@ -163,22 +252,40 @@ async fn commit_batch(db: &DatabaseConnection, batch: &mut Vec<Job>, counters: &
             },
             Err(e) => Err(StoreError::Db(e)),
         };
-        results.push((job.reply, outcome));
+        answers.push(Answer::Run(reply, r));
     }
-    let n = results.len() as u64;
     match txn.commit().await {
         Ok(()) => {
             counters.jobs.fetch_add(n, Ordering::Relaxed);
             counters.commits.fetch_add(1, Ordering::Relaxed);
-            for (reply, outcome) in results {
-                let _ = reply.send(outcome);
+            for a in answers {
+                a.send();
             }
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "group commit failed");
-            for (reply, _) in results {
-                let _ = reply.send(Err(StoreError::Db(e.clone())));
+            for a in answers {
+                a.fail(&e);
             }
+        }
+    }
+}
+
+/// Stores new orders in a savepoint of `txn`, rolling back to it on error.
+async fn create_in_savepoint(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    items: &[NewOrderWrite],
+) -> Result<Vec<StoredOrder>> {
+    let sp = txn.begin().await?;
+    match insert_new(&sp, backend, items).await {
+        Ok(v) => {
+            sp.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = sp.rollback().await;
+            Err(e)
         }
     }
 }

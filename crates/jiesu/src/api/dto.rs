@@ -361,8 +361,11 @@ impl OrderDto {
 #[derive(Serialize, ToSchema)]
 pub struct OrderListResponse {
     pub items: Vec<OrderSummaryDto>,
-    /// Orders matching the filters (all pages).
+    /// Orders matching the filters (all pages), as of the first page.
     pub total: u64,
+    /// More than 200,000 orders match a filter whose matches are not kept counted: `total`
+    /// is then 200,000, a lower bound.
+    pub total_capped: bool,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }

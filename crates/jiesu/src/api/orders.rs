@@ -107,7 +107,10 @@ fn parse_time(field: &str, s: &str) -> ApiResult<DateTime<Utc>> {
 }
 
 fn encode_cursor(c: Cursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", c.key, c.id))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}:{}:{}",
+        c.key, c.id, c.total, c.total_capped as u8
+    ))
 }
 
 fn decode_cursor(s: &str) -> ApiResult<Cursor> {
@@ -116,10 +119,15 @@ fn decode_cursor(s: &str) -> ApiResult<Cursor> {
         .decode(s)
         .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (k, i) = text.split_once(':').ok_or_else(bad)?;
+    let parts: Vec<&str> = text.split(':').collect();
+    let [k, i, t, c] = parts.as_slice() else {
+        return Err(bad());
+    };
     Ok(Cursor {
         key: k.parse().map_err(|_| bad())?,
         id: i.parse().map_err(|_| bad())?,
+        total: t.parse().map_err(|_| bad())?,
+        total_capped: *c == "1",
     })
 }
 
@@ -217,6 +225,7 @@ async fn list_orders(
             .map(|v| OrderSummaryDto::of(v, now))
             .collect(),
         total: page.total,
+        total_capped: page.total_capped,
         next_cursor: page.next.map(encode_cursor),
     }))
 }

@@ -25,6 +25,7 @@ pub struct OrderView {
 pub struct OrderList {
     pub items: Vec<OrderView>,
     pub total: u64,
+    pub total_capped: bool,
     pub next: Option<Cursor>,
 }
 
@@ -401,6 +402,7 @@ impl App {
                 .map(|s| self.masked_view(p, &org, s))
                 .collect(),
             total: page.total,
+            total_capped: page.total_capped,
             next: page.next,
         })
     }
