@@ -33,9 +33,15 @@ fn dialect(sql: &str, backend: DbBackend) -> String {
         DbBackend::Sqlite => "UNIQUE (tenant_id, id)",
         _ => "PRIMARY KEY (tenant_id, id)",
     };
+    // Tables no foreign key points at need no second unique index on SQLite.
+    let leaf_pk = match backend {
+        DbBackend::Sqlite => "CHECK (tenant_id > 0)",
+        _ => "PRIMARY KEY (tenant_id, id)",
+    };
     sql.replace("{ID}", id)
         .replace("{BOOL}", bool_t)
         .replace("{PK}", pk)
+        .replace("{LEAF_PK}", leaf_pk)
 }
 
 async fn run_all(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
@@ -118,7 +124,7 @@ CREATE TABLE api_tokens (
     created_at BIGINT NOT NULL,
     expires_at BIGINT,
     revoked_at BIGINT,
-    {PK},
+    {LEAF_PK},
     UNIQUE (tenant_id, token_hash),
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
 );
@@ -220,7 +226,7 @@ CREATE TABLE order_events (
     payload TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL,
-    {PK},
+    {LEAF_PK},
     UNIQUE (tenant_id, order_id, seq),
     FOREIGN KEY (tenant_id, order_id) REFERENCES orders (tenant_id, id)
 );
@@ -233,7 +239,7 @@ CREATE TABLE pii_reads (
     order_id BIGINT NOT NULL,
     fields TEXT NOT NULL,
     purpose TEXT NOT NULL,
-    {PK}
+    {LEAF_PK}
 );
 CREATE INDEX pii_reads_order ON pii_reads (tenant_id, order_id, at);
 CREATE INDEX pii_reads_user ON pii_reads (tenant_id, user_id, at);
@@ -246,7 +252,7 @@ CREATE TABLE audit_log (
     action TEXT NOT NULL,
     target TEXT NOT NULL,
     detail TEXT NOT NULL,
-    {PK}
+    {LEAF_PK}
 );
 CREATE INDEX audit_log_at ON audit_log (tenant_id, at)
 "#;

@@ -75,7 +75,8 @@ struct Counters {
 #[derive(Clone)]
 pub(crate) struct Handle {
     tx: Arc<RwLock<Option<mpsc::Sender<Job>>>>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Fires when the writer thread has stopped.
+    done: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     counters: Arc<Counters>,
 }
 
@@ -89,20 +90,49 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel::<Job>(max_batch * 8);
     let rx = Arc::new(Mutex::new(rx));
     let counters = Arc::new(Counters::default());
-    let tasks = (0..writers.max(1))
-        .map(|_| {
-            tokio::spawn(run(
-                db.clone(),
-                backend,
-                rx.clone(),
-                max_batch.max(1),
-                counters.clone(),
-            ))
-        })
-        .collect();
+    let loops = {
+        let counters = counters.clone();
+        move || {
+            let handles: Vec<JoinHandle<()>> = (0..writers.max(1))
+                .map(|_| {
+                    tokio::spawn(run(
+                        db.clone(),
+                        backend,
+                        rx.clone(),
+                        max_batch.max(1),
+                        counters.clone(),
+                    ))
+                })
+                .collect();
+            async move {
+                for h in handles {
+                    let _ = h.await;
+                }
+            }
+        }
+    };
+    // The writers get a thread and runtime of their own: a batch's statements each wait for
+    // the database thread, and on the shared runtime every such wake-up would queue behind
+    // request handling, stretching each batch and so every caller's wait.
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("jiesu-writer".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(async move { loops().await }),
+                Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
+            }
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the writer thread");
+    }
     Handle {
         tx: Arc::new(RwLock::new(Some(tx))),
-        tasks: Arc::new(Mutex::new(tasks)),
+        done: Arc::new(Mutex::new(Some(done_rx))),
         counters,
     }
 }
@@ -159,9 +189,8 @@ impl Handle {
         if let Ok(mut g) = self.tx.write() {
             g.take();
         }
-        let tasks = std::mem::take(&mut *self.tasks.lock().await);
-        for t in tasks {
-            let _ = t.await;
+        if let Some(done) = self.done.lock().await.take() {
+            let _ = done.await;
         }
     }
 }
@@ -207,31 +236,44 @@ async fn commit_batch(
         }
     }
     let n = (creates.len() + runs.len()) as u64;
-    let txn = match db.begin().await {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            for (_, reply) in creates {
-                let _ = reply.send(Err(StoreError::Db(e.clone())));
-            }
-            for (_, reply) in runs {
-                let _ = reply.send(Err(StoreError::Db(e.clone())));
-            }
-            return;
+    let begin = || async {
+        db.begin()
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))
+    };
+    let fail_all = |e: &DbErr,
+                    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
+                    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>| {
+        for (_, reply) in creates {
+            let _ = reply.send(Err(StoreError::Db(e.clone())));
         }
+        for (_, reply) in runs {
+            let _ = reply.send(Err(StoreError::Db(e.clone())));
+        }
+    };
+    let mut txn = match begin().await {
+        Ok(t) => t,
+        Err(e) => return fail_all(&e, creates, runs),
     };
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
     if !creates.is_empty() {
         let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
-        match create_in_savepoint(&txn, backend, &items).await {
+        // New orders go first and together, without a savepoint: nothing else has run yet,
+        // so if one of them is bad the whole transaction can be thrown away and redone.
+        match insert_new(&txn, backend, &items).await {
             Ok(stored) => {
                 for ((_, reply), s) in creates.into_iter().zip(stored) {
                     answers.push(Answer::Create(reply, Ok(s)));
                 }
             }
-            // One bad order (say a duplicate source id) must not fail the others: store them
-            // one at a time to find it.
+            // One bad order (say a duplicate source id) must not fail the others: start
+            // again and store them one at a time, each in a savepoint, to find it.
             Err(_) => {
+                let _ = txn.rollback().await;
+                txn = match begin().await {
+                    Ok(t) => t,
+                    Err(e) => return fail_all(&e, creates, runs),
+                };
                 for (item, reply) in creates {
                     let r = create_in_savepoint(&txn, backend, std::slice::from_ref(&item))
                         .await

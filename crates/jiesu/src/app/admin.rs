@@ -225,6 +225,7 @@ impl App {
                 jiesu_store::StoreError::NotFound => AppError::NotFound("用户"),
                 e => e.into(),
             })?;
+        self.principals.clear();
         self.audit(
             cap,
             "user.update",
@@ -249,7 +250,9 @@ impl App {
             .map_err(|e| match e {
                 jiesu_store::StoreError::NotFound => AppError::NotFound("用户"),
                 e => e.into(),
-            })
+            })?;
+        self.principals.clear();
+        Ok(())
     }
 
     pub async fn reset_password(
@@ -408,6 +411,7 @@ impl App {
                 jiesu_store::StoreError::NotFound => AppError::NotFound("令牌"),
                 e => e.into(),
             })?;
+        self.principals.clear();
         self.audit(cap, "token.revoke", format!("token:{id}"), String::new())
             .await
     }

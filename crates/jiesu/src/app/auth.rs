@@ -139,6 +139,7 @@ impl App {
                 .delete_session(tenant, &sha256_hex(secret))
                 .await?;
         }
+        self.principals.clear();
         Ok(())
     }
 
@@ -147,11 +148,19 @@ impl App {
         let Some((tenant, secret)) = split_token(cookie, '.') else {
             return Ok(None);
         };
-        Ok(self
+        let key = sha256_hex(secret);
+        if let Some(p) = self.principals.get(&key) {
+            return Ok(Some(p));
+        }
+        let p = self
             .store
-            .session_user(tenant, &sha256_hex(secret), Utc::now())
+            .session_user(tenant, &key, Utc::now())
             .await?
-            .map(|u| principal(u, false)))
+            .map(|u| principal(u, false));
+        if let Some(p) = &p {
+            self.principals.put(key, p.clone());
+        }
+        Ok(p)
     }
 
     /// The system behind a bearer token, if it is valid.
@@ -162,11 +171,19 @@ impl App {
         let Some((tenant, secret)) = split_token(rest, '_') else {
             return Ok(None);
         };
-        Ok(self
+        let key = sha256_hex(secret);
+        if let Some(p) = self.principals.get(&key) {
+            return Ok(Some(p));
+        }
+        let p = self
             .store
-            .token_user(tenant, &sha256_hex(secret), Utc::now())
+            .token_user(tenant, &key, Utc::now())
             .await?
-            .map(|u| principal(u, true)))
+            .map(|u| principal(u, true));
+        if let Some(p) = &p {
+            self.principals.put(key, p.clone());
+        }
+        Ok(p)
     }
 
     /// Mints a token for `user`; the clear value is returned once and never stored.

@@ -151,6 +151,43 @@ pub struct RefData {
     pub regions: HashSet<String>,
 }
 
+/// Who is behind a session or token, remembered for a few seconds so that a busy client does
+/// not cost a database read per request. Logout, password resets, deactivation and token
+/// revocation clear it at once on this node; other nodes follow within [`CACHE_TTL`].
+#[derive(Default)]
+pub struct PrincipalCache {
+    map: Mutex<HashMap<String, (Instant, Principal)>>,
+}
+
+impl PrincipalCache {
+    const MAX: usize = 10_000;
+
+    pub fn get(&self, key: &str) -> Option<Principal> {
+        let g = self.map.lock().ok()?;
+        g.get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, p)| p.clone())
+    }
+
+    pub fn put(&self, key: String, p: Principal) {
+        if let Ok(mut g) = self.map.lock() {
+            if g.len() >= Self::MAX {
+                g.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+                if g.len() >= Self::MAX {
+                    g.clear();
+                }
+            }
+            g.insert(key, (Instant::now(), p));
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.map.lock() {
+            g.clear();
+        }
+    }
+}
+
 pub struct App {
     pub store: Store,
     pub config: Config,
@@ -158,6 +195,7 @@ pub struct App {
     pub limits: TimeLimits,
     orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
     refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
+    pub principals: PrincipalCache,
 }
 
 impl App {
@@ -178,6 +216,7 @@ impl App {
             limits: TimeLimits::ordos(),
             orgs: Mutex::new(HashMap::new()),
             refs: Mutex::new(HashMap::new()),
+            principals: PrincipalCache::default(),
         })
     }
 
@@ -226,8 +265,9 @@ impl App {
         Ok(r)
     }
 
-    /// Forgets cached reference data after an admin change on this node.
+    /// Forgets cached reference data and identities after an admin change on this node.
     pub fn invalidate_caches(&self, tenant: TenantId) {
+        self.principals.clear();
         if let Ok(mut g) = self.orgs.lock() {
             g.remove(&tenant);
         }
