@@ -61,7 +61,7 @@ impl Default for Config {
             default_tenant: "demo".into(),
             session_hours: 12,
             cookie_secure: false,
-            max_connections: 8,
+            max_connections: 4,
             working_hours: vec!["08:30-12:00".into(), "14:00-17:30".into()],
             holidays_file: None,
             log_format: "text".into(),

@@ -74,8 +74,8 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            max_connections: 8,
-            sqlite_cache_kib: 4 * 1024,
+            max_connections: 4,
+            sqlite_cache_kib: 2 * 1024,
             max_batch: 256,
         }
     }

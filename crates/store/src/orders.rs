@@ -153,6 +153,19 @@ impl OrderFilter {
             && citizen_phone.is_none()
     }
 
+    /// A number prefix that is only a date (`2026`, `2026-05`, `2026-05-06`, with or without a
+    /// trailing `-`) means "accepted in that period": numbers carry the local day of
+    /// acceptance. As a time range it is answered from the list index.
+    fn with_number_dates(&self) -> Option<OrderFilter> {
+        let p = self.number_prefix.as_deref()?.trim_end_matches('-');
+        let (from, to) = local_period(p)?;
+        let mut f = self.clone();
+        f.number_prefix = None;
+        f.accepted_from = Some(f.accepted_from.map_or(from, |t| t.max(from)));
+        f.accepted_to = Some(f.accepted_to.map_or(to, |t| t.min(to)));
+        Some(f)
+    }
+
     /// Every condition can be tested on an `orders_list` entry.
     fn covered_by_list_index(&self) -> bool {
         self.units.is_none() && self.number_prefix.is_none() && self.citizen_phone.is_none()
@@ -220,6 +233,35 @@ impl Sql {
 /// character at most `below` (exclusive upper bound of a prefix range scan).
 fn prefix_bound(prefix: &str, next: char) -> String {
     format!("{prefix}{next}")
+}
+
+/// The local period `YYYY`, `YYYY-MM` or `YYYY-MM-DD` as a UTC range.
+fn local_period(p: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::{Months, NaiveDate, TimeZone};
+    let parts: Vec<&str> = p.split('-').collect();
+    let num = |s: &str, len: usize| (s.len() == len).then(|| s.parse::<u32>().ok()).flatten();
+    let (start, end) = match parts.as_slice() {
+        [y] => {
+            let d = NaiveDate::from_ymd_opt(num(y, 4)? as i32, 1, 1)?;
+            (d, d.checked_add_months(Months::new(12))?)
+        }
+        [y, m] => {
+            let d = NaiveDate::from_ymd_opt(num(y, 4)? as i32, num(m, 2)?, 1)?;
+            (d, d.checked_add_months(Months::new(1))?)
+        }
+        [y, m, d] => {
+            let d = NaiveDate::from_ymd_opt(num(y, 4)? as i32, num(m, 2)?, num(d, 2)?)?;
+            (d, d.succ_opt()?)
+        }
+        _ => return None,
+    };
+    let utc = |d: NaiveDate| {
+        china_offset()
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((utc(start)?, utc(end)?))
 }
 
 fn local_day(t: DateTime<Utc>) -> String {
@@ -681,6 +723,8 @@ impl Store {
         cursor: Option<Cursor>,
         limit: u32,
     ) -> Result<OrderPage> {
+        let dated = filter.with_number_dates();
+        let filter = dated.as_ref().unwrap_or(filter);
         let counts = self.status_counts(tenant).await?;
         let all: u64 = counts.values().sum();
         let mut base = Sql::new("");
@@ -1050,4 +1094,47 @@ fn where_clause(
         w.push("o.due_at IS NOT NULL".into());
     }
     w.join(" AND ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_date_only_number_prefix_is_a_local_period() {
+        assert_eq!(
+            local_period("2026-05-06"),
+            Some((
+                local("2026-05-06T00:00:00+08:00"),
+                local("2026-05-07T00:00:00+08:00")
+            ))
+        );
+        assert_eq!(
+            local_period("2026-12"),
+            Some((
+                local("2026-12-01T00:00:00+08:00"),
+                local("2027-01-01T00:00:00+08:00")
+            ))
+        );
+        assert_eq!(
+            local_period("2026").map(|p| p.1),
+            Some(local("2027-01-01T00:00:00+08:00"))
+        );
+        assert_eq!(local_period("2026-05-06-0001"), None);
+        assert_eq!(local_period("2026-5"), None);
+        assert_eq!(local_period("2026-02-30"), None);
+        let f = OrderFilter {
+            number_prefix: Some("2026-05-06-".into()),
+            accepted_from: Some(local("2026-05-06T12:00:00+08:00")),
+            ..OrderFilter::default()
+        };
+        let g = f.with_number_dates().unwrap();
+        assert_eq!(g.number_prefix, None);
+        assert_eq!(g.accepted_from, Some(local("2026-05-06T12:00:00+08:00")));
+        assert_eq!(g.accepted_to, Some(local("2026-05-07T00:00:00+08:00")));
+    }
 }
