@@ -210,6 +210,26 @@ impl Sql {
     fn push(&mut self, s: &str) {
         self.text.push_str(s);
     }
+    /// Appends another statement after this one (`;`-separated), renumbering its parameters:
+    /// SQLite runs such a script in one call to its database thread.
+    fn then(&mut self, other: Sql) {
+        let shift = self.values.len();
+        self.text.push_str("; ");
+        let mut chars = other.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            self.text.push(c);
+            if c == '$' {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().unwrap_or(0);
+                self.text.push_str(&(n + shift).to_string());
+            }
+        }
+        self.values.extend(other.values);
+    }
     /// Appends `$a, $b, …` for `values`.
     fn push_values(&mut self, values: impl IntoIterator<Item = Value>) {
         for (i, v) in values.into_iter().enumerate() {
@@ -336,12 +356,10 @@ fn last_hash(linked: &[Linked], before: &str) -> String {
 const EVENT_COLUMNS: usize = 15;
 
 /// Inserts linked events of many orders with multi-row statements.
-async fn insert_events(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    rows: Vec<(TenantId, OrderId, Linked<'_>)>,
-) -> Result<()> {
-    // 500 rows × 15 parameters stays well inside both backends' limits.
+/// Multi-row inserts of linked events (500 rows × 15 parameters stays well inside both
+/// backends' limits).
+fn events_sql(rows: Vec<(TenantId, OrderId, Linked<'_>)>) -> Vec<Sql> {
+    let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut q = Sql::new(
@@ -371,26 +389,35 @@ async fn insert_events(
             q.push_values(values);
             q.push(")");
         }
-        txn.execute_raw(q.build(backend)).await?;
+        out.push(q);
     }
-    Ok(())
+    out
 }
 
 /// Adds `delta` to the count of a tenant's orders in `status`.
-async fn count_status(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    tenant: TenantId,
-    status: Status,
-    delta: i64,
-) -> Result<()> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        "INSERT INTO order_counts (tenant_id, status, n) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, status) DO UPDATE SET n = order_counts.n + $3",
-        vec![tenant.0.into(), status.as_str().into(), delta.into()],
-    ))
-    .await?;
+fn count_sql(tenant: TenantId, status: Status, delta: i64) -> Sql {
+    let mut q = Sql::new("INSERT INTO order_counts (tenant_id, status, n) VALUES (");
+    q.push_values([tenant.0.into(), status.as_str().into(), delta.into()]);
+    q.push(") ON CONFLICT (tenant_id, status) DO UPDATE SET n = order_counts.n + $3");
+    q
+}
+
+/// Runs statements that return nothing: on SQLite as one script (one call to its database
+/// thread), on PostgreSQL one by one (its protocol takes one parameterised statement a call).
+async fn execute_all(txn: &DatabaseTransaction, backend: DbBackend, stmts: Vec<Sql>) -> Result<()> {
+    if backend == DbBackend::Sqlite {
+        let mut it = stmts.into_iter();
+        if let Some(mut script) = it.next() {
+            for s in it {
+                script.then(s);
+            }
+            txn.execute_raw(script.build(backend)).await?;
+        }
+    } else {
+        for s in stmts {
+            txn.execute_raw(s.build(backend)).await?;
+        }
+    }
     Ok(())
 }
 
@@ -447,7 +474,7 @@ pub(crate) async fn insert_new(
     let lasts: Vec<String> = linked.iter().map(|l| last_hash(l, "")).collect();
     // Orders, many to a statement; the ids come back with their (unique) numbers.
     let mut ids: BTreeMap<(TenantId, String), OrderId> = BTreeMap::new();
-    let rows: Vec<(&(TenantId, Order, Vec<Event>), &String)> = orders.iter().zip(&lasts).collect();
+    let rows: Vec<_> = orders.iter().zip(&lasts).collect();
     for chunk in rows.chunks(400) {
         let mut q = Sql::new(
             "INSERT INTO orders (tenant_id, number, channel, request_type, category_code, region_code, status, \
@@ -517,7 +544,7 @@ pub(crate) async fn insert_new(
         let id = id_of(*t, &o.number)?;
         event_rows.extend(l.into_iter().map(|x| (*t, id, x)));
     }
-    insert_events(txn, backend, event_rows).await?;
+    let mut stmts = events_sql(event_rows);
     let mut counts: BTreeMap<(TenantId, &'static str), (Status, i64)> = BTreeMap::new();
     for (t, o, _) in &orders {
         counts
@@ -525,9 +552,12 @@ pub(crate) async fn insert_new(
             .or_insert((o.status, 0))
             .1 += 1;
     }
-    for ((t, _), (st, n)) in counts {
-        count_status(txn, backend, t, st, n).await?;
-    }
+    stmts.extend(
+        counts
+            .into_iter()
+            .map(|((t, _), (st, n))| count_sql(t, st, n)),
+    );
+    execute_all(txn, backend, stmts).await?;
     let mut out = Vec::with_capacity(orders.len());
     for ((t, o, _), last_hash) in orders.into_iter().zip(lasts) {
         let id = id_of(t, &o.number)?;
@@ -614,18 +644,14 @@ async fn apply_change(
     if r.rows_affected() != 1 {
         return Err(StoreError::Concurrent);
     }
-    insert_events(
-        txn,
-        backend,
-        linked.into_iter().map(|l| (c.tenant, c.id, l)).collect(),
-    )
-    .await?;
+    let mut stmts = events_sql(linked.into_iter().map(|l| (c.tenant, c.id, l)).collect());
     if let Some(before) = c.events.first().and_then(|e| e.from)
         && before != o.status
     {
-        count_status(txn, backend, c.tenant, before, -1).await?;
-        count_status(txn, backend, c.tenant, o.status, 1).await?;
+        stmts.push(count_sql(c.tenant, before, -1));
+        stmts.push(count_sql(c.tenant, o.status, 1));
     }
+    execute_all(txn, backend, stmts).await?;
     if units_changed {
         write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
     }
@@ -1102,6 +1128,15 @@ mod tests {
 
     fn local(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn scripts_renumber_the_parameters_of_later_statements() {
+        let mut a = count_sql(TenantId(1), Status::Closed, 1);
+        a.then(count_sql(TenantId(1), Status::Handling, -1));
+        assert!(a.text.contains("VALUES ($1, $2, $3) ON CONFLICT (tenant_id, status) DO UPDATE SET n = order_counts.n + $3; "));
+        assert!(a.text.ends_with("VALUES ($4, $5, $6) ON CONFLICT (tenant_id, status) DO UPDATE SET n = order_counts.n + $6"));
+        assert_eq!(a.values.len(), 6);
     }
 
     #[test]
