@@ -114,7 +114,7 @@ pub struct OrderPage {
 }
 
 /// Filters whose matches are not kept counted are counted up to this many.
-pub const COUNT_CAP: u64 = 200_000;
+pub const COUNT_CAP: u64 = 100_000;
 
 /// A page is read by walking the list index in order (testing the filters on its entries)
 /// when that is expected to visit at most this many entries; otherwise through the filter's

@@ -363,8 +363,8 @@ pub struct OrderListResponse {
     pub items: Vec<OrderSummaryDto>,
     /// Orders matching the filters (all pages), as of the first page.
     pub total: u64,
-    /// More than 200,000 orders match a filter whose matches are not kept counted: `total`
-    /// is then 200,000, a lower bound.
+    /// More than 100,000 orders match a filter whose matches are not kept counted: `total`
+    /// is then 100,000, a lower bound.
     pub total_capped: bool,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
