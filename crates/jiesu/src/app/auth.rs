@@ -145,41 +145,41 @@ impl App {
 
     /// The person behind a session cookie, if it is valid.
     pub async fn session_principal(&self, cookie: &str) -> AppResult<Option<Principal>> {
-        let Some((tenant, secret)) = split_token(cookie, '.') else {
-            return Ok(None);
-        };
-        let key = sha256_hex(secret);
-        if let Some(p) = self.principals.get(&key) {
-            return Ok(Some(p));
+        match split_token(cookie, '.') {
+            Some((tenant, secret)) => self.principal_for(tenant, secret, false).await,
+            None => Ok(None),
         }
-        let p = self
-            .store
-            .session_user(tenant, &key, Utc::now())
-            .await?
-            .map(|u| principal(u, false));
-        if let Some(p) = &p {
-            self.principals.put(key, p.clone());
-        }
-        Ok(p)
     }
 
     /// The system behind a bearer token, if it is valid.
     pub async fn token_principal(&self, token: &str) -> AppResult<Option<Principal>> {
-        let Some(rest) = token.strip_prefix(TOKEN_PREFIX) else {
-            return Ok(None);
-        };
-        let Some((tenant, secret)) = split_token(rest, '_') else {
-            return Ok(None);
-        };
+        match token
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|rest| split_token(rest, '_'))
+        {
+            Some((tenant, secret)) => self.principal_for(tenant, secret, true).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Looks up a session (or API token) secret, through the short-lived cache.
+    async fn principal_for(
+        &self,
+        tenant: TenantId,
+        secret: &str,
+        token: bool,
+    ) -> AppResult<Option<Principal>> {
         let key = sha256_hex(secret);
         if let Some(p) = self.principals.get(&key) {
             return Ok(Some(p));
         }
-        let p = self
-            .store
-            .token_user(tenant, &key, Utc::now())
-            .await?
-            .map(|u| principal(u, true));
+        let now = Utc::now();
+        let user = if token {
+            self.store.token_user(tenant, &key, now).await?
+        } else {
+            self.store.session_user(tenant, &key, now).await?
+        };
+        let p = user.map(|u| principal(u, token));
         if let Some(p) = &p {
             self.principals.put(key, p.clone());
         }
