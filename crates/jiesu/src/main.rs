@@ -276,8 +276,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => {
                     let dir = config.data_dir.join("backups");
                     std::fs::create_dir_all(&dir)?;
+                    let ext = if config.database_url().starts_with("sqlite:") {
+                        "db"
+                    } else {
+                        "pgdump"
+                    };
                     dir.join(format!(
-                        "jiesu-{}.db",
+                        "jiesu-{}.{ext}",
                         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
                     ))
                 }
@@ -287,6 +292,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "{} already exists; choose another destination",
                     dest.display()
                 );
+            }
+            let url = config.database_url();
+            if !url.starts_with("sqlite:") {
+                // PostgreSQL's own tool takes an online, consistent snapshot; restore it with
+                // `pg_restore --dbname URL FILE`.
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--format=custom", "--no-owner", "--file"])
+                    .arg(&dest)
+                    .arg("--dbname")
+                    .arg(&url)
+                    .output()
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot run pg_dump ({e}): install the PostgreSQL client tools"
+                        )
+                    })?;
+                if !out.status.success() {
+                    bail!(
+                        "pg_dump failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+                let bytes = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+                println!(
+                    "backup written to {} ({bytes} bytes, pg_dump custom format)",
+                    dest.display()
+                );
+                return Ok(());
             }
             let app = jiesu::open_app(config).await?;
             let r = app.store.backup_to(&dest).await;

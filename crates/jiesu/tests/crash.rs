@@ -181,6 +181,15 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{} acknowledged orders survived 3 SIGKILLs", acked.len());
+    // An online backup of the recovered database.
+    let dest = data.join("after-crash.backup");
+    let out = jiesu(data, &db, &["backup", "--to", dest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "backup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&dest).unwrap().len() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
