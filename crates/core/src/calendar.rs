@@ -1,12 +1,16 @@
 //! The official working calendar (DOMAIN §5): weekends and public holidays are off, make-up
-//! workdays (调休) are on, and working hours are configuration. Deadlines are computed in
-//! Asia/Shanghai local time (UTC+8, no daylight saving since 1991) and stored in UTC.
+//! workdays (调休) are on, local closures are off, and working hours are configuration.
+//! Deadlines are computed in Asia/Shanghai local time (UTC+8, no daylight saving since 1991)
+//! and stored in UTC.
+//!
+//! A `Calendar` is built once from its `CalendarData` into a running count of working days, so
+//! that adding working time is a binary search, not a walk over the days.
 
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
 };
-use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// The official table shipped with the product (2019–2026).
@@ -32,13 +36,6 @@ pub enum CalendarError {
     BadTable(String),
     #[error("工作时间配置有误：{0}")]
     BadHours(String),
-}
-
-#[derive(Deserialize)]
-struct TableFile {
-    years: [i32; 2],
-    holidays: BTreeMap<NaiveDate, String>,
-    makeup_workdays: BTreeMap<NaiveDate, String>,
 }
 
 /// Working periods of a working day, e.g. 08:30–12:00 and 14:00–17:30.
@@ -86,43 +83,256 @@ impl WorkingHours {
     pub fn close_of_business(&self) -> NaiveTime {
         self.periods.last().map(|p| p.1).unwrap_or(NaiveTime::MIN)
     }
+
+    /// Working minutes in a working day.
+    pub fn minutes_per_day(&self) -> i64 {
+        self.periods
+            .iter()
+            .map(|(a, b)| (*b - *a).num_minutes())
+            .sum()
+    }
+
+    /// Working minutes after `t` on a working day.
+    fn minutes_after(&self, t: NaiveTime) -> i64 {
+        self.periods
+            .iter()
+            .filter(|(_, b)| *b > t)
+            .map(|(a, b)| (*b - t.max(*a)).num_minutes())
+            .sum()
+    }
+
+    /// `m` working minutes after `t` on a working day, if the day holds them. Period ends
+    /// count as working time, so the result of an addition can be added to again.
+    fn within_day(&self, t: NaiveTime, m: i64) -> Option<NaiveTime> {
+        let mut left = m;
+        let mut t = t;
+        for (a, b) in &self.periods {
+            if t > *b {
+                continue;
+            }
+            let from = t.max(*a);
+            let avail = (*b - from).num_minutes();
+            if left <= avail {
+                return Some(from + Duration::minutes(left));
+            }
+            left -= avail;
+            t = *b;
+        }
+        None
+    }
+
+    /// `08:30–12:00、14:00–17:30`
+    pub fn describe(&self) -> String {
+        self.periods
+            .iter()
+            .map(|(a, b)| format!("{}–{}", a.format("%H:%M"), b.format("%H:%M")))
+            .collect::<Vec<_>>()
+            .join("、")
+    }
 }
 
+/// What a calendar is made of: the official table (and any later years an administrator
+/// added) plus local closures. This is what gets stored and edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarData {
+    /// First and last year the table covers, inclusive.
+    pub years: [i32; 2],
+    pub holidays: BTreeMap<NaiveDate, String>,
+    pub makeup_workdays: BTreeMap<NaiveDate, String>,
+    #[serde(default)]
+    pub closures: BTreeMap<NaiveDate, String>,
+}
+
+impl CalendarData {
+    pub fn official() -> Self {
+        Self::from_json(OFFICIAL_TABLE).expect("the shipped table is valid")
+    }
+
+    /// A table in the shipped format: `{"years":[2019,2026],"holidays":{date:name},"makeup_workdays":{date:name}}`.
+    pub fn from_json(json: &str) -> Result<Self, CalendarError> {
+        let d: CalendarData =
+            serde_json::from_str(json).map_err(|e| CalendarError::BadTable(e.to_string()))?;
+        d.check()?;
+        Ok(d)
+    }
+
+    fn check(&self) -> Result<(), CalendarError> {
+        let [first, last] = self.years;
+        if first > last || last - first > 100 {
+            return Err(CalendarError::BadTable(format!(
+                "years 范围 {first}–{last} 无效"
+            )));
+        }
+        for d in self.holidays.keys().chain(self.makeup_workdays.keys()) {
+            if d.year() < first || d.year() > last {
+                return Err(CalendarError::BadTable(format!(
+                    "{d} 不在 {first}–{last} 年之内"
+                )));
+            }
+        }
+        if let Some(d) = self
+            .holidays
+            .keys()
+            .find(|d| self.makeup_workdays.contains_key(*d))
+        {
+            return Err(CalendarError::BadTable(format!(
+                "{d} 既是假日又是调休工作日"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds the State Council's notice for the year after the last covered one (or before the
+    /// first): its holidays and make-up workdays.
+    pub fn add_year(
+        &mut self,
+        year: i32,
+        holidays: BTreeMap<NaiveDate, String>,
+        makeup_workdays: BTreeMap<NaiveDate, String>,
+    ) -> Result<(), CalendarError> {
+        let [first, last] = self.years;
+        if year != last + 1 && year != first - 1 {
+            return Err(CalendarError::BadTable(format!(
+                "只能在现有 {first}–{last} 年之前或之后紧接着添加一年，不能添加 {year} 年"
+            )));
+        }
+        let mut next = self.clone();
+        next.years = [first.min(year), last.max(year)];
+        next.holidays.extend(holidays);
+        next.makeup_workdays.extend(makeup_workdays);
+        next.check()?;
+        *self = next;
+        Ok(())
+    }
+}
+
+/// Why a day is not an ordinary weekday or weekend day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Note {
+    Holiday(String),
+    Makeup(String),
+    Closure(String),
+}
+
+/// Chinese name of a holiday in the shipped table.
+fn holiday_name(name: &str) -> &str {
+    match name {
+        "New Year's Day" => "元旦",
+        "Spring Festival" => "春节",
+        "Tomb-sweeping Day" => "清明节",
+        "Labour Day" => "劳动节",
+        "Dragon Boat Festival" => "端午节",
+        "National Day" => "国庆节",
+        "Mid-autumn Festival" => "中秋节",
+        "Anti-Fascist 70th Day" => "抗战胜利纪念日",
+        other => other,
+    }
+}
+
+fn weekday_cn(d: NaiveDate) -> &'static str {
+    ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
+        [d.weekday().num_days_from_monday() as usize]
+}
+
+/// How long a stage may take (DOMAIN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "unit", content = "value")]
+pub enum TimeLimit {
+    /// Close of business on the n-th following working day (0: today's, or the next working day's).
+    WorkingDays(u32),
+    /// Hours of working time.
+    WorkingHours(u32),
+    /// Hours on the clock, 24×7 (emergencies).
+    ClockHours(u32),
+    /// Minutes on the clock (即办).
+    ClockMinutes(u32),
+}
+
+impl TimeLimit {
+    /// `3 个工作日`
+    pub fn describe(self) -> String {
+        match self {
+            TimeLimit::WorkingDays(n) => format!("{n} 个工作日"),
+            TimeLimit::WorkingHours(n) => format!("{n} 个工作小时"),
+            TimeLimit::ClockHours(n) => format!("{n} 小时（自然时间）"),
+            TimeLimit::ClockMinutes(n) => format!("{n} 分钟（自然时间）"),
+        }
+    }
+}
+
+/// A computed deadline with the reasons for it, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explained {
+    pub due: DateTime<Utc>,
+    /// e.g. `2026-10-10 17:30 到期：自 09-30 10:00 起 3 个工作日；跳过 10-01…10-07 国庆节假期；10-10（周六）为调休工作日，计入`
+    pub text: String,
+}
+
+/// A tenant's working calendar, ready for computing.
 #[derive(Debug, Clone)]
 pub struct Calendar {
-    holidays: BTreeMap<NaiveDate, String>,
-    makeup: BTreeSet<NaiveDate>,
-    closures: BTreeMap<NaiveDate, String>,
-    first_year: i32,
-    last_year: i32,
+    data: CalendarData,
     hours: WorkingHours,
+    first: NaiveDate,
+    /// `cum[i]`: working days in `[first, first + i)`; one more entry than days covered.
+    cum: Vec<u32>,
+    notes: BTreeMap<NaiveDate, Note>,
 }
 
 impl Calendar {
     /// The shipped official table with standard working hours.
     pub fn official() -> Self {
-        Self::from_json(OFFICIAL_TABLE, WorkingHours::standard())
+        Self::build(CalendarData::official(), WorkingHours::standard())
             .expect("the shipped table is valid")
     }
 
-    /// A table in the shipped format: `{"years":[2019,2026],"holidays":{date:name},"makeup_workdays":{date:name}}`.
     pub fn from_json(json: &str, hours: WorkingHours) -> Result<Self, CalendarError> {
-        let t: TableFile =
-            serde_json::from_str(json).map_err(|e| CalendarError::BadTable(e.to_string()))?;
-        let [first_year, last_year] = t.years;
-        if first_year > last_year {
-            return Err(CalendarError::BadTable(
-                "years 的起始年份晚于结束年份".into(),
-            ));
+        Self::build(CalendarData::from_json(json)?, hours)
+    }
+
+    pub fn build(data: CalendarData, hours: WorkingHours) -> Result<Self, CalendarError> {
+        data.check()?;
+        let [first_year, last_year] = data.years;
+        let first = NaiveDate::from_ymd_opt(first_year, 1, 1)
+            .ok_or_else(|| CalendarError::BadTable(format!("{first_year} 年无效")))?;
+        let end = NaiveDate::from_ymd_opt(last_year + 1, 1, 1)
+            .ok_or_else(|| CalendarError::BadTable(format!("{last_year} 年无效")))?;
+        let mut notes = BTreeMap::new();
+        for (d, n) in &data.holidays {
+            notes.insert(*d, Note::Holiday(holiday_name(n).to_string()));
+        }
+        for (d, n) in &data.makeup_workdays {
+            notes.insert(*d, Note::Makeup(holiday_name(n).to_string()));
+        }
+        for (d, r) in &data.closures {
+            notes.insert(*d, Note::Closure(r.clone()));
+        }
+        let days = (end - first).num_days() as usize;
+        let mut cum = Vec::with_capacity(days + 1);
+        cum.push(0u32);
+        let mut d = first;
+        let mut n = 0u32;
+        while d < end {
+            let working = match notes.get(&d) {
+                Some(Note::Holiday(_) | Note::Closure(_)) => false,
+                Some(Note::Makeup(_)) => true,
+                None => !matches!(d.weekday(), Weekday::Sat | Weekday::Sun),
+            };
+            n += u32::from(working);
+            cum.push(n);
+            d = d.succ_opt().unwrap_or(end);
         }
         Ok(Self {
-            holidays: t.holidays,
-            makeup: t.makeup_workdays.into_keys().collect(),
-            closures: BTreeMap::new(),
-            first_year,
-            last_year,
+            data,
             hours,
+            first,
+            cum,
+            notes,
         })
+    }
+
+    pub fn data(&self) -> &CalendarData {
+        &self.data
     }
 
     pub fn hours(&self) -> &WorkingHours {
@@ -130,36 +340,53 @@ impl Calendar {
     }
 
     pub fn covered_years(&self) -> (i32, i32) {
-        (self.first_year, self.last_year)
+        (self.data.years[0], self.data.years[1])
     }
 
-    /// Adds a local closure (e.g. a typhoon day) as a day off.
-    pub fn add_closure(&mut self, date: NaiveDate, reason: String) {
-        self.closures.insert(date, reason);
-    }
-
-    fn check_covered(&self, date: NaiveDate) -> Result<(), CalendarError> {
-        let year = date.year();
-        if year < self.first_year || year > self.last_year {
-            return Err(CalendarError::NotCovered {
-                date,
-                year,
-                first: self.first_year,
-                last: self.last_year,
-            });
+    fn not_covered(&self, date: NaiveDate, year: i32) -> CalendarError {
+        let (first, last) = self.covered_years();
+        CalendarError::NotCovered {
+            date,
+            year,
+            first,
+            last,
         }
-        Ok(())
+    }
+
+    /// The day's position in `cum`, or the error naming its year.
+    fn index(&self, date: NaiveDate) -> Result<usize, CalendarError> {
+        let i = (date - self.first).num_days();
+        if i < 0 || i as usize >= self.cum.len() - 1 {
+            return Err(self.not_covered(date, date.year()));
+        }
+        Ok(i as usize)
+    }
+
+    fn date_at(&self, i: usize) -> NaiveDate {
+        self.first + Duration::days(i as i64)
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
-        self.check_covered(date)?;
-        if self.closures.contains_key(&date) || self.holidays.contains_key(&date) {
-            return Ok(false);
+        let i = self.index(date)?;
+        Ok(self.cum[i + 1] > self.cum[i])
+    }
+
+    /// The `n`-th working day after `date` (`n == 0`: `date` itself if working, else the next).
+    fn nth_working_after(&self, date: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        let i = self.index(date)?;
+        // The k-th working day of the table (1-based) sits at the first index whose running
+        // count reaches k.
+        let k = if n == 0 {
+            self.cum[i] + 1
+        } else {
+            self.cum[i + 1] + n
+        };
+        let j = self.cum.partition_point(|c| *c < k);
+        if j == 0 || j >= self.cum.len() {
+            let (_, last) = self.covered_years();
+            return Err(self.not_covered(date, last + 1));
         }
-        if self.makeup.contains(&date) {
-            return Ok(true);
-        }
-        Ok(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
+        Ok(self.date_at(j - 1))
     }
 
     /// Close of business on the `n`-th working day after the local day of `start`.
@@ -169,64 +396,159 @@ impl Calendar {
         start: DateTime<Utc>,
         n: u32,
     ) -> Result<DateTime<Utc>, CalendarError> {
-        let tz = china_offset();
-        let mut day = start.with_timezone(&tz).date_naive();
-        let mut left = n;
-        if n == 0 {
-            while !self.is_working_day(day)? {
-                day = next_day(day)?;
-            }
-        }
-        while left > 0 {
-            day = next_day(day)?;
-            if self.is_working_day(day)? {
-                left -= 1;
-            }
-        }
-        local_to_utc(day, self.hours.close_of_business())
+        let day = start.with_timezone(&china_offset()).date_naive();
+        let due = self.nth_working_after(day, n)?;
+        local_to_utc(due, self.hours.close_of_business())
     }
 
     /// `minutes` of working time after `start`, counted only inside working periods of
-    /// working days.
+    /// working days. Period ends count as working time.
     pub fn add_working_minutes(
         &self,
         start: DateTime<Utc>,
         minutes: u32,
     ) -> Result<DateTime<Utc>, CalendarError> {
-        let tz = china_offset();
-        let local = start.with_timezone(&tz);
-        let mut day = local.date_naive();
-        let mut time = local.time();
+        let local = start.with_timezone(&china_offset());
+        let (day, time) = (local.date_naive(), local.time());
         let mut left = i64::from(minutes);
-        // At most a few years of days: the coverage check stops runaway loops.
-        loop {
-            if self.is_working_day(day)? {
-                for (a, b) in &self.hours.periods {
-                    if time >= *b {
-                        continue;
-                    }
-                    let from = time.max(*a);
-                    let avail = (*b - from).num_minutes();
-                    if left <= avail {
-                        return local_to_utc(day, from + Duration::minutes(left));
-                    }
-                    left -= avail;
-                    time = *b;
-                }
+        if self.is_working_day(day)? {
+            if let Some(t) = self.hours.within_day(time, left) {
+                return local_to_utc(day, t);
             }
-            day = next_day(day)?;
-            time = NaiveTime::MIN;
+            left -= self.hours.minutes_after(time);
+        }
+        if left == 0 {
+            // Nothing left to add, outside working time: the next start of work.
+            let working_today = self.is_working_day(day)?;
+            let next = self.nth_working_after(day, u32::from(working_today))?;
+            let start_of_work = self
+                .hours
+                .within_day(NaiveTime::MIN, 0)
+                .unwrap_or(NaiveTime::MIN);
+            return local_to_utc(next, start_of_work);
+        }
+        let per_day = self.hours.minutes_per_day().max(1);
+        let (full, rest) = (left / per_day, left % per_day);
+        if rest == 0 {
+            let due = self.nth_working_after(day, full as u32)?;
+            return local_to_utc(due, self.hours.close_of_business());
+        }
+        let due = self.nth_working_after(day, full as u32 + 1)?;
+        let t = self
+            .hours
+            .within_day(NaiveTime::MIN, rest)
+            .unwrap_or_else(|| self.hours.close_of_business());
+        local_to_utc(due, t)
+    }
+
+    /// The deadline `limit` after `start`.
+    pub fn due(
+        &self,
+        start: DateTime<Utc>,
+        limit: TimeLimit,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        match limit {
+            TimeLimit::WorkingDays(n) => self.add_working_days(start, n),
+            TimeLimit::WorkingHours(h) => self.add_working_minutes(start, h.saturating_mul(60)),
+            TimeLimit::ClockHours(h) => Ok(start + Duration::hours(i64::from(h))),
+            TimeLimit::ClockMinutes(m) => Ok(start + Duration::minutes(i64::from(m))),
         }
     }
-}
 
-fn next_day(d: NaiveDate) -> Result<NaiveDate, CalendarError> {
-    d.succ_opt().ok_or(CalendarError::NotCovered {
-        date: d,
-        year: d.year(),
-        first: 0,
-        last: 0,
-    })
+    /// The deadline with the holidays, closures, weekends and make-up workdays that shaped it.
+    pub fn explain(
+        &self,
+        start: DateTime<Utc>,
+        limit: TimeLimit,
+    ) -> Result<Explained, CalendarError> {
+        let due = self.due(start, limit)?;
+        let tz = china_offset();
+        let (ls, ld) = (start.with_timezone(&tz), due.with_timezone(&tz));
+        let mut parts = vec![format!(
+            "{} 到期：自 {} 起 {}",
+            ld.format("%Y-%m-%d %H:%M"),
+            ls.format("%m-%d %H:%M"),
+            limit.describe()
+        )];
+        match limit {
+            TimeLimit::ClockHours(_) | TimeLimit::ClockMinutes(_) => {
+                parts.push("按自然时间连续计算，夜间与节假日不停".into());
+            }
+            TimeLimit::WorkingDays(_) | TimeLimit::WorkingHours(_) => {
+                if matches!(limit, TimeLimit::WorkingDays(_)) {
+                    parts.push(format!(
+                        "截至当日下班 {}",
+                        self.hours.close_of_business().format("%H:%M")
+                    ));
+                } else {
+                    parts.push(format!("只计工作时间 {}", self.hours.describe()));
+                }
+                parts.extend(self.day_notes(ls.date_naive(), ld.date_naive()));
+            }
+        }
+        Ok(Explained {
+            due,
+            text: parts.join("；"),
+        })
+    }
+
+    /// Holiday runs, closures, make-up workdays and weekend days between two local dates.
+    fn day_notes(&self, from: NaiveDate, to: NaiveDate) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut weekend = 0;
+        let mut run: Option<(NaiveDate, NaiveDate, String)> = None;
+        let flush = |run: &mut Option<(NaiveDate, NaiveDate, String)>, out: &mut Vec<String>| {
+            if let Some((a, b, name)) = run.take() {
+                if a == b {
+                    out.push(format!("跳过 {} {name}假期", a.format("%m-%d")));
+                } else {
+                    out.push(format!(
+                        "跳过 {}…{} {name}假期",
+                        a.format("%m-%d"),
+                        b.format("%m-%d")
+                    ));
+                }
+            }
+        };
+        let mut d = from;
+        while d <= to {
+            match self.notes.get(&d) {
+                Some(Note::Holiday(name)) => match &mut run {
+                    Some((_, b, n)) if n == name && *b + Duration::days(1) >= d => *b = d,
+                    _ => {
+                        flush(&mut run, &mut out);
+                        run = Some((d, d, name.clone()));
+                    }
+                },
+                Some(Note::Closure(reason)) => {
+                    flush(&mut run, &mut out);
+                    out.push(format!("跳过 {} 停止办公（{reason}）", d.format("%m-%d")));
+                }
+                Some(Note::Makeup(_)) => {
+                    flush(&mut run, &mut out);
+                    out.push(format!(
+                        "{}（{}）为调休工作日，计入",
+                        d.format("%m-%d"),
+                        weekday_cn(d)
+                    ));
+                }
+                None => {
+                    if matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+                        weekend += 1;
+                    }
+                }
+            }
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+        flush(&mut run, &mut out);
+        if weekend > 0 {
+            out.push(format!("跳过周末 {weekend} 天"));
+        }
+        out
+    }
 }
 
 fn local_to_utc(day: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>, CalendarError> {
@@ -238,75 +560,4 @@ fn local_to_utc(day: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>, Calend
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn official_table_knows_holidays_and_makeup_days() {
-        let c = Calendar::official();
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert!(!c.is_working_day(d("2026-10-01")).unwrap());
-        assert!(
-            c.is_working_day(d("2026-10-10")).unwrap(),
-            "Saturday 10-10 is a make-up workday"
-        );
-        assert!(
-            c.is_working_day(d("2026-01-04")).unwrap(),
-            "Sunday 01-04 is a make-up workday"
-        );
-        assert!(
-            !c.is_working_day(d("2026-11-28")).unwrap(),
-            "an ordinary Saturday"
-        );
-        assert!(c.is_working_day(d("2026-11-24")).unwrap());
-    }
-
-    #[test]
-    fn working_days_skip_the_national_day_holiday() {
-        let c = Calendar::official();
-        // Accepted Wednesday 2026-09-30: the holiday runs 10-01..10-07, 10-08 and 10-09 are
-        // working days, Saturday 10-10 is a make-up workday.
-        let due = c
-            .add_working_days(at("2026-09-30T10:00:00+08:00"), 3)
-            .unwrap();
-        assert_eq!(due, at("2026-10-10T17:30:00+08:00"));
-    }
-
-    #[test]
-    fn working_minutes_stop_at_lunch_and_overnight() {
-        let c = Calendar::official();
-        // Tuesday 11:00 + 2h: 1h until 12:00, then 14:00 + 1h.
-        assert_eq!(
-            c.add_working_minutes(at("2026-11-24T11:00:00+08:00"), 120)
-                .unwrap(),
-            at("2026-11-24T15:00:00+08:00")
-        );
-        // Friday 17:00 + 1h: 30 min Friday, 30 min Monday.
-        assert_eq!(
-            c.add_working_minutes(at("2026-11-27T17:00:00+08:00"), 60)
-                .unwrap(),
-            at("2026-11-30T09:00:00+08:00")
-        );
-    }
-
-    #[test]
-    fn a_date_beyond_the_table_is_a_clear_error() {
-        let c = Calendar::official();
-        let e = c
-            .add_working_days(at("2026-12-30T10:00:00+08:00"), 3)
-            .unwrap_err();
-        assert!(matches!(e, CalendarError::NotCovered { year: 2027, .. }));
-        assert!(e.to_string().contains("2027"));
-    }
-
-    #[test]
-    fn bad_working_hours_are_rejected_with_the_reason() {
-        assert!(WorkingHours::parse(&["12:00-08:00".into()]).is_err());
-        assert!(WorkingHours::parse(&["08:00-12:00".into(), "11:00-13:00".into()]).is_err());
-        assert!(WorkingHours::parse(&["8点-12点".into()]).is_err());
-    }
-}
+mod tests;

@@ -15,6 +15,8 @@ pub enum Role {
     Supervisor,
     Leader,
     Admin,
+    /// The platform itself (scheduler reminders, overdue marks); never given to a person.
+    System,
 }
 
 impl Role {
@@ -39,6 +41,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Leader => "leader",
             Role::Admin => "admin",
+            Role::System => "system",
         }
     }
 
@@ -52,6 +55,7 @@ impl Role {
             Role::Supervisor => "督办员",
             Role::Leader => "领导",
             Role::Admin => "系统管理员",
+            Role::System => "系统",
         }
     }
 

@@ -32,6 +32,11 @@ pub struct Config {
     pub log_format: String,
     /// Largest request body accepted, in KiB.
     pub body_limit_kib: usize,
+    /// Time-limit rules a new tenant starts with: `ordos` or `jinchang`.
+    pub time_rules_preset: String,
+    /// How often the scheduler looks for due reminders and overdue marks, in milliseconds;
+    /// 0 turns it off on this node.
+    pub scheduler_interval_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +71,8 @@ impl Default for Config {
             holidays_file: None,
             log_format: "text".into(),
             body_limit_kib: 256,
+            time_rules_preset: "ordos".into(),
+            scheduler_interval_ms: 2000,
         }
     }
 }
@@ -91,7 +98,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 11] = [
+    const KEYS: [&'static str; 13] = [
         "data_dir",
         "listen",
         "database_url",
@@ -103,6 +110,8 @@ impl Config {
         "holidays_file",
         "log_format",
         "body_limit_kib",
+        "time_rules_preset",
+        "scheduler_interval_ms",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -144,6 +153,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "log_format",
                 message: format!("“{}” is neither text nor json", self.log_format),
+            });
+        }
+        if jiesu_core::deadline::TimeRules::preset(&self.time_rules_preset).is_none() {
+            return Err(ConfigError::Invalid {
+                key: "time_rules_preset",
+                message: format!("“{}” is neither ordos nor jinchang", self.time_rules_preset),
             });
         }
         if self.body_limit_kib < 16 {

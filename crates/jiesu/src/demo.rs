@@ -464,7 +464,7 @@ struct Sim<'a> {
     org: &'a OrgTree,
     cast: &'a Cast,
     calendar: &'a jiesu_core::calendar::Calendar,
-    limits: &'a TimeLimits,
+    rules: &'a jiesu_core::deadline::TimeRules,
     now: DateTime<Utc>,
     /// Steps left before this order stalls (work still in hand at the units).
     budget: u32,
@@ -488,7 +488,7 @@ impl Sim<'_> {
             actor: who,
             org: self.org,
             calendar: self.calendar,
-            limits: self.limits,
+            rules: self.rules,
         };
         match o.execute(&cmd, &ctx) {
             Ok(ev) => {
@@ -526,7 +526,7 @@ impl Sim<'_> {
             actor: &self.cast.agent,
             org: self.org,
             calendar: self.calendar,
-            limits: self.limits,
+            rules: self.rules,
         };
         let roll: f64 = self.rng.r#gen();
         // 即答: most consultations and some others are answered at once from the knowledge base.
@@ -798,6 +798,7 @@ async fn build(app: &App) -> anyhow::Result<()> {
     let units = build_org(app, t, root, &city).await?;
     app.invalidate_caches(t);
     let org = app.org(t).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let time = app.time(t).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let cast = build_users(app, t, &units, &org).await?;
     let cats = default_categories()?;
     let code_of: HashMap<(String, String, String), String> = {
@@ -838,7 +839,7 @@ async fn build(app: &App) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
 
     // The demo's "now": today, or the end of the last year the calendar covers.
-    let (_, last_year) = app.calendar.covered_years();
+    let [_, last_year] = app.base_calendar.years;
     let end_of_table = china_offset()
         .with_ymd_and_hms(last_year, 12, 20, 12, 0, 0)
         .single()
@@ -993,8 +994,8 @@ async fn build(app: &App) -> anyhow::Result<()> {
             rng: &mut rng,
             org: &org,
             cast: &cast,
-            calendar: &app.calendar,
-            limits: &app.limits,
+            calendar: &time.calendar,
+            rules: &time.rules,
             now,
             budget,
         };

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod migration;
 pub mod orders;
 pub mod org;
+pub mod settings;
 pub mod tenants;
 pub mod users;
 mod writer;

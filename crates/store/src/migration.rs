@@ -13,7 +13,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Core)]
+        vec![Box::new(M0001Core), Box::new(M0002Deadlines)]
     }
     fn migration_table_name() -> DynIden {
         "jiesu_migrations".into_iden()
@@ -261,5 +261,49 @@ CREATE INDEX audit_log_at ON audit_log (tenant_id, at)
 impl MigrationTrait for M0001Core {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0001).await
+    }
+}
+
+/// Deadlines: when each order's next reminder or overdue mark is due, per-tenant settings
+/// (calendar, time-limit rules), and in-app notices to units.
+struct M0002Deadlines;
+
+impl MigrationName for M0002Deadlines {
+    fn name(&self) -> &str {
+        "m0002_deadlines"
+    }
+}
+
+const M0002: &str = r#"
+ALTER TABLE orders ADD COLUMN next_alert_at BIGINT;
+CREATE INDEX orders_next_alert ON orders (tenant_id, next_alert_at);
+CREATE TABLE tenant_settings (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+);
+CREATE TABLE notifications (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    unit_id BIGINT NOT NULL,
+    order_id BIGINT NOT NULL,
+    order_number TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    message TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    read_at BIGINT,
+    {LEAF_PK}
+);
+CREATE INDEX notifications_unit ON notifications (tenant_id, unit_id, created_at)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Deadlines {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0002).await
     }
 }

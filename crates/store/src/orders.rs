@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
 use jiesu_core::order::{
-    AssignmentRole, AssignmentStatus, Channel, Event, Order, RequestType, Status,
+    AssignmentRole, AssignmentStatus, Channel, Event, Notice, Order, RequestType, Status,
 };
 use jiesu_core::{OrderId, TenantId, UnitId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
@@ -394,6 +394,36 @@ fn events_sql(rows: Vec<(TenantId, OrderId, Linked<'_>)>) -> Vec<Sql> {
     out
 }
 
+/// When the order's next reminder or overdue mark is due, for the scheduler's index.
+fn next_alert_ms(o: &Order) -> Option<i64> {
+    o.next_alert().map(|(at, _)| to_ms(at))
+}
+
+fn notice_sql(
+    tenant: TenantId,
+    order: OrderId,
+    number: &str,
+    n: &Notice,
+    at: DateTime<Utc>,
+) -> Sql {
+    let mut q = Sql::new(
+        "INSERT INTO notifications (tenant_id, unit_id, order_id, order_number, kind, stage, due_at, message, created_at) VALUES (",
+    );
+    q.push_values([
+        tenant.0.into(),
+        n.unit_id.0.into(),
+        order.0.into(),
+        number.into(),
+        n.kind.into(),
+        n.stage.as_str().into(),
+        to_ms(n.due).into(),
+        n.message.clone().into(),
+        to_ms(at).into(),
+    ]);
+    q.push(")");
+    q
+}
+
 /// Adds `delta` to the count of a tenant's orders in `status`.
 fn count_sql(tenant: TenantId, status: Status, delta: i64) -> Sql {
     let mut q = Sql::new("INSERT INTO order_counts (tenant_id, status, n) VALUES (");
@@ -430,7 +460,7 @@ pub(crate) struct NewOrderWrite {
 }
 
 /// Columns of `orders` set at creation, in insert order.
-const ORDER_COLUMNS: usize = 22;
+const ORDER_COLUMNS: usize = 23;
 
 /// Stores new orders with a handful of statements however many there are: one counter update
 /// per tenant and day, multi-row inserts of the orders and of their events, one count update
@@ -479,7 +509,7 @@ pub(crate) async fn insert_new(
         let mut q = Sql::new(
             "INSERT INTO orders (tenant_id, number, channel, request_type, category_code, region_code, status, \
              urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
-             accepted_at, updated_at, closed_at, due_at, version, last_hash, state) VALUES ",
+             accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at) VALUES ",
         );
         for (n, ((tenant, o, _), last)) in chunk.iter().enumerate() {
             let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
@@ -514,6 +544,7 @@ pub(crate) async fn insert_new(
                 (o.version as i32).into(),
                 (*last).clone().into(),
                 state.into(),
+                next_alert_ms(o).into(),
             ];
             q.push(if n == 0 { "(" } else { ", (" });
             q.push_values(values);
@@ -618,7 +649,7 @@ async fn apply_change(
             backend,
             "UPDATE orders SET request_type = $3, category_code = $4, region_code = $5, status = $6, urgency = $7, \
              emergency = $8, confidential = $9, lead_unit_id = $10, updated_at = $11, closed_at = $12, due_at = $13, \
-             version = $14, last_hash = $15, state = $16 \
+             version = $14, last_hash = $15, state = $16, next_alert_at = $18 \
              WHERE tenant_id = $1 AND id = $2 AND version = $17",
             vec![
                 c.tenant.0.into(),
@@ -638,6 +669,7 @@ async fn apply_change(
                 last_hash.into(),
                 state.into(),
                 (c.expected_version as i32).into(),
+                next_alert_ms(o).into(),
             ],
         ))
         .await?;
@@ -650,6 +682,11 @@ async fn apply_change(
     {
         stmts.push(count_sql(c.tenant, before, -1));
         stmts.push(count_sql(c.tenant, o.status, 1));
+    }
+    for e in &c.events {
+        if let Some(n) = Notice::of(o, e) {
+            stmts.push(notice_sql(c.tenant, c.id, &o.number, &n, e.at));
+        }
     }
     execute_all(txn, backend, stmts).await?;
     if units_changed {

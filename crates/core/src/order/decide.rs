@@ -1,13 +1,13 @@
 use super::event::{ActorRef, Event, EventKind};
 use super::types::*;
-use crate::calendar::{Calendar, CalendarError};
+use crate::calendar::{Calendar, TimeLimit};
+use crate::deadline::{Deadline, Stage, TimeRules};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{UnitId, UserId};
 use crate::org::{OrgTree, UnitKind};
 use crate::role::{Role, RoleSet};
 use crate::values::{CategoryCode, MAX_TEXT_CHARS, RegionCode, required_text};
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 
 /// The person (or system account) issuing a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,88 +34,49 @@ impl Actor {
     }
 }
 
-/// A time limit for one stage (DOMAIN §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "unit", content = "value")]
-pub enum TimeLimit {
-    /// Close of business on the n-th following working day.
-    WorkingDays(u32),
-    /// Hours of working time.
-    WorkingHours(u32),
-    /// Hours on the clock, 24×7 (emergencies).
-    ClockHours(u32),
-}
-
-impl TimeLimit {
-    pub fn due_from(
-        self,
-        start: DateTime<Utc>,
-        calendar: &Calendar,
-    ) -> Result<DateTime<Utc>, CalendarError> {
-        match self {
-            TimeLimit::WorkingDays(n) => calendar.add_working_days(start, n),
-            TimeLimit::WorkingHours(h) => calendar.add_working_minutes(start, h.saturating_mul(60)),
-            TimeLimit::ClockHours(h) => Ok(start + Duration::hours(i64::from(h))),
-        }
-    }
-}
-
-/// The limits the state machine applies when a stage starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimeLimits {
-    pub dispatch: TimeLimit,
-    pub emergency_dispatch: TimeLimit,
-    pub consultation_reply: TimeLimit,
-    pub standard_reply: TimeLimit,
-    pub complex_reply: TimeLimit,
-    pub emergency_reply: TimeLimit,
-    /// Longest extension a unit may ask for, in working days.
-    pub max_extension_days: u32,
-}
-
-impl TimeLimits {
-    /// Ordos (DOMAIN §5): dispatch within 1 working day; consultation 1 working day;
-    /// help/complaint/report/suggestion 3; complex 5; emergency reply within 2 clock hours.
-    pub fn ordos() -> Self {
-        Self {
-            dispatch: TimeLimit::WorkingDays(1),
-            emergency_dispatch: TimeLimit::ClockHours(1),
-            consultation_reply: TimeLimit::WorkingDays(1),
-            standard_reply: TimeLimit::WorkingDays(3),
-            complex_reply: TimeLimit::WorkingDays(5),
-            emergency_reply: TimeLimit::ClockHours(2),
-            max_extension_days: 5,
-        }
-    }
-
-    pub fn dispatch_limit(&self, flags: &Flags) -> TimeLimit {
-        if flags.emergency {
-            self.emergency_dispatch
-        } else {
-            self.dispatch
-        }
-    }
-
-    pub fn reply_limit(&self, request_type: RequestType, flags: &Flags) -> TimeLimit {
-        if flags.emergency {
-            self.emergency_reply
-        } else if flags.complex {
-            self.complex_reply
-        } else if request_type == RequestType::Consultation {
-            self.consultation_reply
-        } else {
-            self.standard_reply
-        }
-    }
-}
-
 /// Everything a decision may consult besides the order itself.
 pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     pub actor: &'a Actor,
     pub org: &'a OrgTree,
     pub calendar: &'a Calendar,
-    pub limits: &'a TimeLimits,
+    pub rules: &'a TimeRules,
+}
+
+impl Ctx<'_> {
+    /// The deadline of `stage` starting at `start` for an order of this kind, if the rules
+    /// set one.
+    fn deadline(
+        &self,
+        stage: Stage,
+        start: DateTime<Utc>,
+        t: RequestType,
+        u: Urgency,
+        f: &Flags,
+    ) -> Result<Option<Deadline>, DomainError> {
+        match self.rules.limit(stage, t, u, f) {
+            None => Ok(None),
+            Some((rule, limit)) => Ok(Some(Deadline::compute(
+                self.calendar,
+                stage,
+                start,
+                limit,
+                rule,
+                &self.rules.reminders,
+            )?)),
+        }
+    }
+
+    /// The deadline of `stage` starting now for `order`.
+    fn deadline_for(&self, order: &Order, stage: Stage) -> Result<Option<Deadline>, DomainError> {
+        self.deadline(
+            stage,
+            self.now,
+            order.request_type,
+            order.urgency,
+            &order.flags,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +156,8 @@ pub enum Command {
     AbsorbMerge {
         source: OrderRef,
     },
+    /// The scheduler: send the reminders and the overdue mark that are due by now.
+    Alert,
 }
 
 impl Command {
@@ -216,6 +179,7 @@ impl Command {
             Command::Invalidate { .. } => "invalidate",
             Command::MergeInto { .. } => "merge",
             Command::AbsorbMerge { .. } => "absorb_merge",
+            Command::Alert => "alert",
         }
     }
 }
@@ -242,19 +206,21 @@ impl Order {
             .centre_of(ctx.actor.unit_id)
             .ok_or_else(|| DomainError::forbidden("受理人员须隶属于热线中心"))?;
         let mut kinds = Vec::with_capacity(2);
-        let dispatch_due = match &instant_answer {
+        let dispatch = match &instant_answer {
             Some(_) => None,
-            None => Some(
-                ctx.limits
-                    .dispatch_limit(&new.flags)
-                    .due_from(ctx.now, ctx.calendar)?,
-            ),
+            None => ctx.deadline(
+                Stage::Dispatch,
+                ctx.now,
+                new.request_type,
+                new.urgency,
+                &new.flags,
+            )?,
         };
         kinds.push(EventKind::Accepted {
             number: String::new(),
             order: Box::new(new),
             centre_id,
-            dispatch_due,
+            dispatch,
         });
         if let Some(answer) = instant_answer {
             kinds.push(EventKind::InstantAnswered {
@@ -350,6 +316,20 @@ impl Order {
                 {
                     return Err(DomainError::invalid("request_type", "没有需要修改的内容"));
                 }
+                // A new classification may change the dispatch limit (say, now an emergency):
+                // the deadline is recomputed from when the stage started.
+                let dispatch = match &self.deadlines.dispatch {
+                    Some(d) => ctx
+                        .deadline(
+                            Stage::Dispatch,
+                            d.start,
+                            request_type.unwrap_or(self.request_type),
+                            urgency.unwrap_or(self.urgency),
+                            &flags.unwrap_or(self.flags),
+                        )?
+                        .filter(|n| n.due != d.due),
+                    None => None,
+                };
                 Ok((
                     who,
                     vec![EventKind::Amended {
@@ -359,6 +339,7 @@ impl Order {
                         urgency: *urgency,
                         flags,
                         reason: reason_text("reason", reason)?,
+                        dispatch,
                     }],
                 ))
             }
@@ -369,16 +350,13 @@ impl Order {
                     Status::PendingReview | Status::Returned => {
                         self.ensure_centre_staff(ctx, "派单")?;
                         let targets = self.check_targets(ctx, targets, actor.unit_id, true)?;
-                        let reply_due = ctx
-                            .limits
-                            .reply_limit(self.request_type, &self.flags)
-                            .due_from(ctx.now, ctx.calendar)?;
                         Ok((
                             who,
                             vec![EventKind::Dispatched {
                                 parent: None,
                                 targets,
-                                reply_due: Some(reply_due),
+                                reply: ctx.deadline_for(self, Stage::Reply)?,
+                                sign: ctx.deadline_for(self, Stage::Sign)?,
                                 note,
                             }],
                         ))
@@ -403,7 +381,8 @@ impl Order {
                             vec![EventKind::Dispatched {
                                 parent: Some(held.no),
                                 targets,
-                                reply_due: self.deadlines.reply_due,
+                                reply: None,
+                                sign: ctx.deadline_for(self, Stage::Sign)?,
                                 note,
                             }],
                         ))
@@ -430,7 +409,8 @@ impl Order {
                     vec![EventKind::Dispatched {
                         parent: Some(held.no),
                         targets,
-                        reply_due: self.deadlines.reply_due,
+                        reply: None,
+                        sign: ctx.deadline_for(self, Stage::Sign)?,
                         note: optional_note(note)?,
                     }],
                 ))
@@ -458,12 +438,8 @@ impl Order {
                     return Err(DomainError::conflict("已反馈的工单不能退回"));
                 }
                 let reason = reason_text("reason", reason)?;
-                let dispatch_due = if held.role == AssignmentRole::Lead && held.parent.is_none() {
-                    Some(
-                        ctx.limits
-                            .dispatch_limit(&self.flags)
-                            .due_from(ctx.now, ctx.calendar)?,
-                    )
+                let dispatch = if held.role == AssignmentRole::Lead && held.parent.is_none() {
+                    ctx.deadline_for(self, Stage::Dispatch)?
                 } else {
                     None
                 };
@@ -472,7 +448,7 @@ impl Order {
                     vec![EventKind::Returned {
                         assignment: held.no,
                         reason,
-                        dispatch_due,
+                        dispatch,
                     }],
                 ))
             }
@@ -516,12 +492,12 @@ impl Order {
                 if self.extension.is_some() {
                     return Err(DomainError::conflict("每件工单只能申请一次延期"));
                 }
-                if *days == 0 || *days > ctx.limits.max_extension_days {
+                if *days == 0 || *days > ctx.rules.max_extension_days {
                     return Err(DomainError::invalid(
                         "days",
                         format!(
                             "延期天数应为 1 至 {} 个工作日",
-                            ctx.limits.max_extension_days
+                            ctx.rules.max_extension_days
                         ),
                     ));
                 }
@@ -547,18 +523,31 @@ impl Order {
                     (false, c) => Some(reason_text("comment", c.as_deref().unwrap_or(""))?),
                     (true, c) => optional_note(c)?,
                 };
-                let reply_due = if *approve {
-                    let base = self.deadlines.reply_due.unwrap_or(ctx.now);
-                    Some(ctx.calendar.add_working_days(base, ext.days)?)
+                // An extension runs on from the deadline it extends.
+                let reply = if *approve {
+                    let base = self
+                        .deadlines
+                        .reply
+                        .as_ref()
+                        .map(|d| d.due)
+                        .unwrap_or(ctx.now);
+                    Some(Deadline::compute(
+                        ctx.calendar,
+                        Stage::Reply,
+                        base,
+                        TimeLimit::WorkingDays(ext.days),
+                        &format!("延期 {} 个工作日", ext.days),
+                        &ctx.rules.reminders,
+                    )?)
                 } else {
-                    self.deadlines.reply_due
+                    None
                 };
                 Ok((
                     who,
                     vec![EventKind::ExtensionDecided {
                         approved: *approve,
                         comment,
-                        reply_due,
+                        reply,
                     }],
                 ))
             }
@@ -599,6 +588,11 @@ impl Order {
                         assignment: held.no,
                         content: required_text("content", content, MAX_TEXT_CHARS)?,
                         contacted_citizen: *contacted_citizen,
+                        check: if held.role == AssignmentRole::Lead {
+                            ctx.deadline_for(self, Stage::Check)?
+                        } else {
+                            None
+                        },
                     }],
                 ))
             }
@@ -616,6 +610,11 @@ impl Order {
                     vec![EventKind::Checked {
                         approved: *approve,
                         comment,
+                        callback: if *approve {
+                            ctx.deadline_for(self, Stage::Callback)?
+                        } else {
+                            None
+                        },
                     }],
                 ))
             }
@@ -627,14 +626,10 @@ impl Order {
                 let who = actor.act_as(&[Role::Callback], "回访")?;
                 self.ensure_status(&[Status::CallbackPending], "回访")?;
                 let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
-                let rehandle_due = if ok {
+                let rehandle = if ok {
                     None
                 } else {
-                    Some(
-                        ctx.limits
-                            .reply_limit(self.request_type, &self.flags)
-                            .due_from(ctx.now, ctx.calendar)?,
-                    )
+                    ctx.deadline_for(self, Stage::Reply)?
                 };
                 Ok((
                     who,
@@ -642,7 +637,7 @@ impl Order {
                         satisfaction: *satisfaction,
                         resolved: *resolved,
                         comment: optional_note(comment)?,
-                        rehandle_due,
+                        rehandle,
                     }],
                 ))
             }
@@ -734,6 +729,44 @@ impl Order {
                         reason: reason_text("reason", reason)?,
                     }],
                 ))
+            }
+            Command::Alert => {
+                let who = actor.act_as(&[Role::System], "发送到期提醒")?;
+                let d = self
+                    .running_deadline()
+                    .ok_or_else(|| DomainError::conflict("当前环节没有办理时限"))?;
+                let (mut done, marked) = match &self.alerts {
+                    Some(a) if a.stage == d.stage && a.due == d.due => {
+                        (a.reminders_done, a.overdue_marked)
+                    }
+                    _ => (0, false),
+                };
+                let unit_id = self.responsible_unit();
+                let mut events = Vec::new();
+                // Every reminder due by now, oldest first (after downtime: all the missed
+                // ones, each once), then the overdue mark.
+                while let Some(at) = d.reminder_at(done)
+                    && at <= ctx.now
+                {
+                    events.push(EventKind::ReminderSent {
+                        stage: d.stage,
+                        due: d.due,
+                        minutes_left: d.reminders[done],
+                        unit_id,
+                    });
+                    done += 1;
+                }
+                if !marked && d.due <= ctx.now {
+                    events.push(EventKind::OverdueMarked {
+                        stage: d.stage,
+                        due: d.due,
+                        unit_id,
+                    });
+                }
+                if events.is_empty() {
+                    return Err(DomainError::conflict("没有到期的提醒"));
+                }
+                Ok((who, events))
             }
             Command::AbsorbMerge { source } => {
                 let who = actor.act_as(&[Role::Dispatcher], "合并工单")?;
@@ -884,7 +917,7 @@ impl Order {
             number,
             order,
             centre_id,
-            dispatch_due,
+            dispatch,
         } = &e.kind
         else {
             return None;
@@ -909,9 +942,11 @@ impl Order {
             accepted_at: e.at,
             assignments: Vec::new(),
             deadlines: Deadlines {
-                dispatch_due: *dispatch_due,
-                reply_due: None,
+                dispatch: dispatch.clone(),
+                ..Deadlines::default()
             },
+            alerts: None,
+            late: Vec::new(),
             extension: None,
             reply: None,
             callback: None,
@@ -923,6 +958,28 @@ impl Order {
             closed_at: None,
             version: 1,
         })
+        .map(|mut o| {
+            o.sync_alerts(e.at);
+            o
+        })
+    }
+
+    /// Keeps the alert state on the running deadline. A deadline that starts running afresh
+    /// counts the reminders already past as done: they were never due while it ran.
+    fn sync_alerts(&mut self, at: DateTime<Utc>) {
+        let fresh = match (self.running_deadline(), &self.alerts) {
+            (None, _) => None,
+            (Some(d), Some(a)) if a.stage == d.stage && a.due == d.due => return,
+            (Some(d), _) => Some(Alerts {
+                stage: d.stage,
+                due: d.due,
+                reminders_done: (0..d.reminders.len())
+                    .take_while(|k| d.reminder_at(*k).is_some_and(|t| t <= at))
+                    .count(),
+                overdue_marked: false,
+            }),
+        };
+        self.alerts = fresh;
     }
 
     /// Rebuilds an order from its whole history; `None` if the history is not a valid one.
@@ -971,7 +1028,10 @@ impl Order {
         self.status = status;
         self.closure = closure;
         self.closed_at = Some(at);
-        if status != Status::Closed {
+        if status == Status::Closed {
+            // Replied parts stay as the record; nobody can still be asked to act.
+            self.cancel_active(|a| !a.status.is_open());
+        } else {
             self.cancel_active(|_| false);
         }
     }
@@ -996,6 +1056,7 @@ impl Order {
                 region_code,
                 urgency,
                 flags,
+                dispatch,
                 ..
             } => {
                 if let Some(t) = request_type {
@@ -1013,6 +1074,9 @@ impl Order {
                 if let Some(f) = flags {
                     self.flags = *f;
                 }
+                if let Some(d) = dispatch {
+                    self.deadlines.dispatch = Some(d.clone());
+                }
             }
             EventKind::InstantAnswered { answer } => {
                 self.instant_answer = Some(answer.clone());
@@ -1021,15 +1085,16 @@ impl Order {
             EventKind::Dispatched {
                 parent,
                 targets,
-                reply_due,
+                reply,
+                sign,
                 ..
             } => {
                 let sub = targets.iter().all(|(_, r)| *r == AssignmentRole::Sub);
                 match parent {
                     None => {
                         self.cancel_active(|_| false);
-                        self.deadlines.dispatch_due = None;
-                        self.deadlines.reply_due = *reply_due;
+                        self.deadlines.dispatch = None;
+                        self.deadlines.reply = reply.clone();
                         self.extension = None;
                     }
                     Some(p) if !sub => {
@@ -1047,6 +1112,7 @@ impl Order {
                         role: *role,
                         parent: *parent,
                         status: AssignmentStatus::PendingSign,
+                        sign_deadline: sign.clone(),
                         dispatched_at: at,
                         dispatched_by: e.actor.user_id,
                         signed_at: None,
@@ -1073,7 +1139,7 @@ impl Order {
             EventKind::Returned {
                 assignment,
                 reason,
-                dispatch_due,
+                dispatch,
             } => {
                 let mut returned = None;
                 if let Some(a) = self.assignment_mut(*assignment) {
@@ -1086,7 +1152,7 @@ impl Order {
                     Some((AssignmentRole::Lead, None)) => {
                         self.cancel_active(|_| false);
                         self.status = Status::Returned;
-                        self.deadlines.dispatch_due = *dispatch_due;
+                        self.deadlines.dispatch = dispatch.clone();
                     }
                     Some((role, Some(p)))
                         if self
@@ -1129,7 +1195,7 @@ impl Order {
             EventKind::ExtensionDecided {
                 approved,
                 comment,
-                reply_due,
+                reply,
             } => {
                 if let Some(x) = &mut self.extension {
                     x.approved = Some(*approved);
@@ -1137,12 +1203,15 @@ impl Order {
                     x.decided_by = Some(e.actor.user_id);
                     x.comment = comment.clone();
                 }
-                self.deadlines.reply_due = *reply_due;
+                if let Some(r) = reply {
+                    self.deadlines.reply = Some(r.clone());
+                }
             }
             EventKind::Replied {
                 assignment,
                 content,
                 contacted_citizen,
+                check,
             } => {
                 let mut lead = None;
                 if let Some(a) = self.assignment_mut(*assignment) {
@@ -1161,11 +1230,15 @@ impl Order {
                         at,
                         by: e.actor.user_id,
                     });
+                    self.deadlines.check = check.clone();
                     self.status = Status::Replied;
                 }
             }
-            EventKind::Checked { approved, .. } => {
+            EventKind::Checked {
+                approved, callback, ..
+            } => {
                 if *approved {
+                    self.deadlines.callback = callback.clone();
                     self.status = Status::CallbackPending;
                 } else {
                     self.reopen_lead();
@@ -1177,7 +1250,7 @@ impl Order {
                 satisfaction,
                 resolved,
                 comment,
-                rehandle_due,
+                rehandle,
             } => {
                 self.callback = Some(CallbackResult {
                     satisfaction: *satisfaction,
@@ -1186,15 +1259,17 @@ impl Order {
                     at,
                     by: e.actor.user_id,
                 });
-                match rehandle_due {
-                    Some(due) => {
-                        self.reopen_lead();
-                        self.reply = None;
-                        self.rehandle_count += 1;
-                        self.deadlines.reply_due = Some(*due);
-                        self.status = Status::Handling;
+                let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
+                if ok {
+                    self.close(Status::Closed, Some(Closure::Callback), at);
+                } else {
+                    self.reopen_lead();
+                    self.reply = None;
+                    self.rehandle_count += 1;
+                    if let Some(d) = rehandle {
+                        self.deadlines.reply = Some(d.clone());
                     }
-                    None => self.close(Status::Closed, Some(Closure::Callback), at),
+                    self.status = Status::Handling;
                 }
             }
             EventKind::ClosedWithoutCallback { .. } => {
@@ -1207,9 +1282,35 @@ impl Order {
                 self.close(Status::Merged, None, at);
             }
             EventKind::MergedFrom { source } => self.merged_from.push(source.clone()),
+            EventKind::ReminderSent { stage, due, .. } => {
+                if let Some(a) = &mut self.alerts
+                    && a.stage == *stage
+                    && a.due == *due
+                {
+                    a.reminders_done += 1;
+                }
+            }
+            EventKind::OverdueMarked {
+                stage,
+                due,
+                unit_id,
+            } => {
+                if let Some(a) = &mut self.alerts
+                    && a.stage == *stage
+                    && a.due == *due
+                {
+                    a.overdue_marked = true;
+                }
+                self.late.push(LateMark {
+                    stage: *stage,
+                    due: *due,
+                    unit_id: *unit_id,
+                });
+            }
         }
         self.version = e.seq;
         self.updated_at = at;
+        self.sync_alerts(at);
     }
 }
 

@@ -1,4 +1,5 @@
 use super::types::*;
+use crate::deadline::{Deadline, Stage};
 use crate::ids::{OrderId, UnitId, UserId};
 use crate::role::Role;
 use crate::values::CategoryCode;
@@ -37,7 +38,7 @@ pub enum EventKind {
         number: String,
         order: Box<NewOrder>,
         centre_id: UnitId,
-        dispatch_due: Option<DateTime<Utc>>,
+        dispatch: Option<Deadline>,
     },
     Amended {
         request_type: Option<RequestType>,
@@ -46,6 +47,9 @@ pub enum EventKind {
         urgency: Option<Urgency>,
         flags: Option<Flags>,
         reason: String,
+        /// The dispatch deadline under the new classification, where it changed.
+        #[serde(default)]
+        dispatch: Option<Deadline>,
     },
     InstantAnswered {
         answer: InstantAnswer,
@@ -54,7 +58,10 @@ pub enum EventKind {
         /// The assignment being forwarded (second-level) or sub-dispatched from.
         parent: Option<u32>,
         targets: Vec<(UnitId, AssignmentRole)>,
-        reply_due: Option<DateTime<Utc>>,
+        /// Set by the centre's dispatch: the lead unit's reply deadline.
+        reply: Option<Deadline>,
+        /// Each new unit's sign-for deadline.
+        sign: Option<Deadline>,
         note: Option<String>,
     },
     Signed {
@@ -63,7 +70,7 @@ pub enum EventKind {
     Returned {
         assignment: u32,
         reason: String,
-        dispatch_due: Option<DateTime<Utc>>,
+        dispatch: Option<Deadline>,
     },
     NoteAdded {
         text: String,
@@ -75,23 +82,26 @@ pub enum EventKind {
     ExtensionDecided {
         approved: bool,
         comment: Option<String>,
-        reply_due: Option<DateTime<Utc>>,
+        reply: Option<Deadline>,
     },
     Replied {
         assignment: u32,
         content: String,
         contacted_citizen: bool,
+        /// Set when the lead replies: the centre's check deadline.
+        check: Option<Deadline>,
     },
     Checked {
         approved: bool,
         comment: Option<String>,
+        callback: Option<Deadline>,
     },
     CalledBack {
         satisfaction: Satisfaction,
         resolved: bool,
         comment: Option<String>,
         /// Set when the order goes back for re-handling (重办).
-        rehandle_due: Option<DateTime<Utc>>,
+        rehandle: Option<Deadline>,
     },
     ClosedWithoutCallback {
         reason: String,
@@ -108,6 +118,19 @@ pub enum EventKind {
     },
     MergedFrom {
         source: OrderRef,
+    },
+    /// A staged reminder before a deadline went to the responsible unit.
+    ReminderSent {
+        stage: Stage,
+        due: DateTime<Utc>,
+        minutes_left: u32,
+        unit_id: UnitId,
+    },
+    /// The deadline passed with the stage unfinished (逾期).
+    OverdueMarked {
+        stage: Stage,
+        due: DateTime<Utc>,
+        unit_id: UnitId,
     },
 }
 
@@ -131,6 +154,8 @@ impl EventKind {
             EventKind::Invalidated { .. } => "invalidated",
             EventKind::MergedInto { .. } => "merged_into",
             EventKind::MergedFrom { .. } => "merged_from",
+            EventKind::ReminderSent { .. } => "reminder_sent",
+            EventKind::OverdueMarked { .. } => "overdue_marked",
         }
     }
 
@@ -157,6 +182,8 @@ impl EventKind {
             EventKind::Invalidated { .. } => "作废",
             EventKind::MergedInto { .. } => "合并至他单",
             EventKind::MergedFrom { .. } => "并入他单",
+            EventKind::ReminderSent { .. } => "到期提醒",
+            EventKind::OverdueMarked { .. } => "逾期",
         }
     }
 

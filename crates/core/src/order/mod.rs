@@ -8,7 +8,7 @@ mod decide;
 mod event;
 mod types;
 
-pub use decide::{Actor, Command, Ctx, DispatchTarget, TimeLimit, TimeLimits};
+pub use decide::{Actor, Command, Ctx, DispatchTarget};
 pub use event::{ActorRef, Event, EventKind};
 pub use types::*;
 

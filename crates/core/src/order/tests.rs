@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::calendar::Calendar;
+use crate::deadline::{Stage, TimeRules};
 use crate::error::DomainError;
 use crate::ids::{UnitId, UserId};
 use crate::org::{OrgTree, Unit, UnitKind};
@@ -61,6 +62,9 @@ fn district() -> Actor {
 fn handler(unit: UnitId) -> Actor {
     actor(10 + unit.0, unit, &[Role::Handler])
 }
+fn system() -> Actor {
+    actor(0, CITY, &[Role::System])
+}
 fn leader() -> Actor {
     actor(5, CITY, &[Role::Leader])
 }
@@ -68,7 +72,7 @@ fn leader() -> Actor {
 struct World {
     org: OrgTree,
     cal: Calendar,
-    limits: TimeLimits,
+    rules: TimeRules,
     now: DateTime<Utc>,
 }
 
@@ -77,7 +81,7 @@ impl World {
         World {
             org: org(),
             cal: Calendar::official(),
-            limits: TimeLimits::ordos(),
+            rules: TimeRules::ordos(),
             now: DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
                 .unwrap()
                 .with_timezone(&Utc),
@@ -89,7 +93,7 @@ impl World {
             actor,
             org: &self.org,
             calendar: &self.cal,
-            limits: &self.limits,
+            rules: &self.rules,
         }
     }
 }
@@ -151,7 +155,7 @@ fn an_order_goes_from_acceptance_to_closure_after_a_satisfied_callback() {
     let w = World::new();
     let (mut o, mut h) = accepted(&w, Flags::default());
     assert_eq!(o.status, Status::PendingReview);
-    assert!(o.deadlines.dispatch_due.is_some());
+    assert!(o.deadlines.dispatch.is_some());
     let d = dispatcher();
     run(
         &w,
@@ -167,7 +171,7 @@ fn an_order_goes_from_acceptance_to_closure_after_a_satisfied_callback() {
     assert_eq!(o.status, Status::Dispatched);
     // Complaint: 3 working days from Monday 2026-03-02 → Thursday 03-05 17:30.
     assert_eq!(
-        o.deadlines.reply_due.unwrap(),
+        o.deadlines.reply.as_ref().unwrap().due,
         DateTime::parse_from_rfc3339("2026-03-05T17:30:00+08:00").unwrap()
     );
     let ha = handler(DEPT_A);
@@ -254,7 +258,7 @@ fn a_dissatisfied_callback_sends_the_order_back_for_rehandling_with_a_new_deadli
         },
     )
     .unwrap();
-    let first_due = o.deadlines.reply_due;
+    let first_due = o.deadlines.reply.as_ref().map(|d| d.due);
     w.now += Duration::days(7);
     run(
         &w,
@@ -270,7 +274,7 @@ fn a_dissatisfied_callback_sends_the_order_back_for_rehandling_with_a_new_deadli
     .unwrap();
     assert_eq!(o.status, Status::Handling);
     assert_eq!(o.rehandle_count, 1);
-    assert!(o.deadlines.reply_due > first_due);
+    assert!(o.deadlines.reply.as_ref().map(|d| d.due) > first_due);
     assert_eq!(o.active_lead().unwrap().status, AssignmentStatus::Handling);
     assert_eq!(Order::replay(&h).unwrap(), o);
 }
@@ -338,7 +342,7 @@ fn a_returned_order_goes_back_to_the_dispatcher_and_can_be_dispatched_again() {
         o.assignments.iter().all(|a| !a.status.is_active()),
         "co-handlers are released too"
     );
-    assert!(o.deadlines.dispatch_due.is_some());
+    assert!(o.deadlines.dispatch.is_some());
     run(
         &w,
         &mut o,
@@ -571,7 +575,7 @@ fn an_extension_is_granted_once_and_never_for_emergencies() {
         },
     )
     .unwrap();
-    let due = o.deadlines.reply_due.unwrap();
+    let due = o.deadlines.reply.as_ref().unwrap().due;
     run(
         &w,
         &mut o,
@@ -584,7 +588,10 @@ fn an_extension_is_granted_once_and_never_for_emergencies() {
     )
     .unwrap();
     // Thursday 03-05 17:30 + 2 working days = Monday 03-09 17:30.
-    assert_eq!(o.deadlines.reply_due.unwrap(), due + Duration::days(4));
+    assert_eq!(
+        o.deadlines.reply.as_ref().unwrap().due,
+        due + Duration::days(4)
+    );
     let e = run(
         &w,
         &mut o,
@@ -617,7 +624,7 @@ fn an_extension_is_granted_once_and_never_for_emergencies() {
     )
     .unwrap();
     assert_eq!(
-        o.deadlines.reply_due.unwrap(),
+        o.deadlines.reply.as_ref().unwrap().due,
         w.now + Duration::hours(2),
         "emergencies run on the clock"
     );
@@ -707,7 +714,7 @@ fn an_instant_answer_closes_the_order_at_acceptance() {
 /// Mostly someone whose role fits the command, sometimes anyone (to exercise refusals).
 fn pick_actor(people: &[Actor], cmd: &Command, choice: usize, anyone: bool) -> Actor {
     let pool: &[usize] = if anyone {
-        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     } else {
         match cmd {
             Command::Dispatch { .. } | Command::Check { .. } | Command::ReviewExtension { .. } => {
@@ -715,6 +722,7 @@ fn pick_actor(people: &[Actor], cmd: &Command, choice: usize, anyone: bool) -> A
             }
             Command::Invalidate { .. } | Command::MergeInto { .. } | Command::Amend { .. } => &[1],
             Command::Callback { .. } => &[2],
+            Command::Alert => &[11],
             Command::Close { .. } | Command::Withdraw { .. } => &[0, 1, 2],
             _ => &[3, 4, 5, 6, 7, 8, 10],
         }
@@ -735,6 +743,7 @@ fn actors() -> Vec<Actor> {
         handler(DEPT_B),
         leader(),
         actor(6, DEPT_A, &[Role::UnitAdmin]),
+        system(),
     ]
 }
 
@@ -790,6 +799,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         1 => (prop::option::of(Just(InstantAnswer { knowledge_entry_id: "KB-1".into(), answer: None })), prop::option::of(arb_text()))
             .prop_map(|(instant_answer, reason)| Command::Close { instant_answer, reason }),
         1 => arb_text().prop_map(|reason| Command::Withdraw { reason }),
+        3 => Just(Command::Alert),
         1 => arb_text().prop_map(|reason| Command::Invalidate { reason }),
         1 => (prop::sample::select(Status::ALL.to_vec()), arb_text()).prop_map(|(target_status, reason)| Command::MergeInto {
             target: OrderRef { id: crate::ids::OrderId(77), number: "2026-01-01-000077".into() },
@@ -912,6 +922,10 @@ proptest! {
                 prop_assert!(false, "after {}: {}", cmd.name(), msg);
             }
             prop_assert_eq!(o.version as usize, history.len());
+            // Every alert due by now has gone out once an Alert succeeded.
+            if matches!(cmd, Command::Alert) && o.version as usize > before.version as usize {
+                prop_assert!(o.next_alert().is_none_or(|(at, _)| at > w.now), "an alert due by now is still pending");
+            }
         }
         let replayed = Order::replay(&history);
         prop_assert_eq!(replayed.as_ref(), Some(&o), "replay after {} commands", applied);
@@ -943,4 +957,181 @@ fn random_walks_reach_every_status() {
     }
     let missing: Vec<_> = Status::ALL.iter().filter(|s| !seen.contains(s)).collect();
     assert!(missing.is_empty(), "never reached: {missing:?}");
+}
+
+#[test]
+fn each_stage_gets_its_deadline_and_alerts_go_out_once_in_order() {
+    let mut w = World::new();
+    let (mut o, mut h) = accepted(&w, Flags::default());
+    // Monday 09:00: dispatch within 1 working day, reminders at 5, 3 and 1 hours before.
+    let d = o.deadlines.dispatch.clone().unwrap();
+    assert_eq!(
+        d.due,
+        DateTime::parse_from_rfc3339("2026-03-03T17:30:00+08:00").unwrap()
+    );
+    assert_eq!(d.reminders, vec![300, 180, 60]);
+    assert_eq!(o.next_alert().unwrap().0, d.due - Duration::hours(5));
+    let sys = system();
+    let e = o.execute(&Command::Alert, &w.ctx(&sys)).unwrap_err();
+    assert!(matches!(e, DomainError::Conflict(_)), "nothing due yet");
+    let e = o
+        .execute(&Command::Alert, &w.ctx(&dispatcher()))
+        .unwrap_err();
+    assert!(
+        matches!(e, DomainError::Forbidden(_)),
+        "only the platform sends alerts"
+    );
+    // The server was down until after the deadline: every missed alert goes out, once.
+    w.now = d.due + Duration::minutes(5);
+    run(&w, &mut o, &mut h, &sys, Command::Alert).unwrap();
+    let kinds: Vec<&str> = h.iter().skip(1).map(|e| e.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "reminder_sent",
+            "reminder_sent",
+            "reminder_sent",
+            "overdue_marked"
+        ]
+    );
+    assert_eq!(o.late.len(), 1);
+    assert_eq!(o.late[0].stage, Stage::Dispatch);
+    assert!(o.next_alert().is_none());
+    assert!(
+        o.execute(&Command::Alert, &w.ctx(&sys)).is_err(),
+        "none twice"
+    );
+    // Dispatching starts the sign and reply deadlines; the running one is the lead's sign.
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &dispatcher(),
+        Command::Dispatch {
+            targets: vec![lead(DEPT_A)],
+            note: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.running_deadline().unwrap().stage, Stage::Sign);
+    assert_eq!(o.responsible_unit(), DEPT_A);
+    run(&w, &mut o, &mut h, &handler(DEPT_A), Command::Sign).unwrap();
+    assert_eq!(o.running_deadline().unwrap().stage, Stage::Reply);
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &handler(DEPT_A),
+        Command::Reply {
+            content: "已办".into(),
+            contacted_citizen: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.running_deadline().unwrap().stage, Stage::Check);
+    assert_eq!(o.responsible_unit(), CITY);
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &dispatcher(),
+        Command::Check {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.running_deadline().unwrap().stage, Stage::Callback);
+    assert_eq!(Order::replay(&h).unwrap(), o);
+}
+
+#[test]
+fn reminders_already_past_when_a_deadline_starts_running_are_not_sent() {
+    let mut w = World::new();
+    let (mut o, mut h) = accepted(&w, Flags::default());
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &dispatcher(),
+        Command::Dispatch {
+            targets: vec![lead(DEPT_A)],
+            note: None,
+        },
+    )
+    .unwrap();
+    // Signed two working days later: the reply deadline (3 working days) is 1 day away.
+    w.now += Duration::days(2);
+    run(&w, &mut o, &mut h, &handler(DEPT_A), Command::Sign).unwrap();
+    let reply = o.deadlines.reply.clone().unwrap();
+    let a = o.alerts.clone().unwrap();
+    assert_eq!((a.stage, a.due), (Stage::Reply, reply.due));
+    assert_eq!(
+        a.reminders_done, 0,
+        "none of the reply reminders was past yet"
+    );
+    w.now = reply.due - Duration::minutes(100);
+    run(&w, &mut o, &mut h, &system(), Command::Alert).unwrap();
+    assert_eq!(
+        o.alerts.as_ref().unwrap().reminders_done,
+        2,
+        "5 h and 3 h reminders"
+    );
+    // An approved extension moves the deadline: its alerts start afresh.
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &handler(DEPT_A),
+        Command::RequestExtension {
+            days: 2,
+            reason: "协调".into(),
+        },
+    )
+    .unwrap();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &dispatcher(),
+        Command::ReviewExtension {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    let ext = o.deadlines.reply.clone().unwrap();
+    assert!(ext.due > reply.due);
+    assert_eq!(ext.rule, "延期 2 个工作日");
+    assert_eq!(o.alerts.as_ref().unwrap().reminders_done, 0);
+    assert_eq!(Order::replay(&h).unwrap(), o);
+}
+
+#[test]
+fn an_amended_emergency_gets_the_emergency_dispatch_limit() {
+    let w = World::new();
+    let (mut o, mut h) = accepted(&w, Flags::default());
+    let before = o.deadlines.dispatch.clone().unwrap();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &dispatcher(),
+        Command::Amend {
+            request_type: None,
+            category: None,
+            region_code: None,
+            urgency: None,
+            flags: FlagsPatch {
+                emergency: Some(true),
+                ..FlagsPatch::default()
+            },
+            reason: "实为突发事件".into(),
+        },
+    )
+    .unwrap();
+    let after = o.deadlines.dispatch.clone().unwrap();
+    assert_eq!(after.start, before.start);
+    assert_eq!(after.due, before.start + Duration::minutes(30));
+    assert_eq!(after.rule, "突发事件");
 }

@@ -1,3 +1,4 @@
+use crate::deadline::{Deadline, Stage};
 use crate::error::FieldError;
 use crate::ids::{OrderId, UnitId, UserId};
 use crate::values::{CategoryCode, Phone, RegionCode};
@@ -251,6 +252,9 @@ pub struct Assignment {
     pub replied_at: Option<DateTime<Utc>>,
     pub reply: Option<String>,
     pub return_reason: Option<String>,
+    /// The unit must sign for it by then.
+    #[serde(default)]
+    pub sign_deadline: Option<Deadline>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,12 +288,43 @@ pub struct CallbackResult {
     pub by: UserId,
 }
 
+/// The deadlines of the order's stages; a unit's sign-for deadline is on its assignment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadlines {
     /// The centre must dispatch by then (while pending review or returned).
-    pub dispatch_due: Option<DateTime<Utc>>,
+    pub dispatch: Option<Deadline>,
     /// The lead unit must reply by then.
-    pub reply_due: Option<DateTime<Utc>>,
+    pub reply: Option<Deadline>,
+    /// The centre must check the reply by then.
+    pub check: Option<Deadline>,
+    /// The centre must call the citizen back by then.
+    pub callback: Option<Deadline>,
+}
+
+/// Which alerts of the running deadline have gone out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alerts {
+    pub stage: Stage,
+    pub due: DateTime<Utc>,
+    /// Reminders of the deadline already sent (or skipped because they had passed before
+    /// the deadline started running).
+    pub reminders_done: usize,
+    pub overdue_marked: bool,
+}
+
+/// A stage finished late (逾期): what evaluations deduct for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateMark {
+    pub stage: Stage,
+    pub due: DateTime<Utc>,
+    pub unit_id: UnitId,
+}
+
+/// The next alert of an order, and when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    Reminder { index: usize, minutes_left: u32 },
+    Overdue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,6 +355,10 @@ pub struct Order {
     pub accepted_at: DateTime<Utc>,
     pub assignments: Vec<Assignment>,
     pub deadlines: Deadlines,
+    #[serde(default)]
+    pub alerts: Option<Alerts>,
+    #[serde(default)]
+    pub late: Vec<LateMark>,
     pub extension: Option<Extension>,
     pub reply: Option<Reply>,
     pub callback: Option<CallbackResult>,
@@ -364,12 +403,50 @@ impl Order {
     }
 
     /// The deadline running in the current state, if one runs.
-    pub fn current_due(&self) -> Option<DateTime<Utc>> {
+    pub fn running_deadline(&self) -> Option<&Deadline> {
         match self.status {
-            Status::PendingReview | Status::Returned => self.deadlines.dispatch_due,
-            Status::Dispatched | Status::Handling => self.deadlines.reply_due,
+            Status::PendingReview | Status::Returned => self.deadlines.dispatch.as_ref(),
+            Status::Dispatched => self
+                .active_lead()
+                .and_then(|a| a.sign_deadline.as_ref())
+                .or(self.deadlines.reply.as_ref()),
+            Status::Handling => self.deadlines.reply.as_ref(),
+            Status::Replied => self.deadlines.check.as_ref(),
+            Status::CallbackPending => self.deadlines.callback.as_ref(),
             _ => None,
         }
+    }
+
+    pub fn current_due(&self) -> Option<DateTime<Utc>> {
+        self.running_deadline().map(|d| d.due)
+    }
+
+    /// The unit answerable for the running deadline: the centre for its own stages, else
+    /// the lead unit.
+    pub fn responsible_unit(&self) -> UnitId {
+        match self.running_deadline() {
+            Some(d) if !d.stage.is_centre_stage() => self.lead_unit().unwrap_or(self.centre_id),
+            _ => self.centre_id,
+        }
+    }
+
+    /// The next alert of the running deadline, and when it is due.
+    pub fn next_alert(&self) -> Option<(DateTime<Utc>, Alert)> {
+        let d = self.running_deadline()?;
+        let (done, marked) = match &self.alerts {
+            Some(a) if a.stage == d.stage && a.due == d.due => (a.reminders_done, a.overdue_marked),
+            _ => (0, false),
+        };
+        if let Some(at) = d.reminder_at(done) {
+            return Some((
+                at,
+                Alert::Reminder {
+                    index: done,
+                    minutes_left: d.reminders[done],
+                },
+            ));
+        }
+        (!marked).then_some((d.due, Alert::Overdue))
     }
 
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
@@ -404,4 +481,70 @@ pub fn parse_id_number(field: &str, s: &str) -> Result<String, FieldError> {
         return Err(bad());
     }
     Ok(s)
+}
+
+/// An in-app notice to a unit that an event calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub unit_id: UnitId,
+    /// `reminder` or `overdue`.
+    pub kind: &'static str,
+    pub stage: crate::deadline::Stage,
+    pub due: DateTime<Utc>,
+    pub message: String,
+}
+
+impl Notice {
+    /// The notice an event calls for, if any.
+    pub fn of(order: &Order, e: &super::event::Event) -> Option<Notice> {
+        use super::event::EventKind;
+        let local = |t: &DateTime<Utc>| {
+            t.with_timezone(&crate::calendar::china_offset())
+                .format("%m-%d %H:%M")
+                .to_string()
+        };
+        match &e.kind {
+            EventKind::ReminderSent {
+                stage,
+                due,
+                minutes_left,
+                unit_id,
+            } => Some(Notice {
+                unit_id: *unit_id,
+                kind: "reminder",
+                stage: *stage,
+                due: *due,
+                message: format!(
+                    "工单 {}（{}）的“{}”时限将于 {} 到期，剩余约 {}",
+                    order.number,
+                    order.title,
+                    stage.label(),
+                    local(due),
+                    if minutes_left % 60 == 0 {
+                        format!("{} 小时", minutes_left / 60)
+                    } else {
+                        format!("{minutes_left} 分钟")
+                    }
+                ),
+            }),
+            EventKind::OverdueMarked {
+                stage,
+                due,
+                unit_id,
+            } => Some(Notice {
+                unit_id: *unit_id,
+                kind: "overdue",
+                stage: *stage,
+                due: *due,
+                message: format!(
+                    "工单 {}（{}）的“{}”已于 {} 逾期",
+                    order.number,
+                    order.title,
+                    stage.label(),
+                    local(due)
+                ),
+            }),
+            _ => None,
+        }
+    }
 }

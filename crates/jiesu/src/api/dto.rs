@@ -4,6 +4,7 @@
 use crate::app::orders::OrderView;
 use chrono::{DateTime, Utc};
 use jiesu_core::FieldError;
+use jiesu_core::deadline::Deadline;
 use jiesu_core::mask::CitizenView;
 use jiesu_core::order::parse_id_number;
 use jiesu_core::order::{
@@ -254,12 +255,60 @@ impl From<&Assignment> for AssignmentDto {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct DeadlineDto {
+    /// dispatch, sign, reply, check or callback
+    pub stage: Coded,
+    pub due: DateTime<Utc>,
+    /// When the stage started (for an extension: the deadline it extended).
+    pub start: DateTime<Utc>,
+    /// e.g. `3 个工作日`
+    pub limit: String,
+    /// The rule that set it, e.g. 咨询类, 延期 2 个工作日.
+    pub rule: String,
+    /// Whether this deadline is the one running now.
+    pub running: bool,
+}
+
+impl DeadlineDto {
+    pub fn of(d: &Deadline, running: bool) -> Self {
+        DeadlineDto {
+            stage: coded!(d.stage),
+            due: d.due,
+            start: d.start,
+            limit: d.limit.describe(),
+            rule: d.rule.clone(),
+            running,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct DeadlinesDto {
     pub dispatch_due: Option<DateTime<Utc>>,
     pub reply_due: Option<DateTime<Utc>>,
     /// The deadline running in the current state.
     pub current_due: Option<DateTime<Utc>>,
     pub overdue: bool,
+    /// Every deadline of the order (the lead unit's sign-for deadline included).
+    pub items: Vec<DeadlineDto>,
+    /// Stages finished late (逾期).
+    pub late_stages: Vec<Coded>,
+}
+
+/// All of an order's deadlines, in stage order.
+pub fn deadlines_of(o: &Order) -> Vec<&Deadline> {
+    let d = &o.deadlines;
+    let sign = o.active_lead().and_then(|a| a.sign_deadline.as_ref());
+    [
+        d.dispatch.as_ref(),
+        sign,
+        d.reply.as_ref(),
+        d.check.as_ref(),
+        d.callback.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// One work order, as the caller may see it.
@@ -337,10 +386,18 @@ impl OrderDto {
             accepted_at: o.accepted_at,
             assignments: o.assignments.iter().map(AssignmentDto::from).collect(),
             deadlines: DeadlinesDto {
-                dispatch_due: o.deadlines.dispatch_due,
-                reply_due: o.deadlines.reply_due,
+                dispatch_due: o.deadlines.dispatch.as_ref().map(|d| d.due),
+                reply_due: o.deadlines.reply.as_ref().map(|d| d.due),
                 current_due: o.current_due(),
                 overdue: o.is_overdue(now),
+                items: {
+                    let running = o.running_deadline();
+                    deadlines_of(o)
+                        .into_iter()
+                        .map(|d| DeadlineDto::of(d, running == Some(d)))
+                        .collect()
+                },
+                late_stages: o.late.iter().map(|l| coded!(l.stage)).collect(),
             },
             extension: o.extension.clone(),
             reply: o.reply.clone(),

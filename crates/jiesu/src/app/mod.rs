@@ -4,10 +4,11 @@
 pub mod admin;
 pub mod auth;
 pub mod orders;
+pub mod time;
 
 use crate::config::Config;
-use jiesu_core::calendar::{Calendar, WorkingHours};
-use jiesu_core::order::{Actor, TimeLimits};
+use jiesu_core::calendar::{Calendar, CalendarData, WorkingHours};
+use jiesu_core::order::Actor;
 use jiesu_core::org::OrgTree;
 use jiesu_core::role::{Role, RoleSet};
 use jiesu_core::{DomainError, FieldError, TenantId, UnitId, UserId};
@@ -191,8 +192,10 @@ impl PrincipalCache {
 pub struct App {
     pub store: Store,
     pub config: Config,
-    pub calendar: Calendar,
-    pub limits: TimeLimits,
+    /// The calendar every tenant starts from (the built-in table or `holidays_file`).
+    pub base_calendar: CalendarData,
+    pub hours: WorkingHours,
+    times: Mutex<HashMap<TenantId, (Instant, Arc<time::TenantTime>)>>,
     orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
     refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
     pub principals: PrincipalCache,
@@ -201,19 +204,23 @@ pub struct App {
 impl App {
     pub fn new(store: Store, config: Config) -> anyhow::Result<App> {
         let hours = WorkingHours::parse(&config.working_hours)?;
-        let calendar = match &config.holidays_file {
+        let base_calendar = match &config.holidays_file {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| anyhow::anyhow!("holidays_file {}: {e}", p.display()))?;
-                Calendar::from_json(&text, hours)?
+                CalendarData::from_json(&text)
+                    .map_err(|e| anyhow::anyhow!("holidays_file {}: {e}", p.display()))?
             }
-            None => Calendar::from_json(jiesu_core::calendar::OFFICIAL_TABLE, hours)?,
+            None => CalendarData::official(),
         };
+        // Fail at start-up, not at the first order, if the table and hours do not fit.
+        Calendar::build(base_calendar.clone(), hours.clone())?;
         Ok(App {
             store,
             config,
-            calendar,
-            limits: TimeLimits::ordos(),
+            base_calendar,
+            hours,
+            times: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
@@ -274,5 +281,23 @@ impl App {
         if let Ok(mut g) = self.refs.lock() {
             g.remove(&tenant);
         }
+        if let Ok(mut g) = self.times.lock() {
+            g.remove(&tenant);
+        }
+    }
+
+    /// The tenant's calendar and time-limit rules (cached for a few seconds).
+    pub async fn time(&self, tenant: TenantId) -> AppResult<Arc<time::TenantTime>> {
+        if let Ok(g) = self.times.lock()
+            && let Some((at, t)) = g.get(&tenant)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(self.load_time(tenant).await?);
+        if let Ok(mut g) = self.times.lock() {
+            g.insert(tenant, (Instant::now(), t.clone()));
+        }
+        Ok(t)
     }
 }

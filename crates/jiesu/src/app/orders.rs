@@ -144,13 +144,14 @@ impl App {
         )
         .await?;
         let org = self.org(p.tenant).await?;
+        let time = self.time(p.tenant).await?;
         let actor = p.actor();
         let ctx = Ctx {
             now: at.unwrap_or_else(Utc::now),
             actor: &actor,
             org: &org,
-            calendar: &self.calendar,
-            limits: &self.limits,
+            calendar: &time.calendar,
+            rules: &time.rules,
         };
         let (order, events) = Order::accept(new, instant, &ctx)?;
         let stored = self.store.create_order(p.tenant, order, events).await?;
@@ -178,21 +179,46 @@ impl App {
             .await?;
         }
         let org = self.org(p.tenant).await?;
-        let actor = p.actor();
+        let stored = self
+            .run_command(p.tenant, &p.actor(), Some(p), id, &cmd, Utc::now())
+            .await?;
+        Ok(self.masked_view(p, &org, stored))
+    }
+
+    /// Decides `cmd` as `actor` on fresh state and stores the result, re-deciding on a
+    /// concurrent change. With `viewer`, an order outside their scope does not exist.
+    pub(crate) async fn run_command(
+        &self,
+        tenant: jiesu_core::TenantId,
+        actor: &jiesu_core::order::Actor,
+        viewer: Option<&Principal>,
+        id: OrderId,
+        cmd: &Command,
+        now: chrono::DateTime<Utc>,
+    ) -> AppResult<StoredOrder> {
+        let org = self.org(tenant).await?;
+        let time = self.time(tenant).await?;
         for _ in 0..RETRIES {
-            let stored = self.visible(p, &org, id).await?;
+            let stored = match viewer {
+                Some(p) => self.visible(p, &org, id).await?,
+                None => self
+                    .store
+                    .order(tenant, id)
+                    .await?
+                    .ok_or(AppError::NotFound("工单"))?,
+            };
             let mut order = stored.order.clone();
             let ctx = Ctx {
-                now: Utc::now(),
-                actor: &actor,
+                now,
+                actor,
                 org: &org,
-                calendar: &self.calendar,
-                limits: &self.limits,
+                calendar: &time.calendar,
+                rules: &time.rules,
             };
-            let events = order.execute(&cmd, &ctx)?;
+            let events = order.execute(cmd, &ctx)?;
             let units_changed = order.assignments != stored.order.assignments;
             let change = OrderChange {
-                tenant: p.tenant,
+                tenant,
                 id,
                 expected_version: stored.order.version,
                 prev_hash: stored.last_hash.clone(),
@@ -201,15 +227,11 @@ impl App {
             };
             match self.store.append(vec![(change, units_changed)]).await {
                 Ok(()) => {
-                    return Ok(self.masked_view(
-                        p,
-                        &org,
-                        StoredOrder {
-                            id,
-                            order,
-                            last_hash: String::new(),
-                        },
-                    ));
+                    return Ok(StoredOrder {
+                        id,
+                        order,
+                        last_hash: String::new(),
+                    });
                 }
                 Err(StoreError::Concurrent) => continue,
                 Err(e) => return Err(e.into()),
@@ -237,12 +259,13 @@ impl App {
                 .visible(p, &org, target)
                 .await
                 .map_err(|_| AppError::invalid("target_id", "目标工单不存在"))?;
+            let time = self.time(p.tenant).await?;
             let ctx = Ctx {
                 now: Utc::now(),
                 actor: &actor,
                 org: &org,
-                calendar: &self.calendar,
-                limits: &self.limits,
+                calendar: &time.calendar,
+                rules: &time.rules,
             };
             let mut s = src.order.clone();
             let mut d = dst.order.clone();
