@@ -35,10 +35,12 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     let router = api::router(app.clone());
     let upkeep = tokio::spawn(housekeeping(app.clone()));
+    let scheduler = tokio::spawn(scheduler(app.clone()));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     upkeep.abort();
+    scheduler.abort();
     app.store.close().await;
     Ok(())
 }
@@ -52,6 +54,28 @@ async fn housekeeping(app: Arc<App>) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions purged"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging sessions failed"),
+        }
+    }
+}
+
+/// Sends staged reminders and marks overdue orders as their times come, and catches up
+/// on start after downtime (see `App::run_scheduler_once`).
+async fn scheduler(app: Arc<App>) {
+    let every = app.config.scheduler_interval_ms;
+    if every == 0 {
+        tracing::info!("scheduler off on this node (scheduler_interval_ms = 0)");
+        return;
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.run_scheduler_once(chrono::Utc::now()).await {
+            Ok(p) if p.alerted > 0 => {
+                tracing::info!(orders = p.orders, alerted = p.alerted, "scheduler pass")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler pass failed"),
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct OrderFilter {
     pub accepted_to: Option<DateTime<Utc>>,
     /// `Some(now)`: only orders whose running deadline has passed.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Only orders whose running deadline falls in `[from, to)` (due soon).
+    pub due_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub number_prefix: Option<String>,
     pub emergency: Option<bool>,
     pub citizen_phone: Option<String>,
@@ -135,6 +137,7 @@ impl OrderFilter {
             accepted_from,
             accepted_to,
             overdue_at,
+            due_between,
             number_prefix,
             emergency,
             citizen_phone,
@@ -148,6 +151,7 @@ impl OrderFilter {
             && accepted_from.is_none()
             && accepted_to.is_none()
             && overdue_at.is_none()
+            && due_between.is_none()
             && number_prefix.is_none()
             && emergency.is_none()
             && citizen_phone.is_none()
@@ -1141,6 +1145,11 @@ fn where_clause(
     }
     if let Some(now) = f.overdue_at {
         w.push(format!("o.due_at < {}", q.param(to_ms(now))));
+    }
+    if let Some((from, to)) = f.due_between {
+        let a = q.param(to_ms(from));
+        let b = q.param(to_ms(to));
+        w.push(format!("o.due_at >= {a} AND o.due_at < {b}"));
     }
     if let Some(p) = &f.number_prefix {
         let lo = q.param(p.clone());

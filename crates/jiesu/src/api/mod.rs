@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod dto;
 pub mod orders;
+pub mod time;
 
 use crate::app::{App, AppError};
 use axum::body::Bytes;
@@ -251,6 +252,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "orders", description = "工单与流转"),
         (name = "auth", description = "登录与会话"),
         (name = "admin", description = "组织、用户、分类、区划、令牌"),
+        (name = "deadlines", description = "办理时限、工作日历、到期提醒"),
         (name = "system", description = "健康检查"),
     )
 )]
@@ -279,6 +281,7 @@ pub fn router(app: AppState) -> Router {
         .merge(auth::router())
         .merge(orders::router())
         .merge(admin::router())
+        .merge(time::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
     let openapi_json = Arc::new(openapi.clone());

@@ -60,6 +60,8 @@ pub struct ListQuery {
     pub to: Option<String>,
     /// `true`: only orders whose running deadline has passed.
     pub overdue: Option<bool>,
+    /// Due soon: only orders whose running deadline falls within this many hours from now.
+    pub due_within_hours: Option<u32>,
     pub emergency: Option<bool>,
     /// The start of the order number, e.g. `2026-11-24`.
     pub number: Option<String>,
@@ -184,6 +186,12 @@ async fn list_orders(
     f.accepted_to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
     if q.overdue == Some(true) {
         f.overdue_at = Some(now);
+    }
+    if let Some(h) = q.due_within_hours {
+        if !(1..=24 * 30).contains(&h) {
+            return Err(AppError::invalid("due_within_hours", "应为 1 到 720 小时").into());
+        }
+        f.due_between = Some((now, now + chrono::Duration::hours(i64::from(h))));
     }
     f.emergency = q.emergency;
     if let Some(n) = &q.number {

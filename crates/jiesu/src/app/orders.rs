@@ -333,6 +333,13 @@ impl App {
         Err(StoreError::Concurrent.into())
     }
 
+    /// One order without personal data (masked), for views that do not show the citizen.
+    pub async fn order_summary(&self, p: &Principal, id: OrderId) -> AppResult<OrderView> {
+        let org = self.org(p.tenant).await?;
+        let stored = self.visible(p, &org, id).await?;
+        Ok(self.masked_view(p, &org, stored))
+    }
+
     /// One order with the citizen as this viewer may see them; a read in clear is logged
     /// before the data is returned.
     pub async fn order_detail(&self, p: &Principal, id: OrderId) -> AppResult<OrderView> {

@@ -119,6 +119,7 @@ pub struct Seed {
 pub struct TestApp {
     pub base: String,
     pub app: Arc<App>,
+    pub config: Config,
     pub seed: Seed,
     pub backend: Backend,
     pub data_dir: tempfile::TempDir,
@@ -187,6 +188,63 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
+    /// Stops the server and starts a new one on the same database, as after downtime.
+    pub async fn restart(mut self, config: Config) -> TestApp {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        let app = jiesu::open_app(config.clone()).await.expect("reopen app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_app = app.clone();
+        let server = tokio::spawn(async move {
+            let _ = jiesu::launch(listener, server_app, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            app,
+            config,
+            seed: Seed {
+                tenant: self.seed.tenant,
+                units: std::mem::take(&mut self.seed.units),
+            },
+            backend: self.backend,
+            data_dir: std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("tempdir")),
+            shutdown: Some(tx),
+            server: Some(server),
+            _pg: self._pg.take(),
+        }
+    }
+
+    /// The agent of the seeded tenant, for calling use cases directly.
+    pub async fn agent_principal(&self) -> jiesu::app::Principal {
+        let u = self
+            .app
+            .store
+            .user_by_name(self.seed.tenant, "agent")
+            .await
+            .expect("store")
+            .expect("agent");
+        jiesu::app::Principal {
+            tenant: self.seed.tenant,
+            user_id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            unit_id: u.unit_id,
+            roles: u.roles,
+            via_token: false,
+        }
+    }
+
     /// Shuts the server down and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.shutdown.take() {
@@ -215,8 +273,9 @@ pub async fn get(c: &Client, url: String) -> (StatusCode, Value) {
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Tests drive the scheduler themselves (`run_scheduler_once` at chosen times).
 pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
-    Config::load(
+    let mut c = Config::load(
         None,
         &Overrides {
             data_dir: Some(dir.to_path_buf()),
@@ -224,7 +283,9 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
             database_url,
         },
     )
-    .expect("config")
+    .expect("config");
+    c.scheduler_interval_ms = 0;
+    c
 }
 
 async fn unit(
@@ -373,7 +434,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         Backend::Postgres => Some(PgDb::create(&postgres_url()?).await),
     };
     let config = test_config(data_dir.path(), pg.as_ref().map(|p| p.url.clone()));
-    let app = jiesu::open_app(config).await.expect("open app");
+    let app = jiesu::open_app(config.clone()).await.expect("open app");
     let seed = seed(&app).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -390,6 +451,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     Some(TestApp {
         base: format!("http://{addr}"),
         app,
+        config,
         seed,
         backend,
         data_dir,
