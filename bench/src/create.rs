@@ -35,6 +35,13 @@ pub struct CreateArgs {
     /// Keep the fresh data directory.
     #[arg(long)]
     pub keep: bool,
+    /// The server's scheduler interval in milliseconds (0: scheduler off); default the server's.
+    #[arg(long)]
+    pub scheduler_interval_ms: Option<u64>,
+    /// Before the run, import this many orders accepted ten days ago, so that the scheduler
+    /// has their reminders and overdue marks to send while orders are being created.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,7 +53,11 @@ pub struct CreateReport {
     pub clients: usize,
     pub warmup_seconds: f64,
     pub duration_seconds: f64,
-    /// Orders created (201) whose response arrived inside the measured window.
+    /// The server's scheduler interval, where the run set it.
+    pub scheduler_interval_ms: Option<u64>,
+    /// Overdue orders imported before the run for the scheduler to work through.
+    pub backlog: u64,
+    /// Created (201) orders whose response arrived inside the measured window.
     pub orders: u64,
     pub orders_per_sec: f64,
     pub errors: u64,
@@ -70,6 +81,19 @@ impl CreateReport {
             "create — POST /api/orders, {} clients, {:.0} s measured after {:.0} s warm-up",
             self.clients, self.duration_seconds, self.warmup_seconds
         );
+        if self.backlog > 0 || self.scheduler_interval_ms.is_some() {
+            println!(
+                "  scheduler   interval {}, backlog of {} overdue orders to alert",
+                self.scheduler_interval_ms
+                    .map(|ms| if ms == 0 {
+                        "off".to_string()
+                    } else {
+                        format!("{ms} ms")
+                    })
+                    .unwrap_or_else(|| "server default".into()),
+                thousands(self.backlog)
+            );
+        }
         println!(
             "  throughput  {} orders, {:.0} orders/s   (target ≥ {:.0}/s: {})",
             thousands(self.orders),
@@ -275,7 +299,18 @@ pub async fn run(common: &Common, args: &CreateArgs) -> anyhow::Result<CreateRep
     eprintln!("[create] building the demo in {}", dir.path().display());
     let demo_build_seconds = ensure_demo(&common.jiesu, dir.path()).await?;
     eprintln!("[create] demo ready ({demo_build_seconds:.1} s); starting the server");
-    let server = Server::start(&common.jiesu, dir.path()).await?;
+    if args.backlog > 0 {
+        eprintln!(
+            "[create] importing a backlog of {} overdue orders",
+            args.backlog
+        );
+        import_backlog(&common.jiesu, dir.path(), args.backlog).await?;
+    }
+    let mut env = Vec::new();
+    if let Some(ms) = args.scheduler_interval_ms {
+        env.push(("JIESU_SCHEDULER_INTERVAL_MS", ms.to_string()));
+    }
+    let server = Server::start_with_env(&common.jiesu, dir.path(), &env).await?;
     let result = measure(common, args, &server, dir.path(), demo_build_seconds).await;
     if result.is_err() {
         eprintln!("[create] server log tail:\n{}", server.log_tail());
@@ -284,6 +319,52 @@ pub async fn run(common: &Common, args: &CreateArgs) -> anyhow::Result<CreateRep
     let report = result?;
     dir.finish()?;
     Ok(report)
+}
+
+/// Orders accepted ten days ago: every reminder and the overdue mark of their dispatch
+/// deadline is due as soon as the server starts.
+async fn import_backlog(jiesu: &Path, dir: &Path, n: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let day = (chrono::Utc::now() - chrono::Duration::days(10))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("UTC+8")?)
+        .format("%Y-%m-%d");
+    let path = dir.join("bench-backlog.jsonl");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    for i in 0..n {
+        let row = serde_json::json!({
+            "channel": "phone",
+            "request_type": "complaint",
+            "content": format!("小区积水严重，请尽快处理（积压工单 {i}）"),
+            "accepted_at": format!("{day} 09:{:02}:{:02}", (i / 60) % 60, i % 60),
+            "external_ref": format!("BACKLOG-{i:07}"),
+        });
+        serde_json::to_writer(&mut w, &row)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    drop(w);
+    let path_s = path
+        .to_str()
+        .context("the data directory path is not UTF-8")?;
+    let dir_s = dir
+        .to_str()
+        .context("the data directory path is not UTF-8")?;
+    let out = crate::server::run_jiesu(
+        jiesu,
+        &[
+            "import",
+            path_s,
+            "--format",
+            "jsonl",
+            "--as-user",
+            "agent",
+            "--data-dir",
+            dir_s,
+        ],
+    )
+    .await?;
+    eprintln!("[create] {}", out.lines().next().unwrap_or_default());
+    Ok(())
 }
 
 async fn measure(
@@ -350,6 +431,8 @@ async fn measure(
         clients: args.clients,
         warmup_seconds: args.warmup,
         duration_seconds: args.duration,
+        scheduler_interval_ms: args.scheduler_interval_ms,
+        backlog: args.backlog,
         orders,
         orders_per_sec,
         errors: total.errors,

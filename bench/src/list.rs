@@ -1,12 +1,12 @@
 //! `jiesu-bench list`: filtered list queries against a data directory holding N orders, then
 //! the server's resident memory.
 
+use crate::Common;
 use crate::body;
 use crate::client::{self, ListPage, RefData};
 use crate::create::{Stop, body_pool, create_worker, ensure_demo, login_many};
 use crate::server::{CpuMark, CpuUse, Memory, Server, SlowStatement, run_jiesu};
 use crate::stats::{Latencies, LatencySummary, fmt_mib, fmt_ms, thousands, verdict};
-use crate::{Common, DataDir};
 use anyhow::{Context, bail};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
@@ -66,8 +66,8 @@ pub struct ListArgs {
 
 /// What the data directory holds, written after every loaded chunk (resumable).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Marker {
-    orders: u64,
+pub struct Marker {
+    pub orders: u64,
     method: LoadPath,
     seconds: f64,
     /// The accepted times lie in the 365 local days before this date (import path).
@@ -705,12 +705,30 @@ pub async fn run(common: &Common, args: &ListArgs) -> anyhow::Result<ListReport>
     anyhow::ensure!(args.clients >= 1, "--clients must be at least 1");
     anyhow::ensure!(args.requests >= 1, "--requests must be at least 1");
     Kind::rotation(&args.filters)?;
+    let (dir_path, marker, load) = prepare(common, args).await?;
+    let dir = dir_path.as_path();
+
+    eprintln!("[list] starting the server");
+    let server = Server::start(&common.jiesu, dir).await?;
+    let result = measure(common, args, &server, dir, load, &marker).await;
+    if result.is_err() {
+        eprintln!("[list] server log tail:\n{}", server.log_tail());
+    }
+    server.stop().await?;
+    result
+}
+
+/// The data directory with the demo and `args.orders` benchmark orders, loaded now where
+/// they are not there yet (also used by the `scheduler` scenario).
+pub async fn prepare(
+    common: &Common,
+    args: &ListArgs,
+) -> anyhow::Result<(PathBuf, Marker, LoadReport)> {
     let dir_path = args
         .data_dir
         .clone()
         .unwrap_or_else(|| common.work_root().join(format!("list-{}", args.orders)));
-    let dir = DataDir::kept(dir_path);
-    let dir = dir.path();
+    let dir = dir_path.as_path();
     let has_demo = dir.join("jiesu.db").exists();
     if !has_demo {
         eprintln!("[list] building the demo in {}", dir.display());
@@ -762,15 +780,7 @@ pub async fn run(common: &Common, args: &ListArgs) -> anyhow::Result<ListReport>
         loaded_now,
         reused,
     };
-
-    eprintln!("[list] starting the server");
-    let server = Server::start(&common.jiesu, dir).await?;
-    let result = measure(common, args, &server, dir, load, &marker).await;
-    if result.is_err() {
-        eprintln!("[list] server log tail:\n{}", server.log_tail());
-    }
-    server.stop().await?;
-    result
+    Ok((dir_path.clone(), marker, load))
 }
 
 async fn measure(

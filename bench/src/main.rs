@@ -19,6 +19,13 @@
 //!   `next_cursor`). Target: **p99 < 50 ms** (per filter and overall).
 //!   Then the server's memory from `/proc/<pid>/status`: VmRSS and the peak VmHWM.
 //!   Target: **< 200 MB**.
+//! * `deadlines`: `Calendar::due` on one core for varied starts and limits, no server.
+//!   Target: **≥ 1,000,000 deadlines/s**.
+//! * `scheduler`: `jiesu scheduler` over the `list` data directory: a pass with nothing due
+//!   (target **< 1 s** over 1,000,000 open orders), a dry run that finds every due order, and
+//!   an alert pass (orders alerted per second). Scheduler cost on creation: `create
+//!   --scheduler-interval-ms 100 --backlog 20000` against `--scheduler-interval-ms 0`
+//!   (target: **≤ 10% slower**).
 //!
 //! The `jiesu` binary defaults to the release build in `$CARGO_TARGET_DIR/release/jiesu`
 //! (else `./target/release/jiesu`); build both with
@@ -27,7 +34,9 @@
 mod body;
 mod client;
 mod create;
+mod deadlines;
 mod list;
+mod scheduler;
 mod server;
 mod stats;
 
@@ -62,6 +71,10 @@ enum Cmd {
     Create(create::CreateArgs),
     /// Filtered list queries over a large data directory, then the server's memory.
     List(list::ListArgs),
+    /// Deadline computations per second on one core (no server).
+    Deadlines(deadlines::DeadlineArgs),
+    /// The deadline scheduler's scans and alert rate over the `list` data directory.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 /// What every scenario needs.
@@ -154,6 +167,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Cmd::Deadlines(args) = &cli.command {
+        let report = deadlines::run(args)?;
+        return emit(cli.json, &report, || report.print());
+    }
     let jiesu = cli.jiesu.clone().unwrap_or_else(default_jiesu);
     if !jiesu.exists() {
         anyhow::bail!(
@@ -166,20 +183,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Cmd::Create(args) => {
             let report = create::run(&common, args).await?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                report.print();
-            }
+            emit(cli.json, &report, || report.print())?;
         }
         Cmd::List(args) => {
             let report = list::run(&common, args).await?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                report.print();
-            }
+            emit(cli.json, &report, || report.print())?;
         }
+        Cmd::Deadlines(_) => unreachable!("handled before the binary is needed"),
+        Cmd::Scheduler(args) => {
+            let report = scheduler::run(&common, args).await?;
+            emit(cli.json, &report, || report.print())?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints a report: as JSON with `--json`, else for people.
+fn emit<T: serde::Serialize>(json: bool, report: &T, print: impl FnOnce()) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print();
     }
     Ok(())
 }

@@ -60,12 +60,22 @@ pub struct Server {
 impl Server {
     /// Starts `jiesu serve` on a free port and waits until `GET /api/health` answers.
     pub async fn start(jiesu: &Path, data_dir: &Path) -> anyhow::Result<Server> {
+        Self::start_with_env(jiesu, data_dir, &[]).await
+    }
+
+    /// `start`, with extra environment variables for the server (its `JIESU_*` settings).
+    pub async fn start_with_env(
+        jiesu: &Path,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let log = data_dir.join("bench-server.log");
         let log_file = std::fs::File::create(&log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(jiesu)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)

@@ -37,6 +37,8 @@ pub struct Config {
     /// How often the scheduler looks for due reminders and overdue marks, in milliseconds;
     /// 0 turns it off on this node.
     pub scheduler_interval_ms: u64,
+    /// Largest file that may be attached to an order, in MiB.
+    pub attachment_limit_mib: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             body_limit_kib: 256,
             time_rules_preset: "ordos".into(),
             scheduler_interval_ms: 2000,
+            attachment_limit_mib: 10,
         }
     }
 }
@@ -98,7 +101,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 13] = [
+    const KEYS: [&'static str; 14] = [
         "data_dir",
         "listen",
         "database_url",
@@ -112,6 +115,7 @@ impl Config {
         "body_limit_kib",
         "time_rules_preset",
         "scheduler_interval_ms",
+        "attachment_limit_mib",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -159,6 +163,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "time_rules_preset",
                 message: format!("“{}” is neither ordos nor jinchang", self.time_rules_preset),
+            });
+        }
+        if !(1..=100).contains(&self.attachment_limit_mib) {
+            return Err(ConfigError::Invalid {
+                key: "attachment_limit_mib",
+                message: "must be between 1 and 100".into(),
             });
         }
         if self.body_limit_kib < 16 {

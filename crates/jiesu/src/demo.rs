@@ -950,6 +950,7 @@ async fn build(app: &App) -> anyhow::Result<()> {
                 needs_contact: rng.gen_bool(0.4),
             },
             external_ref: None,
+            query_code_hash: None,
         };
         // Who handles it: the department for the category, the town (through the district
         // centre, or directly), or the housing department where the demo's handler works.

@@ -58,6 +58,9 @@ async fn housekeeping(app: Arc<App>) {
     }
 }
 
+/// Orders per second the background scheduler alerts at most.
+const SCHEDULER_RATE: u64 = 100;
+
 /// Sends staged reminders and marks overdue orders as their times come, and catches up
 /// on start after downtime (see `App::run_scheduler_once`).
 async fn scheduler(app: Arc<App>) {
@@ -70,7 +73,11 @@ async fn scheduler(app: Arc<App>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match app.run_scheduler_once(chrono::Utc::now()).await {
+        // About SCHEDULER_RATE orders a second: far above a centre's steady need (a few a
+        // second), low enough that draining a backlog after downtime leaves the shared
+        // writer to the people at work.
+        let budget = (SCHEDULER_RATE * every).div_ceil(1000);
+        match app.run_scheduler(chrono::Utc::now(), budget).await {
             Ok(p) if p.alerted > 0 => {
                 tracing::info!(orders = p.orders, alerted = p.alerted, "scheduler pass")
             }

@@ -113,6 +113,20 @@ enum Cmd {
         #[arg(long)]
         to: Option<PathBuf>,
     },
+    /// Send every reminder and overdue mark due by now (or by --at) in one pass, and report.
+    Scheduler {
+        #[command(flatten)]
+        common: Common,
+        /// The time to run the pass as of (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Stop after about this many orders (default: all that are due).
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Only count the orders with an alert due; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check every order's hash chain and state; exits 1 naming the first broken link.
     Verify {
         #[command(flatten)]
@@ -326,6 +340,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.store.close().await;
             let bytes = r?;
             println!("backup written to {} ({bytes} bytes)", dest.display());
+            Ok(())
+        }
+        Cmd::Scheduler {
+            common,
+            at,
+            budget,
+            dry_run,
+        } => {
+            let config = common.load()?;
+            let now = match at {
+                Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                    .map_err(|_| anyhow::anyhow!("--at: “{s}” is not an RFC 3339 time"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let app = jiesu::open_app(config).await?;
+            let started = std::time::Instant::now();
+            if dry_run {
+                let due = app.count_due_alerts(now).await;
+                let elapsed = started.elapsed();
+                app.store.close().await;
+                let due = due.map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!(
+                    "scheduler scan as of {now}: {due} orders due, in {:.1} ms (nothing sent)",
+                    elapsed.as_secs_f64() * 1000.0
+                );
+                return Ok(());
+            }
+            let pass = app.run_scheduler(now, budget.unwrap_or(u64::MAX)).await;
+            let elapsed = started.elapsed();
+            app.store.close().await;
+            let pass = pass.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "scheduler pass as of {now}: {} orders due, {} alerted, in {:.1} ms",
+                pass.orders,
+                pass.alerted,
+                elapsed.as_secs_f64() * 1000.0
+            );
             Ok(())
         }
         Cmd::Verify { common } => {

@@ -6,6 +6,7 @@
 //! batched into one transaction and one fsync, each in its own savepoint, which is what lets one
 //! SQLite file take thousands of durable orders a second.
 
+pub mod attachments;
 pub mod audit;
 pub mod catalog;
 pub mod migration;

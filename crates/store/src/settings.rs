@@ -124,6 +124,21 @@ impl Store {
         Ok(())
     }
 
+    /// How many orders have a reminder or overdue mark due by `now` (a walk of the
+    /// `next_alert_at` index, sending nothing).
+    pub async fn count_due_alerts(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<u64> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT COUNT(*) AS n FROM orders WHERE tenant_id = $1 AND next_alert_at <= $2",
+                vec![tenant.0.into(), to_ms(now).into()],
+            ))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let n: i64 = col(&row, "n")?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Orders whose next reminder or overdue mark is due by `now`, most overdue first.
     pub async fn due_alerts(
         &self,

@@ -114,6 +114,10 @@ pub enum Command {
     Note {
         text: String,
     },
+    /// Records a file stored for the order (evidence, a reply's documents).
+    Attach {
+        attachment: AttachmentRef,
+    },
     RequestExtension {
         days: u32,
         reason: String,
@@ -169,6 +173,7 @@ impl Command {
             Command::Sign => "sign",
             Command::Return { .. } => "return",
             Command::Note { .. } => "note",
+            Command::Attach { .. } => "attach",
             Command::RequestExtension { .. } => "extension",
             Command::ReviewExtension { .. } => "extension_review",
             Command::Reply { .. } => "reply",
@@ -186,6 +191,8 @@ impl Command {
 
 const UNIT_STAFF: &[Role] = &[Role::Handler, Role::UnitAdmin, Role::Dispatcher];
 const MAX_TARGETS: usize = 20;
+/// Files one order may carry.
+pub const MAX_ATTACHMENTS: usize = 50;
 
 fn reason_text(field: &str, s: &str) -> Result<String, DomainError> {
     Ok(required_text(field, s, 2_000)?)
@@ -200,7 +207,7 @@ impl Order {
     ) -> Result<(Order, Vec<Event>), DomainError> {
         let actor = ctx
             .actor
-            .act_as(&[Role::Agent, Role::Dispatcher], "受理诉求")?;
+            .act_as(&[Role::Agent, Role::Dispatcher, Role::System], "受理诉求")?;
         let centre_id = ctx
             .org
             .centre_of(ctx.actor.unit_id)
@@ -477,6 +484,33 @@ impl Order {
                     }],
                 ))
             }
+            Command::Attach { attachment } => {
+                let who = actor.act_as(
+                    &[
+                        Role::Handler,
+                        Role::UnitAdmin,
+                        Role::Dispatcher,
+                        Role::Agent,
+                        Role::Callback,
+                    ],
+                    "上传附件",
+                )?;
+                if self.status.is_terminal() {
+                    return Err(self.state_conflict("上传附件"));
+                }
+                if !self.is_centre_staff(ctx) {
+                    self.held_assignment(actor, "上传附件")?;
+                }
+                if self.attachments.len() >= MAX_ATTACHMENTS {
+                    return Err(DomainError::invalid(
+                        "file",
+                        format!("每个工单最多 {MAX_ATTACHMENTS} 个附件"),
+                    ));
+                }
+                let mut attachment = attachment.clone();
+                attachment.name = required_text("file", &attachment.name, 200)?;
+                Ok((who, vec![EventKind::AttachmentAdded { attachment }]))
+            }
             Command::RequestExtension { days, reason } => {
                 let who = actor.act_as(&[Role::Handler, Role::UnitAdmin], "申请延期")?;
                 let held = self.held_assignment(actor, "申请延期")?;
@@ -623,7 +657,8 @@ impl Order {
                 resolved,
                 comment,
             } => {
-                let who = actor.act_as(&[Role::Callback], "回访")?;
+                // System: the citizen's own rating on the portal.
+                let who = actor.act_as(&[Role::Callback, Role::System], "回访")?;
                 self.ensure_status(&[Status::CallbackPending], "回访")?;
                 let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
                 let rehandle = if ok {
@@ -935,6 +970,8 @@ impl Order {
             urgency: o.urgency,
             flags: o.flags,
             external_ref: o.external_ref,
+            query_code_hash: o.query_code_hash,
+            attachments: Vec::new(),
             status: Status::PendingReview,
             closure: None,
             centre_id: *centre_id,
@@ -1180,6 +1217,9 @@ impl Order {
                 }
             }
             EventKind::NoteAdded { .. } => {}
+            EventKind::AttachmentAdded { attachment } => {
+                self.attachments.push(attachment.clone());
+            }
             EventKind::ExtensionRequested { days, reason } => {
                 self.extension = Some(Extension {
                     days: *days,

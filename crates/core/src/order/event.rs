@@ -72,6 +72,9 @@ pub enum EventKind {
         reason: String,
         dispatch: Option<Deadline>,
     },
+    AttachmentAdded {
+        attachment: AttachmentRef,
+    },
     NoteAdded {
         text: String,
     },
@@ -144,6 +147,7 @@ impl EventKind {
             EventKind::Signed { .. } => "signed",
             EventKind::Returned { .. } => "returned",
             EventKind::NoteAdded { .. } => "note_added",
+            EventKind::AttachmentAdded { .. } => "attachment_added",
             EventKind::ExtensionRequested { .. } => "extension_requested",
             EventKind::ExtensionDecided { .. } => "extension_decided",
             EventKind::Replied { .. } => "replied",
@@ -170,6 +174,7 @@ impl EventKind {
             EventKind::Signed { .. } => "签收",
             EventKind::Returned { .. } => "退单",
             EventKind::NoteAdded { .. } => "办理记录",
+            EventKind::AttachmentAdded { .. } => "上传附件",
             EventKind::ExtensionRequested { .. } => "申请延期",
             EventKind::ExtensionDecided { approved: true, .. } => "同意延期",
             EventKind::ExtensionDecided { .. } => "驳回延期",

@@ -115,6 +115,7 @@ fn new_order(flags: Flags) -> NewOrder {
         urgency: Urgency::Normal,
         flags,
         external_ref: None,
+        query_code_hash: None,
     }
 }
 

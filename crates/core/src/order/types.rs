@@ -229,6 +229,20 @@ pub struct NewOrder {
     pub flags: Flags,
     /// Reference in the source system (e.g. the 110 case number), for idempotent intake.
     pub external_ref: Option<String>,
+    /// Hash of the query code a citizen got at submission (portal), to follow the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_code_hash: Option<String>,
+}
+
+/// A file attached to an order; its bytes are stored apart, under `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +361,10 @@ pub struct Order {
     pub urgency: Urgency,
     pub flags: Flags,
     pub external_ref: Option<String>,
+    #[serde(default)]
+    pub query_code_hash: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
     pub status: Status,
     pub closure: Option<Closure>,
     /// The centre that reviews and dispatches it.

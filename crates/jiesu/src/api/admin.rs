@@ -277,6 +277,18 @@ pub struct CategoryDto {
     pub active: bool,
 }
 
+impl From<jiesu_store::catalog::Category> for CategoryDto {
+    fn from(c: jiesu_store::catalog::Category) -> Self {
+        CategoryDto {
+            code: c.code,
+            parent_code: c.parent_code,
+            name: c.name,
+            level: c.level,
+            active: c.active,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CategoriesResponse {
     pub items: Vec<CategoryDto>,
@@ -294,16 +306,7 @@ async fn list_categories(
         .await
         .map_err(AppError::from)?;
     Ok(Json(CategoriesResponse {
-        items: cats
-            .into_iter()
-            .map(|c| CategoryDto {
-                code: c.code,
-                parent_code: c.parent_code,
-                name: c.name,
-                level: c.level,
-                active: c.active,
-            })
-            .collect(),
+        items: cats.into_iter().map(CategoryDto::from).collect(),
     }))
 }
 
@@ -359,6 +362,17 @@ pub struct RegionDto {
     pub parent_code: Option<String>,
 }
 
+impl From<jiesu_store::catalog::Region> for RegionDto {
+    fn from(r: jiesu_store::catalog::Region) -> Self {
+        RegionDto {
+            code: r.code,
+            name: r.name,
+            level: r.level,
+            parent_code: r.parent_code,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RegionsResponse {
     pub items: Vec<RegionDto>,
@@ -372,15 +386,7 @@ async fn list_regions(
 ) -> ApiResult<Json<RegionsResponse>> {
     let regions = app.store.regions(p.tenant).await.map_err(AppError::from)?;
     Ok(Json(RegionsResponse {
-        items: regions
-            .into_iter()
-            .map(|r| RegionDto {
-                code: r.code,
-                name: r.name,
-                level: r.level,
-                parent_code: r.parent_code,
-            })
-            .collect(),
+        items: regions.into_iter().map(RegionDto::from).collect(),
     }))
 }
 

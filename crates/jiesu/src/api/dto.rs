@@ -174,6 +174,7 @@ impl CreateOrderRequest {
             },
             flags,
             external_ref: optional_text("external_ref", self.external_ref.as_deref(), 100)?,
+            query_code_hash: None,
         };
         let instant = self.instant_answer.map(|a| InstantAnswer {
             knowledge_entry_id: a.knowledge_entry_id,
@@ -509,6 +510,13 @@ impl EventDto {
         let mut payload = serde_json::to_value(&ev.kind).unwrap_or_default();
         if let Some(c) = payload.pointer_mut("/order/citizen") {
             *c = serde_json::to_value(CitizenDto::from(citizen)).unwrap_or_default();
+        }
+        // The citizen's query code is theirs alone, even hashed.
+        if let Some(o) = payload
+            .pointer_mut("/order")
+            .and_then(|o| o.as_object_mut())
+        {
+            o.remove("query_code_hash");
         }
         EventDto {
             seq: ev.seq,

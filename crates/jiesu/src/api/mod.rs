@@ -4,14 +4,17 @@
 pub mod admin;
 pub mod auth;
 pub mod dto;
+pub mod files;
 pub mod orders;
+pub mod portal;
 pub mod time;
+pub mod ui;
 
 use crate::app::{App, AppError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -54,6 +57,8 @@ pub enum ApiError {
         message: String,
     },
     UnsupportedMedia,
+    /// A body over the route's limit.
+    BodyTooLarge,
 }
 
 impl From<AppError> for ApiError {
@@ -88,6 +93,12 @@ impl IntoResponse for ApiError {
                 "请求体须为 JSON（Content-Type: application/json）".to_string(),
                 None,
             ),
+            ApiError::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "请求体过大".to_string(),
+                None,
+            ),
             ApiError::App(e) => match e {
                 AppError::Unauthenticated => (
                     StatusCode::UNAUTHORIZED,
@@ -114,6 +125,18 @@ impl IntoResponse for ApiError {
                 AppError::TooMany(m) => {
                     (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m, None)
                 }
+                AppError::TooLarge(m) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    m,
+                    Some("file".into()),
+                ),
+                AppError::UnsupportedType(m) => (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_file_type",
+                    m,
+                    Some("file".into()),
+                ),
                 AppError::Internal(detail) => {
                     tracing::error!(%detail, "internal error");
                     (
@@ -155,12 +178,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !json {
             return Err(ApiError::UnsupportedMedia);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Malformed {
-                field: None,
-                message: format!("无法读取请求体：{e}"),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge
+            } else {
+                ApiError::Malformed {
+                    field: None,
+                    message: format!("无法读取请求体：{e}"),
+                }
+            }
+        })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -253,6 +280,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "auth", description = "登录与会话"),
         (name = "admin", description = "组织、用户、分类、区划、令牌"),
         (name = "deadlines", description = "办理时限、工作日历、到期提醒"),
+        (name = "portal", description = "市民门户（无需登录）：提交诉求、查询进度、满意度评价"),
         (name = "system", description = "健康检查"),
     )
 )]
@@ -282,8 +310,12 @@ pub fn router(app: AppState) -> Router {
         .merge(orders::router())
         .merge(admin::router())
         .merge(time::router())
+        .merge(files::router(app.config.attachment_limit_mib))
+        .merge(portal::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
+    // The outer cap lets an upload through; each extractor applies its route's own limit.
+    let upload_limit = app.config.attachment_limit_mib * 1024 * 1024 + 64 * 1024;
     let openapi_json = Arc::new(openapi.clone());
     Router::new()
         .merge(api)
@@ -295,12 +327,19 @@ pub fn router(app: AppState) -> Router {
             }),
         )
         .merge(SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::new(["/api/openapi.json"])))
-        .route("/", get(|| async { Redirect::temporary("/api/docs/") }))
-        .fallback(|| async {
-            ApiError::App(AppError::NotFound("接口")).into_response()
-        })
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async {
+                ApiError::App(AppError::NotFound("接口")).into_response()
+            }),
+        )
+        .fallback(
+            get(ui::serve).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            body_limit.max(upload_limit),
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req

@@ -141,6 +141,33 @@ async fn list_orders(
     AuthUser(p): AuthUser,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<OrderListResponse>> {
+    let now = Utc::now();
+    let (q, f, sort) = list_filter(&app, &p, query, now).await?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::invalid("limit", "每页 1–200 条").into());
+    }
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = app.list_orders(&p, f, sort, cursor, limit).await?;
+    Ok(Json(OrderListResponse {
+        items: page
+            .items
+            .iter()
+            .map(|v| OrderSummaryDto::of(v, now))
+            .collect(),
+        total: page.total,
+        total_capped: page.total_capped,
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// The list query's filter and order, checked field by field.
+pub(crate) async fn list_filter(
+    app: &AppState,
+    p: &crate::app::Principal,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    now: DateTime<Utc>,
+) -> ApiResult<(ListQuery, OrderFilter, Sort)> {
     let Query(q) = query.map_err(|e| {
         // "Failed to deserialize query string: limit: invalid digit…" or "…unknown field `x`…"
         let text = e.body_text();
@@ -154,7 +181,6 @@ async fn list_orders(
             format!("查询参数取值无效：{detail}"),
         ))
     })?;
-    let now = Utc::now();
     let mut f = OrderFilter {
         statuses: csv_list("status", &q.status, Status::parse)?,
         request_types: csv_list("request_type", &q.request_type, RequestType::parse)?,
@@ -170,7 +196,7 @@ async fn list_orders(
         jiesu_core::values::CategoryCode::parse("category", c)?;
     }
     if let Some(u) = q.unit {
-        f.units = Some(app.unit_filter(&p, UnitId(u)).await?);
+        f.units = Some(app.unit_filter(p, UnitId(u)).await?);
     }
     if let Some(s) = &q.assignment_status {
         if q.unit.is_none() {
@@ -220,22 +246,7 @@ async fn list_orders(
             .into());
         }
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::invalid("limit", "每页 1–200 条").into());
-    }
-    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = app.list_orders(&p, f, sort, cursor, limit).await?;
-    Ok(Json(OrderListResponse {
-        items: page
-            .items
-            .iter()
-            .map(|v| OrderSummaryDto::of(v, now))
-            .collect(),
-        total: page.total,
-        total_capped: page.total_capped,
-        next_cursor: page.next.map(encode_cursor),
-    }))
+    Ok((q, f, sort))
 }
 
 /// One order. The citizen is shown as the caller's role allows; a read in clear is logged.

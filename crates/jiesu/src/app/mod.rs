@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod files;
 pub mod orders;
+pub mod portal;
 pub mod time;
 
 use crate::config::Config;
@@ -39,6 +41,10 @@ pub enum AppError {
     Calendar(String),
     #[error("{0}")]
     TooMany(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -81,7 +81,12 @@ impl App {
     }
 
     /// Loads an order `p` may see; an order outside their scope does not exist for them.
-    async fn visible(&self, p: &Principal, org: &OrgTree, id: OrderId) -> AppResult<StoredOrder> {
+    pub(crate) async fn visible(
+        &self,
+        p: &Principal,
+        org: &OrgTree,
+        id: OrderId,
+    ) -> AppResult<StoredOrder> {
         let stored = self
             .store
             .order(p.tenant, id)

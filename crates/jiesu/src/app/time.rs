@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 const CALENDAR_KEY: &str = "calendar";
 const RULES_KEY: &str = "time_rules";
 /// Orders the scheduler takes per query.
-const SCHEDULER_BATCH: u64 = 500;
+const SCHEDULER_BATCH: u64 = 200;
+/// Orders alerted at once: few, so that a backlog after downtime does not crowd out the
+/// requests of people at work (they share the writer).
+const SCHEDULER_CONCURRENCY: usize = 8;
 
 /// A tenant's calendar and time-limit rules, ready for computing.
 pub struct TenantTime {
@@ -202,6 +205,20 @@ impl App {
     /// order's next alert time in one transaction, and a concurrent pass loses the race on
     /// the order's version.
     pub async fn run_scheduler_once(&self, now: DateTime<Utc>) -> AppResult<SchedulerPass> {
+        self.run_scheduler(now, u64::MAX).await
+    }
+
+    /// Orders with an alert due by `now`, over all tenants (what a pass would take on).
+    pub async fn count_due_alerts(&self, now: DateTime<Utc>) -> AppResult<u64> {
+        let mut n = 0;
+        for t in self.store.tenants().await? {
+            n += self.store.count_due_alerts(t.id, now).await?;
+        }
+        Ok(n)
+    }
+
+    /// A scheduler pass that stops after about `budget` orders (the rest wait for the next).
+    pub async fn run_scheduler(&self, now: DateTime<Utc>, budget: u64) -> AppResult<SchedulerPass> {
         let mut pass = SchedulerPass::default();
         for t in self.store.tenants().await? {
             let actor = match self.system_actor(t.id).await {
@@ -209,7 +226,14 @@ impl App {
                 Err(_) => continue,
             };
             loop {
-                let due = self.store.due_alerts(t.id, now, SCHEDULER_BATCH).await?;
+                let left = budget.saturating_sub(pass.orders as u64);
+                if left == 0 {
+                    return Ok(pass);
+                }
+                let due = self
+                    .store
+                    .due_alerts(t.id, now, SCHEDULER_BATCH.min(left))
+                    .await?;
                 let n = due.len();
                 // Concurrently, so that the alerts share group commits.
                 let results: Vec<AppResult<_>> = futures::stream::iter(due)
@@ -220,7 +244,7 @@ impl App {
                                 .await
                         }
                     })
-                    .buffer_unordered(64)
+                    .buffer_unordered(SCHEDULER_CONCURRENCY)
                     .collect()
                     .await;
                 let alerted = results.iter().filter(|r| r.is_ok()).count();
@@ -235,7 +259,7 @@ impl App {
                 pass.alerted += alerted;
                 // Stop when the query came back short, or nothing moved (no endless loop on
                 // an order that keeps failing).
-                if (n as u64) < SCHEDULER_BATCH || alerted == 0 {
+                if (n as u64) < SCHEDULER_BATCH.min(left) || alerted == 0 {
                     break;
                 }
             }
