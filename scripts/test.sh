@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Jiesu: unit and property tests, API tests against the real server on
-# SQLite and PostgreSQL, crash tests and CLI tests. Sets up what it needs on a fresh machine.
+# SQLite and PostgreSQL, crash tests and CLI tests, frontend unit tests (Vitest) and browser
+# tests of the web UI (Playwright driving Debian Chromium against the real server). Sets up
+# what it needs on a fresh machine (Node.js, npm packages, Chromium, CJK fonts).
 #
 #   JIESU_TEST_POSTGRES_URL  PostgreSQL the tests create their own databases on
 #                            (default postgres://postgres@127.0.0.1:5432/test)
@@ -29,9 +31,24 @@ if [ -n "$JIESU_TEST_POSTGRES_URL" ] && command -v pg_isready >/dev/null 2>&1; t
   fi
 fi
 
+# The web UI: frontend unit tests, then the build the server serves (and the browser
+# tests below drive).
+scripts/build-web.sh --test
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== browser tests (Playwright, Debian Chromium)"
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+  echo "installing chromium, chromium-driver and CJK fonts from Debian"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
+fi
+# The server under test is the debug binary the integration tests above built.
+cargo build --locked -p jiesu
+(cd web && JIESU_BIN="$CARGO_TARGET_DIR/debug/jiesu" npm run e2e --silent)

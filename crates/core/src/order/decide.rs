@@ -460,23 +460,7 @@ impl Order {
                 ))
             }
             Command::Note { text } => {
-                let who = actor.act_as(
-                    &[
-                        Role::Handler,
-                        Role::UnitAdmin,
-                        Role::Dispatcher,
-                        Role::Agent,
-                        Role::Callback,
-                        Role::Supervisor,
-                    ],
-                    "添加办理记录",
-                )?;
-                if self.status.is_terminal() {
-                    return Err(self.state_conflict("添加办理记录"));
-                }
-                if !self.is_centre_staff(ctx) {
-                    self.held_assignment(actor, "添加办理记录")?;
-                }
+                let who = self.contributor(actor, ctx, "添加办理记录")?;
                 Ok((
                     who,
                     vec![EventKind::NoteAdded {
@@ -485,22 +469,7 @@ impl Order {
                 ))
             }
             Command::Attach { attachment } => {
-                let who = actor.act_as(
-                    &[
-                        Role::Handler,
-                        Role::UnitAdmin,
-                        Role::Dispatcher,
-                        Role::Agent,
-                        Role::Callback,
-                    ],
-                    "上传附件",
-                )?;
-                if self.status.is_terminal() {
-                    return Err(self.state_conflict("上传附件"));
-                }
-                if !self.is_centre_staff(ctx) {
-                    self.held_assignment(actor, "上传附件")?;
-                }
+                let who = self.contributor(actor, ctx, "上传附件")?;
                 if self.attachments.len() >= MAX_ATTACHMENTS {
                     return Err(DomainError::invalid(
                         "file",
@@ -837,6 +806,29 @@ impl Order {
         } else {
             Err(self.state_conflict(what))
         }
+    }
+
+    /// Who may add to an open order's record (a note, a file): centre staff, or staff of
+    /// a unit holding the order.
+    fn contributor(&self, actor: &Actor, ctx: &Ctx, what: &str) -> Result<ActorRef, DomainError> {
+        let who = actor.act_as(
+            &[
+                Role::Handler,
+                Role::UnitAdmin,
+                Role::Dispatcher,
+                Role::Agent,
+                Role::Callback,
+                Role::Supervisor,
+            ],
+            what,
+        )?;
+        if self.status.is_terminal() {
+            return Err(self.state_conflict(what));
+        }
+        if !self.is_centre_staff(ctx) {
+            self.held_assignment(actor, what)?;
+        }
+        Ok(who)
     }
 
     /// Staff of the reviewing centre, or of a centre above it.

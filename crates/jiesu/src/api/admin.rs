@@ -583,17 +583,19 @@ pub struct MetaResponse {
     pub unit_kinds: Vec<CodeLabel>,
 }
 
+/// `CodeLabel`s of every value of a coded enum.
 macro_rules! labels {
     ($t:ty) => {
         <$t>::ALL
             .iter()
-            .map(|v| CodeLabel {
+            .map(|v| $crate::api::admin::CodeLabel {
                 code: v.as_str(),
                 label: v.label(),
             })
             .collect()
     };
 }
+pub(crate) use labels;
 
 /// Codes and their Chinese labels, for pickers.
 #[utoipa::path(get, path = "/api/meta", tag = "admin", security(()), responses((status = 200, body = MetaResponse)))]

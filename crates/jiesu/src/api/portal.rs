@@ -3,7 +3,7 @@
 //! the reply and rate it. What they see is the citizen's view: steps in plain words, no
 //! staff names, no internal notes.
 
-use super::admin::{CategoryDto, CodeLabel, RegionDto};
+use super::admin::{CategoryDto, CodeLabel, RegionDto, labels};
 use super::dto::{CitizenInput, CreateOrderRequest};
 use super::{ApiError, ApiJson, ApiResult, AppState, ErrorBody};
 use crate::app::AppError;
@@ -71,20 +71,8 @@ async fn public_meta(
         .collect();
     Ok(Json(PublicMeta {
         centre_name: name,
-        request_types: RequestType::ALL
-            .iter()
-            .map(|v| CodeLabel {
-                code: v.as_str(),
-                label: v.label(),
-            })
-            .collect(),
-        satisfactions: Satisfaction::ALL
-            .iter()
-            .map(|v| CodeLabel {
-                code: v.as_str(),
-                label: v.label(),
-            })
-            .collect(),
+        request_types: labels!(RequestType),
+        satisfactions: labels!(Satisfaction),
         categories,
         regions,
     }))
