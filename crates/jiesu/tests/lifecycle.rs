@@ -75,6 +75,25 @@ async fn an_order_travels_from_acceptance_to_a_satisfied_close(t: &TestApp) {
     .await;
     assert_eq!(s, StatusCode::OK, "{o}");
     let due_before = o["deadlines"]["reply_due"].as_str().unwrap().to_string();
+    // The dispatcher's queue of extension requests holds it until it is decided.
+    let pending = |c: &reqwest::Client| {
+        let c = c.clone();
+        let url = t.url("/api/orders?extension=pending");
+        async move {
+            let (s, l) = get(&c, url).await;
+            assert_eq!(s, StatusCode::OK, "{l}");
+            l["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(pending(&dispatcher).await, vec![id]);
+    let (s, e) = get(&dispatcher, t.url("/api/orders?extension=approved")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "extension");
     let (s, o) = call(
         &dispatcher,
         t.url(&format!("/api/orders/{id}/extension-review")),
@@ -86,6 +105,7 @@ async fn an_order_travels_from_acceptance_to_a_satisfied_close(t: &TestApp) {
         o["deadlines"]["reply_due"].as_str().unwrap() > due_before.as_str(),
         "the extension moves the deadline"
     );
+    assert!(pending(&dispatcher).await.is_empty());
     let (s, _) = call(
         &handler,
         t.url(&format!("/api/orders/{id}/extension")),

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Core),
             Box::new(M0002Deadlines),
             Box::new(M0003Attachments),
+            Box::new(M0004ExtensionPending),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -347,5 +348,26 @@ CREATE INDEX attachments_order ON attachments (tenant_id, order_id)
 impl MigrationTrait for M0003Attachments {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0003).await
+    }
+}
+
+/// Orders waiting for the centre's decision on an extension, for the dispatcher's queue.
+struct M0004ExtensionPending;
+
+impl MigrationName for M0004ExtensionPending {
+    fn name(&self) -> &str {
+        "m0004_extension_pending"
+    }
+}
+
+const M0004: &str = r#"
+ALTER TABLE orders ADD COLUMN extension_pending {BOOL} NOT NULL DEFAULT FALSE;
+CREATE INDEX orders_extension_pending ON orders (tenant_id, updated_at) WHERE extension_pending
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004ExtensionPending {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0004).await
     }
 }

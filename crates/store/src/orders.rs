@@ -72,6 +72,8 @@ pub struct OrderFilter {
     pub number_prefix: Option<String>,
     pub emergency: Option<bool>,
     pub citizen_phone: Option<String>,
+    /// Only orders whose extension request waits for the centre's decision.
+    pub extension_pending: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -141,6 +143,7 @@ impl OrderFilter {
             number_prefix,
             emergency,
             citizen_phone,
+            extension_pending,
         } = self;
         request_types.is_empty()
             && channels.is_empty()
@@ -155,6 +158,7 @@ impl OrderFilter {
             && number_prefix.is_none()
             && emergency.is_none()
             && citizen_phone.is_none()
+            && !extension_pending
     }
 
     /// A number prefix that is only a date (`2026`, `2026-05`, `2026-05-06`, with or without a
@@ -172,7 +176,10 @@ impl OrderFilter {
 
     /// Every condition can be tested on an `orders_list` entry.
     fn covered_by_list_index(&self) -> bool {
-        self.units.is_none() && self.number_prefix.is_none() && self.citizen_phone.is_none()
+        self.units.is_none()
+            && self.number_prefix.is_none()
+            && self.citizen_phone.is_none()
+            && !self.extension_pending
     }
 }
 
@@ -653,7 +660,7 @@ async fn apply_change(
             backend,
             "UPDATE orders SET request_type = $3, category_code = $4, region_code = $5, status = $6, urgency = $7, \
              emergency = $8, confidential = $9, lead_unit_id = $10, updated_at = $11, closed_at = $12, due_at = $13, \
-             version = $14, last_hash = $15, state = $16, next_alert_at = $18 \
+             version = $14, last_hash = $15, state = $16, next_alert_at = $18, extension_pending = $19 \
              WHERE tenant_id = $1 AND id = $2 AND version = $17",
             vec![
                 c.tenant.0.into(),
@@ -674,6 +681,9 @@ async fn apply_change(
                 state.into(),
                 (c.expected_version as i32).into(),
                 next_alert_ms(o).into(),
+                (!o.status.is_terminal()
+                    && o.extension.as_ref().is_some_and(|e| e.approved.is_none()))
+                .into(),
             ],
         ))
         .await?;
@@ -1161,6 +1171,9 @@ fn where_clause(
     }
     if let Some(p) = &f.citizen_phone {
         w.push(format!("o.citizen_phone = {}", q.param(p.clone())));
+    }
+    if f.extension_pending {
+        w.push(format!("o.extension_pending = {}", q.param(true)));
     }
     if sort == Sort::DueAsc {
         w.push("o.due_at IS NOT NULL".into());

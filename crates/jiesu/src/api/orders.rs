@@ -67,6 +67,8 @@ pub struct ListQuery {
     pub number: Option<String>,
     /// Orders from this phone number (caller history).
     pub phone: Option<String>,
+    /// `pending`: orders whose extension request waits for the centre's decision.
+    pub extension: Option<String>,
     /// `-accepted_at` (default), `accepted_at`, `due_at`, `-updated_at`.
     pub sort: Option<String>,
     pub cursor: Option<String>,
@@ -232,6 +234,11 @@ pub(crate) async fn list_filter(
                 .as_str()
                 .to_string(),
         );
+    }
+    match q.extension.as_deref() {
+        None => {}
+        Some("pending") => f.extension_pending = true,
+        Some(_) => return Err(AppError::invalid("extension", "可选：pending").into()),
     }
     let sort = match q.sort.as_deref().unwrap_or("-accepted_at") {
         "-accepted_at" => Sort::AcceptedDesc,

@@ -1,0 +1,85 @@
+// Administration: users (create, reset password), categories, calendar closures, time-limit
+// presets and API tokens, each through its screen.
+import { closeContext, expect, expectSuccess, loginAs, pickUnit, test } from './fixtures'
+
+test('admin manages users, categories, calendar, time rules and tokens', async ({ browser }) => {
+  const { context, page } = await loginAs(browser, 'admin')
+  const suffix = String(Date.now()).slice(-6)
+
+  // Users: create an agent, then reset the password.
+  await page.goto('/admin/users')
+  await page.getByRole('button', { name: '新增用户' }).click()
+  const userDialog = page.locator('.el-dialog', { hasText: '新增用户' })
+  await userDialog.locator('input[name=username]').fill(`agent${suffix}`)
+  await userDialog.locator('input[name=display_name]').fill('话务员测试')
+  await userDialog.locator('input[name=password]').fill('short')
+  await pickUnit(page, 'user-unit', '12345政务', 'A市12345政务服务便民热线')
+  await userDialog.getByText('话务员', { exact: true }).click()
+  await userDialog.getByRole('button', { name: '保存' }).click()
+  // The server's 422 is shown on the field it names, and as a message.
+  const pwItem = userDialog.locator('.el-form-item', { has: page.locator('input[name=password]') })
+  await expect(pwItem.locator('.el-form-item__error')).toBeVisible()
+  await expect(pwItem).toHaveClass(/is-error/)
+  await expect(page.locator('.el-message--error')).toBeVisible()
+  await userDialog.locator('input[name=password]').fill('Jiesu-Test-2026!')
+  await userDialog.getByRole('button', { name: '保存' }).click()
+  await expectSuccess(page, '已保存')
+  const row = page.locator('.el-table__body tr', { hasText: `agent${suffix}` })
+  await expect(row).toBeVisible()
+  await row.getByRole('button', { name: '重置密码' }).click()
+  const pw = page.locator('.el-dialog', { hasText: '重置密码' })
+  await pw.locator('input[name=new-password]').fill('Another-Pass-2026!')
+  await pw.getByRole('button', { name: '重置' }).click()
+  await expectSuccess(page, '已重置')
+
+  // Categories: add a sub-category under 城乡建设.
+  await page.goto('/admin/categories')
+  const top = page.locator('.el-tree-node__content', { hasText: '城乡建设' }).first()
+  await top.getByRole('button', { name: '添加下级' }).click()
+  const catDialog = page.locator('.el-dialog', { hasText: '新增分类' })
+  await catDialog.locator('input[name=name]').fill(`测试分类${suffix}`)
+  await catDialog.getByRole('button', { name: '保存' }).click()
+  await expectSuccess(page, '已保存')
+  await page.getByPlaceholder('搜索分类').fill(`测试分类${suffix}`)
+  await expect(page.locator('.el-tree-node__content', { hasText: `测试分类${suffix}` })).toBeVisible()
+
+  // Calendar: add and remove a local closure.
+  await page.goto('/admin/calendar')
+  await page.locator('input[name=closure-date]').fill('2026-12-30')
+  await page.keyboard.press('Enter')
+  await page.locator('input[name=closure-reason]').fill('台风停工')
+  await page.getByRole('button', { name: '添加', exact: true }).click()
+  await expectSuccess(page, '已添加停工日')
+  const closure = page.locator('.el-table__body tr', { hasText: '2026-12-30' })
+  await expect(closure).toContainText('台风停工')
+  await closure.getByRole('button', { name: '删除' }).click()
+  await page.locator('.el-message-box').getByRole('button', { name: '确定' }).click()
+  await expectSuccess(page, '已删除')
+  await expect(closure).toHaveCount(0)
+  await expect(page.getByText('元旦').first()).toBeVisible()
+
+  // Time rules: switch presets.
+  await page.goto('/admin/time-rules')
+  await page.getByRole('button', { name: '金昌五级预设' }).click()
+  await page.locator('.el-message-box').getByRole('button', { name: '确定' }).click()
+  await expectSuccess(page, '已切换预设')
+  await expect(page.getByText('当前预设：jinchang')).toBeVisible()
+  await page.getByRole('button', { name: '鄂尔多斯预设' }).click()
+  await page.locator('.el-message-box').getByRole('button', { name: '确定' }).click()
+  await expect(page.getByText('当前预设：ordos')).toBeVisible()
+
+  // Tokens: issue one (shown once), then revoke it.
+  await page.goto('/admin/tokens')
+  await page.getByRole('button', { name: '签发令牌' }).click()
+  const tokDialog = page.locator('.el-dialog', { hasText: '签发接口令牌' })
+  await tokDialog.getByPlaceholder('如：110 联动平台').fill(`110 联动平台 ${suffix}`)
+  await pickUnit(page, 'token-unit', '12345政务', 'A市12345政务服务便民热线')
+  await tokDialog.getByRole('button', { name: '签发' }).click()
+  await expect(page.getByTestId('issued-token')).toHaveText(/\S{16,}/)
+  await tokDialog.getByRole('button', { name: '完成' }).click()
+  const tok = page.locator('.el-table__body tr', { hasText: `110 联动平台 ${suffix}` })
+  await tok.getByRole('button', { name: '吊销' }).click()
+  await page.locator('.el-message-box').getByRole('button', { name: '确定' }).click()
+  await expect(tok).toContainText('已吊销')
+  await closeContext(context)
+})

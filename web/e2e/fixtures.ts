@@ -1,0 +1,84 @@
+// Shared helpers for the browser tests: the base URL from the global setup, logging in as a
+// demo user in a context of its own, and the screenshot folder.
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const PASSWORD = 'jiesu-demo'
+export const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots')
+mkdirSync(SHOTS, { recursive: true })
+
+export const test = base.extend({
+  // eslint-disable-next-line no-empty-pattern
+  baseURL: async ({}, use) => {
+    const url = process.env.JIESU_E2E_BASE_URL
+    if (!url) throw new Error('JIESU_E2E_BASE_URL is not set: run through `npm run e2e` (global setup)')
+    await use(url)
+  },
+})
+export { expect }
+
+export function baseUrl(): string {
+  return process.env.JIESU_E2E_BASE_URL!
+}
+
+export async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, name), fullPage: false })
+}
+
+const pageProblems = new WeakMap<BrowserContext, string[]>()
+
+/** Closes a context from `loginAs`, failing on CSP violations or uncaught page errors. */
+export async function closeContext(context: BrowserContext) {
+  const problems = pageProblems.get(context) ?? []
+  await context.close()
+  expect(problems, 'page errors / CSP violations').toEqual([])
+}
+
+/** A fresh context (own cookies, own cache) logged in through the login page. */
+export async function loginAs(browser: Browser, username: string, viewport = { width: 1440, height: 900 }) {
+  const context = await browser.newContext({ baseURL: baseUrl(), viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
+  const page = await context.newPage()
+  pageProblems.set(context, watchPageErrors(page))
+  await page.goto('/login')
+  await page.locator('input[name=username]').fill(username)
+  await page.locator('input[name=password]').fill(PASSWORD)
+  await page.getByRole('button', { name: '登录' }).click()
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'))
+  await expect(page.getByTestId('current-user')).toBeVisible()
+  return { context, page }
+}
+
+/** Logs in through the API only (for looking things up in a test). */
+export async function apiAs(browser: Browser, username: string): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: baseUrl() })
+  const r = await context.request.post('/api/auth/login', { data: { username, password: PASSWORD } })
+  expect(r.ok()).toBeTruthy()
+  return context
+}
+
+/** Picks a unit in a UnitPicker (Element Plus tree select) by typing part of its name. */
+export async function pickUnit(page: Page, testid: string, search: string, name: string) {
+  const picker = page.getByTestId(testid).locator('.el-select__wrapper')
+  await picker.click()
+  await page.keyboard.type(search)
+  const node = page.locator('.el-select-dropdown .el-tree-node__content:visible', { hasText: name }).first()
+  await node.click()
+  await page.keyboard.press('Escape').catch(() => {})
+}
+
+/** Waits for the success message of a command. */
+export async function expectSuccess(page: Page, text: string | RegExp) {
+  await expect(page.locator('.el-message--success').filter({ hasText: text }).first()).toBeVisible()
+}
+
+/** Fails the test on any Content-Security-Policy violation or uncaught error in the page. */
+export function watchPageErrors(page: Page): string[] {
+  const problems: string[] = []
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text())
+  })
+  return problems
+}

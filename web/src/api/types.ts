@@ -1,0 +1,341 @@
+// Shapes of the Jiesu API (see /api/openapi.json and crates/jiesu/src/api/*.rs).
+
+export interface Coded {
+  code: string
+  label: string
+}
+
+export interface Me {
+  user_id: number
+  tenant_id: number
+  username: string
+  display_name: string
+  unit_id: number
+  unit_name: string
+  unit_kind: string
+  roles: string[]
+}
+
+export interface Meta {
+  channels: Coded[]
+  request_types: Coded[]
+  urgencies: Coded[]
+  statuses: Coded[]
+  assignment_statuses: Coded[]
+  satisfactions: Coded[]
+  roles: Coded[]
+  unit_kinds: Coded[]
+}
+
+export interface Category {
+  code: string
+  parent_code: string | null
+  name: string
+  level: number
+  active: boolean
+}
+
+export interface Region {
+  code: string
+  parent_code: string | null
+  name: string
+  level: number
+}
+
+export interface Unit {
+  id: number
+  parent_id: number | null
+  kind: string
+  kind_label: string
+  name: string
+  region_code: string | null
+  active: boolean
+}
+
+export interface User {
+  id: number
+  username: string
+  display_name: string
+  unit_id: number
+  roles: string[]
+  active: boolean
+  system_account: boolean
+}
+
+export interface Token {
+  id: number
+  user_id: number
+  name: string
+  created_at: string
+  expires_at?: string | null
+  revoked: boolean
+}
+
+export interface OrderSummary {
+  id: number
+  number: string
+  channel: Coded
+  request_type: Coded
+  category: string | null
+  title: string
+  status: Coded
+  urgency: Coded
+  emergency: boolean
+  region_code: string | null
+  lead_unit_id: number | null
+  citizen_name: string | null
+  accepted_at: string
+  updated_at: string
+  current_due: string | null
+  overdue: boolean
+}
+
+export interface OrderList {
+  items: OrderSummary[]
+  total: number
+  total_capped: boolean
+  next_cursor: string | null
+}
+
+export interface Assignment {
+  no: number
+  unit_id: number
+  role: Coded
+  parent: number | null
+  status: Coded
+  dispatched_at: string
+  signed_at: string | null
+  replied_at: string | null
+  reply: string | null
+  return_reason: string | null
+}
+
+export interface DeadlineItem {
+  stage: Coded
+  due: string
+  start: string
+  limit: string
+  rule: string
+  running: boolean
+}
+
+export interface Flags {
+  emergency: boolean
+  complex: boolean
+  repeat: boolean
+  confidential: boolean
+  needs_contact: boolean
+}
+
+export interface Citizen {
+  name: string | null
+  phone: string | null
+  id_number: string | null
+  anonymous: boolean
+  disclosure: string
+}
+
+export interface Extension {
+  days: number
+  reason: string
+  requested_at: string
+  requested_by: number
+  approved: boolean | null
+  decided_at: string | null
+  decided_by: number | null
+  comment: string | null
+}
+
+export interface OrderReply {
+  unit_id: number
+  content: string
+  contacted_citizen: boolean
+  at: string
+  by: number
+}
+
+export interface CallbackResult {
+  satisfaction: string
+  resolved: boolean
+  comment: string | null
+  at: string
+  by: number
+}
+
+export interface OrderRef {
+  id: number
+  number: string
+}
+
+export interface Order {
+  id: number
+  number: string
+  channel: Coded
+  request_type: Coded
+  category: string | null
+  title: string
+  content: string
+  citizen: Citizen
+  address: string | null
+  region_code: string | null
+  lat: number | null
+  lng: number | null
+  urgency: Coded
+  flags: Flags
+  status: Coded
+  closure: Coded | null
+  centre_id: number
+  lead_unit_id: number | null
+  accepted_by: number
+  accepted_at: string
+  assignments: Assignment[]
+  deadlines: {
+    dispatch_due: string | null
+    reply_due: string | null
+    current_due: string | null
+    overdue: boolean
+    items: DeadlineItem[]
+    late_stages: Coded[]
+  }
+  extension: Extension | null
+  reply: OrderReply | null
+  callback: CallbackResult | null
+  instant_answer: { knowledge_entry_id: string; answer: string | null } | null
+  merged_into: OrderRef | null
+  merged_from: OrderRef[]
+  external_ref: string | null
+  rehandle_count: number
+  updated_at: string
+  closed_at: string | null
+  version: number
+}
+
+export interface OrderDeadline extends DeadlineItem {
+  late: boolean
+  explanation: string
+}
+
+export interface OrderEvent {
+  seq: number
+  at: string
+  kind: string
+  label: string
+  actor: { user_id: number; username: string; role: string; unit_id: number }
+  from: Coded | null
+  to: Coded
+  reason: string | null
+  payload: Record<string, unknown>
+  prev_hash: string
+  hash: string
+}
+
+export interface Notice {
+  id: number
+  unit_id: number
+  order_id: number
+  order_number: string
+  kind: string
+  stage: string
+  due_at: string
+  message: string
+  created_at: string
+  read_at: string | null
+}
+
+export interface Attachment {
+  id: number | string
+  name: string
+  content_type: string
+  size: number
+  uploaded_at: string
+  uploaded_by: number | string
+}
+
+export interface CreateOrderRequest {
+  channel: string
+  request_type: string
+  category?: string
+  title?: string
+  content: string
+  citizen?: { name?: string; phone?: string; id_number?: string; anonymous?: boolean }
+  address?: string
+  region_code?: string
+  urgency?: string
+  flags?: Partial<Flags>
+  instant_answer?: { knowledge_entry_id: string; answer?: string }
+}
+
+export interface DispatchTarget {
+  unit_id: number
+  role: 'lead' | 'co'
+}
+
+export interface CalendarInfo {
+  years: [number, number]
+  working_hours: string
+  holidays: Record<string, string>
+  makeup_workdays: Record<string, string>
+  closures: Record<string, string>
+}
+
+export interface TimeLimit {
+  unit: string
+  value: number
+}
+
+export interface TimeRule {
+  name: string
+  when: {
+    request_types?: string[]
+    urgencies?: string[]
+    emergency?: boolean
+    complex?: boolean
+  }
+  limits: Record<string, TimeLimit>
+}
+
+export interface TimeRules {
+  preset: string
+  rules: TimeRule[]
+  reminders: number[]
+  max_extension_days: number
+}
+
+// ---- citizen portal (public, no login) ----
+
+export interface PublicMeta {
+  centre_name: string
+  request_types: Coded[]
+  categories: PublicNode[]
+  regions: PublicNode[]
+  satisfactions?: Coded[]
+}
+
+/** A category or region of the public pickers (`parent` or `parent_code` names the parent). */
+export interface PublicNode {
+  code: string
+  name: string
+  parent?: string | null
+  parent_code?: string | null
+  active?: boolean
+}
+
+export interface PublicCreated {
+  number: string
+  query_code: string
+  accepted_at: string
+}
+
+export interface PublicRequest {
+  number: string
+  status: string
+  status_label: string
+  accepted_at: string
+  request_type_label: string
+  category_label?: string | null
+  content: string
+  steps: { at: string; label: string }[]
+  reply: { content: string; at: string; unit_name: string } | null
+  can_rate: boolean
+  rating: { satisfaction: string; satisfaction_label: string; comment?: string | null; at: string } | null
+}

@@ -1,0 +1,78 @@
+// Roles → what a person sees in the menu and where they land. The server stays the authority:
+// the menu only hides what a role cannot use.
+
+export type Role =
+  | 'agent'
+  | 'dispatcher'
+  | 'handler'
+  | 'unit_admin'
+  | 'callback'
+  | 'supervisor'
+  | 'leader'
+  | 'admin'
+
+export const ROLE_LABELS: Record<Role, string> = {
+  agent: '话务员',
+  dispatcher: '派单员',
+  handler: '承办人',
+  unit_admin: '单位联络员',
+  callback: '回访员',
+  supervisor: '督办员',
+  leader: '领导',
+  admin: '系统管理员',
+}
+
+export interface MenuItem {
+  path: string
+  label: string
+  icon: string
+  roles: readonly Role[]
+  group?: string
+}
+
+/** Roles that see every order of the centre (they may search all orders). */
+const CENTRE: readonly Role[] = ['agent', 'dispatcher', 'callback', 'supervisor', 'leader', 'admin']
+const UNIT: readonly Role[] = ['handler', 'unit_admin']
+const ALL: readonly Role[] = [...CENTRE, ...UNIT]
+
+export const MENU: readonly MenuItem[] = [
+  { path: '/', label: '首页', icon: 'HomeFilled', roles: ALL },
+  { path: '/accept', label: '来电受理', icon: 'Phone', roles: ['agent', 'dispatcher'] },
+  { path: '/review', label: '审核派单', icon: 'Promotion', roles: ['dispatcher'] },
+  { path: '/inbox', label: '承办工作台', icon: 'Box', roles: ['handler', 'unit_admin'] },
+  { path: '/callback', label: '回访', icon: 'ChatDotRound', roles: ['callback'] },
+  { path: '/supervise', label: '督办', icon: 'AlarmClock', roles: ['supervisor', 'leader'] },
+  { path: '/orders', label: '工单查询', icon: 'Search', roles: ALL },
+  { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/users', label: '用户与角色', icon: 'User', roles: ['admin', 'unit_admin'], group: '系统管理' },
+  { path: '/admin/categories', label: '诉求分类', icon: 'Files', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/time-rules', label: '办理时限', icon: 'Timer', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/calendar', label: '工作日历', icon: 'Calendar', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/tokens', label: '接口令牌', icon: 'Key', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/qrcode', label: '码上说二维码', icon: 'Grid', roles: ['admin'], group: '系统管理' },
+]
+
+export function hasAny(roles: readonly string[], allowed: readonly string[]): boolean {
+  return roles.some((r) => allowed.includes(r))
+}
+
+/** The menu items for these roles, in menu order, without duplicates. */
+export function menuFor(roles: readonly string[]): MenuItem[] {
+  return MENU.filter((m) => hasAny(roles, m.roles))
+}
+
+/** Where a person lands after logging in: an agent straight on the accept screen. */
+export function landingFor(roles: readonly string[]): string {
+  if (roles.length === 1 && roles[0] === 'agent') return '/accept'
+  return '/'
+}
+
+/** Whether a route with `meta.roles` may be opened (no roles: any staff member). */
+export function canOpen(roles: readonly string[], routeRoles?: readonly string[]): boolean {
+  if (!routeRoles || routeRoles.length === 0) return true
+  return hasAny(roles, routeRoles)
+}
+
+export function roleLabel(code: string): string {
+  return (ROLE_LABELS as Record<string, string>)[code] ?? code
+}

@@ -1,0 +1,146 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useSession } from './stores/session'
+import { canOpen, landingFor } from './lib/menu'
+import { setUnauthenticatedHandler } from './api/http'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** No staff login needed. */
+    public?: boolean
+    /** Roles that may open the page (none: any staff member). */
+    roles?: string[]
+    title?: string
+  }
+}
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
+  { path: '/portal', component: () => import('./portal/PortalView.vue'), meta: { public: true, title: '市民诉求' } },
+  {
+    path: '/',
+    component: () => import('./layouts/StaffLayout.vue'),
+    children: [
+      { path: '', component: () => import('./views/HomeView.vue'), meta: { title: '首页' } },
+      {
+        path: 'accept',
+        component: () => import('./views/AcceptView.vue'),
+        meta: { title: '来电受理', roles: ['agent', 'dispatcher'] },
+      },
+      {
+        path: 'review',
+        component: () => import('./views/ReviewView.vue'),
+        meta: { title: '审核派单', roles: ['dispatcher'] },
+      },
+      {
+        path: 'inbox',
+        component: () => import('./views/InboxView.vue'),
+        meta: { title: '承办工作台', roles: ['handler', 'unit_admin', 'dispatcher'] },
+      },
+      {
+        path: 'callback',
+        component: () => import('./views/CallbackView.vue'),
+        meta: { title: '回访', roles: ['callback', 'dispatcher'] },
+      },
+      {
+        path: 'supervise',
+        component: () => import('./views/SuperviseView.vue'),
+        meta: { title: '督办', roles: ['supervisor', 'leader', 'dispatcher'] },
+      },
+      { path: 'orders', component: () => import('./views/OrdersView.vue'), meta: { title: '工单查询' } },
+      {
+        path: 'orders/:id(\\d+)',
+        component: () => import('./views/OrderDetailView.vue'),
+        meta: { title: '工单详情' },
+      },
+      {
+        path: 'admin/units',
+        component: () => import('./views/admin/UnitsView.vue'),
+        meta: { title: '组织机构', roles: ['admin'] },
+      },
+      {
+        path: 'admin/users',
+        component: () => import('./views/admin/UsersView.vue'),
+        meta: { title: '用户与角色', roles: ['admin', 'unit_admin'] },
+      },
+      {
+        path: 'admin/categories',
+        component: () => import('./views/admin/CategoriesView.vue'),
+        meta: { title: '诉求分类', roles: ['admin'] },
+      },
+      {
+        path: 'admin/time-rules',
+        component: () => import('./views/admin/TimeRulesView.vue'),
+        meta: { title: '办理时限', roles: ['admin'] },
+      },
+      {
+        path: 'admin/calendar',
+        component: () => import('./views/admin/CalendarView.vue'),
+        meta: { title: '工作日历', roles: ['admin'] },
+      },
+      {
+        path: 'admin/tokens',
+        component: () => import('./views/admin/TokensView.vue'),
+        meta: { title: '接口令牌', roles: ['admin'] },
+      },
+      {
+        path: 'admin/qrcode',
+        component: () => import('./views/admin/QrCodeView.vue'),
+        meta: { title: '码上说二维码', roles: ['admin'] },
+      },
+      { path: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
+      { path: ':pathMatch(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
+    ],
+  },
+]
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes,
+  scrollBehavior: () => ({ top: 0 }),
+})
+
+router.beforeEach(async (to) => {
+  const session = useSession()
+  if (to.meta.public) {
+    if (to.path === '/login' && !session.checked) {
+      // Render the login page at once; leave it if the session turns out to be alive.
+      void session
+        .load()
+        .then((me) => {
+          if (me && router.currentRoute.value.path === '/login') {
+            const r = typeof to.query.redirect === 'string' ? to.query.redirect : landingFor(me.roles)
+            void router.replace(r.startsWith('/') && !r.startsWith('//') ? r : '/')
+          }
+        })
+        .catch(() => {})
+      return true
+    }
+    if (to.path === '/login' && session.me) {
+      const r = typeof to.query.redirect === 'string' ? to.query.redirect : landingFor(session.roles)
+      return r.startsWith('/') && !r.startsWith('//') ? r : '/'
+    }
+    return true
+  }
+  if (!session.checked) {
+    try {
+      await session.load()
+    } catch {
+      return { path: '/login', query: { redirect: to.fullPath } }
+    }
+  }
+  if (!session.me) return { path: '/login', query: { redirect: to.fullPath } }
+  if (!canOpen(session.roles, to.meta.roles)) return { path: '/forbidden', query: { from: to.fullPath } }
+  return true
+})
+
+router.afterEach((to) => {
+  const t = to.meta.title
+  document.title = t ? `${t} · 接诉即办` : '接诉即办'
+})
+
+setUnauthenticatedHandler(() => {
+  const session = useSession()
+  session.me = null
+  const cur = router.currentRoute.value
+  if (!cur.meta.public) void router.push({ path: '/login', query: { redirect: cur.fullPath } })
+})
