@@ -57,6 +57,8 @@ pub struct CreateReport {
     pub scheduler_interval_ms: Option<u64>,
     /// Overdue orders imported before the run for the scheduler to work through.
     pub backlog: u64,
+    /// Orders the server's scheduler alerted from its start to the end of the run.
+    pub scheduler_alerted: u64,
     /// Created (201) orders whose response arrived inside the measured window.
     pub orders: u64,
     pub orders_per_sec: f64,
@@ -83,7 +85,7 @@ impl CreateReport {
         );
         if self.backlog > 0 || self.scheduler_interval_ms.is_some() {
             println!(
-                "  scheduler   interval {}, backlog of {} overdue orders to alert",
+                "  scheduler   interval {}, backlog of {} overdue orders to alert; {} alerted by the end",
                 self.scheduler_interval_ms
                     .map(|ms| if ms == 0 {
                         "off".to_string()
@@ -91,7 +93,8 @@ impl CreateReport {
                         format!("{ms} ms")
                     })
                     .unwrap_or_else(|| "server default".into()),
-                thousands(self.backlog)
+                thousands(self.backlog),
+                thousands(self.scheduler_alerted)
             );
         }
         println!(
@@ -311,7 +314,10 @@ pub async fn run(common: &Common, args: &CreateArgs) -> anyhow::Result<CreateRep
         env.push(("JIESU_SCHEDULER_INTERVAL_MS", ms.to_string()));
     }
     let server = Server::start_with_env(&common.jiesu, dir.path(), &env).await?;
-    let result = measure(common, args, &server, dir.path(), demo_build_seconds).await;
+    let mut result = measure(common, args, &server, dir.path(), demo_build_seconds).await;
+    if let Ok(r) = &mut result {
+        r.scheduler_alerted = server.scheduler_alerted();
+    }
     if result.is_err() {
         eprintln!("[create] server log tail:\n{}", server.log_tail());
     }
@@ -433,6 +439,7 @@ async fn measure(
         duration_seconds: args.duration,
         scheduler_interval_ms: args.scheduler_interval_ms,
         backlog: args.backlog,
+        scheduler_alerted: 0,
         orders,
         orders_per_sec,
         errors: total.errors,

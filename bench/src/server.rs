@@ -132,6 +132,19 @@ impl Server {
         slow_statements(&text)
     }
 
+    /// Orders the server's background scheduler alerted so far (its `scheduler pass` log lines).
+    pub fn scheduler_alerted(&self) -> u64 {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("scheduler pass"))
+            .filter_map(|l| {
+                let rest = &l[l.find("alerted=")? + "alerted=".len()..];
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<u64>().ok()
+            })
+            .sum()
+    }
+
     pub fn log_tail(&self) -> String {
         std::fs::read_to_string(&self.log)
             .map(|s| tail(&s, 4000).to_string())

@@ -1,6 +1,7 @@
 // Starts a real Jiesu server with fresh demo data for the browser tests, and stops it after.
 //
-//   JIESU_BIN      the server binary (default /root/.cache/jiesu-target/debug/jiesu)
+//   JIESU_BIN      the server binary (default $CARGO_TARGET_DIR/debug/jiesu, CARGO_TARGET_DIR
+//                  defaulting to ~/.cache/jiesu-target as in scripts/test.sh)
 //   JIESU_UI_URL   use this running UI (and its /api) as is; starts nothing
 //   JIESU_E2E_VITE 1: serve web/dist with `vite preview` (proxying /api to the server) even when
 //                  the binary serves the UI itself
@@ -9,7 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -79,7 +80,8 @@ export default async function globalSetup() {
     const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' })
     if (b.status !== 0) throw new Error('vite build failed')
   }
-  const bin = process.env.JIESU_BIN ?? '/root/.cache/jiesu-target/debug/jiesu'
+  const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'jiesu-target')
+  const bin = process.env.JIESU_BIN ?? join(targetDir, 'debug', 'jiesu')
   if (!existsSync(bin)) throw new Error(`Jiesu binary not found: ${bin} (set JIESU_BIN)`)
   const dataDir = mkdtempSync(join(tmpdir(), 'jiesu-e2e-'))
   const apiPort = await freePort()
