@@ -1,0 +1,548 @@
+//! The knowledge-base index: published entries in a tantivy index analysed with the Chinese
+//! analyzer, searched with field boosts (title over question variants over answer), query-time
+//! synonyms, filters (category and region subtrees, owning unit, validity) and a ranking that
+//! prefers frequently used entries; hits come with a highlighted snippet.
+
+use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub type Result<T> = std::result::Result<T, tantivy::TantivyError>;
+
+/// An entry as the index holds it.
+#[derive(Debug, Clone, Default)]
+pub struct KbDoc {
+    pub id: u64,
+    pub version: u64,
+    pub title: String,
+    /// How citizens actually ask.
+    pub questions: Vec<String>,
+    pub answer: String,
+    /// Category code, e.g. `01.05.03`.
+    pub category: Option<String>,
+    pub unit_id: Option<u64>,
+    /// Region code; the entry applies there and below.
+    pub region: Option<String>,
+    /// Validity, epoch milliseconds; `None`: unbounded.
+    pub valid_from: Option<i64>,
+    pub valid_to: Option<i64>,
+    /// Times it answered a call.
+    pub usage: u64,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct KbQuery {
+    pub text: String,
+    pub limit: usize,
+    pub offset: usize,
+    /// This category and below.
+    pub category: Option<String>,
+    pub unit_id: Option<u64>,
+    /// Entries for this region or above it (a city-wide entry serves every district).
+    pub region: Option<String>,
+    /// Only entries valid at this time (epoch ms).
+    pub valid_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KbHit {
+    pub id: u64,
+    pub version: u64,
+    pub title: String,
+    pub score: f32,
+    /// The best passage with the matched words in `<em>`.
+    pub highlight: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KbHits {
+    pub items: Vec<KbHit>,
+    pub total: usize,
+}
+
+struct Fields {
+    id: Field,
+    version: Field,
+    title: Field,
+    questions: Field,
+    answer: Field,
+    category: Field,
+    unit: Field,
+    region: Field,
+    valid_from: Field,
+    valid_to: Field,
+    usage: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let zh = |stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ZH)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored { o.set_stored() } else { o }
+    };
+    let f = Fields {
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        version: b.add_u64_field("version", STORED),
+        title: b.add_text_field("title", zh(true)),
+        questions: b.add_text_field("questions", zh(false)),
+        answer: b.add_text_field("answer", zh(true)),
+        // Every prefix of the code, so a subtree is one term.
+        category: b.add_text_field("category", STRING),
+        unit: b.add_u64_field("unit", INDEXED),
+        region: b.add_text_field("region", STRING),
+        valid_from: b.add_i64_field("valid_from", INDEXED | FAST),
+        valid_to: b.add_i64_field("valid_to", INDEXED | FAST),
+        usage: b.add_u64_field("usage", FAST),
+    };
+    (b.build(), f)
+}
+
+/// `01.05.03` → `01`, `01.05`, `01.05.03`.
+fn code_prefixes(code: &str) -> Vec<String> {
+    let parts: Vec<&str> = code.split('.').collect();
+    (1..=parts.len()).map(|n| parts[..n].join(".")).collect()
+}
+
+/// Synonym groups (admin-managed): a query that contains one word of a group also matches
+/// the others, as whole words.
+#[derive(Debug, Default, Clone)]
+pub struct Synonyms {
+    groups: Vec<Vec<String>>,
+}
+
+impl Synonyms {
+    /// Groups of words that mean the same, e.g. `["物业费", "物管费"]`.
+    pub fn new(groups: &[Vec<String>]) -> Self {
+        let groups = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|w| crate::analyzer::fold(w.trim()))
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|g| g.len() > 1)
+            .collect();
+        Synonyms { groups }
+    }
+
+    /// The words to add for a query: the other words of every group the query mentions.
+    pub fn expand(&self, query: &str) -> Vec<&str> {
+        let q = crate::analyzer::fold(query);
+        self.groups
+            .iter()
+            .filter(|g| g.iter().any(|w| q.contains(&**w)))
+            .flat_map(|g| g.iter().filter(|w| !q.contains(&**w)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+pub struct KbIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    analyzer: Analyzer,
+    synonyms: RwLock<Synonyms>,
+}
+
+impl KbIndex {
+    /// Opens (or creates) the index in `dir`.
+    pub fn open(dir: &Path, analyzer: Analyzer) -> Result<KbIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let d = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(d, schema)?;
+        Self::with_index(index, fields, analyzer)
+    }
+
+    /// An index in memory (tests, benchmarks).
+    pub fn in_memory(analyzer: Analyzer) -> Result<KbIndex> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields, analyzer)
+    }
+
+    fn with_index(index: Index, fields: Fields, analyzer: Analyzer) -> Result<KbIndex> {
+        index
+            .tokenizers()
+            .register(ZH, ZhTokenizer::new(analyzer.clone()));
+        let writer = index.writer(50_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(KbIndex {
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            analyzer,
+            synonyms: RwLock::new(Synonyms::default()),
+        })
+    }
+
+    pub fn set_synonyms(&self, groups: &[Vec<String>]) {
+        let s = Synonyms::new(groups);
+        if let Ok(mut g) = self.synonyms.write() {
+            *g = s;
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>> {
+        self.writer
+            .lock()
+            .map_err(|_| tantivy::TantivyError::InternalError("index writer poisoned".into()))
+    }
+
+    /// Adds or replaces entries and makes them searchable.
+    pub fn upsert(&self, docs: &[KbDoc]) -> Result<()> {
+        let f = &self.fields;
+        let mut w = self.lock()?;
+        for d in docs {
+            w.delete_term(Term::from_field_u64(f.id, d.id));
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.id, d.id);
+            doc.add_u64(f.version, d.version);
+            doc.add_text(f.title, &d.title);
+            for q in &d.questions {
+                doc.add_text(f.questions, q);
+            }
+            doc.add_text(f.answer, &d.answer);
+            for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
+                doc.add_text(f.category, &p);
+            }
+            if let Some(u) = d.unit_id {
+                doc.add_u64(f.unit, u);
+            }
+            doc.add_text(f.region, d.region.as_deref().unwrap_or(""));
+            doc.add_i64(f.valid_from, d.valid_from.unwrap_or(i64::MIN));
+            doc.add_i64(f.valid_to, d.valid_to.unwrap_or(i64::MAX));
+            doc.add_u64(f.usage, d.usage);
+            w.add_document(doc)?;
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    /// Removes entries (withdrawn, expired, deleted).
+    pub fn remove(&self, ids: &[u64]) -> Result<()> {
+        let mut w = self.lock()?;
+        for id in ids {
+            w.delete_term(Term::from_field_u64(self.fields.id, *id));
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    /// Removes every entry (before a rebuild).
+    pub fn clear(&self) -> Result<()> {
+        let mut w = self.lock()?;
+        w.delete_all_documents()?;
+        w.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text part of a search: each word in any field, title weighted most; synonyms
+    /// count as the word.
+    fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let synonyms = self.synonyms.read().ok()?;
+        let mut words: Vec<String> = self.analyzer.terms(text);
+        words.sort();
+        words.dedup();
+        if words.is_empty() && synonyms.expand(text).is_empty() {
+            return None;
+        }
+        // A synonym counts as a whole word: its terms must all match.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let field_query = |word: &str| -> Box<dyn Query> {
+            let per_field = [(f.title, 3.0), (f.questions, 2.0), (f.answer, 1.0)]
+                .into_iter()
+                .map(|(field, boost)| -> (Occur, Box<dyn Query>) {
+                    let q = TermQuery::new(
+                        Term::from_field_text(field, word),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    (Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost)))
+                })
+                .collect();
+            Box::new(BooleanQuery::new(per_field))
+        };
+        for w in &words {
+            clauses.push((Occur::Should, field_query(w)));
+        }
+        for syn in synonyms.expand(text) {
+            let parts: Vec<(Occur, Box<dyn Query>)> = self
+                .analyzer
+                .words(syn)
+                .iter()
+                .map(|p| (Occur::Must, field_query(p)))
+                .collect();
+            if !parts.is_empty() {
+                clauses.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
+            }
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
+        let f = &self.fields;
+        let Some(text) = self.text_query(&q.text) else {
+            return Ok(KbHits::default());
+        };
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text.box_clone())];
+        if let Some(c) = &q.category {
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.category, c),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(u) = q.unit_id {
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.unit, u),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(r) = &q.region {
+            // The entry's region is this one or one of its ancestors (or none: everywhere).
+            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let mut prefixes: Vec<String> = (1..=r.len())
+                .filter(|n| r.is_char_boundary(*n))
+                .map(|n| r[..n].to_string())
+                .collect();
+            prefixes.push(String::new());
+            for p in prefixes {
+                any.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.region, &p),
+                        IndexRecordOption::Basic,
+                    )),
+                ));
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if let Some(t) = q.valid_at {
+            must.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Included(Term::from_field_i64(f.valid_from, t)),
+                )),
+            ));
+            must.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Excluded(Term::from_field_i64(f.valid_to, t)),
+                    std::ops::Bound::Unbounded,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(must);
+        let searcher = self.reader.searcher();
+        let limit = q.limit.clamp(1, 100);
+        // Relevance first; among close matches, the entries that answered most calls.
+        let top = TopDocs::with_limit(limit).and_offset(q.offset).tweak_score(
+            move |segment: &tantivy::SegmentReader| {
+                let usage = segment.fast_fields().u64("usage").ok();
+                move |doc: tantivy::DocId, score: tantivy::Score| {
+                    let n = usage.as_ref().and_then(|u| u.first(doc)).unwrap_or(0);
+                    score * (1.0 + 0.05 * (1.0 + n as f32).ln())
+                }
+            },
+        );
+        let (docs, total) = searcher.search(&query, &(top, Count))?;
+        let mut snippets = SnippetGenerator::create(&searcher, &*text, f.answer)?;
+        snippets.set_max_num_chars(120);
+        let mut items = Vec::with_capacity(docs.len());
+        for (score, addr) in docs {
+            items.push(self.hit(&searcher, addr, score, &snippets)?);
+        }
+        Ok(KbHits { items, total })
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: DocAddress,
+        score: f32,
+        snippets: &SnippetGenerator,
+    ) -> Result<KbHit> {
+        let f = &self.fields;
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        let mut snippet = snippets.snippet_from_doc(&doc);
+        snippet.set_snippet_prefix_postfix("<em>", "</em>");
+        let mut highlight = snippet.to_html();
+        if highlight.is_empty() {
+            let answer = doc
+                .get_first(f.answer)
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            highlight = answer.chars().take(120).collect();
+        }
+        Ok(KbHit {
+            id: u64_of(f.id),
+            version: u64_of(f.version),
+            title: doc
+                .get_first(f.title)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+            score,
+            highlight,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(id: u64, title: &str, answer: &str) -> KbDoc {
+        KbDoc {
+            id,
+            version: 1,
+            title: title.into(),
+            answer: answer.into(),
+            ..KbDoc::default()
+        }
+    }
+
+    fn ids(index: &KbIndex, q: KbQuery) -> Vec<u64> {
+        index
+            .search(&q)
+            .unwrap()
+            .items
+            .iter()
+            .map(|h| h.id)
+            .collect()
+    }
+
+    fn text(t: &str) -> KbQuery {
+        KbQuery {
+            text: t.into(),
+            limit: 10,
+            ..KbQuery::default()
+        }
+    }
+
+    #[test]
+    fn filters_synonyms_validity_and_highlights() {
+        let index = KbIndex::in_memory(Analyzer::default()).unwrap();
+        let mut water = entry(
+            1,
+            "停水怎么办",
+            "小区停水请先联系物业，再拨打供水公司热线。",
+        );
+        water.category = Some("01.05.03".into());
+        water.region = Some("430102".into());
+        let mut fee = entry(2, "物业费收费标准", "住宅物业费按政府指导价执行。");
+        fee.category = Some("01.05.01".into());
+        let mut old = entry(3, "旧版停水通知", "停水期间请储水。");
+        old.valid_to = Some(1_000);
+        index.upsert(&[water, fee, old]).unwrap();
+        assert_eq!(index.len(), 3);
+
+        assert_eq!(ids(&index, text("停水")), vec![1, 3]);
+        // Validity: the old notice has expired.
+        let q = KbQuery {
+            valid_at: Some(2_000),
+            ..text("停水")
+        };
+        assert_eq!(ids(&index, q), vec![1]);
+        // A category subtree.
+        let q = KbQuery {
+            category: Some("01.05".into()),
+            ..text("停水 物业费")
+        };
+        let mut found = ids(&index, q);
+        found.sort();
+        assert_eq!(found, vec![1, 2], "01.05 holds both 01.05.03 and 01.05.01");
+        let q = KbQuery {
+            category: Some("01.05.01".into()),
+            ..text("停水 物业费")
+        };
+        assert_eq!(ids(&index, q), vec![2]);
+        // Region: an entry for a district serves it and its streets, not the neighbour.
+        let q = KbQuery {
+            region: Some("430102001".into()),
+            ..text("停水")
+        };
+        assert!(ids(&index, q).contains(&1));
+        let q = KbQuery {
+            region: Some("430103".into()),
+            ..text("停水")
+        };
+        assert!(!ids(&index, q).contains(&1));
+
+        // Synonyms, managed at query time.
+        assert!(ids(&index, text("物管费")).is_empty());
+        index.set_synonyms(&[vec!["物业费".into(), "物管费".into()]]);
+        assert_eq!(ids(&index, text("物管费")), vec![2]);
+
+        let hits = index.search(&text("物业费")).unwrap();
+        assert!(
+            hits.items[0].highlight.contains("<em>物业费</em>"),
+            "{:?}",
+            hits.items[0]
+        );
+
+        // Replacing and removing.
+        index
+            .upsert(&[entry(2, "物业费收费标准（2027）", "按新标准执行。")])
+            .unwrap();
+        assert_eq!(index.len(), 3);
+        assert_eq!(
+            index.search(&text("物业费")).unwrap().items[0].title,
+            "物业费收费标准（2027）"
+        );
+        index.remove(&[2]).unwrap();
+        assert!(!ids(&index, text("物业费")).contains(&2));
+        assert!(
+            index.search(&text("的 了")).unwrap().items.is_empty(),
+            "stop words alone find nothing"
+        );
+    }
+
+    #[test]
+    fn usage_breaks_ties_towards_the_entry_that_answers_most() {
+        let index = KbIndex::in_memory(Analyzer::default()).unwrap();
+        let mut a = entry(1, "社保卡补办", "携带身份证到社保窗口补办。");
+        let mut b = entry(2, "社保卡补办", "携带身份证到社保窗口补办。");
+        a.usage = 0;
+        b.usage = 500;
+        index.upsert(&[a, b]).unwrap();
+        assert_eq!(ids(&index, text("社保卡补办")), vec![2, 1]);
+    }
+}

@@ -1,0 +1,8 @@
+//! Chinese text analysis and full-text search: the jieba-based analyzer (with local words and
+//! stop words) as a tantivy tokenizer, and the knowledge-base index built on it.
+
+pub mod analyzer;
+pub mod kb;
+
+pub use analyzer::Analyzer;
+pub use kb::{KbDoc, KbHit, KbHits, KbIndex, KbQuery};
