@@ -141,12 +141,16 @@ impl Tokenizer for ZhTokenizer {
             .filter(|t| is_word(t.word))
             .collect();
         // Search mode yields a long word's parts before the word; highlighting needs the
-        // tokens in text order, starts and ends both rising.
+        // tokens in text order.
         words.sort_by_key(|t| (t.start, t.end));
+        // A sub-word inside a longer word ends where the word ends: ends never go back
+        // (a highlight then covers the whole word).
+        let mut end = 0;
         for (position, t) in words.into_iter().enumerate() {
+            end = end.max(byte_of.get(t.end).copied().unwrap_or(text.len()));
             self.tokens.push(Token {
                 offset_from: byte_of.get(t.start).copied().unwrap_or(text.len()),
-                offset_to: byte_of.get(t.end).copied().unwrap_or(text.len()),
+                offset_to: end,
                 position,
                 text: t.word.to_string(),
                 position_length: 1,

@@ -75,6 +75,9 @@ struct Fields {
     title: Field,
     questions: Field,
     answer: Field,
+    /// Character pairs of title and answer: matches whatever the segmenter made of a rare
+    /// name or a typo.
+    grams: Field,
     category: Field,
     unit: Field,
     region: Field,
@@ -99,6 +102,14 @@ fn schema() -> (Schema, Fields) {
         title: b.add_text_field("title", zh(true)),
         questions: b.add_text_field("questions", zh(false)),
         answer: b.add_text_field("answer", zh(true)),
+        grams: b.add_text_field(
+            "grams",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(BIGRAM)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
         // Every prefix of the code, so a subtree is one term.
         category: b.add_text_field("category", STRING),
         unit: b.add_u64_field("unit", INDEXED),
@@ -108,6 +119,23 @@ fn schema() -> (Schema, Fields) {
         usage: b.add_u64_field("usage", FAST),
     };
     (b.build(), f)
+}
+
+const BIGRAM: &str = "bigram";
+/// Weight of a character pair against a word.
+const GRAM_BOOST: f32 = 1.0;
+
+/// The distinct pairs of adjacent letters or digits (no punctuation, no spaces), folded.
+fn bigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = crate::analyzer::fold(text).chars().collect();
+    let mut out: Vec<String> = chars
+        .windows(2)
+        .filter(|w| w.iter().all(|c| c.is_alphanumeric()))
+        .map(|w| w.iter().collect())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `01.05.03` → `01`, `01.05`, `01.05.03`.
@@ -179,6 +207,14 @@ impl KbIndex {
         index
             .tokenizers()
             .register(ZH, ZhTokenizer::new(analyzer.clone()));
+        index.tokenizers().register(
+            BIGRAM,
+            tantivy::tokenizer::TextAnalyzer::builder(tantivy::tokenizer::NgramTokenizer::new(
+                2, 2, false,
+            )?)
+            .filter(tantivy::tokenizer::LowerCaser)
+            .build(),
+        );
         let writer = index.writer(50_000_000)?;
         let reader = index
             .reader_builder()
@@ -220,6 +256,8 @@ impl KbIndex {
                 doc.add_text(f.questions, q);
             }
             doc.add_text(f.answer, &d.answer);
+            doc.add_text(f.grams, crate::analyzer::fold(&d.title));
+            doc.add_text(f.grams, crate::analyzer::fold(&d.answer));
             for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
                 doc.add_text(f.category, &p);
             }
@@ -293,6 +331,16 @@ impl KbIndex {
         };
         for w in &words {
             clauses.push((Occur::Should, field_query(w)));
+        }
+        for g in bigrams(text) {
+            let q = TermQuery::new(
+                Term::from_field_text(f.grams, &g),
+                IndexRecordOption::WithFreqs,
+            );
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(q), GRAM_BOOST)),
+            ));
         }
         for syn in synonyms.expand(text) {
             let parts: Vec<(Occur, Box<dyn Query>)> = self
