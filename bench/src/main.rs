@@ -21,6 +21,8 @@
 //!   Target: **< 200 MB**.
 //! * `deadlines`: `Calendar::due` on one core for varied starts and limits, no server.
 //!   Target: **≥ 1,000,000 deadlines/s**.
+//! * `kb`: the knowledge-base engine alone over 100,000 entries from real replies: indexing
+//!   (target **≥ 5,000 entries/s**) and single-threaded search (target **p99 < 10 ms**).
 //! * `scheduler`: `jiesu scheduler` over the `list` data directory: a pass with nothing due
 //!   (target **< 1 s** over 1,000,000 open orders), a dry run that finds every due order, and
 //!   an alert pass (orders alerted per second). Scheduler cost on creation: `create
@@ -35,6 +37,7 @@ mod body;
 mod client;
 mod create;
 mod deadlines;
+mod kb;
 mod list;
 mod scheduler;
 mod server;
@@ -73,6 +76,8 @@ enum Cmd {
     List(list::ListArgs),
     /// Deadline computations per second on one core (no server).
     Deadlines(deadlines::DeadlineArgs),
+    /// Knowledge-base indexing and search on one thread (no server).
+    Kb(kb::KbArgs),
     /// The deadline scheduler's scans and alert rate over the `list` data directory.
     Scheduler(scheduler::SchedulerArgs),
 }
@@ -171,6 +176,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let report = deadlines::run(args)?;
         return emit(cli.json, &report, || report.print());
     }
+    if let Cmd::Kb(args) = &cli.command {
+        let report = tokio::task::block_in_place(|| kb::run(args))?;
+        return emit(cli.json, &report, || report.print());
+    }
     let jiesu = cli.jiesu.clone().unwrap_or_else(default_jiesu);
     if !jiesu.exists() {
         anyhow::bail!(
@@ -189,7 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = list::run(&common, args).await?;
             emit(cli.json, &report, || report.print())?;
         }
-        Cmd::Deadlines(_) => unreachable!("handled before the binary is needed"),
+        Cmd::Deadlines(_) | Cmd::Kb(_) => unreachable!("handled before the binary is needed"),
         Cmd::Scheduler(args) => {
             let report = scheduler::run(&common, args).await?;
             emit(cli.json, &report, || report.print())?;
