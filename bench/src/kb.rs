@@ -22,7 +22,10 @@ pub struct KbArgs {
     #[arg(long, default_value_t = 5_000)]
     pub searches: usize,
     /// The messages file.
-    #[arg(long, default_value = "../shared/data/messages/messages-with-replies.jsonl")]
+    #[arg(
+        long,
+        default_value = "../shared/data/messages/messages-with-replies.jsonl"
+    )]
     pub messages: PathBuf,
 }
 
@@ -81,7 +84,11 @@ pub fn run(args: &KbArgs) -> anyhow::Result<KbReport> {
         })
         .filter(|(t, _, r)| !t.is_empty() && !r.is_empty())
         .collect();
-    anyhow::ensure!(!rows.is_empty(), "no messages with replies in {}", args.messages.display());
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no messages with replies in {}",
+        args.messages.display()
+    );
     let n = rows.len();
     let docs: Vec<KbDoc> = (0..args.entries)
         .map(|i| {
@@ -96,7 +103,11 @@ pub fn run(args: &KbArgs) -> anyhow::Result<KbReport> {
             KbDoc {
                 id: i as u64 + 1,
                 version: 1,
-                title: if round == 0 { title.clone() } else { format!("{title}（{round}）") },
+                title: if round == 0 {
+                    title.clone()
+                } else {
+                    format!("{title}（{round}）")
+                },
                 answer,
                 usage: (i % 50) as u64,
                 ..KbDoc::default()
@@ -114,7 +125,11 @@ pub fn run(args: &KbArgs) -> anyhow::Result<KbReport> {
     let queries: Vec<&str> = (0..args.searches.max(1))
         .map(|_| {
             let (t, c, _) = &rows[rng.gen_range(0..n)];
-            if rng.gen_bool(0.5) { t.as_str() } else { c.as_str() }
+            if rng.gen_bool(0.5) {
+                t.as_str()
+            } else {
+                c.as_str()
+            }
         })
         .collect();
     let mut lat = Latencies::new();

@@ -9,6 +9,9 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 /// The name the analyzer is registered under in an index.
 pub const ZH: &str = "zh";
 
+/// Whether jieba guesses words missing from its dictionary (HMM).
+const HMM: bool = false;
+
 /// Words too common to tell requests apart.
 const STOP_WORDS: &[&str] = &[
     "的", "了", "是", "在", "和", "与", "及", "或", "我", "我们", "你", "您", "他", "她", "它",
@@ -80,7 +83,7 @@ impl Analyzer {
     pub fn words(&self, text: &str) -> Vec<String> {
         let folded = fold(text);
         self.jieba
-            .cut(&folded, true)
+            .cut(&folded, HMM)
             .into_iter()
             .filter(|t| is_word(t.word))
             .map(|t| t.word.to_string())
@@ -91,7 +94,7 @@ impl Analyzer {
     pub fn terms(&self, text: &str) -> Vec<String> {
         let folded = fold(text);
         self.jieba
-            .cut_for_search(&folded, true)
+            .cut_for_search(&folded, HMM)
             .into_iter()
             .filter(|t| is_word(t.word))
             .map(|t| t.word.to_string())
@@ -136,7 +139,7 @@ impl Tokenizer for ZhTokenizer {
         let mut words: Vec<_> = self
             .analyzer
             .jieba
-            .cut_for_search(&folded, true)
+            .cut_for_search(&folded, HMM)
             .into_iter()
             .filter(|t| is_word(t.word))
             .collect();

@@ -138,6 +138,16 @@ fn bigrams(text: &str) -> Vec<String> {
     out
 }
 
+/// The terms found in at most `common` entries; if none is that rare, the three rarest.
+fn keep_rare(terms: Vec<String>, df: impl Fn(&str) -> u64, common: u64) -> Vec<String> {
+    let mut with_df: Vec<(u64, String)> = terms.into_iter().map(|t| (df(&t), t)).collect();
+    with_df.retain(|(n, _)| *n > 0);
+    with_df.sort();
+    let rare = with_df.iter().take_while(|(n, _)| *n <= common).count();
+    with_df.truncate(rare.max(3));
+    with_df.into_iter().map(|(_, t)| t).collect()
+}
+
 /// `01.05.03` → `01`, `01.05`, `01.05.03`.
 fn code_prefixes(code: &str) -> Vec<String> {
     let parts: Vec<&str> = code.split('.').collect();
@@ -305,12 +315,22 @@ impl KbIndex {
 
     /// The text part of a search: each word in any field, title weighted most; synonyms
     /// count as the word.
-    fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
+    fn text_query(&self, searcher: &tantivy::Searcher, text: &str) -> Option<Box<dyn Query>> {
         let f = &self.fields;
         let synonyms = self.synonyms.read().ok()?;
         let mut words: Vec<String> = self.analyzer.terms(text);
         words.sort();
         words.dedup();
+        // Words and pairs in a large share of the entries tell little and cost most (their
+        // posting lists are the longest): keep them only where nothing rarer is left.
+        let common = (searcher.num_docs() / 20).max(200);
+        let df = |field: Field, t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, t))
+                .unwrap_or(0)
+        };
+        let words = keep_rare(words, |w| df(f.answer, w).max(df(f.title, w)), common);
+        let grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
         if words.is_empty() && synonyms.expand(text).is_empty() {
             return None;
         }
@@ -332,7 +352,7 @@ impl KbIndex {
         for w in &words {
             clauses.push((Occur::Should, field_query(w)));
         }
-        for g in bigrams(text) {
+        for g in grams {
             let q = TermQuery::new(
                 Term::from_field_text(f.grams, &g),
                 IndexRecordOption::WithFreqs,
@@ -358,7 +378,8 @@ impl KbIndex {
 
     pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
         let f = &self.fields;
-        let Some(text) = self.text_query(&q.text) else {
+        let searcher = self.reader.searcher();
+        let Some(text) = self.text_query(&searcher, &q.text) else {
             return Ok(KbHits::default());
         };
         let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text.box_clone())];
@@ -416,7 +437,6 @@ impl KbIndex {
             ));
         }
         let query = BooleanQuery::new(must);
-        let searcher = self.reader.searcher();
         let limit = q.limit.clamp(1, 100);
         // Relevance first; among close matches, the entries that answered most calls.
         let top = TopDocs::with_limit(limit).and_offset(q.offset).tweak_score(
