@@ -87,8 +87,18 @@ const routes: RouteRecordRaw[] = [
         component: () => import('./views/admin/QrCodeView.vue'),
         meta: { title: '码上说二维码', roles: ['admin'] },
       },
-      { path: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
-      { path: ':pathMatch(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
+      {
+        path: 'forbidden',
+        component: () => import('./views/MessageView.vue'),
+        props: { testid: 'forbidden', title: '无权访问此页面', text: '当前账号的角色不能使用该功能。' },
+        meta: { title: '无权访问' },
+      },
+      {
+        path: ':pathMatch(.*)*',
+        component: () => import('./views/MessageView.vue'),
+        props: { testid: 'not-found', title: '页面不存在', text: '请检查地址是否正确。' },
+        meta: { title: '页面不存在' },
+      },
     ],
   },
 ]

@@ -80,3 +80,33 @@ export function matchesPath(path: readonly string[], text: string): boolean {
   if (!q) return true
   return path.join(' / ').toLowerCase().includes(q)
 }
+
+/**
+ * The forest of `items` whose path matches `text`, with the ancestors that lead to them (an
+ * ancestor is kept only when it is itself in `items`). An empty `text` keeps everything.
+ */
+export function searchTree<T>(
+  items: readonly T[],
+  byKey: ReadonlyMap<string | number, T>,
+  text: string,
+  key: (t: T) => string | number,
+  parent: (t: T) => string | number | null | undefined,
+  label: (t: T) => string,
+): TreeNode<T>[] {
+  const q = text.trim()
+  let keep = items
+  if (q) {
+    const hit = new Set<string | number>()
+    for (const it of items) {
+      if (!matchesPath(pathOf(byKey, key(it), parent, label), q)) continue
+      let cur: T | undefined = it
+      while (cur && !hit.has(key(cur))) {
+        hit.add(key(cur))
+        const p = parent(cur)
+        cur = p !== null && p !== undefined ? byKey.get(p) : undefined
+      }
+    }
+    keep = items.filter((it) => hit.has(key(it)))
+  }
+  return buildTree(keep, key, parent, label)
+}
