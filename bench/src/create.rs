@@ -355,20 +355,7 @@ async fn import_backlog(jiesu: &Path, dir: &Path, n: u64) -> anyhow::Result<()> 
     let dir_s = dir
         .to_str()
         .context("the data directory path is not UTF-8")?;
-    let out = crate::server::run_jiesu(
-        jiesu,
-        &[
-            "import",
-            path_s,
-            "--format",
-            "jsonl",
-            "--as-user",
-            "agent",
-            "--data-dir",
-            dir_s,
-        ],
-    )
-    .await?;
+    let out = crate::server::import_jsonl(jiesu, dir_s, path_s).await?;
     eprintln!("[create] {}", out.lines().next().unwrap_or_default());
     Ok(())
 }

@@ -5,7 +5,7 @@ use crate::Common;
 use crate::body;
 use crate::client::{self, ListPage, RefData};
 use crate::create::{Stop, body_pool, create_worker, ensure_demo, login_many};
-use crate::server::{CpuMark, CpuUse, Memory, Server, SlowStatement, run_jiesu};
+use crate::server::{CpuMark, CpuUse, Memory, Server, SlowStatement};
 use crate::stats::{Latencies, LatencySummary, fmt_mib, fmt_ms, thousands, verdict};
 use anyhow::{Context, bail};
 use chrono::{Duration as Days, NaiveDate, Utc};
@@ -329,20 +329,7 @@ async fn load_import(
         write_chunk(&chunk_path, refs, from, to, target, marker.range_end)?;
         let gen_secs = gen_start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let out = run_jiesu(
-            jiesu,
-            &[
-                "import",
-                &chunk_s,
-                "--format",
-                "jsonl",
-                "--as-user",
-                "agent",
-                "--data-dir",
-                dir_s,
-            ],
-        )
-        .await?;
+        let out = crate::server::import_jsonl(jiesu, dir_s, &chunk_s).await?;
         let secs = start.elapsed().as_secs_f64();
         let (imported, rejected) = parse_import_summary(&out)
             .with_context(|| format!("unexpected `jiesu import` output: {out}"))?;

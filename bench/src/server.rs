@@ -32,6 +32,24 @@ pub async fn run_jiesu(jiesu: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(stdout)
 }
 
+/// `jiesu import FILE --format jsonl --as-user agent --data-dir DIR`: its stdout.
+pub async fn import_jsonl(jiesu: &Path, dir: &str, file: &str) -> anyhow::Result<String> {
+    run_jiesu(
+        jiesu,
+        &[
+            "import",
+            file,
+            "--format",
+            "jsonl",
+            "--as-user",
+            "agent",
+            "--data-dir",
+            dir,
+        ],
+    )
+    .await
+}
+
 fn tail(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;

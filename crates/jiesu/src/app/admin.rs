@@ -37,7 +37,8 @@ pub fn check_username(s: &str) -> AppResult<()> {
 }
 
 impl App {
-    async fn audit(
+    /// Records an admin's change in the audit log.
+    pub(crate) async fn audit(
         &self,
         cap: &AdminCap<'_>,
         action: &str,

@@ -11,7 +11,6 @@ use jiesu_core::order::{Actor, Command};
 use jiesu_core::role::{Role, RoleSet};
 use jiesu_core::values::required_text;
 use jiesu_core::{DomainError, TenantId, UserId};
-use jiesu_store::audit::AuditEntry;
 use std::collections::BTreeMap;
 
 const CALENDAR_KEY: &str = "calendar";
@@ -72,31 +71,7 @@ impl App {
         let json = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store.put_setting(tenant, CALENDAR_KEY, &json).await?;
         self.invalidate_caches(tenant);
-        self.audit_change(cap, action, "calendar".into(), detail)
-            .await
-    }
-
-    pub(crate) async fn audit_change(
-        &self,
-        cap: &AdminCap<'_>,
-        action: &str,
-        target: String,
-        detail: String,
-    ) -> AppResult<()> {
-        self.store
-            .audit(
-                cap.0.tenant,
-                AuditEntry {
-                    at: Utc::now(),
-                    user_id: Some(cap.0.user_id),
-                    username: cap.0.username.clone(),
-                    action: action.into(),
-                    target,
-                    detail,
-                },
-            )
-            .await?;
-        Ok(())
+        self.audit(cap, action, "calendar".into(), detail).await
     }
 
     /// A local closure (a typhoon day, a relocation): a day off for deadlines.
@@ -166,7 +141,7 @@ impl App {
             .put_setting(cap.0.tenant, RULES_KEY, &json)
             .await?;
         self.invalidate_caches(cap.0.tenant);
-        self.audit_change(
+        self.audit(
             cap,
             "time_rules.set",
             "time_rules".into(),
