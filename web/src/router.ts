@@ -52,6 +52,7 @@ const routes: RouteRecordRaw[] = [
         component: () => import('./views/OrderDetailView.vue'),
         meta: { title: '工单详情' },
       },
+      { path: 'knowledge', component: () => import('./views/KnowledgeView.vue'), meta: { title: '知识库' } },
       {
         path: 'admin/units',
         component: () => import('./views/admin/UnitsView.vue'),
@@ -86,6 +87,11 @@ const routes: RouteRecordRaw[] = [
         path: 'admin/qrcode',
         component: () => import('./views/admin/QrCodeView.vue'),
         meta: { title: '码上说二维码', roles: ['admin'] },
+      },
+      {
+        path: 'admin/kb-synonyms',
+        component: () => import('./views/admin/SynonymsView.vue'),
+        meta: { title: '知识库同义词', roles: ['admin'] },
       },
       {
         path: 'forbidden',

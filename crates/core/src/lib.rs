@@ -8,6 +8,7 @@ pub mod chain;
 pub mod deadline;
 pub mod error;
 pub mod ids;
+pub mod kb;
 pub mod mask;
 pub mod order;
 pub mod org;

@@ -468,6 +468,11 @@ struct Sim<'a> {
     now: DateTime<Utc>,
     /// Steps left before this order stalls (work still in hand at the units).
     budget: u32,
+    /// The knowledge entry written from this message's reply, if any; else one at random.
+    entry: Option<i64>,
+    entries: &'a [i64],
+    /// Instant answers per entry, counted into the entries' usage at the end.
+    uses: &'a mut HashMap<i64, i64>,
 }
 
 impl Sim<'_> {
@@ -530,11 +535,22 @@ impl Sim<'_> {
         };
         let roll: f64 = self.rng.r#gen();
         // 即答: most consultations and some others are answered at once from the knowledge base.
-        let instant = (consult && roll < 0.7) || roll < 0.12;
+        let instant = ((consult && roll < 0.7) || roll < 0.12) && !self.entries.is_empty();
+        let cited = self.entry.unwrap_or_else(|| {
+            let n = self.entries.len().max(1);
+            self.entries
+                .get(self.rng.gen_range(0..n))
+                .copied()
+                .unwrap_or(0)
+        });
         let answer = instant.then(|| InstantAnswer {
-            knowledge_entry_id: format!("KB-{:04}", self.rng.gen_range(1..400)),
+            knowledge_entry_id: jiesu_core::kb::code(cited),
+            knowledge_version: Some(1),
             answer: Some(reply.chars().take(200).collect()),
         });
+        if instant {
+            *self.uses.entry(cited).or_default() += 1;
+        }
         let (mut o, mut ev) = Order::accept(new, answer, &ctx).ok()?;
         if instant {
             return Some((o, ev));
@@ -854,6 +870,13 @@ async fn build(app: &App) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("building demo orders {bar:40} {pos}/{len}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let entry_of = build_knowledge(app, t, &cast, &messages, &code_of, &units, now).await?;
+    let entries: Vec<i64> = {
+        let mut v: Vec<i64> = entry_of.values().copied().collect();
+        v.sort();
+        v
+    };
+    let mut uses: HashMap<i64, i64> = HashMap::new();
     let mut pending = tokio::task::JoinSet::new();
     let store = Arc::new(app.store.clone());
     for (i, m) in messages.iter().enumerate() {
@@ -999,6 +1022,9 @@ async fn build(app: &App) -> anyhow::Result<()> {
             rules: &time.rules,
             now,
             budget,
+            entry: entry_of.get(&i).copied(),
+            entries: &entries,
+            uses: &mut uses,
         };
         let Some((order, events)) = sim.run(new, at, &reply, lead, via, co) else {
             continue;
@@ -1017,8 +1043,118 @@ async fn build(app: &App) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    for (id, n) in uses {
+        app.store.kb_count_use(t, id, n).await?;
+    }
     merge_some_duplicates(app, t, &cast).await?;
     Ok(())
+}
+
+/// The demo's knowledge base: an entry from each answered consultation (the message's title as
+/// the entry's title, its opening as a question variant, the reply as the answer), owned by the
+/// department for its category, published; a few drafts and one awaiting review. Returns the
+/// entry written from each message.
+#[allow(clippy::too_many_arguments)]
+async fn build_knowledge(
+    app: &App,
+    t: TenantId,
+    cast: &Cast,
+    messages: &[Message],
+    code_of: &HashMap<(String, String, String), String>,
+    units: &Units,
+    now: DateTime<Utc>,
+) -> anyhow::Result<HashMap<usize, i64>> {
+    let mut picked: Vec<(usize, jiesu_core::kb::KbContent)> = Vec::new();
+    let mut titles = std::collections::HashSet::new();
+    for (i, m) in messages.iter().enumerate() {
+        let Some(reply) = m.reply.as_deref().filter(|r| r.chars().count() >= 20) else {
+            continue;
+        };
+        if m.request_type != "consultation" || !titles.insert(m.title.clone()) {
+            continue;
+        }
+        let category = code_of
+            .get(&(
+                m.category[0].clone(),
+                m.category[1].clone(),
+                m.category[2].clone(),
+            ))
+            .cloned();
+        let unit = units
+            .departments
+            .iter()
+            .find(|(_, cs)| cs.iter().any(|c| c == &m.category[0]))
+            .map(|(id, _)| *id)
+            .unwrap_or(units.housing);
+        let question: String = m.content.chars().take(50).collect();
+        let questions = vec![question];
+        let content = jiesu_core::kb::KbContent::parse(jiesu_core::kb::KbInput {
+            title: &m.title,
+            answer: reply,
+            questions: &questions,
+            category: category.as_deref(),
+            unit_id: Some(unit),
+            ..Default::default()
+        });
+        if let Ok(c) = content {
+            picked.push((i, c));
+        }
+    }
+    let who = jiesu_store::kb::KbWho {
+        actor_id: cast.dispatcher.user_id,
+        actor: "派单员",
+        reason: Some("从历史答复整理"),
+        at: now - Duration::days(400),
+    };
+    let items: Vec<_> = picked.iter().map(|(_, c)| c.clone()).collect();
+    let ids = app
+        .store
+        .kb_create(t, &items, jiesu_core::kb::KbAction::Import, &who)
+        .await?;
+    // Some work in progress for the knowledge screens.
+    let drafts = [
+        (
+            "居住证办理需要哪些材料",
+            "持本人身份证、租房合同或房产证明、近期免冠照片到居住地派出所办理。",
+        ),
+        (
+            "电动自行车上牌流程",
+            "携带购车发票、合格证和身份证到所在区车管所或指定网点办理登记上牌。",
+        ),
+    ];
+    let drafts: Vec<_> = drafts
+        .iter()
+        .filter_map(|(title, answer)| {
+            jiesu_core::kb::KbContent::parse(jiesu_core::kb::KbInput {
+                title,
+                answer,
+                unit_id: Some(units.housing),
+                ..Default::default()
+            })
+            .ok()
+        })
+        .collect();
+    let draft_ids = app
+        .store
+        .kb_create(t, &drafts, jiesu_core::kb::KbAction::Create, &who)
+        .await?;
+    if let Some(first) = draft_ids.first()
+        && let Some(row) = app.store.kb_entry(t, *first).await?
+    {
+        app.store
+            .kb_transition(
+                t,
+                jiesu_store::kb::KbTransition {
+                    action: jiesu_core::kb::KbAction::Submit,
+                    from: &row,
+                    to: jiesu_core::kb::KbState::Review,
+                    content: None,
+                },
+                &who,
+            )
+            .await?;
+    }
+    Ok(picked.iter().map(|(i, _)| *i).zip(ids).collect())
 }
 
 /// Two orders about the same issue from the same district, both waiting for review: the

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// Column names accepted for each field (English codes and the Chinese headers of common
 /// exports).
-const COLUMNS: &[(&str, &[&str])] = &[
+const COLUMNS: &Columns = &[
     ("channel", &["channel", "渠道", "来源渠道"]),
     (
         "request_type",
@@ -88,21 +88,32 @@ impl Summary {
     }
 }
 
-type Row = HashMap<String, String>;
+/// A row of a table being imported: canonical field name → text. Unknown columns are kept
+/// as `?name`; a row that could not be read has its reason under `!`.
+pub type Row = HashMap<String, String>;
 
-fn canonical(header: &str) -> Option<&'static str> {
+/// Accepted column names per field.
+pub type Columns = [(&'static str, &'static [&'static str])];
+
+fn canonical(columns: &Columns, header: &str) -> Option<&'static str> {
     let h = header.trim().trim_start_matches('\u{feff}');
-    COLUMNS
+    columns
         .iter()
         .find(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
         .map(|(k, _)| *k)
 }
 
 fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    read_table(&data, format, COLUMNS)
+}
+
+/// Reads a JSONL, CSV or XLSX table into rows keyed by canonical field names.
+pub fn read_table(data: &[u8], format: &str, columns: &Columns) -> anyhow::Result<Vec<Row>> {
+    let canonical = |h: &str| canonical(columns, h);
     match format {
         "jsonl" => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::str::from_utf8(data).context("the file is not UTF-8 text")?;
             let mut rows = Vec::new();
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
@@ -133,10 +144,7 @@ fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
             Ok(rows)
         }
         "csv" => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_path(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(data);
             let headers: Vec<String> = rdr.headers()?.iter().map(str::to_string).collect();
             let mut rows = Vec::new();
             for rec in rdr.records() {
@@ -160,8 +168,8 @@ fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
             Ok(rows)
         }
         "xlsx" => {
-            let mut wb = calamine::open_workbook_auto(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(data))
+                .context("the file is not an Excel workbook")?;
             let sheet = wb
                 .sheet_names()
                 .first()
@@ -304,6 +312,28 @@ fn request_of(row: &Row) -> Result<CreateOrderRequest, AppError> {
 }
 
 /// Imports `file` as `as_user` (who must be allowed to accept orders).
+/// The account a CLI command acts as, in a tenant (the default tenant when `None`).
+pub async fn principal(app: &App, tenant: Option<&str>, user: &str) -> anyhow::Result<Principal> {
+    let t = app
+        .resolve_tenant(tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+    let u = app
+        .store
+        .user_by_name(t, user)
+        .await?
+        .with_context(|| format!("--as-user: no user named {user}"))?;
+    Ok(Principal {
+        tenant: t,
+        user_id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        unit_id: u.unit_id,
+        roles: u.roles,
+        via_token: false,
+    })
+}
+
 pub async fn run(
     app: &App,
     file: &Path,
@@ -321,27 +351,10 @@ pub async fn run(
             .context("cannot tell the format from the file name: pass --format jsonl|csv|xlsx")?,
     };
     let rows = read_rows(file, &format)?;
-    let t = app
-        .resolve_tenant(tenant)
-        .await
-        .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
-    let user = app
-        .store
-        .user_by_name(t, as_user)
-        .await?
-        .with_context(|| format!("--as-user: no user named {as_user}"))?;
-    if !(user.roles.contains(Role::Agent) || user.roles.contains(Role::Dispatcher)) {
+    let p = principal(app, tenant, as_user).await?;
+    if !(p.has(Role::Agent) || p.has(Role::Dispatcher)) {
         bail!("--as-user: {as_user} may not accept orders (needs the agent or dispatcher role)");
     }
-    let p = Principal {
-        tenant: t,
-        user_id: user.id,
-        username: user.username,
-        display_name: user.display_name,
-        unit_id: user.unit_id,
-        roles: user.roles,
-        via_token: false,
-    };
     let bar = if progress {
         let b = indicatif::ProgressBar::new(rows.len() as u64);
         b.set_style(

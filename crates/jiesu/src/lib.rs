@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod import;
+pub mod kbfile;
 
 use app::App;
 use config::Config;
@@ -36,11 +37,13 @@ pub async fn launch(
     let router = api::router(app.clone());
     let upkeep = tokio::spawn(housekeeping(app.clone()));
     let scheduler = tokio::spawn(scheduler(app.clone()));
+    let indexer = tokio::spawn(indexer(app.clone()));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     upkeep.abort();
     scheduler.abort();
+    indexer.abort();
     app.store.close().await;
     Ok(())
 }
@@ -84,6 +87,36 @@ async fn scheduler(app: Arc<App>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed"),
         }
+    }
+}
+
+/// Keeps the knowledge index current: opens it at start (catching up on whatever the
+/// database has that the index lacks, e.g. after a crash), then follows the change sequence
+/// every second (changes made through other nodes or the CLI), reloads synonyms and expires
+/// entries whose validity ended.
+async fn indexer(app: Arc<App>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        if n.is_multiple_of(600)
+            && let Err(e) = app.kb_expire_due(chrono::Utc::now()).await
+        {
+            tracing::warn!(error = %e, "expiring knowledge entries failed");
+        }
+        if n % 30 == 29
+            && let Err(e) = app.kb_reload_synonyms().await
+        {
+            tracing::warn!(error = %e, "reloading synonyms failed");
+        }
+        match app.kb_catch_up().await {
+            Ok(k) if k > 0 => tracing::debug!(changes = k, "knowledge index caught up"),
+            Ok(_) => {}
+            Err(e) if n.is_multiple_of(60) => tracing::warn!(error = %e, "knowledge index catch-up failed"),
+            Err(_) => {}
+        }
+        n += 1;
     }
 }
 

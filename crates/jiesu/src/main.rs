@@ -127,10 +127,46 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Knowledge base: import and export entries.
+    Kb {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: KbCmd,
+    },
+    /// Rebuild the search indexes from the database (stop the server first).
+    Reindex {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Check every order's hash chain and state; exits 1 naming the first broken link.
     Verify {
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCmd {
+    /// Import entries from JSONL or XLSX (fields title, answer, questions, category, unit,
+    /// region, tags, effective_from, effective_to) and publish them. The first bad line
+    /// stops the import; nothing is stored then.
+    Import {
+        /// The file (.jsonl or .xlsx).
+        file: PathBuf,
+        /// Tenant code (default: the configured default tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The account recorded as having imported them.
+        #[arg(long, default_value = "admin")]
+        as_user: String,
+    },
+    /// Export every entry (latest versions) to a .jsonl or .xlsx file that imports again.
+    Export {
+        /// The file to write (.jsonl or .xlsx).
+        file: PathBuf,
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -285,6 +321,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::Kb { common, action } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let r = kb_command(&app, action).await;
+            app.store.close().await;
+            r
+        }
+        Cmd::Reindex { common } => {
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let r = reindex(&app).await;
+            app.store.close().await;
+            r
+        }
         Cmd::Backup { common, to } => {
             let config = common.load()?;
             let dest = match to {
@@ -409,6 +459,129 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
             println!("all chains intact");
+            Ok(())
+        }
+    }
+}
+
+/// A terminal progress bar for a rebuild.
+struct Bar(indicatif::ProgressBar);
+
+impl jiesu::app::kb::Progress for Bar {
+    fn total(&self, n: u64) {
+        self.0.set_length(n);
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+async fn reindex(app: &jiesu::app::App) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "indexing knowledge entries {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let n = app
+        .kb_rebuild(&Bar(bar.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    println!(
+        "indexed {n} knowledge entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn kb_command(app: &jiesu::app::App, action: KbCmd) -> anyhow::Result<()> {
+    match action {
+        KbCmd::Import {
+            file,
+            tenant,
+            as_user,
+        } => {
+            let p = jiesu::import::principal(app, tenant.as_deref(), &as_user).await?;
+            let format = jiesu::kbfile::format_of(&file.to_string_lossy())
+                .context("the file must end in .jsonl or .xlsx")?;
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let org = app
+                .org(p.tenant)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let refs = app
+                .ref_data(p.tenant)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let items = jiesu::kbfile::parse(&data, format, &org, &refs)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+            let n = app
+                .kb_import_as(&p, items)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
+            println!("imported and published {n} knowledge entries");
+            // The index follows the database: here at once, or, while a server holds the
+            // index, through that server's catch-up within a second.
+            match app.kb_catch_up().await {
+                Ok(_) => println!("search index updated"),
+                Err(jiesu::app::AppError::Conflict(m)) => {
+                    println!("{m}; the running server indexes the new entries within seconds")
+                }
+                Err(e) => bail!("updating the search index: {e}"),
+            }
+            Ok(())
+        }
+        KbCmd::Export { file, tenant } => {
+            let t = app
+                .resolve_tenant(tenant.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant: {e}"))?;
+            let format = jiesu::kbfile::format_of(&file.to_string_lossy())
+                .context("the file must end in .jsonl or .xlsx")?;
+            let org = app.org(t).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut rows = Vec::new();
+            loop {
+                let f = jiesu_store::kb::KbFilter {
+                    limit: 500,
+                    offset: rows.len() as u64,
+                    ..Default::default()
+                };
+                let (page, _) = app.store.kb_list(t, &f).await?;
+                let n = page.len();
+                rows.extend(page);
+                if n < 500 {
+                    break;
+                }
+            }
+            let bytes = if format == "jsonl" {
+                rows.iter()
+                    .map(|r| jiesu::kbfile::export_json(r, &org) + "\n")
+                    .collect::<String>()
+                    .into_bytes()
+            } else {
+                let cells = rows
+                    .iter()
+                    .map(|r| jiesu::kbfile::export_row(r, &org))
+                    .collect();
+                jiesu::api::files::xlsx(
+                    "知识库",
+                    &jiesu::kbfile::EXPORT_HEADERS,
+                    &jiesu::kbfile::EXPORT_WIDTHS,
+                    cells,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            };
+            std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+            println!(
+                "exported {} knowledge entries to {}",
+                rows.len(),
+                file.display()
+            );
             Ok(())
         }
     }

@@ -427,6 +427,22 @@ async fn every_role_is_allowed_and_denied_as_specified(t: &TestApp) {
     for r in ROLES {
         clients.insert(r, t.login(r).await);
     }
+    // KB-1, the entry the instant-answer cases cite.
+    let (s, e) = call(
+        &clients["supervisor"],
+        t.url("/api/kb/entries"),
+        json!({"title": "社保卡补办", "answer": "携带身份证到社保网点补办。"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(e["code"], "KB-1");
+    let (s, e) = call(
+        &clients["supervisor"],
+        t.url("/api/kb/entries/1/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
     let (_, users) = get(&clients["admin"], t.url("/api/users")).await;
     let handler2_id = users["items"]
         .as_array()

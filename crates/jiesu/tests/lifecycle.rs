@@ -391,14 +391,33 @@ async fn instant_answers_withdrawals_invalid_orders_and_merges(t: &TestApp) {
     let agent = t.login("agent").await;
     let dispatcher = t.login("dispatcher").await;
     let cb = t.login("callback").await;
+    let supervisor = t.login("supervisor").await;
+    let mut codes = Vec::new();
+    for title in ["社保卡补办", "医保报销"] {
+        let (s, e) = call(
+            &supervisor,
+            t.url("/api/kb/entries"),
+            json!({"title": title, "answer": "请带身份证到任一服务网点办理"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let (s, e) = call(
+            &supervisor,
+            t.url(&format!("/api/kb/entries/{}/publish", e["id"])),
+            json!({}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        codes.push(e["code"].as_str().unwrap().to_string());
+    }
 
     // 即答 at acceptance.
     let o = t
-        .accept(&agent, json!({"request_type": "consultation", "instant_answer": {"knowledge_entry_id": "KB-0042", "answer": "社保卡补办请带身份证到任一服务网点"}}))
+        .accept(&agent, json!({"request_type": "consultation", "instant_answer": {"knowledge_entry_id": codes[0], "answer": "社保卡补办请带身份证到任一服务网点"}}))
         .await;
     assert_eq!(status(&o), "closed");
     assert_eq!(o["closure"]["code"], "instant_answer");
-    assert_eq!(o["instant_answer"]["knowledge_entry_id"], "KB-0042");
+    assert_eq!(o["instant_answer"]["knowledge_entry_id"], codes[0]);
     // 即答 after saving.
     let o = t
         .accept(&agent, json!({"request_type": "consultation"}))
@@ -410,10 +429,11 @@ async fn instant_answers_withdrawals_invalid_orders_and_merges(t: &TestApp) {
     let (s, o) = call(
         &agent,
         t.url(&format!("/api/orders/{id}/close")),
-        json!({"knowledge_entry_id": "KB-7"}),
+        json!({"knowledge_entry_id": codes[1]}),
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(o["instant_answer"]["knowledge_version"], 1);
     assert_eq!(status(&o), "closed");
 
     let o = t.accept(&agent, json!({})).await;

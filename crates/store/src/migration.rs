@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002Deadlines),
             Box::new(M0003Attachments),
             Box::new(M0004ExtensionPending),
+            Box::new(M0005Knowledge),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -369,5 +370,87 @@ CREATE INDEX orders_extension_pending ON orders (tenant_id, updated_at) WHERE ex
 impl MigrationTrait for M0004ExtensionPending {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0004).await
+    }
+}
+
+/// The knowledge base: entries (current state and the latest text for lists), every version's
+/// text, every transition with who/when/why, a per-tenant change sequence the search index
+/// follows, and searches that found nothing.
+struct M0005Knowledge;
+
+impl MigrationName for M0005Knowledge {
+    fn name(&self) -> &str {
+        "m0005_knowledge"
+    }
+}
+
+const M0005: &str = r#"
+CREATE TABLE kb_entries (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    state TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    live_version BIGINT,
+    title TEXT NOT NULL,
+    category TEXT,
+    unit_id BIGINT,
+    region TEXT,
+    live_valid_to BIGINT,
+    usage BIGINT NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    {PK}
+);
+CREATE INDEX kb_entries_seq ON kb_entries (tenant_id, seq);
+CREATE INDEX kb_entries_unit ON kb_entries (tenant_id, unit_id, updated_at);
+CREATE INDEX kb_entries_state ON kb_entries (tenant_id, state, updated_at);
+CREATE TABLE kb_versions (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    entry_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    content TEXT NOT NULL,
+    author_id BIGINT NOT NULL,
+    author TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (tenant_id, entry_id, version)
+);
+CREATE TABLE kb_history (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    entry_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    actor_id BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    reason TEXT,
+    {LEAF_PK}
+);
+CREATE INDEX kb_history_entry ON kb_history (tenant_id, entry_id);
+CREATE TABLE kb_seq (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    n BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id)
+);
+CREATE TABLE kb_misses (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    text TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    first_at BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, text)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005Knowledge {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0005).await
     }
 }

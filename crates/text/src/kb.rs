@@ -4,6 +4,7 @@
 //! prefers frequently used entries; hits come with a highlighted snippet.
 
 use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use tantivy::collector::{Count, TopDocs};
@@ -20,6 +21,8 @@ pub type Result<T> = std::result::Result<T, tantivy::TantivyError>;
 /// An entry as the index holds it.
 #[derive(Debug, Clone, Default)]
 pub struct KbDoc {
+    /// Entries of different tenants share one index; every search names its tenant.
+    pub tenant: u64,
     pub id: u64,
     pub version: u64,
     pub title: String,
@@ -41,6 +44,7 @@ pub struct KbDoc {
 /// A search.
 #[derive(Debug, Clone, Default)]
 pub struct KbQuery {
+    pub tenant: u64,
     pub text: String,
     pub limit: usize,
     pub offset: usize,
@@ -61,6 +65,11 @@ pub struct KbHit {
     pub score: f32,
     /// The best passage with the matched words in `<em>`.
     pub highlight: String,
+    pub answer: String,
+    pub category: Option<String>,
+    pub unit_id: Option<u64>,
+    pub valid_to: Option<i64>,
+    pub usage: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -70,6 +79,7 @@ pub struct KbHits {
 }
 
 struct Fields {
+    tenant: Field,
     id: Field,
     version: Field,
     title: Field,
@@ -97,6 +107,7 @@ fn schema() -> (Schema, Fields) {
         if stored { o.set_stored() } else { o }
     };
     let f = Fields {
+        tenant: b.add_u64_field("tenant", INDEXED),
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
         version: b.add_u64_field("version", STORED),
         title: b.add_text_field("title", zh(true)),
@@ -111,12 +122,12 @@ fn schema() -> (Schema, Fields) {
             ),
         ),
         // Every prefix of the code, so a subtree is one term.
-        category: b.add_text_field("category", STRING),
-        unit: b.add_u64_field("unit", INDEXED),
+        category: b.add_text_field("category", STRING | STORED),
+        unit: b.add_u64_field("unit", INDEXED | STORED),
         region: b.add_text_field("region", STRING),
         valid_from: b.add_i64_field("valid_from", INDEXED | FAST),
-        valid_to: b.add_i64_field("valid_to", INDEXED | FAST),
-        usage: b.add_u64_field("usage", FAST),
+        valid_to: b.add_i64_field("valid_to", INDEXED | FAST | STORED),
+        usage: b.add_u64_field("usage", FAST | STORED),
     };
     (b.build(), f)
 }
@@ -146,6 +157,14 @@ fn keep_rare(terms: Vec<String>, df: impl Fn(&str) -> u64, common: u64) -> Vec<S
     let rare = with_df.iter().take_while(|(n, _)| *n <= common).count();
     with_df.truncate(rare.max(3));
     with_df.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Text made safe to show as HTML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `01.05.03` → `01`, `01.05`, `01.05.03`.
@@ -190,11 +209,12 @@ impl Synonyms {
 }
 
 pub struct KbIndex {
+    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
     analyzer: Analyzer,
-    synonyms: RwLock<Synonyms>,
+    synonyms: RwLock<HashMap<u64, Synonyms>>,
 }
 
 impl KbIndex {
@@ -231,18 +251,20 @@ impl KbIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(KbIndex {
+            index,
             reader,
             writer: Mutex::new(writer),
             fields,
             analyzer,
-            synonyms: RwLock::new(Synonyms::default()),
+            synonyms: RwLock::new(HashMap::new()),
         })
     }
 
-    pub fn set_synonyms(&self, groups: &[Vec<String>]) {
+    /// Replaces a tenant's synonym groups (they apply at query time: no reindex).
+    pub fn set_synonyms(&self, tenant: u64, groups: &[Vec<String>]) {
         let s = Synonyms::new(groups);
         if let Ok(mut g) = self.synonyms.write() {
-            *g = s;
+            g.insert(tenant, s);
         }
     }
 
@@ -254,53 +276,76 @@ impl KbIndex {
 
     /// Adds or replaces entries and makes them searchable.
     pub fn upsert(&self, docs: &[KbDoc]) -> Result<()> {
-        let f = &self.fields;
-        let mut w = self.lock()?;
-        for d in docs {
-            w.delete_term(Term::from_field_u64(f.id, d.id));
-            let mut doc = TantivyDocument::default();
-            doc.add_u64(f.id, d.id);
-            doc.add_u64(f.version, d.version);
-            doc.add_text(f.title, &d.title);
-            for q in &d.questions {
-                doc.add_text(f.questions, q);
-            }
-            doc.add_text(f.answer, &d.answer);
-            doc.add_text(f.grams, crate::analyzer::fold(&d.title));
-            doc.add_text(f.grams, crate::analyzer::fold(&d.answer));
-            for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
-                doc.add_text(f.category, &p);
-            }
-            if let Some(u) = d.unit_id {
-                doc.add_u64(f.unit, u);
-            }
-            doc.add_text(f.region, d.region.as_deref().unwrap_or(""));
-            doc.add_i64(f.valid_from, d.valid_from.unwrap_or(i64::MIN));
-            doc.add_i64(f.valid_to, d.valid_to.unwrap_or(i64::MAX));
-            doc.add_u64(f.usage, d.usage);
-            w.add_document(doc)?;
-        }
-        w.commit()?;
-        drop(w);
-        self.reader.reload()
+        self.apply(docs, &[], None)
     }
 
     /// Removes entries (withdrawn, expired, deleted).
     pub fn remove(&self, ids: &[u64]) -> Result<()> {
+        self.apply(&[], ids, None)
+    }
+
+    /// Adds or replaces `upsert`, removes `remove` and commits them together with `payload`
+    /// (the caller's bookmark, e.g. the last change applied; see [`KbIndex::payload`]): after
+    /// a crash the index holds either all of it or none.
+    pub fn apply(&self, upsert: &[KbDoc], remove: &[u64], payload: Option<&str>) -> Result<()> {
+        let f = &self.fields;
         let mut w = self.lock()?;
-        for id in ids {
-            w.delete_term(Term::from_field_u64(self.fields.id, *id));
+        for id in remove {
+            w.delete_term(Term::from_field_u64(f.id, *id));
         }
-        w.commit()?;
+        for d in upsert {
+            w.delete_term(Term::from_field_u64(f.id, d.id));
+            w.add_document(self.document(d))?;
+        }
+        let mut commit = w.prepare_commit()?;
+        if let Some(p) = payload {
+            commit.set_payload(p);
+        }
+        commit.commit()?;
         drop(w);
         self.reader.reload()
     }
 
-    /// Removes every entry (before a rebuild).
-    pub fn clear(&self) -> Result<()> {
+    fn document(&self, d: &KbDoc) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.tenant, d.tenant);
+        doc.add_u64(f.id, d.id);
+        doc.add_u64(f.version, d.version);
+        doc.add_text(f.title, &d.title);
+        for q in &d.questions {
+            doc.add_text(f.questions, q);
+        }
+        doc.add_text(f.answer, &d.answer);
+        doc.add_text(f.grams, crate::analyzer::fold(&d.title));
+        doc.add_text(f.grams, crate::analyzer::fold(&d.answer));
+        for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
+            doc.add_text(f.category, &p);
+        }
+        if let Some(u) = d.unit_id {
+            doc.add_u64(f.unit, u);
+        }
+        doc.add_text(f.region, d.region.as_deref().unwrap_or(""));
+        doc.add_i64(f.valid_from, d.valid_from.unwrap_or(i64::MIN));
+        doc.add_i64(f.valid_to, d.valid_to.unwrap_or(i64::MAX));
+        doc.add_u64(f.usage, d.usage);
+        doc
+    }
+
+    /// The payload of the last commit.
+    pub fn payload(&self) -> Result<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Removes every entry and sets the payload (before a rebuild).
+    pub fn clear(&self, payload: Option<&str>) -> Result<()> {
         let mut w = self.lock()?;
         w.delete_all_documents()?;
-        w.commit()?;
+        let mut commit = w.prepare_commit()?;
+        if let Some(p) = payload {
+            commit.set_payload(p);
+        }
+        commit.commit()?;
         drop(w);
         self.reader.reload()
     }
@@ -315,9 +360,16 @@ impl KbIndex {
 
     /// The text part of a search: each word in any field, title weighted most; synonyms
     /// count as the word.
-    fn text_query(&self, searcher: &tantivy::Searcher, text: &str) -> Option<Box<dyn Query>> {
+    fn text_query(
+        &self,
+        searcher: &tantivy::Searcher,
+        tenant: u64,
+        text: &str,
+    ) -> Option<Box<dyn Query>> {
         let f = &self.fields;
-        let synonyms = self.synonyms.read().ok()?;
+        let all = self.synonyms.read().ok()?;
+        let none = Synonyms::default();
+        let synonyms = all.get(&tenant).unwrap_or(&none);
         let mut words: Vec<String> = self.analyzer.terms(text);
         words.sort();
         words.dedup();
@@ -329,7 +381,11 @@ impl KbIndex {
                 .doc_freq(&Term::from_field_text(field, t))
                 .unwrap_or(0)
         };
-        let words = keep_rare(words, |w| df(f.answer, w).max(df(f.title, w)), common);
+        let words = keep_rare(
+            words,
+            |w| df(f.answer, w).max(df(f.title, w)).max(df(f.questions, w)),
+            common,
+        );
         let grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
         if words.is_empty() && synonyms.expand(text).is_empty() {
             return None;
@@ -379,10 +435,19 @@ impl KbIndex {
     pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
         let f = &self.fields;
         let searcher = self.reader.searcher();
-        let Some(text) = self.text_query(&searcher, &q.text) else {
+        let Some(text) = self.text_query(&searcher, q.tenant, &q.text) else {
             return Ok(KbHits::default());
         };
-        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text.box_clone())];
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, text.box_clone()),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.tenant, q.tenant),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ];
         if let Some(c) = &q.category {
             must.push((
                 Occur::Must,
@@ -468,26 +533,40 @@ impl KbIndex {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(addr)?;
         let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        let str_of = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
         let mut snippet = snippets.snippet_from_doc(&doc);
         snippet.set_snippet_prefix_postfix("<em>", "</em>");
         let mut highlight = snippet.to_html();
+        let answer = str_of(f.answer);
         if highlight.is_empty() {
-            let answer = doc
-                .get_first(f.answer)
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            highlight = answer.chars().take(120).collect();
+            highlight = escape(&answer.chars().take(120).collect::<String>());
         }
+        // Every prefix of the code is stored; the longest is the entry's own.
+        let category = doc
+            .get_all(f.category)
+            .filter_map(|v| v.as_str())
+            .max_by_key(|c| c.len())
+            .map(str::to_string);
+        let valid_to = doc
+            .get_first(f.valid_to)
+            .and_then(|v| v.as_i64())
+            .filter(|t| *t != i64::MAX);
         Ok(KbHit {
             id: u64_of(f.id),
             version: u64_of(f.version),
-            title: doc
-                .get_first(f.title)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string(),
+            title: str_of(f.title),
             score,
             highlight,
+            answer,
+            category,
+            unit_id: doc.get_first(f.unit).and_then(|v| v.as_u64()),
+            valid_to,
+            usage: u64_of(f.usage),
         })
     }
 }
@@ -576,7 +655,15 @@ mod tests {
 
         // Synonyms, managed at query time.
         assert!(ids(&index, text("物管费")).is_empty());
-        index.set_synonyms(&[vec!["物业费".into(), "物管费".into()]]);
+        index.set_synonyms(0, &[vec!["物业费".into(), "物管费".into()]]);
+        let q = KbQuery {
+            tenant: 9,
+            ..text("物业费")
+        };
+        assert!(
+            ids(&index, q).is_empty(),
+            "another tenant's entries stay apart"
+        );
         assert_eq!(ids(&index, text("物管费")), vec![2]);
 
         let hits = index.search(&text("物业费")).unwrap();

@@ -6,3 +6,4 @@ pub mod kb;
 
 pub use analyzer::Analyzer;
 pub use kb::{KbDoc, KbHit, KbHits, KbIndex, KbQuery};
+pub use tantivy::TantivyError;

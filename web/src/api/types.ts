@@ -200,7 +200,7 @@ export interface Order {
   extension: Extension | null
   reply: OrderReply | null
   callback: CallbackResult | null
-  instant_answer: { knowledge_entry_id: string; answer: string | null } | null
+  instant_answer: { knowledge_entry_id: string; answer: string | null; knowledge_version?: number | null } | null
   merged_into: OrderRef | null
   merged_from: OrderRef[]
   external_ref: string | null
@@ -263,6 +263,136 @@ export interface CreateOrderRequest {
   urgency?: string
   flags?: Partial<Flags>
   instant_answer?: { knowledge_entry_id: string; answer?: string }
+}
+
+// ---- knowledge base (知识库) ----
+
+export type KbState = 'draft' | 'review' | 'published' | 'expired' | 'withdrawn'
+
+/** The editable part of an entry (POST body; PUT adds `expected_version` and a required `reason`). */
+export interface KbEntryInput {
+  title: string
+  answer: string
+  questions?: string[]
+  tags?: string[]
+  category?: string | null
+  unit_id?: number | null
+  region?: string | null
+  effective_from?: string | null
+  effective_to?: string | null
+  reason?: string
+  expected_version?: number
+}
+
+/** An entry as the list and the edit commands return it (EntryDto). */
+export interface KbEntry {
+  id: number
+  code: string
+  state: KbState
+  state_label: string
+  /** The latest version (the one shown and edited). */
+  version: number
+  /** The version search serves; null when none is published. */
+  live_version: number | null
+  title: string
+  answer: string
+  questions: string[]
+  tags: string[]
+  category: string | null
+  category_name: string | null
+  unit_id: number | null
+  unit_name: string | null
+  region: string | null
+  region_name: string | null
+  effective_from: string | null
+  effective_to: string | null
+  /** Published and ending within 30 days. */
+  expiring: boolean
+  /** Times cited by an instant answer (即答). */
+  usage: number
+  created_by: string
+  created_at: string
+  updated_by: string
+  updated_at: string
+  can_edit: boolean
+  can_review: boolean
+  can_withdraw: boolean
+}
+
+export interface KbHistoryItem {
+  version: number
+  action: string
+  action_label: string
+  from_state: KbState | null
+  to_state: KbState
+  actor: string
+  at: string
+  reason: string | null
+}
+
+export interface KbEntryDetail extends KbEntry {
+  /** Newest first. */
+  history: KbHistoryItem[]
+}
+
+export interface KbVersion {
+  version: number
+  title: string
+  answer: string
+  questions: string[]
+  tags: string[]
+  category: string | null
+  unit_id: number | null
+  region: string | null
+  effective_from: string | null
+  effective_to: string | null
+  author: string
+  at: string
+  reason: string | null
+}
+
+export interface KbEntryList {
+  items: KbEntry[]
+  total: number
+}
+
+/** A search hit: `highlight` is HTML-escaped text with only `<em>` tags added by the server. */
+export interface KbHit {
+  id: number
+  code: string
+  version: number
+  title: string
+  score: number
+  highlight: string
+  answer: string
+  category: string | null
+  category_name: string | null
+  unit_id: number | null
+  unit_name: string | null
+  effective_to: string | null
+  usage: number
+}
+
+export interface KbHits {
+  items: KbHit[]
+  total: number
+}
+
+/** A search that found nothing (未找到答案的搜索). */
+export interface KbMiss {
+  text: string
+  count: number
+  first_at: string
+  last_at: string
+}
+
+export interface KbSynonyms {
+  groups: string[][]
+}
+
+export interface KbImportResult {
+  imported: number
+  published: number
 }
 
 export interface DispatchTarget {

@@ -5,22 +5,22 @@ const paths = (roles: string[]) => menuFor(roles).map((m) => m.path)
 
 describe('role → menu', () => {
   it('gives the agent the accept screen and search', () => {
-    expect(paths(['agent'])).toEqual(['/', '/accept', '/orders'])
+    expect(paths(['agent'])).toEqual(['/', '/accept', '/orders', '/knowledge'])
   })
   it('gives the dispatcher review as well as accept', () => {
-    expect(paths(['dispatcher'])).toEqual(['/', '/accept', '/review', '/orders'])
+    expect(paths(['dispatcher'])).toEqual(['/', '/accept', '/review', '/orders', '/knowledge'])
   })
   it('gives handling units their inbox, unit admins their staff', () => {
-    expect(paths(['handler'])).toEqual(['/', '/inbox', '/orders'])
+    expect(paths(['handler'])).toEqual(['/', '/inbox', '/orders', '/knowledge'])
     expect(paths(['unit_admin'])).toContain('/admin/users')
     expect(paths(['unit_admin'])).not.toContain('/admin/units')
   })
   it('gives the callback user the callback queue', () => {
-    expect(paths(['callback'])).toEqual(['/', '/callback', '/orders'])
+    expect(paths(['callback'])).toEqual(['/', '/callback', '/orders', '/knowledge'])
   })
   it('gives admins every admin page', () => {
     const p = paths(['admin'])
-    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/qrcode']) {
+    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/qrcode', '/admin/kb-synonyms']) {
       expect(p).toContain(x)
     }
   })

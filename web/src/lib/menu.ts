@@ -43,6 +43,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/callback', label: '回访', icon: 'ChatDotRound', roles: ['callback'] },
   { path: '/supervise', label: '督办', icon: 'AlarmClock', roles: ['supervisor', 'leader'] },
   { path: '/orders', label: '工单查询', icon: 'Search', roles: ALL },
+  { path: '/knowledge', label: '知识库', icon: 'Reading', roles: ALL },
   { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },
   { path: '/admin/users', label: '用户与角色', icon: 'User', roles: ['admin', 'unit_admin'], group: '系统管理' },
   { path: '/admin/categories', label: '诉求分类', icon: 'Files', roles: ['admin'], group: '系统管理' },
@@ -50,6 +51,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/admin/calendar', label: '工作日历', icon: 'Calendar', roles: ['admin'], group: '系统管理' },
   { path: '/admin/tokens', label: '接口令牌', icon: 'Key', roles: ['admin'], group: '系统管理' },
   { path: '/admin/qrcode', label: '码上说二维码', icon: 'Grid', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/kb-synonyms', label: '知识库同义词', icon: 'Connection', roles: ['admin'], group: '系统管理' },
 ]
 
 export function hasAny(roles: readonly string[], allowed: readonly string[]): boolean {

@@ -1355,6 +1355,7 @@ fn check_instant_answer(a: InstantAnswer) -> Result<InstantAnswer, DomainError> 
     let answer = crate::values::optional_text("answer", a.answer.as_deref(), MAX_TEXT_CHARS)?;
     Ok(InstantAnswer {
         knowledge_entry_id: id,
+        knowledge_version: a.knowledge_version,
         answer,
     })
 }

@@ -699,6 +699,7 @@ fn an_instant_answer_closes_the_order_at_acceptance() {
     let a = agent();
     let answer = InstantAnswer {
         knowledge_entry_id: "KB-001".into(),
+        knowledge_version: None,
         answer: Some("办理地点在政务大厅".into()),
     };
     let (o, ev) = Order::accept(new_order(Flags::default()), Some(answer), &w.ctx(&a)).unwrap();
@@ -797,7 +798,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         3 => (arb_text(), any::<bool>()).prop_map(|(content, contacted_citizen)| Command::Reply { content, contacted_citizen }),
         2 => (any::<bool>(), prop::option::of(arb_text())).prop_map(|(approve, comment)| Command::Check { approve, comment }),
         2 => (prop::sample::select(Satisfaction::ALL.to_vec()), any::<bool>()).prop_map(|(satisfaction, resolved)| Command::Callback { satisfaction, resolved, comment: None }),
-        1 => (prop::option::of(Just(InstantAnswer { knowledge_entry_id: "KB-1".into(), answer: None })), prop::option::of(arb_text()))
+        1 => (prop::option::of(Just(InstantAnswer { knowledge_entry_id: "KB-1".into(), knowledge_version: None, answer: None })), prop::option::of(arb_text()))
             .prop_map(|(instant_answer, reason)| Command::Close { instant_answer, reason }),
         1 => arb_text().prop_map(|reason| Command::Withdraw { reason }),
         3 => Just(Command::Alert),

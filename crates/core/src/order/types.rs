@@ -248,6 +248,10 @@ pub struct AttachmentRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstantAnswer {
     pub knowledge_entry_id: String,
+    /// The version of the entry that answered (recorded by the server when it checks the
+    /// citation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_version: Option<u32>,
     pub answer: Option<String>,
 }
 

@@ -178,6 +178,7 @@ impl CreateOrderRequest {
         };
         let instant = self.instant_answer.map(|a| InstantAnswer {
             knowledge_entry_id: a.knowledge_entry_id,
+            knowledge_version: None,
             answer: a.answer,
         });
         Ok((order, instant))

@@ -137,7 +137,7 @@ fn disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn file_response(content_type: &str, name: &str, data: Vec<u8>) -> Response {
+pub fn file_response(content_type: &str, name: &str, data: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -183,7 +183,7 @@ async fn export(
         for v in &page.items {
             let o = &v.stored.order;
             let due = o.current_due();
-            rows.push([
+            rows.push(vec![
                 o.number.clone(),
                 local(o.accepted_at),
                 o.channel.label().to_string(),
@@ -213,10 +213,7 @@ async fn export(
             None => break,
         }
     }
-    let bytes = tokio::task::spawn_blocking(move || workbook(&rows))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+    let bytes = xlsx("工单", &HEADERS, &WIDTHS, rows).await?;
     let name = format!(
         "工单导出-{}.xlsx",
         now.with_timezone(&china_offset()).format("%Y%m%d-%H%M")
@@ -250,12 +247,34 @@ const HEADERS: [&str; 13] = [
     "是否超期",
 ];
 
-fn workbook(rows: &[[String; 13]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+const WIDTHS: [f64; 13] = [
+    22.0, 17.0, 10.0, 10.0, 12.0, 40.0, 10.0, 20.0, 10.0, 14.0, 30.0, 17.0, 8.0,
+];
+
+/// A one-sheet workbook with a bold, frozen header row, built off the async runtime.
+pub async fn xlsx(
+    sheet: &'static str,
+    headers: &'static [&'static str],
+    widths: &'static [f64],
+    rows: Vec<Vec<String>>,
+) -> Result<Vec<u8>, AppError> {
+    tokio::task::spawn_blocking(move || workbook(sheet, headers, widths, &rows))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))
+}
+
+fn workbook(
+    sheet: &str,
+    headers: &[&str],
+    widths: &[f64],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let ws = wb.add_worksheet();
-    ws.set_name("工单")?;
-    for (c, h) in HEADERS.iter().enumerate() {
+    ws.set_name(sheet)?;
+    for (c, h) in headers.iter().enumerate() {
         ws.write_with_format(0, c as u16, *h, &bold)?;
     }
     for (r, row) in rows.iter().enumerate() {
@@ -264,10 +283,7 @@ fn workbook(rows: &[[String; 13]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError
         }
     }
     ws.set_freeze_panes(1, 0)?;
-    for (c, w) in [22, 17, 10, 10, 12, 40, 10, 20, 10, 14, 30, 17, 8]
-        .iter()
-        .enumerate()
-    {
+    for (c, w) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
     wb.save_to_buffer()

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod dto;
 pub mod files;
+pub mod kb;
 pub mod orders;
 pub mod portal;
 pub mod time;
@@ -229,6 +230,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     })
 }
 
+/// A query string, or a 422 naming the parameter at fault.
+pub fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<T> {
+    let axum::extract::Query(q) = q.map_err(|e| {
+        // "Failed to deserialize query string: limit: invalid digit…" or "…unknown field `x`…"
+        let text = e.body_text();
+        let detail = text.split("query string: ").nth(1).unwrap_or(&text);
+        let field = match detail.split('`').nth(1) {
+            Some(name) if detail.starts_with("unknown field") => name,
+            _ => detail.split(':').next().unwrap_or("query"),
+        };
+        ApiError::from(AppError::invalid(
+            field.trim(),
+            format!("查询参数取值无效：{detail}"),
+        ))
+    })?;
+    Ok(q)
+}
+
 /// Request ids: a counter per process, short and readable in logs.
 #[derive(Clone, Default)]
 struct Counter(Arc<AtomicU64>);
@@ -280,6 +301,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "auth", description = "登录与会话"),
         (name = "admin", description = "组织、用户、分类、区划、令牌"),
         (name = "deadlines", description = "办理时限、工作日历、到期提醒"),
+        (name = "knowledge", description = "知识库：条目、审核发布、检索、导入导出、同义词"),
         (name = "portal", description = "市民门户（无需登录）：提交诉求、查询进度、满意度评价"),
         (name = "system", description = "健康检查"),
     )
@@ -312,10 +334,12 @@ pub fn router(app: AppState) -> Router {
         .merge(time::router())
         .merge(files::router(app.config.attachment_limit_mib))
         .merge(portal::router())
+        .merge(kb::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
     // The outer cap lets an upload through; each extractor applies its route's own limit.
-    let upload_limit = app.config.attachment_limit_mib * 1024 * 1024 + 64 * 1024;
+    let upload_limit =
+        (app.config.attachment_limit_mib * 1024 * 1024 + 64 * 1024).max(kb::IMPORT_LIMIT);
     let openapi_json = Arc::new(openapi.clone());
     Router::new()
         .merge(api)

@@ -170,19 +170,7 @@ pub(crate) async fn list_filter(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     now: DateTime<Utc>,
 ) -> ApiResult<(ListQuery, OrderFilter, Sort)> {
-    let Query(q) = query.map_err(|e| {
-        // "Failed to deserialize query string: limit: invalid digit…" or "…unknown field `x`…"
-        let text = e.body_text();
-        let detail = text.split("query string: ").nth(1).unwrap_or(&text);
-        let field = match detail.split('`').nth(1) {
-            Some(name) if detail.starts_with("unknown field") => name,
-            _ => detail.split(':').next().unwrap_or("query"),
-        };
-        ApiError::from(AppError::invalid(
-            field.trim(),
-            format!("查询参数取值无效：{detail}"),
-        ))
-    })?;
+    let q = super::query(query)?;
     let mut f = OrderFilter {
         statuses: csv_list("status", &q.status, Status::parse)?,
         request_types: csv_list("request_type", &q.request_type, RequestType::parse)?,
@@ -509,6 +497,7 @@ async fn close(
 ) -> ApiResult<Json<OrderDto>> {
     let instant_answer = r.knowledge_entry_id.map(|k| InstantAnswer {
         knowledge_entry_id: k,
+        knowledge_version: None,
         answer: r.answer,
     });
     run(

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod files;
+pub mod kb;
 pub mod orders;
 pub mod portal;
 pub mod time;
@@ -156,6 +157,9 @@ pub struct AdminCap<'a>(pub &'a Principal);
 pub struct RefData {
     pub categories: HashSet<String>,
     pub regions: HashSet<String>,
+    /// Names by code (inactive categories too, for showing old records).
+    pub category_names: HashMap<String, String>,
+    pub region_names: HashMap<String, String>,
 }
 
 /// Who is behind a session or token, remembered for a few seconds so that a busy client does
@@ -205,6 +209,7 @@ pub struct App {
     orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
     refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
     pub principals: PrincipalCache,
+    kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
 }
 
 impl App {
@@ -230,6 +235,7 @@ impl App {
             orgs: Mutex::new(HashMap::new()),
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
+            kb: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -255,22 +261,17 @@ impl App {
         {
             return Ok(r.clone());
         }
+        let cats = self.store.categories(tenant).await?;
+        let regions = self.store.regions(tenant).await?;
         let r = Arc::new(RefData {
-            categories: self
-                .store
-                .categories(tenant)
-                .await?
-                .into_iter()
+            categories: cats
+                .iter()
                 .filter(|c| c.active)
-                .map(|c| c.code)
+                .map(|c| c.code.clone())
                 .collect(),
-            regions: self
-                .store
-                .regions(tenant)
-                .await?
-                .into_iter()
-                .map(|r| r.code)
-                .collect(),
+            regions: regions.iter().map(|r| r.code.clone()).collect(),
+            category_names: cats.into_iter().map(|c| (c.code, c.name)).collect(),
+            region_names: regions.into_iter().map(|r| (r.code, r.name)).collect(),
         });
         if let Ok(mut g) = self.refs.lock() {
             g.insert(tenant, (Instant::now(), r.clone()));

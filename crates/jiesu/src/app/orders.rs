@@ -158,8 +158,18 @@ impl App {
             calendar: &time.calendar,
             rules: &time.rules,
         };
+        let (cited, instant) = match instant {
+            Some(a) => {
+                let (id, a) = self.cite(p.tenant, a, ctx.now).await?;
+                (Some(id), Some(a))
+            }
+            None => (None, None),
+        };
         let (order, events) = Order::accept(new, instant, &ctx)?;
         let stored = self.store.create_order(p.tenant, order, events).await?;
+        if let Some(id) = cited {
+            self.count_use(p.tenant, id).await;
+        }
         Ok(self.masked_view(p, &org, stored))
     }
 
@@ -168,8 +178,20 @@ impl App {
         &self,
         p: &Principal,
         id: OrderId,
-        cmd: Command,
+        mut cmd: Command,
     ) -> AppResult<OrderView> {
+        let mut cited = None;
+        if let Command::Close {
+            instant_answer: Some(a),
+            ..
+        } = &mut cmd
+        {
+            // Who may answer is checked before what they cite.
+            p.require_any(&[Role::Agent, Role::Dispatcher], "即答办结")?;
+            let (entry, checked) = self.cite(p.tenant, a.clone(), Utc::now()).await?;
+            *a = checked;
+            cited = Some(entry);
+        }
         if let Command::Amend {
             category,
             region_code,
@@ -187,6 +209,9 @@ impl App {
         let stored = self
             .run_command(p.tenant, &p.actor(), Some(p), id, &cmd, Utc::now())
             .await?;
+        if let Some(entry) = cited {
+            self.count_use(p.tenant, entry).await;
+        }
         Ok(self.masked_view(p, &org, stored))
     }
 

@@ -116,6 +116,44 @@ pub struct Seed {
     pub units: HashMap<&'static str, UnitId>,
 }
 
+/// A test application whose server is down (see [`TestApp::restart_stopped`]).
+pub struct Stopped {
+    pub seed: Seed,
+    pub backend: Backend,
+    pub data_dir: tempfile::TempDir,
+    _pg: Option<PgDb>,
+}
+
+impl Stopped {
+    /// Starts a new server on the same database.
+    pub async fn start(self, config: Config) -> TestApp {
+        let app = jiesu::open_app(config.clone()).await.expect("reopen app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_app = app.clone();
+        let server = tokio::spawn(async move {
+            let _ = jiesu::launch(listener, server_app, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            app,
+            config,
+            seed: self.seed,
+            backend: self.backend,
+            data_dir: self.data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+            _pg: self._pg,
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub app: Arc<App>,
@@ -189,39 +227,35 @@ impl TestApp {
     }
 
     /// Stops the server and starts a new one on the same database, as after downtime.
-    pub async fn restart(mut self, config: Config) -> TestApp {
+    pub async fn restart(self, config: Config) -> TestApp {
+        self.restart_stopped().await.start(config).await
+    }
+
+    /// Stops the server and lets go of the application (its database pools stay open in
+    /// other handles; its search index is released).
+    pub async fn restart_stopped(mut self) -> Stopped {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
         if let Some(h) = self.server.take() {
             let _ = h.await;
         }
-        let app = jiesu::open_app(config.clone()).await.expect("reopen app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server_app = app.clone();
-        let server = tokio::spawn(async move {
-            let _ = jiesu::launch(listener, server_app, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        TestApp {
-            base: format!("http://{addr}"),
+        let TestApp {
             app,
-            config,
-            seed: Seed {
-                tenant: self.seed.tenant,
-                units: std::mem::take(&mut self.seed.units),
-            },
-            backend: self.backend,
-            data_dir: std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("tempdir")),
-            shutdown: Some(tx),
-            server: Some(server),
-            _pg: self._pg.take(),
+            seed,
+            backend,
+            data_dir,
+            _pg,
+            ..
+        } = self;
+        drop(app);
+        // The aborted background tasks drop their handles on their next poll.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Stopped {
+            seed,
+            backend,
+            data_dir,
+            _pg,
         }
     }
 
