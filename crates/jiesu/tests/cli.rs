@@ -377,3 +377,40 @@ fn the_demo_builds_a_city_with_orders_in_every_state_and_a_login_per_role() {
     let o = jiesu(dir.path(), &["verify"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn knowledge_entries_import_export_and_reindex_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let file = dir.path().join("kb.jsonl");
+    // A bad line stops the import, names the line and field, and stores nothing.
+    std::fs::write(
+        &file,
+        "{\"title\":\"公积金提取\",\"answer\":\"凭购房合同提取。\"}\n{\"title\":\"x\",\"answer\":\"y\",\"unit\":\"不存在的局\"}\n",
+    )
+    .unwrap();
+    let o = jiesu(dir.path(), &["kb", "import", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("line 2: unit"), "{}", text(&o));
+    std::fs::write(
+        &file,
+        "{\"title\":\"公积金提取\",\"answer\":\"凭购房合同和身份证到公积金中心提取。\",\"questions\":[\"买房能取公积金吗\"],\"effective_to\":\"2099-12-31\"}\n\
+         {\"title\":\"占道经营投诉\",\"answer\":\"由城管部门依法查处。\"}\n",
+    )
+    .unwrap();
+    let o = jiesu(dir.path(), &["kb", "import", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported and published 2"), "{}", text(&o));
+    assert!(text(&o).contains("search index updated"), "{}", text(&o));
+    let o = jiesu(dir.path(), &["reindex"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("indexed 2 knowledge entries"), "{}", text(&o));
+    let out = dir.path().join("out.xlsx");
+    let o = jiesu(dir.path(), &["kb", "export", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(&std::fs::read(&out).unwrap()[..2], b"PK");
+    // The export imports again.
+    let o = jiesu(dir.path(), &["kb", "import", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported and published 2"), "{}", text(&o));
+}
