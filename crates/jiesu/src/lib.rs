@@ -110,10 +110,19 @@ async fn indexer(app: Arc<App>) {
         {
             tracing::warn!(error = %e, "reloading synonyms failed");
         }
+        match app.orders_catch_up().await {
+            Ok(_) => {}
+            Err(e) if n.is_multiple_of(60) => {
+                tracing::warn!(error = %e, "order index catch-up failed")
+            }
+            Err(_) => {}
+        }
         match app.kb_catch_up().await {
             Ok(k) if k > 0 => tracing::debug!(changes = k, "knowledge index caught up"),
             Ok(_) => {}
-            Err(e) if n.is_multiple_of(60) => tracing::warn!(error = %e, "knowledge index catch-up failed"),
+            Err(e) if n.is_multiple_of(60) => {
+                tracing::warn!(error = %e, "knowledge index catch-up failed")
+            }
             Err(_) => {}
         }
         n += 1;

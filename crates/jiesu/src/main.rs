@@ -494,6 +494,23 @@ async fn reindex(app: &jiesu::app::App) -> anyhow::Result<()> {
         "indexed {n} knowledge entries in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "indexing orders {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let n = app
+        .rebuild_orders(&Bar(bar.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    println!(
+        "indexed {n} orders in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

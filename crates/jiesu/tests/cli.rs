@@ -400,11 +400,19 @@ fn knowledge_entries_import_export_and_reindex_from_the_command_line() {
     .unwrap();
     let o = jiesu(dir.path(), &["kb", "import", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("imported and published 2"), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported and published 2"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains("search index updated"), "{}", text(&o));
     let o = jiesu(dir.path(), &["reindex"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("indexed 2 knowledge entries"), "{}", text(&o));
+    assert!(
+        text(&o).contains("indexed 2 knowledge entries"),
+        "{}",
+        text(&o)
+    );
     let out = dir.path().join("out.xlsx");
     let o = jiesu(dir.path(), &["kb", "export", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -412,5 +420,9 @@ fn knowledge_entries_import_export_and_reindex_from_the_command_line() {
     // The export imports again.
     let o = jiesu(dir.path(), &["kb", "import", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("imported and published 2"), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported and published 2"),
+        "{}",
+        text(&o)
+    );
 }

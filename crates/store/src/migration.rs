@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003Attachments),
             Box::new(M0004ExtensionPending),
             Box::new(M0005Knowledge),
+            Box::new(M0006SearchOutbox),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -452,5 +453,31 @@ CREATE TABLE kb_misses (
 impl MigrationTrait for M0005Knowledge {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0005).await
+    }
+}
+
+/// Orders whose search document is out of date, written in the same transaction as the order
+/// change; the indexer removes a row once the index has committed the order (an outbox).
+struct M0006SearchOutbox;
+
+impl MigrationName for M0006SearchOutbox {
+    fn name(&self) -> &str {
+        "m0006_search_outbox"
+    }
+}
+
+const M0006: &str = r#"
+CREATE TABLE search_outbox (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    order_id BIGINT NOT NULL,
+    {LEAF_PK}
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006SearchOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0006).await
     }
 }

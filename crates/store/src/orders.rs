@@ -436,6 +436,22 @@ fn notice_sql(
 }
 
 /// Adds `delta` to the count of a tenant's orders in `status`.
+/// Outbox rows for the search index, many to a statement.
+fn outbox_sql(orders: &[(TenantId, OrderId)]) -> Vec<Sql> {
+    orders
+        .chunks(400)
+        .map(|chunk| {
+            let mut q = Sql::new("INSERT INTO search_outbox (tenant_id, order_id) VALUES ");
+            for (n, (t, id)) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                q.push_values([t.0.into(), id.0.into()]);
+                q.push(")");
+            }
+            q
+        })
+        .collect()
+}
+
 fn count_sql(tenant: TenantId, status: Status, delta: i64) -> Sql {
     let mut q = Sql::new("INSERT INTO order_counts (tenant_id, status, n) VALUES (");
     q.push_values([tenant.0.into(), status.as_str().into(), delta.into()]);
@@ -599,6 +615,11 @@ pub(crate) async fn insert_new(
             .into_iter()
             .map(|((t, _), (st, n))| count_sql(t, st, n)),
     );
+    let mut changed = Vec::with_capacity(orders.len());
+    for (t, o, _) in &orders {
+        changed.push((*t, id_of(*t, &o.number)?));
+    }
+    stmts.extend(outbox_sql(&changed));
     execute_all(txn, backend, stmts).await?;
     let mut out = Vec::with_capacity(orders.len());
     for ((t, o, _), last_hash) in orders.into_iter().zip(lasts) {
@@ -702,6 +723,7 @@ async fn apply_change(
             stmts.push(notice_sql(c.tenant, c.id, &o.number, &n, e.at));
         }
     }
+    stmts.extend(outbox_sql(&[(c.tenant, c.id)]));
     execute_all(txn, backend, stmts).await?;
     if units_changed {
         write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
@@ -753,6 +775,86 @@ impl Store {
             ))
             .await?;
         row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// The oldest rows of the search outbox: (row id, tenant, order).
+    pub async fn search_outbox(&self, limit: u64) -> Result<Vec<(i64, TenantId, OrderId)>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, tenant_id, order_id FROM search_outbox ORDER BY id LIMIT $1",
+                vec![(limit as i64).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, "id")?,
+                    TenantId(col(r, "tenant_id")?),
+                    OrderId(col(r, "order_id")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Removes outbox rows the index has committed (exactly these: a row committed later
+    /// with a lower id stays for the next pass).
+    pub async fn search_outbox_done(&self, ids: &[i64]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let mut q = Sql::new("DELETE FROM search_outbox WHERE id IN (");
+            let list = q.in_list(chunk);
+            q.push(&list);
+            q.push(")");
+            self.write.execute_raw(q.build(self.backend)).await?;
+        }
+        Ok(())
+    }
+
+    /// How many orders there are, in every tenant.
+    pub async fn order_total(&self) -> Result<u64> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt("SELECT COUNT(*) AS n FROM orders", vec![]))
+            .await?;
+        Ok(row.map(|r| col::<i64>(&r, "n")).transpose()?.unwrap_or(0) as u64)
+    }
+
+    /// Orders of every tenant after `after` in id order, for rebuilding the index.
+    pub async fn orders_after(
+        &self,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<(TenantId, StoredOrder)>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT tenant_id, id, last_hash, state FROM orders WHERE id > $1 ORDER BY id LIMIT $2",
+                vec![after.into(), (limit as i64).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((TenantId(col(r, "tenant_id")?), order_from_row(r)?)))
+            .collect()
+    }
+
+    /// Several orders by id (missing ones are left out).
+    pub async fn orders_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[OrderId],
+    ) -> Result<Vec<StoredOrder>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("SELECT id, last_hash, state FROM orders WHERE tenant_id = ");
+        let t = q.param(tenant.0);
+        q.push(&t);
+        q.push(" AND id IN (");
+        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+        q.push(&list);
+        q.push(")");
+        let rows = self.read.query_all_raw(q.build(self.backend)).await?;
+        rows.iter().map(order_from_row).collect()
     }
 
     pub async fn order_id_by_number(

@@ -150,7 +150,7 @@ fn bigrams(text: &str) -> Vec<String> {
 }
 
 /// The terms found in at most `common` entries; if none is that rare, the three rarest.
-fn keep_rare(terms: Vec<String>, df: impl Fn(&str) -> u64, common: u64) -> Vec<String> {
+pub(crate) fn keep_rare(terms: Vec<String>, df: impl Fn(&str) -> u64, common: u64) -> Vec<String> {
     let mut with_df: Vec<(u64, String)> = terms.into_iter().map(|t| (df(&t), t)).collect();
     with_df.retain(|(n, _)| *n > 0);
     with_df.sort();
@@ -168,7 +168,7 @@ fn escape(s: &str) -> String {
 }
 
 /// `01.05.03` → `01`, `01.05`, `01.05.03`.
-fn code_prefixes(code: &str) -> Vec<String> {
+pub(crate) fn code_prefixes(code: &str) -> Vec<String> {
     let parts: Vec<&str> = code.split('.').collect();
     (1..=parts.len()).map(|n| parts[..n].join(".")).collect()
 }

@@ -3,7 +3,9 @@
 
 pub mod analyzer;
 pub mod kb;
+pub mod orders;
 
 pub use analyzer::Analyzer;
 pub use kb::{KbDoc, KbHit, KbHits, KbIndex, KbQuery};
+pub use orders::{OrderDoc, OrderHit, OrderHits, OrderIndex, OrderQuery};
 pub use tantivy::TantivyError;

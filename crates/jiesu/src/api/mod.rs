@@ -8,6 +8,7 @@ pub mod files;
 pub mod kb;
 pub mod orders;
 pub mod portal;
+pub mod search;
 pub mod time;
 pub mod ui;
 
@@ -335,6 +336,7 @@ pub fn router(app: AppState) -> Router {
         .merge(files::router(app.config.attachment_limit_mib))
         .merge(portal::router())
         .merge(kb::router())
+        .merge(search::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
     // The outer cap lets an upload through; each extractor applies its route's own limit.

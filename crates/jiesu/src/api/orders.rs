@@ -76,7 +76,7 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
-fn csv_list<T>(
+pub(crate) fn csv_list<T>(
     field: &str,
     s: &Option<String>,
     parse: impl Fn(&str, &str) -> Result<T, jiesu_core::FieldError>,
@@ -92,7 +92,7 @@ fn csv_list<T>(
     }
 }
 
-fn parse_time(field: &str, s: &str) -> ApiResult<DateTime<Utc>> {
+pub(crate) fn parse_time(field: &str, s: &str) -> ApiResult<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

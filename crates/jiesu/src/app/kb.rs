@@ -136,7 +136,37 @@ fn doc_of(tenant: TenantId, c: &KbChange) -> Option<KbDoc> {
     })
 }
 
-fn internal(e: impl std::fmt::Display) -> AppError {
+/// Opens an index (derived data) in `dir`: waits for a restarting predecessor to let go of
+/// it, and rebuilds an index that cannot be opened (older schema, damage) from scratch.
+pub(crate) async fn open_derived<T>(
+    dir: &std::path::Path,
+    open: impl Fn() -> Result<T, jiesu_text::TantivyError>,
+) -> AppResult<T> {
+    let mut tries = 0;
+    let opened = loop {
+        match open() {
+            Err(jiesu_text::TantivyError::LockFailure(..)) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            r => break r,
+        }
+    };
+    match opened {
+        Ok(i) => Ok(i),
+        Err(jiesu_text::TantivyError::LockFailure(..)) => Err(AppError::Conflict(format!(
+            "搜索索引 {} 正被另一个进程（运行中的服务）使用",
+            dir.display()
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "index unreadable; rebuilding");
+            std::fs::remove_dir_all(dir).map_err(internal)?;
+            open().map_err(internal)
+        }
+    }
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(e.to_string())
 }
 
@@ -165,38 +195,16 @@ impl App {
             .cloned()
     }
 
-    async fn open_kb(&self) -> AppResult<KbEngine> {
+    /// The analyzer with the local words of every tenant, and a hash of those words.
+    pub(crate) async fn analyzer(&self) -> AppResult<(Analyzer, String)> {
         let words = local_words(self.store.local_names().await?);
-        let dict = dict_hash(&words);
-        let analyzer = Analyzer::new(&words);
+        Ok((Analyzer::new(&words), dict_hash(&words)))
+    }
+
+    async fn open_kb(&self) -> AppResult<KbEngine> {
+        let (analyzer, dict) = self.analyzer().await?;
         let dir = self.config.data_dir.join("index").join("kb");
-        // A restarting server may find its predecessor still letting go of the index.
-        let mut tries = 0;
-        let opened = loop {
-            match KbIndex::open(&dir, analyzer.clone()) {
-                Err(jiesu_text::TantivyError::LockFailure(..)) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                r => break r,
-            }
-        };
-        let index = match opened {
-            Ok(i) => i,
-            Err(jiesu_text::TantivyError::LockFailure(..)) => {
-                return Err(AppError::Conflict(format!(
-                    "知识库索引 {} 正被另一个进程（运行中的服务）使用",
-                    dir.display()
-                )));
-            }
-            Err(e) => {
-                // Derived data: an index that cannot be opened (older schema, damage) is
-                // rebuilt from the database.
-                tracing::warn!(error = %e, dir = %dir.display(), "knowledge index unreadable; rebuilding");
-                std::fs::remove_dir_all(&dir).map_err(internal)?;
-                KbIndex::open(&dir, analyzer).map_err(internal)?
-            }
-        };
+        let index = open_derived(&dir, || KbIndex::open(&dir, analyzer.clone())).await?;
         let stored: Option<Bookmark> = index
             .payload()
             .map_err(internal)?

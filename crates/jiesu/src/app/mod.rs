@@ -7,6 +7,7 @@ pub mod files;
 pub mod kb;
 pub mod orders;
 pub mod portal;
+pub mod search;
 pub mod time;
 
 use crate::config::Config;
@@ -210,6 +211,7 @@ pub struct App {
     refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
     pub principals: PrincipalCache,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
+    order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
 }
 
 impl App {
@@ -236,6 +238,7 @@ impl App {
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
             kb: tokio::sync::OnceCell::new(),
+            order_index: tokio::sync::OnceCell::new(),
         })
     }
 

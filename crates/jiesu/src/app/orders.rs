@@ -364,6 +364,17 @@ impl App {
     }
 
     /// One order without personal data (masked), for views that do not show the citizen.
+    /// The order masked for `p`, if `p` may see it.
+    pub(crate) fn view_if_visible(
+        &self,
+        p: &Principal,
+        org: &OrgTree,
+        stored: StoredOrder,
+    ) -> Option<OrderView> {
+        self.can_see(p, org, &stored.order)
+            .then(|| self.masked_view(p, org, stored))
+    }
+
     pub async fn order_summary(&self, p: &Principal, id: OrderId) -> AppResult<OrderView> {
         let org = self.org(p.tenant).await?;
         let stored = self.visible(p, &org, id).await?;

@@ -1,0 +1,472 @@
+//! The order index: every order's words (title, content, address, replies) analysed like the
+//! knowledge base, with the filters of the order lists (status, request type, category and
+//! region subtrees, the units involved for scoping, acceptance time). It answers order search
+//! and "similar orders" (the same issue raised before, and what the reply was).
+
+use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
+use crate::kb::{code_prefixes, keep_rare};
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// Words of a query kept at most (the rarest).
+const MAX_WORDS: usize = 24;
+
+pub type Result<T> = std::result::Result<T, tantivy::TantivyError>;
+
+/// An order as the index holds it.
+#[derive(Debug, Clone, Default)]
+pub struct OrderDoc {
+    pub tenant: u64,
+    pub id: u64,
+    pub title: String,
+    pub content: String,
+    pub address: String,
+    /// Replies and instant answers.
+    pub reply: String,
+    pub status: String,
+    pub request_type: String,
+    pub category: Option<String>,
+    pub region: Option<String>,
+    /// The accepting centre and every unit it was dispatched to (for scoping).
+    pub units: Vec<u64>,
+    /// Epoch milliseconds.
+    pub accepted_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub tenant: u64,
+    pub text: String,
+    pub limit: usize,
+    pub offset: usize,
+    pub statuses: Vec<String>,
+    pub request_types: Vec<String>,
+    pub category: Option<String>,
+    pub region: Option<String>,
+    /// Only orders involving one of these units; `None`: any.
+    pub units: Option<Vec<u64>>,
+    pub accepted_from: Option<i64>,
+    pub accepted_to: Option<i64>,
+    /// Leave this order out (similar orders).
+    pub exclude: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderHit {
+    pub id: u64,
+    pub score: f32,
+    /// The best passage of the content, matched words in `<em>`, HTML-escaped.
+    pub highlight: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderHits {
+    pub items: Vec<OrderHit>,
+    pub total: usize,
+}
+
+struct Fields {
+    tenant: Field,
+    id: Field,
+    title: Field,
+    content: Field,
+    address: Field,
+    reply: Field,
+    status: Field,
+    request_type: Field,
+    category: Field,
+    region: Field,
+    units: Field,
+    accepted_at: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let zh = |stored: bool, positions: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ZH)
+                .set_index_option(if positions {
+                    IndexRecordOption::WithFreqsAndPositions
+                } else {
+                    IndexRecordOption::WithFreqs
+                }),
+        );
+        if stored { o.set_stored() } else { o }
+    };
+    let f = Fields {
+        tenant: b.add_u64_field("tenant", INDEXED),
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        title: b.add_text_field("title", zh(false, false)),
+        // Stored for the highlighted passage.
+        content: b.add_text_field("content", zh(true, true)),
+        address: b.add_text_field("address", zh(false, false)),
+        reply: b.add_text_field("reply", zh(false, false)),
+        status: b.add_text_field("status", STRING),
+        request_type: b.add_text_field("request_type", STRING),
+        category: b.add_text_field("category", STRING),
+        region: b.add_text_field("region", STRING),
+        units: b.add_u64_field("units", INDEXED),
+        accepted_at: b.add_i64_field("accepted_at", INDEXED | FAST),
+    };
+    (b.build(), f)
+}
+
+/// Prefixes of a region code at the levels of GB/T 2260 (2, 4, 6, 9, 12 digits).
+fn region_prefixes(code: &str) -> Vec<String> {
+    [2, 4, 6, 9, 12]
+        .into_iter()
+        .filter(|n| *n <= code.len() && code.is_char_boundary(*n))
+        .map(|n| code[..n].to_string())
+        .collect()
+}
+
+pub struct OrderIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    analyzer: Analyzer,
+}
+
+impl OrderIndex {
+    pub fn open(dir: &Path, analyzer: Analyzer) -> Result<OrderIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let d = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(d, schema)?;
+        Self::with_index(index, fields, analyzer)
+    }
+
+    pub fn in_memory(analyzer: Analyzer) -> Result<OrderIndex> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields, analyzer)
+    }
+
+    fn with_index(index: Index, fields: Fields, analyzer: Analyzer) -> Result<OrderIndex> {
+        index
+            .tokenizers()
+            .register(ZH, ZhTokenizer::new(analyzer.clone()));
+        let writer = index.writer(100_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(OrderIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            analyzer,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>> {
+        self.writer
+            .lock()
+            .map_err(|_| tantivy::TantivyError::InternalError("index writer poisoned".into()))
+    }
+
+    /// Adds or replaces `docs` and commits them with `payload` (see [`OrderIndex::payload`]).
+    pub fn apply(&self, docs: &[OrderDoc], payload: Option<&str>) -> Result<()> {
+        let f = &self.fields;
+        let mut w = self.lock()?;
+        for d in docs {
+            w.delete_term(Term::from_field_u64(f.id, d.id));
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(f.tenant, d.tenant);
+            doc.add_u64(f.id, d.id);
+            doc.add_text(f.title, &d.title);
+            doc.add_text(f.content, &d.content);
+            doc.add_text(f.address, &d.address);
+            doc.add_text(f.reply, &d.reply);
+            doc.add_text(f.status, &d.status);
+            doc.add_text(f.request_type, &d.request_type);
+            for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
+                doc.add_text(f.category, &p);
+            }
+            for p in d.region.iter().flat_map(|r| region_prefixes(r)) {
+                doc.add_text(f.region, &p);
+            }
+            for u in &d.units {
+                doc.add_u64(f.units, *u);
+            }
+            doc.add_i64(f.accepted_at, d.accepted_at);
+            w.add_document(doc)?;
+        }
+        let mut commit = w.prepare_commit()?;
+        if let Some(p) = payload {
+            commit.set_payload(p);
+        }
+        commit.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    pub fn payload(&self) -> Result<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    pub fn clear(&self, payload: Option<&str>) -> Result<()> {
+        let mut w = self.lock()?;
+        w.delete_all_documents()?;
+        let mut commit = w.prepare_commit()?;
+        if let Some(p) = payload {
+            commit.set_payload(p);
+        }
+        commit.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn term(&self, field: Field, text: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, text),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    fn any_of(&self, field: Field, values: &[String]) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            values
+                .iter()
+                .map(|v| (Occur::Should, self.term(field, v)))
+                .collect(),
+        ))
+    }
+
+    pub fn search(&self, q: &OrderQuery) -> Result<OrderHits> {
+        let f = &self.fields;
+        let searcher = self.reader.searcher();
+        let mut words = self.analyzer.terms(&q.text);
+        words.sort();
+        words.dedup();
+        let df = |field: Field, t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, t))
+                .unwrap_or(0)
+        };
+        // As in the knowledge base: words in a large share of the orders cost most and tell
+        // least; keep them only when nothing rarer is left.
+        let common = (searcher.num_docs() / 20).max(200);
+        let words = keep_rare(
+            words,
+            |w| df(f.content, w).max(df(f.title, w)).max(df(f.reply, w)),
+            common,
+        );
+        // The rarest words say most; a long text (similar orders) keeps a bounded query.
+        let words: Vec<String> = words.into_iter().take(MAX_WORDS).collect();
+        if words.is_empty() {
+            return Ok(OrderHits::default());
+        }
+        let text: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .map(|w| -> (Occur, Box<dyn Query>) {
+                let per_field = [
+                    (f.title, 2.0),
+                    (f.content, 1.0),
+                    (f.address, 1.0),
+                    (f.reply, 0.5),
+                ]
+                .into_iter()
+                .map(|(field, boost)| -> (Occur, Box<dyn Query>) {
+                    let t = TermQuery::new(
+                        Term::from_field_text(field, w),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    (Occur::Should, Box::new(BoostQuery::new(Box::new(t), boost)))
+                })
+                .collect();
+                (Occur::Should, Box::new(BooleanQuery::new(per_field)))
+            })
+            .collect();
+        let text: Box<dyn Query> = Box::new(BooleanQuery::new(text));
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, text.box_clone()),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.tenant, q.tenant),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ];
+        if !q.statuses.is_empty() {
+            must.push((Occur::Must, self.any_of(f.status, &q.statuses)));
+        }
+        if !q.request_types.is_empty() {
+            must.push((Occur::Must, self.any_of(f.request_type, &q.request_types)));
+        }
+        if let Some(c) = &q.category {
+            must.push((Occur::Must, self.term(f.category, c)));
+        }
+        if let Some(r) = &q.region {
+            must.push((Occur::Must, self.term(f.region, r)));
+        }
+        if let Some(units) = &q.units {
+            let any = units
+                .iter()
+                .map(|u| -> (Occur, Box<dyn Query>) {
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_u64(f.units, *u),
+                            IndexRecordOption::Basic,
+                        )),
+                    )
+                })
+                .collect();
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if q.accepted_from.is_some() || q.accepted_to.is_some() {
+            let lo = q
+                .accepted_from
+                .map(|t| std::ops::Bound::Included(Term::from_field_i64(f.accepted_at, t)))
+                .unwrap_or(std::ops::Bound::Unbounded);
+            let hi = q
+                .accepted_to
+                .map(|t| std::ops::Bound::Excluded(Term::from_field_i64(f.accepted_at, t)))
+                .unwrap_or(std::ops::Bound::Unbounded);
+            must.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+        }
+        if let Some(x) = q.exclude {
+            must.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.id, x),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(must);
+        let top = TopDocs::with_limit(q.limit.clamp(1, 100))
+            .and_offset(q.offset)
+            .order_by_score();
+        let (docs, total) = searcher.search(&query, &(top, Count))?;
+        let mut snippets = SnippetGenerator::create(&searcher, &*text, f.content)?;
+        snippets.set_max_num_chars(120);
+        let mut items = Vec::with_capacity(docs.len());
+        for (score, addr) in docs {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let mut s = snippets.snippet_from_doc(&doc);
+            s.set_snippet_prefix_postfix("<em>", "</em>");
+            items.push(OrderHit {
+                id: doc.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or(0),
+                score,
+                highlight: s.to_html(),
+            });
+        }
+        Ok(OrderHits { items, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn order(id: u64, content: &str, status: &str, region: &str, units: &[u64]) -> OrderDoc {
+        OrderDoc {
+            tenant: 1,
+            id,
+            title: String::new(),
+            content: content.into(),
+            status: status.into(),
+            request_type: "complaint".into(),
+            region: Some(region.into()),
+            units: units.to_vec(),
+            accepted_at: id as i64 * 1000,
+            ..OrderDoc::default()
+        }
+    }
+
+    fn ids(ix: &OrderIndex, q: OrderQuery) -> Vec<u64> {
+        ix.search(&q).unwrap().items.iter().map(|h| h.id).collect()
+    }
+
+    #[test]
+    fn orders_are_found_by_their_words_within_the_filters_and_scope() {
+        let ix = OrderIndex::in_memory(Analyzer::default()).unwrap();
+        ix.apply(
+            &[
+                order(
+                    1,
+                    "小区楼下烧烤店油烟扰民",
+                    "handling",
+                    "990101001",
+                    &[10, 11],
+                ),
+                order(2, "烧烤店占道经营", "closed", "990102001", &[10, 12]),
+                order(3, "路灯不亮", "handling", "990101001", &[10, 11]),
+            ],
+            Some("p1"),
+        )
+        .unwrap();
+        assert_eq!(ix.payload().unwrap().as_deref(), Some("p1"));
+        let q = |text: &str| OrderQuery {
+            tenant: 1,
+            text: text.into(),
+            limit: 10,
+            ..OrderQuery::default()
+        };
+        let mut found = ids(&ix, q("烧烤店"));
+        found.sort();
+        assert_eq!(found, vec![1, 2]);
+        let only_open = OrderQuery {
+            statuses: vec!["handling".into()],
+            ..q("烧烤店")
+        };
+        assert_eq!(ids(&ix, only_open), vec![1]);
+        let district = OrderQuery {
+            region: Some("990102".into()),
+            ..q("烧烤店")
+        };
+        assert_eq!(ids(&ix, district), vec![2]);
+        let unit_12 = OrderQuery {
+            units: Some(vec![12]),
+            ..q("烧烤店")
+        };
+        assert_eq!(ids(&ix, unit_12), vec![2], "a unit sees only its orders");
+        let similar = OrderQuery {
+            exclude: Some(1),
+            ..q("烧烤店油烟")
+        };
+        assert_eq!(ids(&ix, similar), vec![2]);
+        let other_tenant = OrderQuery {
+            tenant: 2,
+            ..q("烧烤店")
+        };
+        assert!(ids(&ix, other_tenant).is_empty());
+        let hit = &ix.search(&q("油烟")).unwrap().items[0];
+        assert!(hit.highlight.contains("<em>油烟</em>"), "{hit:?}");
+        // Replacing an order keeps one document.
+        ix.apply(
+            &[order(
+                1,
+                "小区楼下烧烤店油烟扰民",
+                "closed",
+                "990101001",
+                &[10, 11],
+            )],
+            None,
+        )
+        .unwrap();
+        assert_eq!(ix.len(), 3);
+    }
+}
