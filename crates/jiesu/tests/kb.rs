@@ -21,25 +21,13 @@ async fn act(t: &TestApp, c: &Client, id: i64, action: &str, body: Value) -> (St
 }
 
 async fn search_codes(t: &TestApp, c: &Client, q: &str) -> Vec<String> {
-    let (s, r) = get(c, t.url(&format!("/api/kb/search?q={}", urlencode(q)))).await;
+    let (s, r) = get(c, t.url(&format!("/api/kb/search?q={}", enc(q)))).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     r["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|h| h["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
         .collect()
 }
 
@@ -167,7 +155,7 @@ async fn an_entry_is_written_reviewed_published_revised_and_withdrawn(t: &TestAp
     // A question variant finds it too, and the hit carries the answer and the unit.
     let (_, r) = get(
         &agent,
-        t.url(&format!("/api/kb/search?q={}", urlencode("电梯坏了"))),
+        t.url(&format!("/api/kb/search?q={}", enc("电梯坏了"))),
     )
     .await;
     let hit = &r["items"][0];
@@ -449,7 +437,7 @@ async fn searches_without_an_answer_are_logged_for_the_owners(t: &TestApp) {
         &agent,
         t.url(&format!(
             "/api/kb/search?live=true&q={}",
-            urlencode("牦牛养殖补贴")
+            enc("牦牛养殖补贴")
         )),
     )
     .await;
@@ -463,7 +451,7 @@ async fn searches_without_an_answer_are_logged_for_the_owners(t: &TestApp) {
     assert_eq!(items[0]["text"], q);
     assert_eq!(items[0]["count"], 2);
     let r = supervisor
-        .delete(t.url(&format!("/api/kb/misses?text={}", urlencode(q))))
+        .delete(t.url(&format!("/api/kb/misses?text={}", enc(q))))
         .send()
         .await
         .unwrap();

@@ -21,18 +21,6 @@ async fn found(t: &TestApp, c: &Client, query: &str) -> Vec<i64> {
         .collect()
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 async fn orders_are_found_by_their_words_within_filters_and_scope(t: &TestApp) {
     let agent = t.login("agent").await;
     let dispatcher = t.login("dispatcher").await;

@@ -3,10 +3,11 @@
 //! synonyms, filters (category and region subtrees, owning unit, validity) and a ranking that
 //! prefers frequently used entries; hits come with a highlighted snippet.
 
-use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
+use crate::analyzer::{Analyzer, ZH};
+use crate::handle::Handle;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
@@ -14,9 +15,9 @@ use tantivy::schema::{
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, TantivyDocument, Term};
 
-pub type Result<T> = std::result::Result<T, tantivy::TantivyError>;
+pub use crate::handle::Result;
 
 /// An entry as the index holds it.
 #[derive(Debug, Clone, Default)]
@@ -209,9 +210,7 @@ impl Synonyms {
 }
 
 pub struct KbIndex {
-    index: Index,
-    reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    h: Handle,
     fields: Fields,
     analyzer: Analyzer,
     synonyms: RwLock<HashMap<u64, Synonyms>>,
@@ -220,24 +219,18 @@ pub struct KbIndex {
 impl KbIndex {
     /// Opens (or creates) the index in `dir`.
     pub fn open(dir: &Path, analyzer: Analyzer) -> Result<KbIndex> {
-        std::fs::create_dir_all(dir)?;
-        let (schema, fields) = schema();
-        let d = tantivy::directory::MmapDirectory::open(dir)?;
-        let index = Index::open_or_create(d, schema)?;
-        Self::with_index(index, fields, analyzer)
+        Self::with_dir(Some(dir), analyzer)
     }
 
     /// An index in memory (tests, benchmarks).
     pub fn in_memory(analyzer: Analyzer) -> Result<KbIndex> {
-        let (schema, fields) = schema();
-        Self::with_index(Index::create_in_ram(schema), fields, analyzer)
+        Self::with_dir(None, analyzer)
     }
 
-    fn with_index(index: Index, fields: Fields, analyzer: Analyzer) -> Result<KbIndex> {
-        index
-            .tokenizers()
-            .register(ZH, ZhTokenizer::new(analyzer.clone()));
-        index.tokenizers().register(
+    fn with_dir(dir: Option<&Path>, analyzer: Analyzer) -> Result<KbIndex> {
+        let (schema, fields) = schema();
+        let h = Handle::open(dir, schema, &analyzer, 50_000_000)?;
+        h.index().tokenizers().register(
             BIGRAM,
             tantivy::tokenizer::TextAnalyzer::builder(tantivy::tokenizer::NgramTokenizer::new(
                 2, 2, false,
@@ -245,15 +238,8 @@ impl KbIndex {
             .filter(tantivy::tokenizer::LowerCaser)
             .build(),
         );
-        let writer = index.writer(50_000_000)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
         Ok(KbIndex {
-            index,
-            reader,
-            writer: Mutex::new(writer),
+            h,
             fields,
             analyzer,
             synonyms: RwLock::new(HashMap::new()),
@@ -266,12 +252,6 @@ impl KbIndex {
         if let Ok(mut g) = self.synonyms.write() {
             g.insert(tenant, s);
         }
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>> {
-        self.writer
-            .lock()
-            .map_err(|_| tantivy::TantivyError::InternalError("index writer poisoned".into()))
     }
 
     /// Adds or replaces entries and makes them searchable.
@@ -289,21 +269,16 @@ impl KbIndex {
     /// a crash the index holds either all of it or none.
     pub fn apply(&self, upsert: &[KbDoc], remove: &[u64], payload: Option<&str>) -> Result<()> {
         let f = &self.fields;
-        let mut w = self.lock()?;
-        for id in remove {
-            w.delete_term(Term::from_field_u64(f.id, *id));
-        }
-        for d in upsert {
-            w.delete_term(Term::from_field_u64(f.id, d.id));
-            w.add_document(self.document(d))?;
-        }
-        let mut commit = w.prepare_commit()?;
-        if let Some(p) = payload {
-            commit.set_payload(p);
-        }
-        commit.commit()?;
-        drop(w);
-        self.reader.reload()
+        self.h.commit(payload, |w| {
+            for id in remove {
+                w.delete_term(Term::from_field_u64(f.id, *id));
+            }
+            for d in upsert {
+                w.delete_term(Term::from_field_u64(f.id, d.id));
+                w.add_document(self.document(d))?;
+            }
+            Ok(())
+        })
     }
 
     fn document(&self, d: &KbDoc) -> TantivyDocument {
@@ -334,24 +309,16 @@ impl KbIndex {
 
     /// The payload of the last commit.
     pub fn payload(&self) -> Result<Option<String>> {
-        Ok(self.index.load_metas()?.payload)
+        self.h.payload()
     }
 
     /// Removes every entry and sets the payload (before a rebuild).
     pub fn clear(&self, payload: Option<&str>) -> Result<()> {
-        let mut w = self.lock()?;
-        w.delete_all_documents()?;
-        let mut commit = w.prepare_commit()?;
-        if let Some(p) = payload {
-            commit.set_payload(p);
-        }
-        commit.commit()?;
-        drop(w);
-        self.reader.reload()
+        self.h.clear(payload)
     }
 
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.h.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -434,7 +401,7 @@ impl KbIndex {
 
     pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
         let f = &self.fields;
-        let searcher = self.reader.searcher();
+        let searcher = self.h.searcher();
         let Some(text) = self.text_query(&searcher, q.tenant, &q.text) else {
             return Ok(KbHits::default());
         };

@@ -2,6 +2,7 @@
 //! stop words) as a tantivy tokenizer, and the knowledge-base index built on it.
 
 pub mod analyzer;
+mod handle;
 pub mod kb;
 pub mod orders;
 

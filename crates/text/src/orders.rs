@@ -3,10 +3,10 @@
 //! region subtrees, the units involved for scoping, acceptance time). It answers order search
 //! and "similar orders" (the same issue raised before, and what the reply was).
 
-use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
+use crate::analyzer::{Analyzer, ZH};
+use crate::handle::Handle;
 use crate::kb::{code_prefixes, keep_rare};
 use std::path::Path;
-use std::sync::Mutex;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
@@ -14,12 +14,12 @@ use tantivy::schema::{
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{TantivyDocument, Term};
 
 /// Words of a query kept at most (the rarest).
 const MAX_WORDS: usize = 24;
 
-pub type Result<T> = std::result::Result<T, tantivy::TantivyError>;
+pub use crate::handle::Result;
 
 /// An order as the index holds it.
 #[derive(Debug, Clone, Default)]
@@ -130,105 +130,75 @@ fn region_prefixes(code: &str) -> Vec<String> {
 }
 
 pub struct OrderIndex {
-    index: Index,
-    reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    h: Handle,
     fields: Fields,
     analyzer: Analyzer,
 }
 
 impl OrderIndex {
     pub fn open(dir: &Path, analyzer: Analyzer) -> Result<OrderIndex> {
-        std::fs::create_dir_all(dir)?;
-        let (schema, fields) = schema();
-        let d = tantivy::directory::MmapDirectory::open(dir)?;
-        let index = Index::open_or_create(d, schema)?;
-        Self::with_index(index, fields, analyzer)
+        Self::with_dir(Some(dir), analyzer)
     }
 
     pub fn in_memory(analyzer: Analyzer) -> Result<OrderIndex> {
-        let (schema, fields) = schema();
-        Self::with_index(Index::create_in_ram(schema), fields, analyzer)
+        Self::with_dir(None, analyzer)
     }
 
-    fn with_index(index: Index, fields: Fields, analyzer: Analyzer) -> Result<OrderIndex> {
-        index
-            .tokenizers()
-            .register(ZH, ZhTokenizer::new(analyzer.clone()));
-        let writer = index.writer(100_000_000)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+    fn with_dir(dir: Option<&Path>, analyzer: Analyzer) -> Result<OrderIndex> {
+        let (schema, fields) = schema();
         Ok(OrderIndex {
-            index,
-            reader,
-            writer: Mutex::new(writer),
+            h: Handle::open(dir, schema, &analyzer, 100_000_000)?,
             fields,
             analyzer,
         })
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>> {
-        self.writer
-            .lock()
-            .map_err(|_| tantivy::TantivyError::InternalError("index writer poisoned".into()))
-    }
-
     /// Adds or replaces `docs` and commits them with `payload` (see [`OrderIndex::payload`]).
     pub fn apply(&self, docs: &[OrderDoc], payload: Option<&str>) -> Result<()> {
         let f = &self.fields;
-        let mut w = self.lock()?;
-        for d in docs {
-            w.delete_term(Term::from_field_u64(f.id, d.id));
-            let mut doc = TantivyDocument::default();
-            doc.add_u64(f.tenant, d.tenant);
-            doc.add_u64(f.id, d.id);
-            doc.add_text(f.title, &d.title);
-            doc.add_text(f.content, &d.content);
-            doc.add_text(f.address, &d.address);
-            doc.add_text(f.reply, &d.reply);
-            doc.add_text(f.status, &d.status);
-            doc.add_text(f.request_type, &d.request_type);
-            for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
-                doc.add_text(f.category, &p);
+        self.h.commit(payload, |w| {
+            for d in docs {
+                w.delete_term(Term::from_field_u64(f.id, d.id));
+                w.add_document(self.document(d))?;
             }
-            for p in d.region.iter().flat_map(|r| region_prefixes(r)) {
-                doc.add_text(f.region, &p);
-            }
-            for u in &d.units {
-                doc.add_u64(f.units, *u);
-            }
-            doc.add_i64(f.accepted_at, d.accepted_at);
-            w.add_document(doc)?;
+            Ok(())
+        })
+    }
+
+    fn document(&self, d: &OrderDoc) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.tenant, d.tenant);
+        doc.add_u64(f.id, d.id);
+        doc.add_text(f.title, &d.title);
+        doc.add_text(f.content, &d.content);
+        doc.add_text(f.address, &d.address);
+        doc.add_text(f.reply, &d.reply);
+        doc.add_text(f.status, &d.status);
+        doc.add_text(f.request_type, &d.request_type);
+        for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
+            doc.add_text(f.category, &p);
         }
-        let mut commit = w.prepare_commit()?;
-        if let Some(p) = payload {
-            commit.set_payload(p);
+        for p in d.region.iter().flat_map(|r| region_prefixes(r)) {
+            doc.add_text(f.region, &p);
         }
-        commit.commit()?;
-        drop(w);
-        self.reader.reload()
+        for u in &d.units {
+            doc.add_u64(f.units, *u);
+        }
+        doc.add_i64(f.accepted_at, d.accepted_at);
+        doc
     }
 
     pub fn payload(&self) -> Result<Option<String>> {
-        Ok(self.index.load_metas()?.payload)
+        self.h.payload()
     }
 
     pub fn clear(&self, payload: Option<&str>) -> Result<()> {
-        let mut w = self.lock()?;
-        w.delete_all_documents()?;
-        let mut commit = w.prepare_commit()?;
-        if let Some(p) = payload {
-            commit.set_payload(p);
-        }
-        commit.commit()?;
-        drop(w);
-        self.reader.reload()
+        self.h.clear(payload)
     }
 
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.h.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -253,7 +223,7 @@ impl OrderIndex {
 
     pub fn search(&self, q: &OrderQuery) -> Result<OrderHits> {
         let f = &self.fields;
-        let searcher = self.reader.searcher();
+        let searcher = self.h.searcher();
         let mut words = self.analyzer.terms(&q.text);
         words.sort();
         words.dedup();

@@ -196,9 +196,15 @@ impl App {
     }
 
     /// The analyzer with the local words of every tenant, and a hash of those words.
+    /// Built once per process: both indexes analyse with the same one.
     pub(crate) async fn analyzer(&self) -> AppResult<(Analyzer, String)> {
-        let words = local_words(self.store.local_names().await?);
-        Ok((Analyzer::new(&words), dict_hash(&words)))
+        self.analyzer
+            .get_or_try_init(|| async {
+                let words = local_words(self.store.local_names().await?);
+                Ok::<_, AppError>((Analyzer::new(&words), dict_hash(&words)))
+            })
+            .await
+            .cloned()
     }
 
     async fn open_kb(&self) -> AppResult<KbEngine> {

@@ -212,6 +212,7 @@ pub struct App {
     pub principals: PrincipalCache,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
+    analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
 }
 
 impl App {
@@ -239,6 +240,7 @@ impl App {
             principals: PrincipalCache::default(),
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
+            analyzer: tokio::sync::OnceCell::new(),
         })
     }
 

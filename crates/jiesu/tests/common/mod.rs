@@ -290,6 +290,19 @@ impl TestApp {
     }
 }
 
+/// Percent-encodes a query value (Chinese search text).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub async fn post(c: &Client, url: String, body: Value) -> Response {
     c.post(url).json(&body).send().await.expect("request")
 }
