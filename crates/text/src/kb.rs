@@ -103,7 +103,7 @@ fn schema() -> (Schema, Fields) {
         let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(ZH)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::WithFreqs),
         );
         if stored { o.set_stored() } else { o }
     };
@@ -114,12 +114,13 @@ fn schema() -> (Schema, Fields) {
         title: b.add_text_field("title", zh(true)),
         questions: b.add_text_field("questions", zh(false)),
         answer: b.add_text_field("answer", zh(true)),
+        // The distinct pairs of the entry, as `bigrams` makes them, between spaces.
         grams: b.add_text_field(
             "grams",
             TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(BIGRAM)
-                    .set_index_option(IndexRecordOption::WithFreqs),
+                    .set_tokenizer(SPACED)
+                    .set_index_option(IndexRecordOption::Basic),
             ),
         ),
         // Every prefix of the code, so a subtree is one term.
@@ -133,20 +134,49 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-const BIGRAM: &str = "bigram";
+/// Terms between spaces, taken as they are.
+const SPACED: &str = "spaced";
 /// Weight of a character pair against a word.
 const GRAM_BOOST: f32 = 1.0;
 
-/// The distinct pairs of adjacent letters or digits (no punctuation, no spaces), folded.
+/// The distinct pairs of adjacent letters or digits (no punctuation, no spaces) of `texts`,
+/// folded.
+fn bigram_pairs<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<[char; 2]> {
+    let mut pairs = Vec::new();
+    for text in texts {
+        let mut prev: Option<char> = None;
+        for c in crate::analyzer::fold(text).chars() {
+            let c = c.is_alphanumeric().then_some(c);
+            if let (Some(a), Some(b)) = (prev, c) {
+                pairs.push([a, b]);
+            }
+            prev = c;
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// The distinct pairs of `text` (see [`bigram_pairs`]).
 fn bigrams(text: &str) -> Vec<String> {
-    let chars: Vec<char> = crate::analyzer::fold(text).chars().collect();
-    let mut out: Vec<String> = chars
-        .windows(2)
-        .filter(|w| w.iter().all(|c| c.is_alphanumeric()))
-        .map(|w| w.iter().collect())
-        .collect();
-    out.sort();
-    out.dedup();
+    bigram_pairs([text])
+        .into_iter()
+        .map(|p| p.iter().collect())
+        .collect()
+}
+
+/// The distinct pairs of `texts`, between spaces (the `grams` field).
+fn spaced_bigrams<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let pairs = bigram_pairs(texts);
+    let mut out = String::with_capacity(pairs.len() * 7);
+    for [a, b] in pairs {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push(a);
+        out.push(b);
+    }
     out
 }
 
@@ -231,12 +261,10 @@ impl KbIndex {
         let (schema, fields) = schema();
         let h = Handle::open(dir, schema, &analyzer, 50_000_000)?;
         h.index().tokenizers().register(
-            BIGRAM,
-            tantivy::tokenizer::TextAnalyzer::builder(tantivy::tokenizer::NgramTokenizer::new(
-                2, 2, false,
-            )?)
-            .filter(tantivy::tokenizer::LowerCaser)
-            .build(),
+            SPACED,
+            tantivy::tokenizer::TextAnalyzer::from(
+                tantivy::tokenizer::WhitespaceTokenizer::default(),
+            ),
         );
         Ok(KbIndex {
             h,
@@ -292,8 +320,10 @@ impl KbIndex {
             doc.add_text(f.questions, q);
         }
         doc.add_text(f.answer, &d.answer);
-        doc.add_text(f.grams, crate::analyzer::fold(&d.title));
-        doc.add_text(f.grams, crate::analyzer::fold(&d.answer));
+        doc.add_text(
+            f.grams,
+            spaced_bigrams([d.title.as_str(), d.answer.as_str()]),
+        );
         for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
             doc.add_text(f.category, &p);
         }
@@ -376,10 +406,7 @@ impl KbIndex {
             clauses.push((Occur::Should, field_query(w)));
         }
         for g in grams {
-            let q = TermQuery::new(
-                Term::from_field_text(f.grams, &g),
-                IndexRecordOption::WithFreqs,
-            );
+            let q = TermQuery::new(Term::from_field_text(f.grams, &g), IndexRecordOption::Basic);
             clauses.push((
                 Occur::Should,
                 Box::new(BoostQuery::new(Box::new(q), GRAM_BOOST)),
