@@ -23,6 +23,8 @@
 //!   Target: **≥ 1,000,000 deadlines/s**.
 //! * `kb`: the knowledge-base engine alone over 100,000 entries from real replies: indexing
 //!   (target **≥ 5,000 entries/s**) and single-threaded search (target **p99 < 10 ms**).
+//! * `kb-http`: `GET /api/kb/search?live=true` at 16 clients against the release server with
+//!   the demo and 100,000 entries imported by `jiesu kb import`. Target: **≥ 1,000/s**.
 //! * `scheduler`: `jiesu scheduler` over the `list` data directory: a pass with nothing due
 //!   (target **< 1 s** over 1,000,000 open orders), a dry run that finds every due order, and
 //!   an alert pass (orders alerted per second). Scheduler cost on creation: `create
@@ -38,6 +40,7 @@ mod client;
 mod create;
 mod deadlines;
 mod kb;
+mod kb_http;
 mod list;
 mod order_search;
 mod scheduler;
@@ -79,6 +82,8 @@ enum Cmd {
     Deadlines(deadlines::DeadlineArgs),
     /// Knowledge-base indexing and search on one thread (no server).
     Kb(kb::KbArgs),
+    /// Knowledge-base searches over HTTP at N clients (release server, imported entries).
+    KbHttp(kb_http::KbHttpArgs),
     /// Order search over N orders (jiesu-text alone, no server): p99 < 50 ms at 1,000,000.
     OrderSearch(order_search::OrderSearchArgs),
     /// The deadline scheduler's scans and alert rate over the `list` data directory.
@@ -207,6 +212,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Deadlines(_) | Cmd::Kb(_) | Cmd::OrderSearch(_) => {
             unreachable!("handled before the binary is needed")
+        }
+        Cmd::KbHttp(args) => {
+            let report = kb_http::run(&common, args).await?;
+            emit(cli.json, &report, || report.print())?;
         }
         Cmd::Scheduler(args) => {
             let report = scheduler::run(&common, args).await?;

@@ -177,6 +177,23 @@ impl Server {
         cpu_seconds(&format!("/proc/{}/stat", self.pid))
     }
 
+    /// Waits until the server is idle (under 5% of a core for a second, at most `limit`):
+    /// background work after its start (index catch-up and merges) is not measured. The
+    /// seconds waited.
+    pub async fn settle(&self, limit: Duration) -> anyhow::Result<f64> {
+        let started = std::time::Instant::now();
+        let mut before = self.cpu_seconds()?;
+        while started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = self.cpu_seconds()?;
+            if now - before < 0.05 {
+                break;
+            }
+            before = now;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+
     /// SIGTERM (graceful: the writer drains and commits), then SIGKILL after 30 s.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = std::process::Command::new("kill")

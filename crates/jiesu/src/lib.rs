@@ -105,6 +105,11 @@ async fn indexer(app: Arc<App>) {
         {
             tracing::warn!(error = %e, "expiring knowledge entries failed");
         }
+        if n % 300 == 5
+            && let Err(e) = app.compact_indexes().await
+        {
+            tracing::warn!(error = %e, "merging index segments failed");
+        }
         if n % 30 == 29
             && let Err(e) = app.kb_reload_synonyms().await
         {

@@ -511,6 +511,14 @@ async fn reindex(app: &jiesu::app::App) -> anyhow::Result<()> {
         "indexed {n} orders in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let started = std::time::Instant::now();
+    app.compact_indexes()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "merged index segments in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

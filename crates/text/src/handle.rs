@@ -5,6 +5,7 @@
 use crate::analyzer::{Analyzer, ZH, ZhTokenizer};
 use std::path::Path;
 use std::sync::Mutex;
+use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Schema;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher};
 
@@ -35,7 +36,12 @@ impl Handle {
         index
             .tokenizers()
             .register(ZH, ZhTokenizer::new(analyzer.clone()));
-        let writer = index.writer(heap_bytes)?;
+        let writer: IndexWriter = index.writer(heap_bytes)?;
+        // Every search looks each of its terms up in every segment: merge sooner than
+        // tantivy's default (eight segments of a size) to keep their number low.
+        let mut policy = LogMergePolicy::default();
+        policy.set_min_num_segments(3);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -69,6 +75,25 @@ impl Handle {
         commit.commit()?;
         drop(w);
         self.reader.reload()
+    }
+
+    /// Merges every segment into one where there are more than `max` (after bulk changes a
+    /// process may end before tantivy's own merges finish) and waits for it. Whether it
+    /// merged.
+    pub(crate) fn compact(&self, max: usize) -> Result<bool> {
+        let ids = self.index.searchable_segment_ids()?;
+        if ids.len() <= max {
+            return Ok(false);
+        }
+        let merging = {
+            let mut w = self.writer.lock().map_err(|_| {
+                tantivy::TantivyError::InternalError("index writer poisoned".into())
+            })?;
+            w.merge(&ids)
+        };
+        merging.wait()?;
+        self.reader.reload()?;
+        Ok(true)
     }
 
     pub(crate) fn payload(&self) -> Result<Option<String>> {

@@ -5,16 +5,17 @@
 
 use crate::analyzer::{Analyzer, ZH};
 use crate::handle::Handle;
+use crate::highlight::highlight;
+use crate::top;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::columnar::Column;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, TantivyDocument, Term};
 
 pub use crate::handle::Result;
@@ -56,6 +57,9 @@ pub struct KbQuery {
     pub region: Option<String>,
     /// Only entries valid at this time (epoch ms).
     pub valid_at: Option<i64>,
+    /// Count every entry that matches a word for `total` (a page of results needs it; an
+    /// agent's live panel does not, and counting costs a quarter of a search).
+    pub count: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +80,8 @@ pub struct KbHit {
 #[derive(Debug, Clone, Default)]
 pub struct KbHits {
     pub items: Vec<KbHit>,
+    /// Entries that match at least one word of the search (with [`KbQuery::count`]), else
+    /// the hits up to this page.
     pub total: usize,
 }
 
@@ -108,7 +114,7 @@ fn schema() -> (Schema, Fields) {
         if stored { o.set_stored() } else { o }
     };
     let f = Fields {
-        tenant: b.add_u64_field("tenant", INDEXED),
+        tenant: b.add_u64_field("tenant", INDEXED | FAST),
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
         version: b.add_u64_field("version", STORED),
         title: b.add_text_field("title", zh(true)),
@@ -136,6 +142,10 @@ fn schema() -> (Schema, Fields) {
 
 /// Terms between spaces, taken as they are.
 const SPACED: &str = "spaced";
+/// The rarest words and character pairs of a query that are searched (a long text has
+/// more; the rarest tell the most).
+const MAX_WORDS: usize = 16;
+const MAX_GRAMS: usize = 24;
 /// Weight of a character pair against a word.
 const GRAM_BOOST: f32 = 1.0;
 
@@ -190,14 +200,6 @@ pub(crate) fn keep_rare(terms: Vec<String>, df: impl Fn(&str) -> u64, common: u6
     with_df.into_iter().map(|(_, t)| t).collect()
 }
 
-/// Text made safe to show as HTML.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// `01.05.03` → `01`, `01.05`, `01.05.03`.
 pub(crate) fn code_prefixes(code: &str) -> Vec<String> {
     let parts: Vec<&str> = code.split('.').collect();
@@ -236,6 +238,58 @@ impl Synonyms {
             .flat_map(|g| g.iter().filter(|w| !q.contains(&**w)))
             .map(String::as_str)
             .collect()
+    }
+}
+
+/// A search's text as queries: `scored` ranks, `matching` counts, `words` are marked.
+struct TextQuery {
+    scored: Box<dyn Query>,
+    matching: Box<dyn Query>,
+    words: Vec<String>,
+}
+
+/// Per segment: the tenant and validity a hit must have, and the usage that lifts it.
+struct KbRule {
+    tenant: u64,
+    tenants: Column<u64>,
+    valid_at: Option<(i64, Column<i64>, Column<i64>)>,
+    usage: Column<u64>,
+}
+
+impl KbRule {
+    fn new(reader: &tantivy::SegmentReader, q: &KbQuery) -> Result<KbRule> {
+        let ff = reader.fast_fields();
+        let valid_at = match q.valid_at {
+            Some(t) => Some((t, ff.i64("valid_from")?, ff.i64("valid_to")?)),
+            None => None,
+        };
+        Ok(KbRule {
+            tenant: q.tenant,
+            tenants: ff.u64("tenant")?,
+            valid_at,
+            usage: ff.u64("usage")?,
+        })
+    }
+
+    fn usage_factor(n: u64) -> f32 {
+        1.0 + 0.05 * (1.0 + n as f32).ln()
+    }
+}
+
+impl top::SegmentRule for KbRule {
+    fn accept(&self, doc: tantivy::DocId) -> bool {
+        self.tenants.first(doc) == Some(self.tenant)
+            && self.valid_at.as_ref().is_none_or(|(t, from, to)| {
+                from.first(doc).unwrap_or(i64::MIN) <= *t && to.first(doc).unwrap_or(i64::MAX) > *t
+            })
+    }
+
+    fn factor(&self, doc: tantivy::DocId) -> f32 {
+        Self::usage_factor(self.usage.first(doc).unwrap_or(0))
+    }
+
+    fn max_factor(&self) -> f32 {
+        Self::usage_factor(self.usage.max_value())
     }
 }
 
@@ -337,6 +391,12 @@ impl KbIndex {
         doc
     }
 
+    /// Merges the index into one segment where it has more than 4; searches look every term
+    /// up in every segment. Whether it merged.
+    pub fn compact(&self) -> Result<bool> {
+        self.h.compact(4)
+    }
+
     /// The payload of the last commit.
     pub fn payload(&self) -> Result<Option<String>> {
         self.h.payload()
@@ -355,14 +415,17 @@ impl KbIndex {
         self.len() == 0
     }
 
-    /// The text part of a search: each word in any field, title weighted most; synonyms
-    /// count as the word.
+    /// The text part of a search: each word in any field, title weighted most, and the
+    /// rarer character pairs; synonyms count as the word. Without synonyms it is a flat
+    /// union of term queries, which tantivy prunes (block-max WAND). Also the union of the
+    /// words alone, whose matches are the search's `total` (a shared character pair does not
+    /// make an entry relevant).
     fn text_query(
         &self,
         searcher: &tantivy::Searcher,
         tenant: u64,
         text: &str,
-    ) -> Option<Box<dyn Query>> {
+    ) -> Option<TextQuery> {
         let f = &self.fields;
         let all = self.synonyms.read().ok()?;
         let none = Synonyms::default();
@@ -371,148 +434,135 @@ impl KbIndex {
         words.sort();
         words.dedup();
         // Words and pairs in a large share of the entries tell little and cost most (their
-        // posting lists are the longest): keep them only where nothing rarer is left.
+        // posting lists are the longest): keep them only where nothing rarer is left, and
+        // only the rarest of a long text.
         let common = (searcher.num_docs() / 20).max(200);
         let df = |field: Field, t: &str| {
             searcher
                 .doc_freq(&Term::from_field_text(field, t))
                 .unwrap_or(0)
         };
-        let words = keep_rare(
+        let mut words = keep_rare(
             words,
             |w| df(f.answer, w).max(df(f.title, w)).max(df(f.questions, w)),
             common,
         );
-        let grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
-        if words.is_empty() && synonyms.expand(text).is_empty() {
+        words.truncate(MAX_WORDS);
+        let mut grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
+        grams.truncate(MAX_GRAMS);
+        let synonyms = synonyms.expand(text);
+        if words.is_empty() && synonyms.is_empty() {
             return None;
         }
-        // A synonym counts as a whole word: its terms must all match.
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let field_query = |word: &str| -> Box<dyn Query> {
-            let per_field = [(f.title, 3.0), (f.questions, 2.0), (f.answer, 1.0)]
-                .into_iter()
-                .map(|(field, boost)| -> (Occur, Box<dyn Query>) {
+        const FIELDS: usize = 3;
+        let fields = |word: &str| -> [Box<dyn Query>; FIELDS] {
+            [(f.title, 3.0), (f.questions, 2.0), (f.answer, 1.0)].map(
+                |(field, boost)| -> Box<dyn Query> {
                     let q = TermQuery::new(
                         Term::from_field_text(field, word),
                         IndexRecordOption::WithFreqs,
                     );
-                    (Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost)))
-                })
-                .collect();
-            Box::new(BooleanQuery::new(per_field))
+                    Box::new(BoostQuery::new(Box::new(q), boost))
+                },
+            )
         };
-        for w in &words {
-            clauses.push((Occur::Should, field_query(w)));
-        }
+        let should = |q: Box<dyn Query>| (Occur::Should, q);
+        let word_clauses: Vec<(Occur, Box<dyn Query>)> =
+            words.iter().flat_map(|w| fields(w)).map(should).collect();
+        // A synonym counts as a whole word: each of its words must match, in some field.
+        let synonym_clauses: Vec<(Occur, Box<dyn Query>)> = synonyms
+            .iter()
+            .filter_map(|syn| {
+                let parts: Vec<(Occur, Box<dyn Query>)> = self
+                    .analyzer
+                    .words(syn)
+                    .iter()
+                    .map(|p| -> (Occur, Box<dyn Query>) {
+                        let any = fields(p).into_iter().map(should).collect();
+                        (Occur::Must, Box::new(BooleanQuery::new(any)))
+                    })
+                    .collect();
+                (!parts.is_empty()).then(|| should(Box::new(BooleanQuery::new(parts))))
+            })
+            .collect();
+        let mut matching: Vec<(Occur, Box<dyn Query>)> = word_clauses;
+        matching.extend(synonym_clauses);
+        let mut scored: Vec<(Occur, Box<dyn Query>)> =
+            matching.iter().map(|(o, q)| (*o, q.box_clone())).collect();
         for g in grams {
             let q = TermQuery::new(Term::from_field_text(f.grams, &g), IndexRecordOption::Basic);
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(q), GRAM_BOOST)),
-            ));
+            scored.push(should(Box::new(BoostQuery::new(Box::new(q), GRAM_BOOST))));
         }
-        for syn in synonyms.expand(text) {
-            let parts: Vec<(Occur, Box<dyn Query>)> = self
-                .analyzer
-                .words(syn)
-                .iter()
-                .map(|p| (Occur::Must, field_query(p)))
-                .collect();
-            if !parts.is_empty() {
-                clauses.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
-            }
-        }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        let mut marked = words;
+        marked.extend(synonyms.iter().flat_map(|s| self.analyzer.words(s)));
+        Some(TextQuery {
+            scored: Box::new(BooleanQuery::new(scored)),
+            matching: Box::new(BooleanQuery::new(matching)),
+            words: marked,
+        })
     }
 
-    pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
+    /// Filters given as terms (category, unit, region); tenant and validity are checked on
+    /// fast fields (see [`KbRule`]).
+    fn term_filter(&self, q: &KbQuery) -> Option<Box<dyn Query>> {
         let f = &self.fields;
-        let searcher = self.h.searcher();
-        let Some(text) = self.text_query(&searcher, q.tenant, &q.text) else {
-            return Ok(KbHits::default());
-        };
-        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, text.box_clone()),
+        let term = |t: Term| -> (Occur, Box<dyn Query>) {
             (
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.tenant, q.tenant),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-        ];
+                Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
+            )
+        };
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(c) = &q.category {
-            must.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.category, c),
-                    IndexRecordOption::Basic,
-                )),
-            ));
+            must.push(term(Term::from_field_text(f.category, c)));
         }
         if let Some(u) = q.unit_id {
-            must.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.unit, u),
-                    IndexRecordOption::Basic,
-                )),
-            ));
+            must.push(term(Term::from_field_u64(f.unit, u)));
         }
         if let Some(r) = &q.region {
             // The entry's region is this one or one of its ancestors (or none: everywhere).
-            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             let mut prefixes: Vec<String> = (1..=r.len())
                 .filter(|n| r.is_char_boundary(*n))
                 .map(|n| r[..n].to_string())
                 .collect();
             prefixes.push(String::new());
-            for p in prefixes {
-                any.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.region, &p),
-                        IndexRecordOption::Basic,
-                    )),
-                ));
-            }
+            let any = prefixes
+                .into_iter()
+                .map(|p| -> (Occur, Box<dyn Query>) {
+                    (Occur::Should, term(Term::from_field_text(f.region, &p)).1)
+                })
+                .collect();
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
-        if let Some(t) = q.valid_at {
-            must.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    std::ops::Bound::Unbounded,
-                    std::ops::Bound::Included(Term::from_field_i64(f.valid_from, t)),
-                )),
-            ));
-            must.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    std::ops::Bound::Excluded(Term::from_field_i64(f.valid_to, t)),
-                    std::ops::Bound::Unbounded,
-                )),
-            ));
-        }
-        let query = BooleanQuery::new(must);
+        (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
+    }
+
+    pub fn search(&self, q: &KbQuery) -> Result<KbHits> {
+        let searcher = self.h.searcher();
+        let Some(text) = self.text_query(&searcher, q.tenant, &q.text) else {
+            return Ok(KbHits::default());
+        };
+        let filter = self.term_filter(q);
+        let rule = |reader: &tantivy::SegmentReader| KbRule::new(reader, q);
         let limit = q.limit.clamp(1, 100);
         // Relevance first; among close matches, the entries that answered most calls.
-        let top = TopDocs::with_limit(limit).and_offset(q.offset).tweak_score(
-            move |segment: &tantivy::SegmentReader| {
-                let usage = segment.fast_fields().u64("usage").ok();
-                move |doc: tantivy::DocId, score: tantivy::Score| {
-                    let n = usage.as_ref().and_then(|u| u.first(doc)).unwrap_or(0);
-                    score * (1.0 + 0.05 * (1.0 + n as f32).ln())
-                }
-            },
-        );
-        let (docs, total) = searcher.search(&query, &(top, Count))?;
-        let mut snippets = SnippetGenerator::create(&searcher, &*text, f.answer)?;
-        snippets.set_max_num_chars(120);
+        let docs = top::top(
+            &searcher,
+            &*text.scored,
+            filter.as_deref(),
+            q.offset,
+            limit,
+            rule,
+        )?;
+        let found = q.offset + docs.len();
+        let total = if q.count {
+            top::count(&searcher, &*text.matching, filter.as_deref(), rule)?.max(found)
+        } else {
+            found
+        };
         let mut items = Vec::with_capacity(docs.len());
         for (score, addr) in docs {
-            items.push(self.hit(&searcher, addr, score, &snippets)?);
+            items.push(self.hit(&searcher, addr, score, &text.words)?);
         }
         Ok(KbHits { items, total })
     }
@@ -522,7 +572,7 @@ impl KbIndex {
         searcher: &tantivy::Searcher,
         addr: DocAddress,
         score: f32,
-        snippets: &SnippetGenerator,
+        words: &[String],
     ) -> Result<KbHit> {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(addr)?;
@@ -533,13 +583,8 @@ impl KbIndex {
                 .unwrap_or("")
                 .to_string()
         };
-        let mut snippet = snippets.snippet_from_doc(&doc);
-        snippet.set_snippet_prefix_postfix("<em>", "</em>");
-        let mut highlight = snippet.to_html();
         let answer = str_of(f.answer);
-        if highlight.is_empty() {
-            highlight = escape(&answer.chars().take(120).collect::<String>());
-        }
+        let highlight = highlight(&answer, words, 120);
         // Every prefix of the code is stored; the longest is the entry's own.
         let category = doc
             .get_all(f.category)
@@ -682,6 +727,95 @@ mod tests {
             index.search(&text("的 了")).unwrap().items.is_empty(),
             "stop words alone find nothing"
         );
+    }
+
+    /// The pruned search (block-max WAND, filters and the usage factor outside tantivy's
+    /// query) returns what scoring every document would.
+    #[test]
+    fn pruning_finds_what_scoring_everything_finds() {
+        use tantivy::collector::TopDocs;
+        let index = KbIndex::in_memory(Analyzer::default()).unwrap();
+        let topics = [
+            "停水",
+            "物业费",
+            "社保卡",
+            "公积金",
+            "噪音",
+            "路灯",
+            "垃圾",
+            "停车",
+        ];
+        let docs: Vec<KbDoc> = (0..600u64)
+            .map(|i| {
+                let a = topics[(i % 8) as usize];
+                let b = topics[(i / 8 % 8) as usize];
+                let mut d = entry(
+                    i + 1,
+                    &format!("{a}问题{i}"),
+                    &format!(
+                        "关于{b}和{a}的答复，第{i}号。{}",
+                        "说明。".repeat((i % 7) as usize)
+                    ),
+                );
+                d.usage = (i * 37) % 1000;
+                d.tenant = i % 2;
+                d
+            })
+            .collect();
+        // Several commits: several segments.
+        for chunk in docs.chunks(150) {
+            index.upsert(chunk).unwrap();
+        }
+        for q in ["停水", "物业费 噪音", "社保卡公积金路灯", "垃圾 停车 问题"]
+        {
+            for limit in [1, 5, 20] {
+                let query = KbQuery {
+                    text: q.into(),
+                    limit,
+                    tenant: 1,
+                    ..KbQuery::default()
+                };
+                let got = index.search(&query).unwrap();
+                let searcher = index.h.searcher();
+                let text = index.text_query(&searcher, 1, q).unwrap();
+                let f = &index.fields;
+                let all = BooleanQuery::new(vec![
+                    (Occur::Must, text.scored),
+                    (
+                        Occur::Must,
+                        // A filter: it adds nothing to the score.
+                        Box::new(BoostQuery::new(
+                            Box::new(TermQuery::new(
+                                Term::from_field_u64(f.tenant, 1),
+                                IndexRecordOption::Basic,
+                            )),
+                            0.0,
+                        )),
+                    ),
+                ]);
+                let reference =
+                    TopDocs::with_limit(limit).tweak_score(|segment: &tantivy::SegmentReader| {
+                        let usage = segment.fast_fields().u64("usage").unwrap();
+                        move |doc: tantivy::DocId, score: tantivy::Score| {
+                            score * KbRule::usage_factor(usage.first(doc).unwrap_or(0))
+                        }
+                    });
+                let want: Vec<f32> = searcher
+                    .search(&all, &reference)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                let scores: Vec<f32> = got.items.iter().map(|h| h.score).collect();
+                assert_eq!(scores.len(), want.len(), "{q} / {limit}");
+                for (a, b) in scores.iter().zip(&want) {
+                    assert!(
+                        (a - b).abs() < 1e-4,
+                        "{q} / {limit}: {scores:?} vs {want:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

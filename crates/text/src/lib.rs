@@ -3,8 +3,10 @@
 
 pub mod analyzer;
 mod handle;
+mod highlight;
 pub mod kb;
 pub mod orders;
+mod top;
 
 pub use analyzer::Analyzer;
 pub use kb::{KbDoc, KbHit, KbHits, KbIndex, KbQuery};

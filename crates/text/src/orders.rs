@@ -193,6 +193,12 @@ impl OrderIndex {
         self.h.payload()
     }
 
+    /// Merges the index into one segment where it has more than 8; searches look every
+    /// term up in every segment. Whether it merged.
+    pub fn compact(&self) -> Result<bool> {
+        self.h.compact(8)
+    }
+
     pub fn clear(&self, payload: Option<&str>) -> Result<()> {
         self.h.clear(payload)
     }

@@ -483,7 +483,8 @@ pub struct SearchParams {
     pub region: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
-    /// Typed live (the agent's panel): not logged as a "no answer" search.
+    /// Typed live (the agent's panel): not logged as a "no answer" search, and `total` is
+    /// not counted.
     pub live: Option<bool>,
 }
 
@@ -508,6 +509,8 @@ pub struct HitDto {
 #[derive(Serialize, ToSchema)]
 pub struct SearchResponse {
     pub items: Vec<HitDto>,
+    /// Entries matching at least one word of the search; for a live search (`live=true`,
+    /// not counted, to stay fast while typing) the hits returned up to this page.
     pub total: usize,
 }
 

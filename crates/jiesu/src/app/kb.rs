@@ -358,6 +358,7 @@ impl App {
             unit_id: s.unit_id.map(|u| u.0 as u64),
             region: s.region,
             valid_at: Some(Utc::now().timestamp_millis()),
+            count: !s.live,
         };
         let index = engine.index.clone();
         let hits = tokio::task::spawn_blocking(move || index.search(&q))
@@ -533,6 +534,9 @@ impl App {
                 .len();
         }
         self.kb_changed().await;
+        if let Err(e) = self.compact_indexes().await {
+            tracing::warn!(error = %e, "merging index segments failed");
+        }
         Ok(n)
     }
 

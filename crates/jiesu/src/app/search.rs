@@ -181,6 +181,26 @@ impl App {
             .map_err(internal)
     }
 
+    /// Merges the segments of both indexes where bulk changes left many (each search looks
+    /// its terms up in every segment). Run by the indexer every few minutes and after bulk
+    /// imports and rebuilds.
+    pub async fn compact_indexes(&self) -> AppResult<()> {
+        let kb = self.kb().await?.index.clone();
+        let orders = self.order_index().await?.index.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), jiesu_text::TantivyError> {
+            if kb.compact()? {
+                tracing::info!("knowledge index merged into one segment");
+            }
+            if orders.compact()? {
+                tracing::info!("order index merged into one segment");
+            }
+            Ok(())
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+
     /// Rebuilds the order index from the orders table (`jiesu reindex`).
     pub async fn rebuild_orders(&self, progress: &dyn Progress) -> AppResult<u64> {
         let engine = self.order_index().await?;
