@@ -95,6 +95,10 @@ struct Fields {
     /// Character pairs of title and answer: matches whatever the segmenter made of a rare
     /// name or a typo.
     grams: Field,
+    /// Pairs of syllables of title and questions, in pinyin without tones: a name typed
+    /// with a character that sounds the same (景荣华苑 for 景蓉华苑, the usual slip of a
+    /// pinyin keyboard) still matches.
+    pinyin: Field,
     category: Field,
     unit: Field,
     region: Field,
@@ -126,7 +130,21 @@ fn schema() -> (Schema, Fields) {
             TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer(SPACED)
-                    .set_index_option(IndexRecordOption::Basic),
+                    // With frequencies (all 1) although scoring needs none: tantivy's
+                    // block-max WAND reads the maximum of a posting list's last block from
+                    // its frequencies and skips every document there without them.
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
+        pinyin: b.add_text_field(
+            "pinyin",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(SPACED)
+                    // With frequencies (all 1) although scoring needs none: tantivy's
+                    // block-max WAND reads the maximum of a posting list's last block from
+                    // its frequencies and skips every document there without them.
+                    .set_index_option(IndexRecordOption::WithFreqs),
             ),
         ),
         // Every prefix of the code, so a subtree is one term.
@@ -148,6 +166,8 @@ const MAX_WORDS: usize = 16;
 const MAX_GRAMS: usize = 24;
 /// Weight of a character pair against a word.
 const GRAM_BOOST: f32 = 1.0;
+/// Weight of a pair of syllables, as of a pair of characters (an exact match has both).
+const PINYIN_BOOST: f32 = 1.0;
 
 /// The distinct pairs of adjacent letters or digits (no punctuation, no spaces) of `texts`,
 /// folded.
@@ -166,6 +186,26 @@ fn bigram_pairs<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<[char; 2]> 
     pairs.sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// The distinct pairs of adjacent syllables of `texts` (Chinese characters in pinyin
+/// without tones, e.g. 华苑 → `huayuan`); other characters break a run.
+fn pinyin_pairs<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    use pinyin::ToPinyin;
+    let mut out = Vec::new();
+    for text in texts {
+        let mut prev: Option<&str> = None;
+        for c in text.chars() {
+            let syllable = c.to_pinyin().map(|p| p.plain());
+            if let (Some(a), Some(b)) = (prev, syllable) {
+                out.push(format!("{a}{b}"));
+            }
+            prev = syllable;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The distinct pairs of `text` (see [`bigram_pairs`]).
@@ -378,6 +418,9 @@ impl KbIndex {
             f.grams,
             spaced_bigrams([d.title.as_str(), d.answer.as_str()]),
         );
+        let spoken =
+            std::iter::once(d.title.as_str()).chain(d.questions.iter().map(String::as_str));
+        doc.add_text(f.pinyin, pinyin_pairs(spoken).join(" "));
         for p in d.category.iter().flat_map(|c| code_prefixes(c)) {
             doc.add_text(f.category, &p);
         }
@@ -450,6 +493,8 @@ impl KbIndex {
         words.truncate(MAX_WORDS);
         let mut grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
         grams.truncate(MAX_GRAMS);
+        let mut sounds = keep_rare(pinyin_pairs([text]), |p| df(f.pinyin, p), common);
+        sounds.truncate(MAX_GRAMS);
         let synonyms = synonyms.expand(text);
         if words.is_empty() && synonyms.is_empty() {
             return None;
@@ -490,8 +535,18 @@ impl KbIndex {
         let mut scored: Vec<(Occur, Box<dyn Query>)> =
             matching.iter().map(|(o, q)| (*o, q.box_clone())).collect();
         for g in grams {
-            let q = TermQuery::new(Term::from_field_text(f.grams, &g), IndexRecordOption::Basic);
+            let q = TermQuery::new(
+                Term::from_field_text(f.grams, &g),
+                IndexRecordOption::WithFreqs,
+            );
             scored.push(should(Box::new(BoostQuery::new(Box::new(q), GRAM_BOOST))));
+        }
+        for p in sounds {
+            let q = TermQuery::new(
+                Term::from_field_text(f.pinyin, &p),
+                IndexRecordOption::WithFreqs,
+            );
+            scored.push(should(Box::new(BoostQuery::new(Box::new(q), PINYIN_BOOST))));
         }
         let mut marked = words;
         marked.extend(synonyms.iter().flat_map(|s| self.analyzer.words(s)));
@@ -816,6 +871,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn names_typed_with_same_sounding_characters_are_found() {
+        let index = KbIndex::in_memory(Analyzer::default()).unwrap();
+        let mut docs = vec![
+            entry(1, "景蓉华苑物业管理问题", "请联系街道物业办。"),
+            entry(2, "桂花坪街道办事处办公时间", "工作日 9:00-17:00。"),
+        ];
+        // Decoys with the same single characters and words, in titles as short.
+        for i in 3..40 {
+            docs.push(entry(i, &format!("景苑物业管理{i}"), "按规定办理。"));
+            docs.push(entry(i + 100, &format!("街道上班时间{i}"), "工作日办理。"));
+        }
+        // As in a real base, entries have question variants.
+        for d in docs.iter_mut() {
+            d.questions = vec![format!("{}怎么办理", d.title)];
+        }
+        docs[1].questions = vec!["桂花坪街道几点上班".into()];
+        index.upsert(&docs).unwrap();
+        // 荣 for 蓉, 化 for 华: the name as a pinyin keyboard might give it.
+        assert_eq!(ids(&index, text("景荣化苑"))[0], 1);
+        // A question variant counts too (桂华坪 for 桂花坪).
+        assert_eq!(ids(&index, text("桂华坪上班"))[0], 2);
+        // The right characters still rank above a same-sounding near miss.
+        index
+            .upsert(&[entry(50, "景荣化苑物业管理问题", "另行通知。")])
+            .unwrap();
+        assert_eq!(ids(&index, text("景蓉华苑物业"))[0], 1);
+        assert_eq!(ids(&index, text("景荣化苑物业"))[0], 50);
+        assert_eq!(pinyin_pairs(["华苑A区"]), vec!["huayuan".to_string()]);
     }
 
     #[test]

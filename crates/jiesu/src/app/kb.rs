@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Bump when the index's schema or analysis changes: the index is rebuilt at start.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 3;
 /// Changes applied per index commit.
 const BATCH: u64 = 2_000;
 /// Settings key of a tenant's synonym groups.
