@@ -163,7 +163,8 @@ const SPACED: &str = "spaced";
 /// The rarest words and character pairs of a query that are searched (a long text has
 /// more; the rarest tell the most).
 const MAX_WORDS: usize = 16;
-const MAX_GRAMS: usize = 24;
+const MAX_GRAMS: usize = 12;
+const MAX_SOUNDS: usize = 6;
 /// Weight of a character pair against a word.
 const GRAM_BOOST: f32 = 1.0;
 /// Weight of a pair of syllables, as of a pair of characters (an exact match has both).
@@ -494,7 +495,7 @@ impl KbIndex {
         let mut grams = keep_rare(bigrams(text), |g| df(f.grams, g), common);
         grams.truncate(MAX_GRAMS);
         let mut sounds = keep_rare(pinyin_pairs([text]), |p| df(f.pinyin, p), common);
-        sounds.truncate(MAX_GRAMS);
+        sounds.truncate(MAX_SOUNDS);
         let synonyms = synonyms.expand(text);
         if words.is_empty() && synonyms.is_empty() {
             return None;
