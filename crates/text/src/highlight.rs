@@ -6,7 +6,7 @@
 use crate::analyzer::fold;
 
 /// Text made safe to show as HTML.
-pub(crate) fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

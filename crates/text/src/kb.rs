@@ -562,18 +562,14 @@ impl KbIndex {
     /// fast fields (see [`KbRule`]).
     fn term_filter(&self, q: &KbQuery) -> Option<Box<dyn Query>> {
         let f = &self.fields;
-        let term = |t: Term| -> (Occur, Box<dyn Query>) {
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
-            )
-        };
+        let term =
+            |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(c) = &q.category {
-            must.push(term(Term::from_field_text(f.category, c)));
+            must.push((Occur::Must, term(Term::from_field_text(f.category, c))));
         }
         if let Some(u) = q.unit_id {
-            must.push(term(Term::from_field_u64(f.unit, u)));
+            must.push((Occur::Must, term(Term::from_field_u64(f.unit, u))));
         }
         if let Some(r) = &q.region {
             // The entry's region is this one or one of its ancestors (or none: everywhere).
@@ -584,9 +580,7 @@ impl KbIndex {
             prefixes.push(String::new());
             let any = prefixes
                 .into_iter()
-                .map(|p| -> (Occur, Box<dyn Query>) {
-                    (Occur::Should, term(Term::from_field_text(f.region, &p)).1)
-                })
+                .map(|p| (Occur::Should, term(Term::from_field_text(f.region, &p))))
                 .collect();
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
