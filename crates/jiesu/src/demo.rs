@@ -25,6 +25,9 @@ use std::sync::Arc;
 
 const CITY_JSON: &str = include_str!("../demo/city.json");
 const CATEGORIES_JSONL: &str = include_str!("../demo/categories.jsonl");
+/// Keywords of the shipped top-level categories (written from the categories' remit, not
+/// mined from any test data); admins extend them per category.
+const CATEGORY_KEYWORDS_JSON: &str = include_str!("../demo/category-keywords.json");
 const MESSAGES_GZ: &[u8] = include_bytes!("../demo/messages.jsonl.gz");
 
 pub const DEMO_TENANT: &str = "demo";
@@ -86,6 +89,7 @@ struct Message {
 
 /// The shipped category tree with codes `01`, `01.02`, `01.02.03`, parents first.
 pub fn default_categories() -> anyhow::Result<Vec<Category>> {
+    let mut keywords: HashMap<String, Vec<String>> = serde_json::from_str(CATEGORY_KEYWORDS_JSON)?;
     let mut out: Vec<Category> = Vec::new();
     let mut codes: HashMap<Vec<String>, String> = HashMap::new();
     for line in CATEGORIES_JSONL.lines().filter(|l| !l.trim().is_empty()) {
@@ -109,6 +113,11 @@ pub fn default_categories() -> anyhow::Result<Vec<Category>> {
                 name: path[depth - 1].clone(),
                 level: depth as i32,
                 active: true,
+                keywords: if depth == 1 {
+                    keywords.remove(&path[0]).unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
             });
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod classifier;
 pub mod config;
 pub mod demo;
 pub mod import;

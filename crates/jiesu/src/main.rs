@@ -144,6 +144,23 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// The dispatch classifier, offline.
+    Classifier {
+        #[command(subcommand)]
+        action: ClassifierCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifierCmd {
+    /// Train on one labelled JSONL file and score another (rows: title, content, category);
+    /// prints one JSON line with accuracy, macro_f1, calibration_error and per-class figures.
+    Eval {
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long)]
+        test: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -430,6 +447,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 pass.alerted,
                 elapsed.as_secs_f64() * 1000.0
             );
+            Ok(())
+        }
+        Cmd::Classifier {
+            action: ClassifierCmd::Eval { train, test },
+        } => {
+            let report = jiesu::classifier::eval_files(&train, &test)?;
+            println!("{report}");
             Ok(())
         }
         Cmd::Verify { common } => {

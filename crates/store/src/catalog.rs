@@ -13,6 +13,8 @@ pub struct Category {
     pub name: String,
     pub level: i32,
     pub active: bool,
+    /// Words that signal the category in a request (they seed the classifier).
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,7 +30,7 @@ impl Store {
         let rows = self
             .read
             .query_all_raw(self.stmt(
-                "SELECT code, parent_code, name, level, active FROM categories WHERE tenant_id = $1 ORDER BY sort, code",
+                "SELECT code, parent_code, name, level, active, keywords FROM categories WHERE tenant_id = $1 ORDER BY sort, code",
                 vec![tenant.0.into()],
             ))
             .await?;
@@ -40,6 +42,8 @@ impl Store {
                     name: col(r, "name")?,
                     level: col(r, "level")?,
                     active: col(r, "active")?,
+                    keywords: serde_json::from_str(&col::<String>(r, "keywords")?)
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -51,7 +55,7 @@ impl Store {
         for (i, c) in cats.iter().enumerate() {
             let r = txn
                 .execute_raw(self.stmt(
-                    "INSERT INTO categories (tenant_id, code, parent_code, name, level, sort, active) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO categories (tenant_id, code, parent_code, name, level, sort, active, keywords) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     vec![
                         tenant.0.into(),
                         c.code.clone().into(),
@@ -60,6 +64,7 @@ impl Store {
                         c.level.into(),
                         (i as i32).into(),
                         c.active.into(),
+                        serde_json::to_string(&c.keywords).unwrap_or_default().into(),
                     ],
                 ))
                 .await;
@@ -81,12 +86,19 @@ impl Store {
         code: &str,
         name: &str,
         active: bool,
+        keywords: &[String],
     ) -> Result<()> {
         let r = self
             .write
             .execute_raw(self.stmt(
-                "UPDATE categories SET name = $3, active = $4 WHERE tenant_id = $1 AND code = $2",
-                vec![tenant.0.into(), code.into(), name.into(), active.into()],
+                "UPDATE categories SET name = $3, active = $4, keywords = $5 WHERE tenant_id = $1 AND code = $2",
+                vec![
+                    tenant.0.into(),
+                    code.into(),
+                    name.into(),
+                    active.into(),
+                    serde_json::to_string(keywords).unwrap_or_default().into(),
+                ],
             ))
             .await?;
         if r.rows_affected() == 0 {

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0004ExtensionPending),
             Box::new(M0005Knowledge),
             Box::new(M0006SearchOutbox),
+            Box::new(M0007Dispatch),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -479,5 +480,36 @@ CREATE TABLE search_outbox (
 impl MigrationTrait for M0006SearchOutbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0006).await
+    }
+}
+
+/// Dispatch aids: keywords on categories (they seed the classifier), and the dispatch
+/// catalogue, one row per published version (the rules as JSON; the newest is in force).
+struct M0007Dispatch;
+
+impl MigrationName for M0007Dispatch {
+    fn name(&self) -> &str {
+        "m0007_dispatch"
+    }
+}
+
+const M0007: &str = r#"
+ALTER TABLE categories ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE dispatch_catalogues (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    version INTEGER NOT NULL,
+    rules TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by BIGINT NOT NULL,
+    created_by_name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, version)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007Dispatch {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0007).await
     }
 }

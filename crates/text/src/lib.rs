@@ -2,10 +2,12 @@
 //! stop words) as a tantivy tokenizer, and the knowledge-base index built on it.
 
 pub mod analyzer;
+pub mod classify;
 mod handle;
 mod highlight;
 pub mod kb;
 pub mod orders;
+pub mod regions;
 mod top;
 
 pub use analyzer::Analyzer;

@@ -275,6 +275,8 @@ pub struct CategoryDto {
     pub name: String,
     pub level: i32,
     pub active: bool,
+    /// Words that signal the category in a request; they seed the dispatch suggestion.
+    pub keywords: Vec<String>,
 }
 
 impl From<jiesu_store::catalog::Category> for CategoryDto {
@@ -285,6 +287,7 @@ impl From<jiesu_store::catalog::Category> for CategoryDto {
             name: c.name,
             level: c.level,
             active: c.active,
+            keywords: c.keywords,
         }
     }
 }
@@ -316,6 +319,8 @@ pub struct CreateCategoryRequest {
     pub code: String,
     pub parent_code: Option<String>,
     pub name: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 /// Add a category (admin).
@@ -327,7 +332,7 @@ async fn create_category(
     ApiJson(r): ApiJson<CreateCategoryRequest>,
 ) -> ApiResult<StatusCode> {
     let cap = p.as_admin()?;
-    app.create_category(&cap, r.code, r.parent_code, r.name)
+    app.create_category(&cap, r.code, r.parent_code, r.name, r.keywords)
         .await?;
     Ok(StatusCode::CREATED)
 }
@@ -337,9 +342,11 @@ async fn create_category(
 pub struct UpdateCategoryRequest {
     pub name: String,
     pub active: bool,
+    /// Replaces the keywords when given; absent keeps them.
+    pub keywords: Option<Vec<String>>,
 }
 
-/// Rename or deactivate a category (admin).
+/// Rename or deactivate a category, or set its keywords (admin).
 #[utoipa::path(put, path = "/api/categories/{code}", tag = "admin", params(("code" = String, Path)), request_body = UpdateCategoryRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_category(
@@ -349,7 +356,8 @@ async fn update_category(
     ApiJson(r): ApiJson<UpdateCategoryRequest>,
 ) -> ApiResult<StatusCode> {
     let cap = p.as_admin()?;
-    app.update_category(&cap, &code, r.name, r.active).await?;
+    app.update_category(&cap, &code, r.name, r.active, r.keywords)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

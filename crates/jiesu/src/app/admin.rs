@@ -278,8 +278,10 @@ impl App {
         code: String,
         parent: Option<String>,
         name: String,
+        keywords: Vec<String>,
     ) -> AppResult<()> {
         let tenant = cap.0.tenant;
+        let keywords = category_keywords(keywords)?;
         let code = jiesu_core::values::CategoryCode::parse("code", &code)?
             .as_str()
             .to_string();
@@ -304,6 +306,7 @@ impl App {
                     name: name.clone(),
                     level,
                     active: true,
+                    keywords,
                 }],
             )
             .await?;
@@ -318,11 +321,23 @@ impl App {
         code: &str,
         name: String,
         active: bool,
+        keywords: Option<Vec<String>>,
     ) -> AppResult<()> {
         let tenant = cap.0.tenant;
         let name = required_text("name", &name, 50)?;
+        let keywords = match keywords {
+            Some(k) => category_keywords(k)?,
+            None => self
+                .store
+                .categories(tenant)
+                .await?
+                .into_iter()
+                .find(|c| c.code == code)
+                .map(|c| c.keywords)
+                .unwrap_or_default(),
+        };
         self.store
-            .update_category(tenant, code, &name, active)
+            .update_category(tenant, code, &name, active, &keywords)
             .await
             .map_err(|e| match e {
                 jiesu_store::StoreError::NotFound => AppError::NotFound("分类"),
@@ -333,7 +348,7 @@ impl App {
             cap,
             "category.update",
             format!("category:{code}"),
-            format!("{name}, active {active}"),
+            format!("{name}, active {active}, keywords {}", keywords.join(" ")),
         )
         .await
     }
@@ -416,4 +431,26 @@ impl App {
         self.audit(cap, "token.revoke", format!("token:{id}"), String::new())
             .await
     }
+}
+
+/// Keywords of a category: trimmed, 2 to 20 characters each, at most 200, no repeats.
+fn category_keywords(words: Vec<String>) -> AppResult<Vec<String>> {
+    if words.len() > 200 {
+        return Err(AppError::invalid("keywords", "关键词最多 200 个"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let w = w.trim();
+        let n = w.chars().count();
+        if !(2..=20).contains(&n) {
+            return Err(AppError::invalid(
+                format!("keywords[{i}]"),
+                "关键词须为 2 至 20 个字",
+            ));
+        }
+        if !out.iter().any(|o| o == w) {
+            out.push(w.to_string());
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,939 @@
+//! Request classification: a multinomial logistic regression over the words of a request
+//! and the keywords of each class, trained from a tenant's own history and updated online as
+//! dispatchers work.
+//!
+//! Features, per request:
+//! - the words of the title, and the words of title and content together (two blocks), each
+//!   weighted by sublinear tf-idf and scaled to unit length;
+//! - per class, how often its keywords occur (a title hit counts three times), as
+//!   `ln(1 + hits)`: the class's names in the category tree and the keywords an admin gave it.
+//!   They carry a class nobody has labelled yet, and a small history a long way.
+//!
+//! The model is linear, so every suggestion can name the words that drove it (their weight
+//! times their value). Probabilities are calibrated with a temperature fitted on held-out
+//! examples at training time.
+
+use crate::Analyzer;
+use aho_corasick::{AhoCorasick, MatchKind};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::collections::HashMap;
+
+/// The title and the free text of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Text<'a> {
+    pub title: &'a str,
+    pub content: &'a str,
+}
+
+/// A request with the class a person chose for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Example<'a> {
+    pub text: Text<'a>,
+    pub label: &'a str,
+}
+
+/// How much a keyword hit in the title counts against one in the content.
+const TITLE_HITS: f32 = 3.0;
+/// The keyword block's scale against the unit-length word blocks.
+const KEYWORD_SCALE: f32 = 2.5;
+/// The most weights a model holds (features × classes): bounds memory for large histories
+/// with many classes by keeping the most frequent words.
+const MAX_WEIGHTS: usize = 12_000_000;
+/// Passes over the training examples.
+const EPOCHS: usize = 20;
+/// AdaGrad's base step.
+const STEP: f32 = 0.2;
+/// L2 penalty, applied to the weights an example touches: keeps rare words from
+/// outvoting the keywords on a small history.
+const L2: f32 = 0.03;
+/// The step of one online correction.
+const ONLINE_STEP: f32 = 0.1;
+/// Examples held out to fit the temperature (at least this many are needed to hold any out).
+const CALIBRATION_SHARE: f64 = 0.2;
+const MIN_FOR_CALIBRATION: usize = 50;
+/// Words of one request that are reported as its reasons.
+const REASONS: usize = 6;
+
+/// The keywords of each class, matched as substrings of the folded text.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    classes: Vec<(String, Vec<String>)>,
+}
+
+impl Lexicon {
+    /// `classes`: a class label with its keywords (names from the category tree, admins'
+    /// keywords). Keywords shorter than two characters are dropped (too ambiguous).
+    pub fn new(classes: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (label, words) in classes {
+            let mut words: Vec<String> = words
+                .iter()
+                .map(|w| crate::analyzer::fold(w.trim()))
+                .filter(|w| w.chars().count() >= 2 && w != "其他")
+                .collect();
+            words.sort();
+            words.dedup();
+            match out.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, ws)) => {
+                    ws.extend(words);
+                    ws.sort();
+                    ws.dedup();
+                }
+                None => out.push((label, words)),
+            }
+        }
+        Lexicon { classes: out }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.classes.iter().all(|(_, w)| w.is_empty())
+    }
+
+    fn keywords(&self, label: &str) -> &[String] {
+        self.classes
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, w)| w.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// Finds every class's keywords in a text at once.
+#[derive(Debug, Clone)]
+struct Matcher {
+    automaton: Option<AhoCorasick>,
+    /// Per pattern, the classes whose keyword it is.
+    classes_of: Vec<Vec<u32>>,
+    patterns: Vec<String>,
+}
+
+impl Matcher {
+    fn new(lexicon: &Lexicon, labels: &[String]) -> Self {
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut classes_of: Vec<Vec<u32>> = Vec::new();
+        for (class, label) in labels.iter().enumerate() {
+            for w in lexicon.keywords(label) {
+                let i = *index.entry(w.as_str()).or_insert_with(|| {
+                    patterns.push(w.clone());
+                    classes_of.push(Vec::new());
+                    patterns.len() - 1
+                });
+                classes_of[i].push(class as u32);
+            }
+        }
+        // Overlapping matches: "养老保险" and "保险" both count, as a reader would see both.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok();
+        Matcher {
+            automaton,
+            classes_of,
+            patterns,
+        }
+    }
+
+    /// Weighted hits per class, and which keywords matched for each class.
+    fn hits(&self, text: &Text<'_>, classes: usize) -> (Vec<f32>, Vec<Vec<u32>>) {
+        let mut hits = vec![0f32; classes];
+        let mut found: Vec<Vec<u32>> = vec![Vec::new(); classes];
+        let Some(ac) = &self.automaton else {
+            return (hits, found);
+        };
+        for (part, weight) in [(text.title, TITLE_HITS), (text.content, 1.0)] {
+            let folded = crate::analyzer::fold(part);
+            for m in ac.find_overlapping_iter(&folded) {
+                let p = m.pattern().as_usize();
+                for &c in &self.classes_of[p] {
+                    hits[c as usize] += weight;
+                    if !found[c as usize].contains(&(p as u32)) {
+                        found[c as usize].push(p as u32);
+                    }
+                }
+            }
+        }
+        (hits, found)
+    }
+}
+
+/// A sparse feature vector: (feature, value), features ascending.
+type Features = Vec<(u32, f32)>;
+
+/// One suggestion: a class with its calibrated probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub label: String,
+    pub probability: f32,
+}
+
+/// The classifier's answer for one request: classes best first, and the words and keywords
+/// that drove the first one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub ranked: Vec<Scored>,
+    pub reasons: Vec<String>,
+}
+
+impl Prediction {
+    pub fn best(&self) -> Option<&Scored> {
+        self.ranked.first()
+    }
+}
+
+/// A trained model.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    analyzer: Analyzer,
+    labels: Vec<String>,
+    /// Word (title words prefixed with `TITLE`) → feature id.
+    vocab: HashMap<String, u32>,
+    idf: Vec<f32>,
+    /// Row-major `[feature][class]`; the keyword features follow the words.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    temperature: f32,
+    matcher: Matcher,
+    /// Examples the model learned from (trained and online).
+    learned: usize,
+}
+
+const TITLE: &str = "\u{1}t:";
+
+fn words_of(analyzer: &Analyzer, text: &Text<'_>) -> (Vec<String>, Vec<String>) {
+    let title = analyzer.words(text.title);
+    let mut body = title.clone();
+    body.extend(analyzer.words(text.content));
+    (title, body)
+}
+
+impl Classifier {
+    /// Trains on `examples`; the classes are the labels that occur, plus every class of
+    /// `lexicon` when `keep_lexicon_classes` (a cold start suggests from keywords alone).
+    pub fn train(
+        analyzer: &Analyzer,
+        lexicon: &Lexicon,
+        examples: &[Example<'_>],
+        keep_lexicon_classes: bool,
+    ) -> Classifier {
+        let mut labels: Vec<String> = Vec::new();
+        if keep_lexicon_classes {
+            labels.extend(lexicon.classes.iter().map(|(l, _)| l.clone()));
+        }
+        for e in examples {
+            if !labels.iter().any(|l| l == e.label) {
+                labels.push(e.label.to_string());
+            }
+        }
+        let words: Vec<(Vec<String>, Vec<String>)> = examples
+            .iter()
+            .map(|e| words_of(analyzer, &e.text))
+            .collect();
+        let (vocab, idf) = vocabulary(&words, labels.len());
+        let matcher = Matcher::new(lexicon, &labels);
+        let mut model = Classifier {
+            analyzer: analyzer.clone(),
+            weights: vec![0.0; (vocab.len() + labels.len()) * labels.len()],
+            bias: vec![0.0; labels.len()],
+            labels,
+            vocab,
+            idf,
+            temperature: 1.0,
+            matcher,
+            learned: 0,
+        };
+        let rows: Vec<(Features, usize)> = examples
+            .iter()
+            .zip(&words)
+            .filter_map(|(e, (t, b))| {
+                let class = model.labels.iter().position(|l| l == e.label)?;
+                Some((model.features(t, b, &e.text).0, class))
+            })
+            .collect();
+        if rows.is_empty() {
+            // Keywords alone: each class's keyword feature votes for it.
+            model.keyword_prior();
+            return model;
+        }
+        let mut rng = StdRng::seed_from_u64(0x006a_6965_7375);
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.shuffle(&mut rng);
+        if rows.len() >= MIN_FOR_CALIBRATION {
+            // Fit on most, choose the temperature on the rest, then fit on all.
+            let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
+            let (held_out, fit) = order.split_at(held);
+            let mut probe = model.clone();
+            probe.fit(&rows, fit, &mut rng);
+            let temperature = probe.fit_temperature(&rows, held_out);
+            model.fit(&rows, &order, &mut rng);
+            model.temperature = temperature;
+        } else {
+            model.fit(&rows, &order, &mut rng);
+        }
+        model.learned = rows.len();
+        model
+    }
+
+    /// The classes this model can suggest.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// How many examples it has learned from.
+    pub fn learned(&self) -> usize {
+        self.learned
+    }
+
+    /// Puts weight 1 on "class c's keywords → class c", so that an untrained model ranks
+    /// by keyword hits.
+    fn keyword_prior(&mut self) {
+        let k = self.labels.len();
+        let base = self.vocab.len();
+        for c in 0..k {
+            self.weights[(base + c) * k + c] = 1.0;
+        }
+    }
+
+    fn features(
+        &self,
+        title: &[String],
+        body: &[String],
+        text: &Text<'_>,
+    ) -> (Features, Vec<Vec<u32>>) {
+        let mut out: Features = Vec::new();
+        let mut tf: HashMap<u32, f32> = HashMap::new();
+        for (words, prefix) in [(title, TITLE), (body, "")] {
+            tf.clear();
+            for w in words {
+                let id = if prefix.is_empty() {
+                    self.vocab.get(w.as_str())
+                } else {
+                    self.vocab.get(format!("{prefix}{w}").as_str())
+                };
+                if let Some(&id) = id {
+                    *tf.entry(id).or_default() += 1.0;
+                }
+            }
+            let start = out.len();
+            out.extend(
+                tf.iter()
+                    .map(|(&id, &n)| (id, (1.0 + n.ln()) * self.idf[id as usize])),
+            );
+            let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                for (_, v) in &mut out[start..] {
+                    *v /= norm;
+                }
+            }
+        }
+        let (hits, found) = self.matcher.hits(text, self.labels.len());
+        let base = self.vocab.len() as u32;
+        for (c, h) in hits.iter().enumerate() {
+            if *h > 0.0 {
+                out.push((base + c as u32, (1.0 + h).ln() * KEYWORD_SCALE));
+            }
+        }
+        out.sort_unstable_by_key(|(f, _)| *f);
+        (out, found)
+    }
+
+    fn logits(&self, x: &Features, out: &mut [f32]) {
+        let k = self.labels.len();
+        out.copy_from_slice(&self.bias);
+        for &(f, v) in x {
+            let row = &self.weights[f as usize * k..(f as usize + 1) * k];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
+    }
+
+    /// Softmax of `logits / temperature`, in place.
+    fn softmax(&self, logits: &mut [f32], temperature: f32) {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for l in logits.iter_mut() {
+            *l = ((*l - max) / temperature).exp();
+            sum += *l;
+        }
+        for l in logits.iter_mut() {
+            *l /= sum;
+        }
+    }
+
+    /// AdaGrad over `order` of `rows` for `EPOCHS` passes, classes weighted inversely to
+    /// their frequency (so that a small class counts as much as a large one).
+    fn fit(&mut self, rows: &[(Features, usize)], order: &[usize], rng: &mut StdRng) {
+        let k = self.labels.len();
+        let mut counts = vec![0usize; k];
+        for &i in order {
+            counts[rows[i].1] += 1;
+        }
+        let present = counts.iter().filter(|&&n| n > 0).count().max(1);
+        let class_weight: Vec<f32> = counts
+            .iter()
+            .map(|&n| {
+                if n == 0 {
+                    0.0
+                } else {
+                    order.len() as f32 / (present * n) as f32
+                }
+            })
+            .collect();
+        let mut g2 = vec![1e-6f32; self.weights.len()];
+        let mut g2_bias = vec![1e-6f32; k];
+        let mut p = vec![0f32; k];
+        let mut order = order.to_vec();
+        for _ in 0..EPOCHS {
+            order.shuffle(rng);
+            for &i in &order {
+                let (x, y) = &rows[i];
+                self.logits(x, &mut p);
+                self.softmax(&mut p, 1.0);
+                let cw = class_weight[*y];
+                for (c, pc) in p.iter_mut().enumerate() {
+                    *pc = cw * (*pc - if c == *y { 1.0 } else { 0.0 });
+                }
+                for &(f, v) in x {
+                    let at = f as usize * k;
+                    for c in 0..k {
+                        let g = p[c] * v + L2 * self.weights[at + c];
+                        if g != 0.0 {
+                            g2[at + c] += g * g;
+                            self.weights[at + c] -= STEP * g / g2[at + c].sqrt();
+                        }
+                    }
+                }
+                for c in 0..k {
+                    g2_bias[c] += p[c] * p[c];
+                    self.bias[c] -= STEP * p[c] / g2_bias[c].sqrt();
+                }
+            }
+        }
+    }
+
+    /// The temperature that minimises the log-loss on `held_out` (golden-section search).
+    fn fit_temperature(&self, rows: &[(Features, usize)], held_out: &[usize]) -> f32 {
+        let k = self.labels.len();
+        let logits: Vec<(Vec<f32>, usize)> = held_out
+            .iter()
+            .map(|&i| {
+                let mut l = vec![0f32; k];
+                self.logits(&rows[i].0, &mut l);
+                (l, rows[i].1)
+            })
+            .collect();
+        let loss = |t: f32| -> f32 {
+            let mut p = vec![0f32; k];
+            logits
+                .iter()
+                .map(|(l, y)| {
+                    p.copy_from_slice(l);
+                    self.softmax(&mut p, t);
+                    -(p[*y].max(1e-7)).ln()
+                })
+                .sum()
+        };
+        let (mut a, mut b) = (0.05f32, 10.0f32);
+        let r = 0.618_034f32;
+        for _ in 0..40 {
+            let c = b - r * (b - a);
+            let d = a + r * (b - a);
+            if loss(c) < loss(d) {
+                b = d;
+            } else {
+                a = c;
+            }
+        }
+        (a + b) / 2.0
+    }
+
+    /// Classes for `text`, best first, with the reasons for the first.
+    pub fn predict(&self, text: Text<'_>) -> Prediction {
+        let k = self.labels.len();
+        if k == 0 {
+            return Prediction {
+                ranked: Vec::new(),
+                reasons: Vec::new(),
+            };
+        }
+        let (t, b) = words_of(&self.analyzer, &text);
+        let (x, found) = self.features(&t, &b, &text);
+        let mut p = vec![0f32; k];
+        self.logits(&x, &mut p);
+        self.softmax(&mut p, self.temperature);
+        let mut ranked: Vec<Scored> = self
+            .labels
+            .iter()
+            .zip(&p)
+            .map(|(l, &probability)| Scored {
+                label: l.clone(),
+                probability,
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        let best = self
+            .labels
+            .iter()
+            .position(|l| Some(l) == ranked.first().map(|s| &s.label))
+            .unwrap_or(0);
+        let reasons = self.reasons(&x, &found, best);
+        Prediction { ranked, reasons }
+    }
+
+    /// The words with the largest positive contribution to `class`, then its keywords found.
+    fn reasons(&self, x: &Features, found: &[Vec<u32>], class: usize) -> Vec<String> {
+        let k = self.labels.len();
+        let base = self.vocab.len() as u32;
+        let mut names: Vec<&str> = vec![""; self.vocab.len()];
+        let mut wanted: Vec<(f32, u32)> = x
+            .iter()
+            .filter(|(f, _)| *f < base)
+            .map(|&(f, v)| (self.weights[f as usize * k + class] * v, f))
+            .filter(|(c, _)| *c > 0.0)
+            .collect();
+        wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        wanted.truncate(REASONS * 2);
+        if !wanted.is_empty() {
+            for (w, &id) in &self.vocab {
+                if wanted.iter().any(|(_, f)| *f == id) {
+                    names[id as usize] = w.strip_prefix(TITLE).unwrap_or(w);
+                }
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        let keyword_weight = self.weights[(base as usize + class) * k + class];
+        if keyword_weight > 0.0 {
+            for &p in found.get(class).map(Vec::as_slice).unwrap_or(&[]) {
+                out.push(self.matcher.patterns[p as usize].clone());
+            }
+        }
+        for (_, f) in wanted {
+            let w = names[f as usize];
+            if !w.is_empty() && !out.iter().any(|o| o == w) {
+                out.push(w.to_string());
+            }
+        }
+        out.truncate(REASONS);
+        out
+    }
+
+    /// One online correction: `label` was the right class for `text`. A label the model has
+    /// not seen waits for the next training.
+    pub fn learn(&mut self, text: Text<'_>, label: &str) -> bool {
+        let Some(y) = self.labels.iter().position(|l| l == label) else {
+            return false;
+        };
+        let k = self.labels.len();
+        let (t, b) = words_of(&self.analyzer, &text);
+        let (x, _) = self.features(&t, &b, &text);
+        let mut p = vec![0f32; k];
+        self.logits(&x, &mut p);
+        self.softmax(&mut p, 1.0);
+        for (c, pc) in p.iter_mut().enumerate() {
+            *pc -= if c == y { 1.0 } else { 0.0 };
+        }
+        for &(f, v) in &x {
+            let row = &mut self.weights[f as usize * k..(f as usize + 1) * k];
+            for (w, pc) in row.iter_mut().zip(&p) {
+                *w -= ONLINE_STEP * pc * v;
+            }
+        }
+        for (b, pc) in self.bias.iter_mut().zip(&p) {
+            *b -= ONLINE_STEP * pc;
+        }
+        self.learned += 1;
+        true
+    }
+}
+
+/// The features worth keeping: every word seen (in a large history, those seen twice), the
+/// most frequent first, within the weight budget; with their smoothed idf.
+fn vocabulary(
+    words: &[(Vec<String>, Vec<String>)],
+    classes: usize,
+) -> (HashMap<String, u32>, Vec<f32>) {
+    let mut df: HashMap<String, u32> = HashMap::new();
+    for (title, body) in words {
+        let mut seen: Vec<String> = title.iter().map(|w| format!("{TITLE}{w}")).collect();
+        seen.extend(body.iter().cloned());
+        seen.sort();
+        seen.dedup();
+        for w in seen {
+            *df.entry(w).or_default() += 1;
+        }
+    }
+    let min_df = if words.len() > 2_000 { 2 } else { 1 };
+    let mut kept: Vec<(String, u32)> = df.into_iter().filter(|(_, n)| *n >= min_df).collect();
+    kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    kept.truncate(MAX_WEIGHTS / classes.max(1));
+    let n = words.len() as f32;
+    let mut vocab = HashMap::with_capacity(kept.len());
+    let mut idf = Vec::with_capacity(kept.len());
+    for (i, (w, d)) in kept.into_iter().enumerate() {
+        vocab.insert(w, i as u32);
+        idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+    }
+    (vocab, idf)
+}
+
+/// Figures of a classifier on labelled examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub examples: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Expected calibration error: the mean gap between confidence and accuracy over ten
+    /// confidence bins, weighted by their sizes.
+    pub calibration_error: f64,
+    pub classes: Vec<ClassFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassFigures {
+    pub label: String,
+    pub support: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Scores `(truth, predicted, confidence)` triples.
+pub fn evaluate(outcomes: &[(String, String, f32)]) -> Evaluation {
+    let mut labels: Vec<&str> = outcomes.iter().map(|(t, _, _)| t.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    let n = outcomes.len();
+    let correct = outcomes.iter().filter(|(t, p, _)| t == p).count();
+    let classes: Vec<ClassFigures> = labels
+        .iter()
+        .map(|&l| {
+            let tp = outcomes.iter().filter(|(t, p, _)| t == l && p == l).count() as f64;
+            let predicted = outcomes.iter().filter(|(_, p, _)| p == l).count() as f64;
+            let support = outcomes.iter().filter(|(t, _, _)| t == l).count();
+            let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
+            let recall = if support > 0 {
+                tp / support as f64
+            } else {
+                0.0
+            };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            ClassFigures {
+                label: l.to_string(),
+                support,
+                precision,
+                recall,
+                f1,
+            }
+        })
+        .collect();
+    let macro_f1 = if classes.is_empty() {
+        0.0
+    } else {
+        classes.iter().map(|c| c.f1).sum::<f64>() / classes.len() as f64
+    };
+    let mut bins = [(0usize, 0f64, 0usize); 10];
+    for (t, p, conf) in outcomes {
+        let b = ((*conf as f64 * 10.0) as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += *conf as f64;
+        bins[b].2 += usize::from(t == p);
+    }
+    let calibration_error = bins
+        .iter()
+        .filter(|b| b.0 > 0)
+        .map(|&(m, conf, hits)| (conf / m as f64 - hits as f64 / m as f64).abs() * m as f64)
+        .sum::<f64>()
+        / n.max(1) as f64;
+    Evaluation {
+        examples: n,
+        accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
+        macro_f1,
+        calibration_error,
+        classes,
+    }
+}
+
+/// Trains on `train`, scores `test`.
+pub fn train_and_test(
+    analyzer: &Analyzer,
+    lexicon: &Lexicon,
+    train: &[Example<'_>],
+    test: &[Example<'_>],
+) -> Evaluation {
+    let model = Classifier::train(analyzer, lexicon, train, false);
+    evaluate(&outcomes(&model, test))
+}
+
+fn outcomes(model: &Classifier, test: &[Example<'_>]) -> Vec<(String, String, f32)> {
+    test.iter()
+        .map(|e| {
+            let p = model.predict(e.text);
+            let (label, conf) = p
+                .best()
+                .map(|s| (s.label.clone(), s.probability))
+                .unwrap_or_default();
+            (e.label.to_string(), label, conf)
+        })
+        .collect()
+}
+
+/// Stratified `k`-fold cross-validation: every example is predicted once by a model that did
+/// not see it. `seed` shuffles each class before dealing it round the folds.
+pub fn cross_validate(
+    analyzer: &Analyzer,
+    lexicon: &Lexicon,
+    examples: &[Example<'_>],
+    k: usize,
+    seed: u64,
+) -> Evaluation {
+    let k = k.max(2);
+    let mut fold_of = vec![0usize; examples.len()];
+    let mut by_class: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in examples.iter().enumerate() {
+        by_class.entry(e.label).or_default().push(i);
+    }
+    let mut classes: Vec<_> = by_class.into_iter().collect();
+    classes.sort_by(|a, b| a.0.cmp(b.0));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut next = 0;
+    for (_, mut members) in classes {
+        members.shuffle(&mut rng);
+        for i in members {
+            fold_of[i] = next % k;
+            next += 1;
+        }
+    }
+    let mut all = Vec::with_capacity(examples.len());
+    for fold in 0..k {
+        let train: Vec<Example<'_>> = examples
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, f)| **f != fold)
+            .map(|(e, _)| *e)
+            .collect();
+        let test: Vec<Example<'_>> = examples
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, f)| **f == fold)
+            .map(|(e, _)| *e)
+            .collect();
+        let model = Classifier::train(analyzer, lexicon, &train, false);
+        all.extend(outcomes(&model, &test));
+    }
+    evaluate(&all)
+}
+
+/// A node of a category tree, for [`tree_keywords`].
+#[derive(Debug, Clone)]
+pub struct TreeNode {
+    pub code: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+/// The keywords of every category: its name and the names of everything below it, with
+/// their words, plus the keywords admins gave them.
+pub fn tree_keywords(analyzer: &Analyzer, tree: &[TreeNode]) -> HashMap<String, Vec<String>> {
+    let mut own: HashMap<&str, Vec<String>> = HashMap::new();
+    for n in tree {
+        let mut words = vec![n.name.clone()];
+        words.extend(
+            analyzer
+                .words(&n.name)
+                .into_iter()
+                .filter(|w| w.chars().count() >= 2),
+        );
+        words.extend(n.keywords.iter().cloned());
+        own.insert(n.code.as_str(), words);
+    }
+    let parent: HashMap<&str, &str> = tree
+        .iter()
+        .filter_map(|n| Some((n.code.as_str(), n.parent.as_deref()?)))
+        .collect();
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for n in tree {
+        let words = own.get(n.code.as_str()).cloned().unwrap_or_default();
+        // Up the tree, with a bound in case of a cycle in bad data.
+        let mut at = Some(n.code.as_str());
+        for _ in 0..16 {
+            let Some(code) = at else { break };
+            out.entry(code.to_string())
+                .or_default()
+                .extend(words.iter().cloned());
+            at = parent.get(code).copied();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex<'a>(title: &'a str, content: &'a str, label: &'a str) -> Example<'a> {
+        Example {
+            text: Text { title, content },
+            label,
+        }
+    }
+
+    fn history() -> Vec<Example<'static>> {
+        vec![
+            ex("小区停车难", "小区车位不够，晚上停车难", "城建"),
+            ex("路灯不亮", "我家门口的路灯坏了一个月", "城建"),
+            ex("下水道堵塞", "小区下水道堵塞，污水横流", "城建"),
+            ex("公司拖欠工资", "公司拖欠三个月工资不发", "劳动"),
+            ex("社保断缴", "单位没有给我缴纳社保", "劳动"),
+            ex("讨要工资", "工地老板拖欠农民工工资", "劳动"),
+            ex("学校乱收费", "学校要求学生交资料费", "教育"),
+            ex("幼儿园入学", "孩子上幼儿园报名难", "教育"),
+            ex("老师体罚学生", "班主任体罚学生", "教育"),
+        ]
+    }
+
+    #[test]
+    fn it_learns_the_history_and_names_the_words_that_drove_it() {
+        let a = Analyzer::default();
+        let model = Classifier::train(&a, &Lexicon::default(), &history(), false);
+        let p = model.predict(Text {
+            title: "拖欠工资",
+            content: "老板拖欠我们工资两个月",
+        });
+        assert_eq!(p.best().map(|s| s.label.as_str()), Some("劳动"));
+        assert!(
+            p.reasons.iter().any(|r| r == "工资" || r == "拖欠"),
+            "{:?}",
+            p.reasons
+        );
+        let sum: f32 = p.ranked.iter().map(|s| s.probability).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+        assert!(
+            p.ranked
+                .windows(2)
+                .all(|w| w[0].probability >= w[1].probability)
+        );
+    }
+
+    #[test]
+    fn keywords_alone_suggest_before_any_history() {
+        let a = Analyzer::default();
+        let lexicon = Lexicon::new([
+            (
+                "城建".to_string(),
+                vec!["路灯".to_string(), "物业".to_string()],
+            ),
+            (
+                "劳动".to_string(),
+                vec!["工资".to_string(), "社保".to_string()],
+            ),
+        ]);
+        let model = Classifier::train(&a, &lexicon, &[], true);
+        assert_eq!(model.labels(), ["城建", "劳动"]);
+        let p = model.predict(Text {
+            title: "物业不管事",
+            content: "物业费收了不干活",
+        });
+        assert_eq!(p.best().map(|s| s.label.as_str()), Some("城建"));
+        assert_eq!(p.reasons, ["物业"]);
+        // Without keywords nor history there is nothing to suggest from.
+        let empty = Classifier::train(&a, &Lexicon::default(), &[], true);
+        assert!(
+            empty
+                .predict(Text {
+                    title: "路灯",
+                    content: ""
+                })
+                .best()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn corrections_move_the_suggestion() {
+        let a = Analyzer::default();
+        let mut model = Classifier::train(&a, &Lexicon::default(), &history(), false);
+        let text = Text {
+            title: "噪音扰民",
+            content: "工地晚上施工噪音扰民",
+        };
+        let before = model.predict(text);
+        let target = "教育";
+        assert_ne!(before.best().map(|s| s.label.as_str()), Some(target));
+        let p_before = before
+            .ranked
+            .iter()
+            .find(|s| s.label == target)
+            .map(|s| s.probability);
+        let mut rounds = 0;
+        while model.predict(text).best().map(|s| s.label.as_str()) != Some(target) {
+            assert!(model.learn(text, target));
+            rounds += 1;
+            assert!(rounds < 50, "50 corrections did not move it");
+        }
+        let p_after = model.predict(text).ranked[0].probability;
+        assert!(Some(p_after) > p_before);
+        assert_eq!(model.learned(), history().len() + rounds);
+        // A label it has never seen waits for the next training.
+        assert!(!model.learn(text, "新分类"));
+    }
+
+    #[test]
+    fn evaluation_counts_per_class_and_calibration() {
+        let o = |t: &str, p: &str, c: f32| (t.to_string(), p.to_string(), c);
+        let e = evaluate(&[
+            o("a", "a", 0.95),
+            o("a", "b", 0.55),
+            o("b", "b", 0.85),
+            o("b", "b", 0.75),
+        ]);
+        assert_eq!(e.examples, 4);
+        assert!((e.accuracy - 0.75).abs() < 1e-9);
+        let a = &e.classes[0];
+        assert_eq!((a.label.as_str(), a.support), ("a", 2));
+        assert!((a.precision - 1.0).abs() < 1e-9 && (a.recall - 0.5).abs() < 1e-9);
+        let b = &e.classes[1];
+        assert!((b.precision - 2.0 / 3.0).abs() < 1e-9 && (b.recall - 1.0).abs() < 1e-9);
+        assert!((e.macro_f1 - (a.f1 + b.f1) / 2.0).abs() < 1e-9);
+        // One per bin: .95 right, .55 wrong, .85 right, .75 right: gaps .05, .55, .15, .25,
+        // each weighing 1/4.
+        assert!(
+            (e.calibration_error - 0.25).abs() < 1e-6,
+            "{}",
+            e.calibration_error
+        );
+    }
+
+    #[test]
+    fn tree_keywords_gather_the_names_below() {
+        let a = Analyzer::default();
+        let node = |code: &str, parent: Option<&str>, name: &str, kw: &[&str]| TreeNode {
+            code: code.into(),
+            parent: parent.map(Into::into),
+            name: name.into(),
+            keywords: kw.iter().map(|s| s.to_string()).collect(),
+        };
+        let k = tree_keywords(
+            &a,
+            &[
+                node("01", None, "城乡建设", &["物业"]),
+                node("01.01", Some("01"), "燃气供应", &[]),
+            ],
+        );
+        for w in ["城乡建设", "物业", "燃气供应", "燃气"] {
+            assert!(k["01"].iter().any(|x| x == w), "{w}: {:?}", k["01"]);
+        }
+        assert!(!k["01.01"].iter().any(|x| x == "物业"));
+    }
+}
