@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod chain;
 pub mod deadline;
+pub mod dispatch;
 pub mod error;
 pub mod ids;
 pub mod kb;

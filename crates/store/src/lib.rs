@@ -9,6 +9,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod catalog;
+pub mod dispatch;
 pub mod kb;
 pub mod migration;
 pub mod orders;

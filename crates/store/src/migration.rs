@@ -483,8 +483,9 @@ impl MigrationTrait for M0006SearchOutbox {
     }
 }
 
-/// Dispatch aids: keywords on categories (they seed the classifier), and the dispatch
-/// catalogue, one row per published version (the rules as JSON; the newest is in force).
+/// Dispatch aids: keywords on categories (they seed the classifier), the dispatch catalogue,
+/// one row per published version (the rules as JSON; the newest is in force), and the
+/// suggestions' outcomes.
 struct M0007Dispatch;
 
 impl MigrationName for M0007Dispatch {
@@ -504,7 +505,23 @@ CREATE TABLE dispatch_catalogues (
     created_by_name TEXT NOT NULL,
     reason TEXT NOT NULL,
     PRIMARY KEY (tenant_id, version)
-)
+);
+-- What the dispatch suggestion said and what the dispatcher chose, per dispatch: the
+-- suggestion's accuracy over time.
+CREATE TABLE suggestion_outcomes (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    order_id BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    suggested_category TEXT,
+    chosen_category TEXT,
+    suggested_unit BIGINT,
+    chosen_unit BIGINT,
+    suggested_type TEXT,
+    chosen_type TEXT NOT NULL,
+    {LEAF_PK}
+);
+CREATE INDEX suggestion_outcomes_at ON suggestion_outcomes (tenant_id, at)
 "#;
 
 #[async_trait::async_trait]

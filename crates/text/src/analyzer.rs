@@ -91,6 +91,16 @@ impl Analyzer {
             .collect()
     }
 
+    /// Every token of already folded text with its part of speech (jieba's tags: `n`
+    /// noun, `ns` place, `v` verb …), punctuation and stop words included.
+    pub fn tag<'a>(&'a self, folded: &'a str) -> Vec<(&'a str, &'a str)> {
+        self.jieba
+            .tag(folded, HMM)
+            .into_iter()
+            .map(|t| (t.word, t.tag))
+            .collect()
+    }
+
     /// The terms of `text` in search mode: words and the sub-words of long ones.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let folded = fold(text);

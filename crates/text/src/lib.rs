@@ -5,6 +5,7 @@ pub mod analyzer;
 pub mod classify;
 mod handle;
 mod highlight;
+pub mod hotspots;
 pub mod kb;
 pub mod orders;
 pub mod regions;

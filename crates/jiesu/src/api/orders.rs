@@ -308,16 +308,21 @@ async fn dispatch(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    run(
-        &app,
-        &p,
-        id,
-        Command::Dispatch {
-            targets,
-            note: r.note,
-        },
-    )
-    .await
+    let v = app
+        .order_command(
+            &p,
+            OrderId(id),
+            Command::Dispatch {
+                targets,
+                note: r.note,
+            },
+        )
+        .await?;
+    // The dispatcher's choice is a label: the suggestion's outcome is recorded and the
+    // models learn it.
+    app.learn_dispatch(p.tenant, OrderId(id), &v.stored.order)
+        .await;
+    Ok(Json(OrderDto::of(&v, Utc::now())))
 }
 
 /// Sub-dispatch (下派): a handling unit passes work to units below it and stays responsible.

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dispatch;
 pub mod files;
 pub mod kb;
 pub mod orders;
@@ -213,6 +214,7 @@ pub struct App {
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
+    dispatch: dispatch::DispatchState,
 }
 
 impl App {
@@ -241,6 +243,7 @@ impl App {
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),
+            dispatch: dispatch::DispatchState::default(),
         })
     }
 
@@ -296,6 +299,7 @@ impl App {
         if let Ok(mut g) = self.times.lock() {
             g.remove(&tenant);
         }
+        self.forget_aids(tenant);
     }
 
     /// The tenant's calendar and time-limit rules (cached for a few seconds).

@@ -1,0 +1,712 @@
+//! Dispatch aids: the dispatch catalogue (派单目录) and the suggestion for an order —
+//! category and type from the classifier, region from the text, units from the catalogue
+//! (or, where no rule applies, from the history) — with the reasons, and how often the
+//! suggestion matched what dispatchers chose.
+//!
+//! The classifiers are trained from the tenant's own orders (the dispatchers' final choices
+//! are the labels), seeded with the category tree's keywords, and learn from every dispatch
+//! at once; they are retrained from the history when they have learned a tenth more than they
+//! were trained on, or after a day.
+
+use super::{AdminCap, App, AppError, AppResult, Principal};
+use chrono::{DateTime, Utc};
+use jiesu_core::dispatch::{Catalogue, CatalogueContext, Rule};
+use jiesu_core::order::{AssignmentRole, Order};
+use jiesu_core::org::OrgTree;
+use jiesu_core::role::Role;
+use jiesu_core::{OrderId, TenantId, UnitId};
+use jiesu_store::dispatch::{CatalogueVersion, DayAccuracy, SuggestionOutcome};
+use jiesu_text::classify::{Classifier, Example, Lexicon, Prediction, Text};
+use jiesu_text::regions::{Place, RegionResolver};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Orders a model is trained on at most (the newest).
+const HISTORY: u64 = 100_000;
+/// How long the region resolver and catalogue are kept before reloading.
+const AIDS_TTL: Duration = Duration::from_secs(30);
+/// A model older than this is retrained.
+const MODEL_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Suggested categories shown besides the first.
+const ALTERNATIVES: usize = 3;
+
+/// Words that mark a request's type, for a tenant without history.
+const TYPE_KEYWORDS: &[(&str, &[&str])] = &[
+    (
+        "consultation",
+        &[
+            "咨询",
+            "请问",
+            "询问",
+            "如何办理",
+            "怎么办理",
+            "需要什么材料",
+            "是否可以",
+            "能否",
+        ],
+    ),
+    (
+        "help",
+        &["求助", "帮忙", "帮助", "救助", "困难", "无法生活"],
+    ),
+    (
+        "complaint",
+        &[
+            "投诉",
+            "不作为",
+            "态度恶劣",
+            "扰民",
+            "拖欠",
+            "乱收费",
+            "不合理",
+        ],
+    ),
+    (
+        "report",
+        &["举报", "违法", "违规", "偷排", "非法", "违建", "黑作坊"],
+    ),
+    ("suggestion", &["建议", "希望", "呼吁", "提议", "恳请"]),
+    ("praise", &["表扬", "感谢", "点赞", "锦旗", "好人好事"]),
+];
+
+/// The classifiers of one tenant.
+pub struct Models {
+    category: Classifier,
+    request_type: Classifier,
+    unit: Classifier,
+    trained_at: Instant,
+    trained_on: usize,
+    learned_since: usize,
+}
+
+/// Region resolver, catalogue and the territorial units of one tenant.
+pub struct Aids {
+    resolver: RegionResolver,
+    region_parent: HashMap<String, Option<String>>,
+    catalogue: Catalogue,
+    catalogue_version: i32,
+    /// Region code → the unit serving it (a town, street or district unit).
+    territorial: HashMap<String, UnitId>,
+}
+
+#[derive(Default)]
+pub struct DispatchState {
+    aids: std::sync::Mutex<HashMap<TenantId, (Instant, Arc<Aids>)>>,
+    models: std::sync::Mutex<HashMap<TenantId, Arc<RwLock<Models>>>>,
+    training: std::sync::Mutex<HashSet<TenantId>>,
+}
+
+/// The text an order is judged by.
+#[derive(Debug, Clone, Default)]
+pub struct RequestText {
+    pub title: String,
+    pub content: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    pub code: String,
+    pub name: String,
+    pub probability: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionPick {
+    pub code: String,
+    /// Names from the top down.
+    pub path: Vec<String>,
+    pub words: Vec<String>,
+    pub ambiguous: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitPick {
+    pub unit_id: UnitId,
+    pub name: String,
+    pub role: AssignmentRole,
+    /// `catalogue` (a rule) or `history` (the classifier).
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulePick {
+    pub version: i32,
+    pub index: usize,
+    pub category: String,
+    pub region: Option<String>,
+    pub keyword: Option<String>,
+    pub note: String,
+}
+
+/// The suggestion for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub category: Option<Pick>,
+    pub alternatives: Vec<Pick>,
+    /// Words that drove the category.
+    pub reasons: Vec<String>,
+    pub request_type: Option<Pick>,
+    pub region: Option<RegionPick>,
+    pub units: Vec<UnitPick>,
+    pub rule: Option<RulePick>,
+    /// Orders the models learned from (0: keywords and catalogue only).
+    pub learned_from: usize,
+}
+
+/// The catalogue in force, for the API.
+#[derive(Debug, Clone)]
+pub struct CatalogueView {
+    pub version: i32,
+    pub rules: Vec<Rule>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub published_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+struct Check<'a> {
+    categories: &'a HashSet<String>,
+    regions: &'a HashSet<String>,
+    org: &'a OrgTree,
+}
+
+impl CatalogueContext for Check<'_> {
+    fn category_exists(&self, code: &str) -> bool {
+        self.categories.contains(code)
+    }
+    fn region_exists(&self, code: &str) -> bool {
+        self.regions.contains(code)
+    }
+    fn unit_active(&self, unit: UnitId) -> bool {
+        self.org.get(unit).is_some_and(|u| u.active)
+    }
+}
+
+fn view_of(v: Option<CatalogueVersion>) -> AppResult<CatalogueView> {
+    Ok(match v {
+        None => CatalogueView {
+            version: 0,
+            rules: Vec::new(),
+            published_at: None,
+            published_by: None,
+            reason: None,
+        },
+        Some(v) => CatalogueView {
+            version: v.version,
+            rules: serde_json::from_str(&v.rules).map_err(|e| AppError::Internal(e.to_string()))?,
+            published_at: DateTime::from_timestamp_millis(v.created_at),
+            published_by: Some(v.created_by_name),
+            reason: Some(v.reason),
+        },
+    })
+}
+
+impl App {
+    /// The catalogue in force (version 0 and no rules before the first is published).
+    pub async fn catalogue(&self, p: &Principal) -> AppResult<CatalogueView> {
+        p.require_any(
+            &[Role::Dispatcher, Role::Admin, Role::Supervisor],
+            "查看派单目录",
+        )?;
+        view_of(self.store.current_catalogue(p.tenant).await?)
+    }
+
+    pub async fn catalogue_version(&self, p: &Principal, version: i32) -> AppResult<CatalogueView> {
+        p.require_any(
+            &[Role::Dispatcher, Role::Admin, Role::Supervisor],
+            "查看派单目录",
+        )?;
+        match self.store.catalogue_version(p.tenant, version).await? {
+            None => Err(AppError::NotFound("派单目录版本")),
+            v => view_of(v),
+        }
+    }
+
+    pub async fn catalogue_history(&self, p: &Principal) -> AppResult<Vec<CatalogueView>> {
+        p.require_any(
+            &[Role::Dispatcher, Role::Admin, Role::Supervisor],
+            "查看派单目录",
+        )?;
+        self.store
+            .catalogue_history(p.tenant)
+            .await?
+            .into_iter()
+            .map(|v| {
+                Ok(CatalogueView {
+                    version: v.version,
+                    rules: Vec::new(),
+                    published_at: DateTime::from_timestamp_millis(v.created_at),
+                    published_by: Some(v.created_by_name),
+                    reason: Some(v.reason),
+                })
+            })
+            .collect()
+    }
+
+    /// Publishes `rules` as the next version after `base` (the version the editor started
+    /// from: someone else's publication in between is a conflict, not overwritten).
+    pub async fn publish_catalogue(
+        &self,
+        cap: &AdminCap<'_>,
+        base: i32,
+        rules: Vec<Rule>,
+        reason: String,
+    ) -> AppResult<i32> {
+        let tenant = cap.0.tenant;
+        let reason = jiesu_core::values::required_text("reason", &reason, 200)?;
+        let refs = self.ref_data(tenant).await?;
+        let org = self.org(tenant).await?;
+        let catalogue = Catalogue::parse(
+            rules,
+            &Check {
+                categories: &refs.categories,
+                regions: &refs.regions,
+                org: &org,
+            },
+        )?;
+        let count = catalogue.rules().len();
+        let json = serde_json::to_string(catalogue.rules())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let version = self
+            .store
+            .publish_catalogue(
+                tenant,
+                base,
+                &json,
+                (cap.0.user_id, &cap.0.display_name),
+                &reason,
+                Utc::now().timestamp_millis(),
+            )
+            .await
+            .map_err(|e| match e {
+                jiesu_store::StoreError::Concurrent => {
+                    AppError::Conflict("派单目录已被他人更新，请刷新后在最新版本上修改".into())
+                }
+                e => e.into(),
+            })?;
+        self.forget_aids(tenant);
+        self.audit(
+            cap,
+            "dispatch_catalogue.publish",
+            format!("dispatch_catalogue:{version}"),
+            format!("{count} rules: {reason}"),
+        )
+        .await?;
+        Ok(version)
+    }
+
+    pub(crate) fn forget_aids(&self, tenant: TenantId) {
+        if let Ok(mut g) = self.dispatch.aids.lock() {
+            g.remove(&tenant);
+        }
+    }
+
+    async fn aids(&self, tenant: TenantId) -> AppResult<Arc<Aids>> {
+        if let Ok(g) = self.dispatch.aids.lock()
+            && let Some((at, a)) = g.get(&tenant)
+            && at.elapsed() < AIDS_TTL
+        {
+            return Ok(a.clone());
+        }
+        let regions = self.store.regions(tenant).await?;
+        let org = self.org(tenant).await?;
+        let current = self.store.current_catalogue(tenant).await?;
+        let version = current.as_ref().map_or(0, |c| c.version);
+        let catalogue = Catalogue::from_stored(view_of(current)?.rules);
+        // The territorial unit of a region: a town, street, community or district unit
+        // serving it (the most local kind first); a district centre when nothing else does.
+        let mut territorial: HashMap<String, (u8, UnitId)> = HashMap::new();
+        let mut unit_names = Vec::new();
+        for u in org.units().filter(|u| u.active) {
+            let Some(code) = &u.region_code else { continue };
+            unit_names.push((u.name.clone(), code.clone()));
+            let rank = if u.kind.is_centre() { 1 } else { 0 };
+            let e = territorial.entry(code.clone()).or_insert((rank, u.id));
+            if (rank, u.id) < *e {
+                *e = (rank, u.id);
+            }
+        }
+        let aids = Arc::new(Aids {
+            resolver: RegionResolver::new(
+                regions
+                    .iter()
+                    .map(|r| Place {
+                        code: r.code.clone(),
+                        name: r.name.clone(),
+                        parent: r.parent_code.clone(),
+                    })
+                    .collect(),
+                &unit_names,
+            ),
+            region_parent: regions
+                .iter()
+                .map(|r| (r.code.clone(), r.parent_code.clone()))
+                .collect(),
+            catalogue,
+            catalogue_version: version,
+            territorial: territorial.into_iter().map(|(k, (_, u))| (k, u)).collect(),
+        });
+        if let Ok(mut g) = self.dispatch.aids.lock() {
+            g.insert(tenant, (Instant::now(), aids.clone()));
+        }
+        Ok(aids)
+    }
+
+    /// Trains the tenant's models from its history (blocking work off the runtime).
+    async fn train(&self, tenant: TenantId) -> AppResult<Models> {
+        let history = self.store.labelled_orders(tenant, HISTORY).await?;
+        let categories = self.store.categories(tenant).await?;
+        let (analyzer, _) = self.analyzer().await?;
+        tokio::task::spawn_blocking(move || {
+            let keywords = jiesu_text::classify::tree_keywords(
+                &analyzer,
+                &crate::classifier::tree(&categories),
+            );
+            let category_lexicon = Lexicon::new(
+                categories
+                    .iter()
+                    .filter(|c| c.active)
+                    .filter_map(|c| Some((c.code.clone(), keywords.get(&c.code)?.clone()))),
+            );
+            let type_lexicon = Lexicon::new(
+                TYPE_KEYWORDS
+                    .iter()
+                    .map(|(t, w)| (t.to_string(), w.iter().map(|s| s.to_string()).collect())),
+            );
+            let by_category: Vec<Example<'_>> = history
+                .iter()
+                .map(|o| Example {
+                    text: labelled_text(o),
+                    label: &o.category,
+                })
+                .collect();
+            let by_type: Vec<Example<'_>> = history
+                .iter()
+                .map(|o| Example {
+                    text: labelled_text(o),
+                    label: &o.request_type,
+                })
+                .collect();
+            let unit_labels: Vec<String> = history
+                .iter()
+                .map(|o| o.lead_unit.map(|u| u.to_string()).unwrap_or_default())
+                .collect();
+            let by_unit: Vec<Example<'_>> = history
+                .iter()
+                .zip(&unit_labels)
+                .filter(|(_, u)| !u.is_empty())
+                .map(|(o, u)| Example {
+                    text: labelled_text(o),
+                    label: u,
+                })
+                .collect();
+            // Categories nobody has used yet stay suggestible through their keywords only
+            // while the history is small; a large history says what the centre uses.
+            let cold = history.len() < 1_000;
+            Models {
+                category: Classifier::train(&analyzer, &category_lexicon, &by_category, cold),
+                request_type: Classifier::train(&analyzer, &type_lexicon, &by_type, true),
+                unit: Classifier::train(&analyzer, &Lexicon::default(), &by_unit, false),
+                trained_at: Instant::now(),
+                trained_on: history.len(),
+                learned_since: 0,
+            }
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// The tenant's models: trained on first use; retrained in the background when stale.
+    async fn models(self: &Arc<Self>, tenant: TenantId) -> AppResult<Arc<RwLock<Models>>> {
+        let existing = self
+            .dispatch
+            .models
+            .lock()
+            .ok()
+            .and_then(|g| g.get(&tenant).cloned());
+        let Some(models) = existing else {
+            let m = Arc::new(RwLock::new(self.train(tenant).await?));
+            if let Ok(mut g) = self.dispatch.models.lock() {
+                g.insert(tenant, m.clone());
+            }
+            return Ok(m);
+        };
+        let stale = models.read().is_ok_and(|m| {
+            m.trained_at.elapsed() > MODEL_AGE || m.learned_since > 50.max(m.trained_on / 10)
+        });
+        let start = stale
+            && self
+                .dispatch
+                .training
+                .lock()
+                .is_ok_and(|mut g| g.insert(tenant));
+        if start {
+            let app = self.clone();
+            tokio::spawn(async move {
+                match app.train(tenant).await {
+                    Ok(fresh) => {
+                        if let Ok(mut g) = app.dispatch.models.lock() {
+                            g.insert(tenant, Arc::new(RwLock::new(fresh)));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = tenant.0, error = %e, "retraining the dispatch models failed")
+                    }
+                }
+                if let Ok(mut g) = app.dispatch.training.lock() {
+                    g.remove(&tenant);
+                }
+            });
+        }
+        Ok(models)
+    }
+
+    /// Suggests category, type, region and units for a request.
+    pub async fn suggest(
+        self: &Arc<Self>,
+        p: &Principal,
+        text: &RequestText,
+    ) -> AppResult<Suggestion> {
+        p.require_any(&[Role::Agent, Role::Dispatcher], "派单建议")?;
+        self.suggestion(p.tenant, text).await
+    }
+
+    /// The suggestion for an order the viewer may see.
+    pub async fn suggest_for_order(
+        self: &Arc<Self>,
+        p: &Principal,
+        id: OrderId,
+    ) -> AppResult<Suggestion> {
+        p.require_any(&[Role::Agent, Role::Dispatcher], "派单建议")?;
+        let org = self.org(p.tenant).await?;
+        let stored = self.visible(p, &org, id).await?;
+        self.suggestion(p.tenant, &order_text(&stored.order)).await
+    }
+
+    pub(crate) async fn suggestion(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        text: &RequestText,
+    ) -> AppResult<Suggestion> {
+        let aids = self.aids(tenant).await?;
+        let models = self.models(tenant).await?;
+        let refs = self.ref_data(tenant).await?;
+        let org = self.org(tenant).await?;
+        let t = Text {
+            title: &text.title,
+            content: &text.content,
+        };
+        let (category, request_type, unit, learned_from) = {
+            let m = models
+                .read()
+                .map_err(|_| AppError::Internal("dispatch models poisoned".into()))?;
+            (
+                m.category.predict(t),
+                m.request_type.predict(t),
+                m.unit.predict(t),
+                m.category.learned(),
+            )
+        };
+        let picks = |p: &Prediction, names: &dyn Fn(&str) -> String| -> Vec<Pick> {
+            p.ranked
+                .iter()
+                .take(ALTERNATIVES + 1)
+                .map(|s| Pick {
+                    code: s.label.clone(),
+                    name: names(&s.label),
+                    probability: s.probability,
+                })
+                .collect()
+        };
+        let category_name = |c: &str| refs.category_names.get(c).cloned().unwrap_or_default();
+        let mut categories = picks(&category, &category_name);
+        let best_category = (!categories.is_empty()).then(|| categories.remove(0));
+        let type_name = |c: &str| {
+            jiesu_core::order::RequestType::parse("request_type", c)
+                .map(|t| t.label().to_string())
+                .unwrap_or_default()
+        };
+        let best_type = picks(&request_type, &type_name).into_iter().next();
+        let region = aids
+            .resolver
+            .resolve(&text.address, &format!("{} {}", text.title, text.content));
+        let region_pick = region
+            .as_ref()
+            .filter(|r| !r.code.is_empty())
+            .map(|r| RegionPick {
+                code: r.code.clone(),
+                path: r.path.iter().map(|(_, n)| n.clone()).collect(),
+                words: r.words.iter().map(|f| f.word.clone()).collect(),
+                ambiguous: r.ambiguous.clone(),
+            });
+        let chain = region_pick
+            .as_ref()
+            .map(|r| region_chain(&aids.region_parent, &r.code))
+            .unwrap_or_default();
+        let chain_refs: Vec<&str> = chain.iter().map(String::as_str).collect();
+        let mut units = Vec::new();
+        let mut rule = None;
+        if let Some(c) = &best_category {
+            let whole = format!("{} {} {}", text.title, text.content, text.address);
+            if let Some(route) = aids.catalogue.route(&c.code, &chain_refs, &whole) {
+                let territorial = || {
+                    chain
+                        .iter()
+                        .find_map(|code| aids.territorial.get(code).copied())
+                };
+                if let Some(found) = route.units(territorial) {
+                    units = found
+                        .into_iter()
+                        .map(|(id, role)| UnitPick {
+                            unit_id: id,
+                            name: org.name(id).to_string(),
+                            role,
+                            source: "catalogue",
+                        })
+                        .collect();
+                    rule = Some(RulePick {
+                        version: aids.catalogue_version,
+                        index: route.index,
+                        category: route.rule.category.clone(),
+                        region: route.rule.region.clone(),
+                        keyword: route.keyword.map(str::to_string),
+                        note: route.rule.note.clone(),
+                    });
+                }
+            }
+        }
+        if units.is_empty()
+            && let Some(best) = unit.best()
+            && let Ok(id) = best.label.parse::<i64>()
+            && org.get(UnitId(id)).is_some_and(|u| u.active)
+        {
+            units.push(UnitPick {
+                unit_id: UnitId(id),
+                name: org.name(UnitId(id)).to_string(),
+                role: AssignmentRole::Lead,
+                source: "history",
+            });
+        }
+        Ok(Suggestion {
+            category: best_category,
+            alternatives: categories,
+            reasons: category.reasons,
+            request_type: best_type,
+            region: region_pick,
+            units,
+            rule,
+            learned_from,
+        })
+    }
+
+    /// After a dispatch: records how the suggestion compared with the choice, and teaches the
+    /// models the choice. Failures are logged, never fail the dispatch.
+    pub(crate) async fn learn_dispatch(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        id: OrderId,
+        order: &Order,
+    ) {
+        let Some(lead) = order
+            .assignments
+            .iter()
+            .find(|a| a.role == AssignmentRole::Lead && a.status.is_active())
+            .map(|a| a.unit_id)
+        else {
+            return;
+        };
+        let text = order_text(order);
+        let suggestion = match self.suggestion(tenant, &text).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "dispatch suggestion for the outcome failed");
+                return;
+            }
+        };
+        let outcome = SuggestionOutcome {
+            order_id: id.0,
+            at: Utc::now().timestamp_millis(),
+            suggested_category: suggestion.category.map(|c| c.code),
+            chosen_category: order.category.as_ref().map(|c| c.as_str().to_string()),
+            suggested_unit: suggestion
+                .units
+                .iter()
+                .find(|u| u.role == AssignmentRole::Lead)
+                .map(|u| u.unit_id.0),
+            chosen_unit: Some(lead.0),
+            suggested_type: suggestion.request_type.map(|t| t.code),
+            chosen_type: order.request_type.as_str().to_string(),
+        };
+        if let Err(e) = self.store.record_suggestion_outcome(tenant, &outcome).await {
+            tracing::warn!(error = %e, "recording the suggestion outcome failed");
+        }
+        let Ok(models) = self.models(tenant).await else {
+            return;
+        };
+        if let Ok(mut m) = models.write() {
+            let t = Text {
+                title: &text.title,
+                content: &text.content,
+            };
+            if let Some(c) = &order.category {
+                m.category.learn(t, c.as_str());
+            }
+            m.request_type.learn(t, order.request_type.as_str());
+            m.unit.learn(t, &lead.0.to_string());
+            m.learned_since += 1;
+        }
+    }
+
+    /// Suggestion accuracy per day over the last `days` days.
+    pub async fn suggestion_accuracy(
+        &self,
+        p: &Principal,
+        days: u32,
+    ) -> AppResult<Vec<DayAccuracy>> {
+        p.require_any(
+            &[
+                Role::Dispatcher,
+                Role::Admin,
+                Role::Supervisor,
+                Role::Leader,
+            ],
+            "查看派单建议准确率",
+        )?;
+        if !(1..=366).contains(&days) {
+            return Err(AppError::invalid("days", "天数须在 1 至 366 之间"));
+        }
+        let to = Utc::now().timestamp_millis();
+        let from = to - i64::from(days) * 86_400_000;
+        Ok(self.store.suggestion_accuracy(p.tenant, from, to).await?)
+    }
+}
+
+/// A region and the regions above it, nearest first.
+fn region_chain(parent: &HashMap<String, Option<String>>, code: &str) -> Vec<String> {
+    let mut out = vec![code.to_string()];
+    let mut at = code.to_string();
+    while let Some(Some(p)) = parent.get(&at) {
+        if out.contains(p) || out.len() > 16 {
+            break;
+        }
+        out.push(p.clone());
+        at = p.clone();
+    }
+    out
+}
+
+pub fn order_text(o: &Order) -> RequestText {
+    RequestText {
+        title: o.title.clone(),
+        content: o.content.clone(),
+        address: o.location.address.clone().unwrap_or_default(),
+    }
+}
+
+fn labelled_text(o: &jiesu_store::dispatch::LabelledOrder) -> Text<'_> {
+    Text {
+        title: &o.title,
+        content: &o.content,
+    }
+}

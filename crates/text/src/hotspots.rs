@@ -1,0 +1,1220 @@
+//! Hot spots (热点): many requests about one issue at one place ("一个诉求解决一类问题").
+//!
+//! Requests are clustered in one pass as they arrive: a new request joins the cluster whose
+//! words are most like its own, provided the two are about the same place; otherwise it
+//! starts a cluster of its own. Adding requests therefore touches only the new ones and the
+//! clusters they join, and adding a batch gives the same clusters as adding its requests one
+//! by one.
+//!
+//! - Words: the request's words (title twice, the opening of the content once), weighted by
+//!   sublinear tf-idf over the requests seen so far, the strongest [`DOC_TERMS`] kept and
+//!   scaled to unit length. A cluster's centroid is the sum of its members' vectors.
+//! - Places: names ending in a place word (小区, 路, 村, 公司, 学校 …) are fine places;
+//!   divisions (A7县, 雨花区, a region code) are coarse ones. Two fine places match when one
+//!   name, without its place word, contains the other. Requests that name different fine
+//!   places are never clustered; otherwise they need a shared place (or very similar words).
+//! - Candidates: clusters are found through an inverted index of their places and of their
+//!   members' strongest words, so a request is compared with a few dozen clusters, not all.
+
+use crate::Analyzer;
+use crate::analyzer::fold;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Words kept per request.
+const DOC_TERMS: usize = 12;
+/// A request's strongest words looked up to find candidate clusters.
+const PROBE_TERMS: usize = 6;
+/// Words of a cluster's centroid kept once it is large.
+const CENTROID_TERMS: usize = 240;
+/// Clusters compared in full with a request.
+const CANDIDATES: usize = 48;
+/// A word listed for more clusters than this is too common to find candidates by.
+const MAX_POSTING: usize = 4_000;
+/// Characters of the content read (its opening states the matter).
+const CONTENT_CHARS: usize = 300;
+/// Place names are at most this long, place word included.
+const MAX_PLACE_CHARS: usize = 12;
+
+/// Words that end a fine place's name.
+const PLACE_WORDS: &[&str] = &[
+    "小区",
+    "花园",
+    "家园",
+    "公寓",
+    "大厦",
+    "广场",
+    "社区",
+    "街道",
+    "村",
+    "镇",
+    "乡",
+    "路",
+    "街",
+    "大道",
+    "巷",
+    "公司",
+    "厂",
+    "学校",
+    "中学",
+    "小学",
+    "一中",
+    "二中",
+    "三中",
+    "幼儿园",
+    "学院",
+    "大学",
+    "医院",
+    "卫生院",
+    "市场",
+    "商场",
+    "超市",
+    "酒店",
+    "宾馆",
+    "饭店",
+    "公园",
+    "车站",
+    "大桥",
+    "桥",
+    "工业园",
+    "园区",
+    "苑",
+    "府",
+    "城",
+    "湾",
+    "郡",
+    "山庄",
+    "中心",
+    "局",
+    "所",
+    "站",
+    "馆",
+    "店",
+    "院",
+    "园",
+    "河",
+    "湖",
+    "线",
+    "高速",
+    "公路",
+    "项目",
+    "工地",
+    "场",
+    "小镇",
+    "新村",
+    "名园",
+    "华庭",
+    "国际",
+    "商城",
+];
+
+/// Generic words that end like a place but name none.
+const NOT_PLACES: &[&str] = &[
+    "农村",
+    "乡村",
+    "城乡",
+    "城市",
+    "道路",
+    "马路",
+    "公路",
+    "线路",
+    "路线",
+    "小区",
+    "社区",
+    "医院",
+    "学校",
+    "公司",
+    "市场",
+    "中心",
+    "政府",
+    "单位",
+    "部门",
+    "工厂",
+    "厂家",
+    "商家",
+    "门店",
+    "店铺",
+    "车站",
+    "站点",
+    "楼房",
+    "楼道",
+    "院子",
+    "学院",
+    "法院",
+    "园区",
+    "公园",
+    "项目",
+    "工地",
+    "现场",
+    "广场",
+    "市场监管局",
+    "派出所",
+    "所",
+    "场所",
+    "厕所",
+    "住所",
+    "国际",
+    "城管",
+    "全城",
+    "进城",
+    "县城",
+    "主城",
+    "新城",
+    "老城",
+];
+
+/// Words that end like a place but make no name of what comes before them.
+const NOT_PLACE_TAILS: &[&str] = &[
+    "政府",
+    "人民政府",
+    "国务院",
+    "法院",
+    "骗局",
+    "格局",
+    "布局",
+    "当局",
+    "结局",
+    "部门",
+    "单位",
+    "剧院",
+    "书院",
+    "学院",
+    "大院",
+    "庭院",
+];
+
+/// Single characters and words that end a place's name on its left.
+const LEFT_STOPS: &[&str] = &[
+    "的",
+    "在",
+    "于",
+    "是",
+    "了",
+    "和",
+    "与",
+    "及",
+    "对",
+    "把",
+    "被",
+    "从",
+    "向",
+    "到",
+    "给",
+    "为",
+    "由",
+    "将",
+    "请",
+    "我",
+    "你",
+    "他",
+    "她",
+    "我们",
+    "有",
+    "无",
+    "都",
+    "也",
+    "就",
+    "还",
+    "又",
+    "很",
+    "太",
+    "让",
+    "使",
+    "去",
+    "来",
+    "住",
+    "说",
+    "要",
+    "想",
+    "这",
+    "那",
+    "该",
+    "个",
+    "至",
+    "而",
+    "如今",
+    "现在",
+    "很多",
+    "严重",
+    "影响",
+    "一个",
+    "一",
+    "些",
+    "关于",
+    "投诉",
+    "举报",
+    "反映",
+    "咨询",
+    "请求",
+    "要求",
+    "希望",
+    "建议",
+    "恳请",
+    "位于",
+    "地处",
+    "居住",
+    "附近",
+    "周边",
+    "旁边",
+    "门口",
+    "对面",
+    "解决",
+    "处理",
+    "管理",
+    "整治",
+    "严管",
+    "查处",
+    "管管",
+    "规范",
+    "取缔",
+    "小学生",
+    "学生",
+    "业主",
+    "居民",
+    "村民",
+    "职工",
+];
+
+/// Tuning of the clustering.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Similarity (cosine of the words) that joins a request to a cluster of the same place.
+    pub join: f32,
+    /// Similarity that joins without a shared place (the same words, the place said
+    /// differently or not at all).
+    pub strong: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            join: 0.3,
+            strong: 0.6,
+        }
+    }
+}
+
+/// A request as the clustering sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    pub id: i64,
+    /// Epoch milliseconds.
+    pub time: i64,
+    pub title: &'a str,
+    pub content: &'a str,
+    /// The address field, where there is one.
+    pub address: &'a str,
+    /// The division the request was placed in (a region code), where known.
+    pub region: Option<&'a str>,
+    /// Who raised it (a phone number, a user id): reach counts distinct callers.
+    pub caller: Option<&'a str>,
+}
+
+/// The places named in a text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places {
+    /// Names ending in a place word, in the order found.
+    pub fine: Vec<String>,
+    /// Divisions: names ending in 省, 市, 县, 区, 旗 (and region codes).
+    pub coarse: Vec<String>,
+}
+
+fn is_break(word: &str) -> bool {
+    !word.chars().any(char::is_alphanumeric)
+}
+
+fn division_char(c: char) -> bool {
+    matches!(c, '省' | '市' | '县' | '区' | '旗')
+}
+
+/// The place word a token ends with, if any (the longest).
+fn place_word(token: &str) -> Option<&'static str> {
+    PLACE_WORDS
+        .iter()
+        .filter(|w| token.ends_with(*w))
+        .max_by_key(|w| w.len())
+        .copied()
+}
+
+/// Parts of speech that end a place's name on its left: verbs, adverbs, prepositions,
+/// conjunctions, particles, pronouns, interjections.
+fn breaks_name(word: &str, tag: &str) -> bool {
+    if word.chars().count() == 1 {
+        return LEFT_STOPS.contains(&word);
+    }
+    LEFT_STOPS.contains(&word)
+        || matches!(
+            tag,
+            "v" | "vd"
+                | "vg"
+                | "d"
+                | "p"
+                | "c"
+                | "u"
+                | "uj"
+                | "ul"
+                | "r"
+                | "y"
+                | "e"
+                | "o"
+                | "ad"
+                | "z"
+                | "l"
+                | "i"
+                | "t"
+                | "tg"
+        )
+}
+
+/// The fine places and divisions named in `text`.
+pub fn places(analyzer: &Analyzer, text: &str) -> Places {
+    let folded = fold(text);
+    let tokens = analyzer.tag(&folded);
+    let mut out = Places::default();
+    // The name being read starts at `start`; the last fine place ended at `last_place`.
+    let mut start = 0;
+    let mut last_place: Option<usize> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let (t, tag) = tokens[i];
+        let date = matches!(t, "年" | "月" | "日")
+            && i > 0
+            && tokens[i - 1].0.chars().all(|c| c.is_ascii_digit());
+        if is_break(t) || breaks_name(t, tag) || date {
+            start = i + 1;
+            i += 1;
+            continue;
+        }
+        // A division: letters and digits (anonymised "A7", "K10") then 县/区/市…, or one
+        // word ending in one (雨花区).
+        let chars = t.chars().count();
+        let coded = t.chars().all(|c| c.is_ascii_alphanumeric())
+            && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        if coded {
+            if let Some(d) = tokens
+                .get(i + 1)
+                .and_then(|(n, _)| n.chars().next())
+                .filter(|c| division_char(*c))
+            {
+                out.coarse.push(format!("{t}{d}"));
+            }
+            // Codes and the division after them are not part of a name.
+            i += if out.coarse.last().is_some_and(|c| c.starts_with(t)) {
+                2
+            } else {
+                1
+            };
+            start = i;
+            continue;
+        }
+        // A name then 省/市/县/区 (西地 + 省).
+        if chars == 1 && t.chars().all(division_char) && i > start {
+            let name: String = tokens[start..=i].iter().map(|(w, _)| *w).collect();
+            out.coarse.push(name);
+            i += 1;
+            start = i;
+            continue;
+        }
+        if chars >= 3 && t.chars().last().is_some_and(division_char) && !NOT_PLACES.contains(&t) {
+            out.coarse.push(t.to_string());
+            i += 1;
+            start = i;
+            continue;
+        }
+        // A bare place word right after a place: 易俗河 + 镇, 丽发新城 + 小区.
+        if last_place == Some(i.wrapping_sub(1))
+            && PLACE_WORDS.contains(&t)
+            && out
+                .fine
+                .last()
+                .and_then(|p| place_word(p))
+                .is_some_and(|w| w.chars().count() == 1)
+            && let Some(prev) = out.fine.pop()
+        {
+            out.fine.push(format!("{prev}{t}"));
+            last_place = Some(i);
+            start = i + 1;
+            i += 1;
+            continue;
+        }
+        if let Some(w) = place_word(t) {
+            // The name: tokens from `start` to here, at most MAX_PLACE_CHARS.
+            let mut name = String::new();
+            let mut from = i + 1;
+            while from > start {
+                let cand = tokens[from - 1].0;
+                if name.chars().count() + cand.chars().count() > MAX_PLACE_CHARS {
+                    break;
+                }
+                name.insert_str(0, cand);
+                from -= 1;
+            }
+            let core = name.chars().count() - w.chars().count();
+            // One word is a name only when long (中南大学), never a generic one (搅拌站).
+            let named = i + 1 - from >= 2 || name.chars().count() >= 4;
+            let generic = tokens[from..=i].iter().all(|(w, _)| NOT_PLACES.contains(w));
+            if core >= 2
+                && named
+                && !generic
+                && !NOT_PLACES.contains(&name.as_str())
+                && !NOT_PLACE_TAILS.contains(&t)
+            {
+                if !out.fine.contains(&name) {
+                    out.fine.push(name);
+                }
+                last_place = Some(i);
+                // The next name starts after this place (泉塘街道, then 板桥安置小区).
+                start = i + 1;
+            }
+        }
+        i += 1;
+    }
+    out.coarse.dedup();
+    out
+}
+
+/// The name without its place word: 月皓玻璃有限公司 → 月皓玻璃有限.
+fn core(name: &str) -> &str {
+    match place_word(name) {
+        Some(w) if name.len() > w.len() => &name[..name.len() - w.len()],
+        _ => name,
+    }
+}
+
+/// The same place: the same name, or one name inside the other (月皓玻璃 in 月皓玻璃有限)
+/// where the shorter is specific enough (实验 is in every other school's name).
+fn fine_match(a: &str, b: &str) -> bool {
+    let (a, b) = (core(a), core(b));
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.chars().count() >= 3 && long.contains(short))
+}
+
+/// One request in the window.
+struct Doc {
+    cluster: u32,
+    time: i64,
+    caller: u64,
+    vector: Box<[(u32, f32)]>,
+    fine: Box<[u32]>,
+    coarse: Box<[u32]>,
+}
+
+#[derive(Default)]
+struct Cluster {
+    /// Bumped when the slot is reused, so that keys of gone clusters stay gone.
+    generation: u32,
+    members: Vec<i64>,
+    /// Sum of the members' vectors, sorted by word.
+    centroid: Vec<(u32, f32)>,
+    norm2: f32,
+    /// Place → members naming it.
+    fine: Vec<(u32, u32)>,
+    coarse: Vec<(u32, u32)>,
+    /// Words and places this cluster is listed under.
+    listed: HashSet<u32>,
+    listed_places: HashSet<u32>,
+}
+
+impl Cluster {
+    fn dot(&self, v: &[(u32, f32)]) -> f32 {
+        v.iter()
+            .filter_map(|(t, w)| {
+                self.centroid
+                    .binary_search_by_key(t, |(k, _)| *k)
+                    .ok()
+                    .map(|i| self.centroid[i].1 * w)
+            })
+            .sum()
+    }
+
+    fn cosine(&self, v: &[(u32, f32)]) -> f32 {
+        if self.norm2 <= 0.0 {
+            return 0.0;
+        }
+        self.dot(v) / self.norm2.sqrt()
+    }
+
+    /// Adds (`sign` 1) or removes (−1) a vector.
+    fn add(&mut self, v: &[(u32, f32)], sign: f32) {
+        let mut merged = Vec::with_capacity(self.centroid.len() + v.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.centroid.len() || j < v.len() {
+            let a = self.centroid.get(i);
+            let b = v.get(j);
+            match (a, b) {
+                (Some(&(ta, wa)), Some(&(tb, wb))) if ta == tb => {
+                    merged.push((ta, wa + sign * wb));
+                    i += 1;
+                    j += 1;
+                }
+                (Some(&(ta, wa)), Some(&(tb, _))) if ta < tb => {
+                    merged.push((ta, wa));
+                    i += 1;
+                }
+                (Some(&(ta, wa)), None) => {
+                    merged.push((ta, wa));
+                    i += 1;
+                }
+                (_, Some(&(tb, wb))) => {
+                    merged.push((tb, sign * wb));
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        merged.retain(|(_, w)| *w > 1e-6);
+        if merged.len() > CENTROID_TERMS * 2 {
+            merged.sort_by(|a, b| b.1.total_cmp(&a.1));
+            merged.truncate(CENTROID_TERMS);
+            merged.sort_by_key(|(t, _)| *t);
+        }
+        self.norm2 = merged.iter().map(|(_, w)| w * w).sum();
+        self.centroid = merged;
+    }
+
+    fn count(list: &mut Vec<(u32, u32)>, items: &[u32], sign: i32) {
+        for p in items {
+            match list.iter_mut().find(|(k, _)| k == p) {
+                Some(e) => e.1 = e.1.saturating_add_signed(sign),
+                None if sign > 0 => list.push((*p, 1)),
+                None => {}
+            }
+        }
+        list.retain(|(_, n)| *n > 0);
+    }
+}
+
+/// A cluster as reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hotspot {
+    /// Stable while the cluster lives.
+    pub key: u64,
+    /// The member most like the whole cluster.
+    pub representative: i64,
+    /// Members, oldest first.
+    pub ids: Vec<i64>,
+    /// The place most members name (a fine place where there is one).
+    pub place: String,
+    /// The strongest words of the cluster.
+    pub words: Vec<String>,
+    pub first: i64,
+    pub last: i64,
+    /// Members in the recent period and in the period before it (growth).
+    pub recent: usize,
+    pub previous: usize,
+    /// Distinct callers (reach).
+    pub callers: usize,
+}
+
+impl Hotspot {
+    pub fn size(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// A ranking score: size, growth and reach together.
+    pub fn heat(&self) -> f64 {
+        let growth = self.recent.saturating_sub(self.previous) as f64;
+        self.size() as f64 + 2.0 * growth + self.recent as f64 + 0.5 * self.callers as f64
+    }
+}
+
+/// How hot spots are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rank {
+    /// Size, growth and reach together ([`Hotspot::heat`]).
+    #[default]
+    Heat,
+    Size,
+    /// Recent members minus those of the period before.
+    Growth,
+    /// Distinct callers.
+    Reach,
+}
+
+/// The hot-spot clustering of one tenant's requests in a sliding window.
+pub struct Hotspots {
+    analyzer: Analyzer,
+    settings: Settings,
+    words: HashMap<String, u32>,
+    names: Vec<String>,
+    df: Vec<u32>,
+    seen: u32,
+    docs: HashMap<i64, Doc>,
+    /// Requests in the order added, to expire the oldest.
+    arrival: VecDeque<(i64, i64)>,
+    clusters: Vec<Cluster>,
+    free: Vec<u32>,
+    postings: HashMap<u32, Vec<u32>>,
+    place_postings: HashMap<u32, Vec<u32>>,
+    /// Requests clustered since creation.
+    processed: u64,
+}
+
+fn key_of(slot: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(slot)
+}
+
+fn caller_hash(c: Option<&str>) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    match c {
+        None => 0,
+        Some(c) => {
+            let mut h = DefaultHasher::new();
+            c.trim().hash(&mut h);
+            h.finish().max(1)
+        }
+    }
+}
+
+impl Hotspots {
+    pub fn new(analyzer: Analyzer, settings: Settings) -> Self {
+        Hotspots {
+            analyzer,
+            settings,
+            words: HashMap::new(),
+            names: Vec::new(),
+            df: Vec::new(),
+            seen: 0,
+            docs: HashMap::new(),
+            arrival: VecDeque::new(),
+            clusters: Vec::new(),
+            free: Vec::new(),
+            postings: HashMap::new(),
+            place_postings: HashMap::new(),
+            processed: 0,
+        }
+    }
+
+    /// Requests in the window.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Requests clustered since creation (each once).
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    pub fn contains(&self, id: i64) -> bool {
+        self.docs.contains_key(&id)
+    }
+
+    fn word_id(&mut self, w: &str) -> u32 {
+        if let Some(&id) = self.words.get(w) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.words.insert(w.to_string(), id);
+        self.names.push(w.to_string());
+        self.df.push(0);
+        id
+    }
+
+    /// Places share the word table, marked so they never meet a word.
+    fn place_id(&mut self, kind: char, name: &str) -> u32 {
+        self.word_id(&format!("\u{1}{kind}{name}"))
+    }
+
+    /// The issue's words: the request's words without the places it names.
+    fn vector(&mut self, r: &Incoming<'_>, found: &Places) -> Vec<(u32, f32)> {
+        let unplaced = |text: &str| {
+            let mut t = fold(text);
+            for p in found.fine.iter().chain(&found.coarse) {
+                t = t.replace(p.as_str(), " ");
+            }
+            t
+        };
+        let title = unplaced(r.title);
+        let content = unplaced(&r.content.chars().take(CONTENT_CHARS).collect::<String>());
+        let mut tf: HashMap<u32, f32> = HashMap::new();
+        for (text, weight) in [(title.as_str(), 2.0), (content.as_str(), 1.0)] {
+            for w in self.analyzer.words(text) {
+                if w.chars().count() < 2 && !w.chars().all(|c| c.is_alphabetic()) {
+                    continue;
+                }
+                let id = self.word_id(&w);
+                *tf.entry(id).or_default() += weight;
+            }
+        }
+        self.seen += 1;
+        for id in tf.keys() {
+            self.df[*id as usize] += 1;
+        }
+        let n = self.seen as f32;
+        let mut v: Vec<(u32, f32)> = tf
+            .into_iter()
+            .map(|(id, f)| {
+                let idf = (1.0 + n / self.df[id as usize] as f32).ln();
+                (id, (1.0 + f.ln()) * idf)
+            })
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(DOC_TERMS);
+        let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for e in &mut v {
+                e.1 /= norm;
+            }
+        }
+        v.sort_by_key(|(t, _)| *t);
+        v
+    }
+
+    /// Adds requests (in time order for reproducible clusters). Requests already in the
+    /// window are skipped. Returns the keys of the clusters that changed.
+    pub fn add(&mut self, requests: &[Incoming<'_>]) -> Vec<u64> {
+        let mut changed = Vec::new();
+        for r in requests {
+            if let Some(k) = self.add_one(r) {
+                changed.push(k);
+            }
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    fn add_one(&mut self, r: &Incoming<'_>) -> Option<u64> {
+        if self.docs.contains_key(&r.id) {
+            return None;
+        }
+        self.processed += 1;
+        let opening: String = r.content.chars().take(CONTENT_CHARS).collect();
+        // The title (and address) say where; the content's places count where they say
+        // nothing, since the content also names places in passing.
+        let mut found = places(&self.analyzer, &format!("{} {}", r.address, r.title));
+        let inside = places(&self.analyzer, &opening);
+        let mut all = found.clone();
+        for p in &inside.fine {
+            if !all.fine.contains(p) {
+                all.fine.push(p.clone());
+            }
+        }
+        all.coarse.extend(inside.coarse.iter().cloned());
+        if found.fine.is_empty() {
+            found.fine = inside.fine.iter().take(2).cloned().collect();
+        }
+        if found.coarse.is_empty() {
+            found.coarse = inside.coarse.iter().take(2).cloned().collect();
+        }
+        let vector = self.vector(r, &all);
+        let fine: Vec<u32> = found.fine.iter().map(|p| self.place_id('f', p)).collect();
+        let mut coarse: Vec<u32> = found.coarse.iter().map(|p| self.place_id('c', p)).collect();
+        if let Some(code) = r.region.filter(|c| c.len() >= 6) {
+            // The district (six digits) is the coarse place of a placed request.
+            let district = &code[..6];
+            coarse.push(self.place_id('r', district));
+        }
+        let best = self.best_cluster(&vector, &found.fine, &fine, &coarse);
+        let slot = match best {
+            Some(slot) => slot,
+            None => self.new_cluster(),
+        };
+        let c = &mut self.clusters[slot as usize];
+        c.members.push(r.id);
+        c.add(&vector, 1.0);
+        Cluster::count(&mut c.fine, &fine, 1);
+        Cluster::count(&mut c.coarse, &coarse, 1);
+        let generation = c.generation;
+        // List the cluster under the request's strongest words and its places.
+        let mut strongest: Vec<(u32, f32)> = vector.clone();
+        strongest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (t, _) in strongest.iter().take(PROBE_TERMS) {
+            if self.clusters[slot as usize].listed.insert(*t) {
+                self.postings.entry(*t).or_default().push(slot);
+            }
+        }
+        for p in fine.iter().chain(&coarse) {
+            if self.clusters[slot as usize].listed_places.insert(*p) {
+                self.place_postings.entry(*p).or_default().push(slot);
+            }
+        }
+        self.docs.insert(
+            r.id,
+            Doc {
+                cluster: slot,
+                time: r.time,
+                caller: caller_hash(r.caller),
+                vector: vector.into_boxed_slice(),
+                fine: fine.into_boxed_slice(),
+                coarse: coarse.into_boxed_slice(),
+            },
+        );
+        self.arrival.push_back((r.time, r.id));
+        Some(key_of(slot, generation))
+    }
+
+    fn new_cluster(&mut self) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                let c = &mut self.clusters[slot as usize];
+                c.generation = c.generation.wrapping_add(1);
+                slot
+            }
+            None => {
+                self.clusters.push(Cluster::default());
+                (self.clusters.len() - 1) as u32
+            }
+        }
+    }
+
+    /// A division's level: 0 province, 1 city, 2 county or district.
+    fn level(&self, place: u32) -> u8 {
+        let name = &self.names[place as usize];
+        if name.as_bytes().get(1) == Some(&b'r') {
+            return 2;
+        }
+        match name.chars().last() {
+            Some('省') => 0,
+            Some('市') => 1,
+            _ => 2,
+        }
+    }
+
+    fn best_cluster(
+        &self,
+        vector: &[(u32, f32)],
+        fine_names: &[String],
+        fine: &[u32],
+        coarse: &[u32],
+    ) -> Option<u32> {
+        let mut votes: HashMap<u32, f32> = HashMap::new();
+        for p in fine.iter().chain(coarse) {
+            if let Some(list) = self.place_postings.get(p)
+                && list.len() <= MAX_POSTING
+            {
+                for c in list {
+                    *votes.entry(*c).or_default() += 0.1;
+                }
+            }
+        }
+        for (t, w) in vector {
+            if let Some(list) = self.postings.get(t)
+                && list.len() <= MAX_POSTING
+            {
+                for c in list {
+                    *votes.entry(*c).or_default() += w;
+                }
+            }
+        }
+        let mut candidates: Vec<(u32, f32)> = votes.into_iter().collect();
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        candidates.truncate(CANDIDATES);
+        let mut best: Option<(f32, u32)> = None;
+        for (slot, _) in candidates {
+            let c = &self.clusters[slot as usize];
+            if c.members.is_empty() {
+                continue;
+            }
+            let sim = c.cosine(vector);
+            if sim < self.settings.join {
+                continue;
+            }
+            let cluster_fine: Vec<&str> = c
+                .fine
+                .iter()
+                .map(|(p, _)| &self.names[*p as usize][2..])
+                .collect();
+            let fine_shared = fine_names
+                .iter()
+                .any(|a| cluster_fine.iter().any(|b| fine_match(a, b)));
+            let fine_conflict = !fine_names.is_empty() && !cluster_fine.is_empty() && !fine_shared;
+            let coarse_shared = coarse.iter().any(|p| c.coarse.iter().any(|(q, _)| q == p));
+            // Divisions of one level that differ (A7县, J5县) are different places, however
+            // alike the rest (实验中学 is in many counties).
+            let coarse_conflict = [0u8, 1, 2].iter().any(|l| {
+                let mine: Vec<u32> = coarse
+                    .iter()
+                    .copied()
+                    .filter(|p| self.level(*p) == *l)
+                    .collect();
+                let theirs: Vec<u32> = c
+                    .coarse
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .filter(|p| self.level(*p) == *l)
+                    .collect();
+                !mine.is_empty() && !theirs.is_empty() && !mine.iter().any(|p| theirs.contains(p))
+            });
+            let place_ok = !coarse_conflict && (fine_shared || (!fine_conflict && coarse_shared));
+            let ok = if place_ok {
+                sim >= self.settings.join
+            } else {
+                // Places said differently (or not at all): only the same words will do.
+                !fine_conflict && !coarse_conflict && sim >= self.settings.strong
+            };
+            if ok && best.is_none_or(|(b, s)| sim > b || (sim == b && slot < s)) {
+                best = Some((sim, slot));
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    /// Removes the requests accepted before `time`; returns how many.
+    pub fn expire(&mut self, before: i64) -> usize {
+        let mut n = 0;
+        while let Some(&(t, id)) = self.arrival.front() {
+            if t >= before {
+                break;
+            }
+            self.arrival.pop_front();
+            if self.remove(id) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Takes one request out of the window.
+    pub fn remove(&mut self, id: i64) -> bool {
+        let Some(doc) = self.docs.remove(&id) else {
+            return false;
+        };
+        let slot = doc.cluster;
+        let c = &mut self.clusters[slot as usize];
+        c.members.retain(|m| *m != id);
+        c.add(&doc.vector, -1.0);
+        Cluster::count(&mut c.fine, &doc.fine, -1);
+        Cluster::count(&mut c.coarse, &doc.coarse, -1);
+        if c.members.is_empty() {
+            let listed: Vec<u32> = c.listed.drain().collect();
+            let places: Vec<u32> = c.listed_places.drain().collect();
+            c.centroid.clear();
+            c.norm2 = 0.0;
+            for t in listed {
+                if let Some(l) = self.postings.get_mut(&t) {
+                    l.retain(|s| *s != slot);
+                }
+            }
+            for p in places {
+                if let Some(l) = self.place_postings.get_mut(&p) {
+                    l.retain(|s| *s != slot);
+                }
+            }
+            self.free.push(slot);
+        }
+        true
+    }
+
+    /// The cluster of a request in the window.
+    pub fn cluster_of(&self, id: i64) -> Option<u64> {
+        let d = self.docs.get(&id)?;
+        Some(key_of(
+            d.cluster,
+            self.clusters[d.cluster as usize].generation,
+        ))
+    }
+
+    fn slot(&self, key: u64) -> Option<&Cluster> {
+        let c = self.clusters.get((key & 0xFFFF_FFFF) as usize)?;
+        (u64::from(c.generation) == key >> 32 && !c.members.is_empty()).then_some(c)
+    }
+
+    /// The members of a cluster, oldest first.
+    pub fn members(&self, key: u64) -> Vec<i64> {
+        let Some(c) = self.slot(key) else {
+            return Vec::new();
+        };
+        let mut ids = c.members.clone();
+        ids.sort_by_key(|id| (self.docs.get(id).map_or(0, |d| d.time), *id));
+        ids
+    }
+
+    /// One cluster as reported; `recent` is the length of the growth period ending `now`.
+    pub fn hotspot(&self, key: u64, now: i64, recent: i64) -> Option<Hotspot> {
+        let c = self.slot(key)?;
+        let ids = self.members(key);
+        let times: Vec<i64> = ids
+            .iter()
+            .filter_map(|id| self.docs.get(id).map(|d| d.time))
+            .collect();
+        let recent_n = times
+            .iter()
+            .filter(|t| **t > now - recent && **t <= now)
+            .count();
+        let previous = times
+            .iter()
+            .filter(|t| **t > now - 2 * recent && **t <= now - recent)
+            .count();
+        let callers: HashSet<u64> = ids
+            .iter()
+            .filter_map(|id| self.docs.get(id))
+            .map(|d| {
+                if d.caller == 0 {
+                    d.time as u64 ^ 0x9e37
+                } else {
+                    d.caller
+                }
+            })
+            .collect();
+        let representative = ids
+            .iter()
+            .filter_map(|id| self.docs.get(id).map(|d| (c.dot(&d.vector), *id)))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map_or(0, |(_, id)| id);
+        let name = |p: u32| self.names[p as usize][2..].to_string();
+        let top = |list: &[(u32, u32)]| {
+            list.iter()
+                .max_by(|a, b| {
+                    a.1.cmp(&b.1)
+                        .then(
+                            self.names[a.0 as usize]
+                                .len()
+                                .cmp(&self.names[b.0 as usize].len()),
+                        )
+                        .then(b.0.cmp(&a.0))
+                })
+                .map(|(p, _)| name(*p))
+        };
+        let place = top(&c.fine).or_else(|| top(&c.coarse)).unwrap_or_default();
+        let mut words: Vec<(u32, f32)> = c.centroid.clone();
+        words.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Some(Hotspot {
+            key,
+            representative,
+            place,
+            words: words
+                .iter()
+                .take(6)
+                .map(|(t, _)| self.names[*t as usize].clone())
+                .collect(),
+            first: times.iter().copied().min().unwrap_or(0),
+            last: times.iter().copied().max().unwrap_or(0),
+            recent: recent_n,
+            previous,
+            callers: callers.len(),
+            ids,
+        })
+    }
+
+    /// The clusters of at least `min_size` requests, ranked, at most `limit`.
+    pub fn top(
+        &self,
+        min_size: usize,
+        limit: usize,
+        rank: Rank,
+        now: i64,
+        recent: i64,
+    ) -> Vec<Hotspot> {
+        let mut out: Vec<Hotspot> = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.members.len() >= min_size.max(1))
+            .filter_map(|(slot, c)| self.hotspot(key_of(slot as u32, c.generation), now, recent))
+            .collect();
+        let score = |h: &Hotspot| -> f64 {
+            match rank {
+                Rank::Heat => h.heat(),
+                Rank::Size => h.size() as f64,
+                Rank::Growth => h.recent as f64 - h.previous as f64,
+                Rank::Reach => h.callers as f64,
+            }
+        };
+        out.sort_by(|a, b| {
+            score(b)
+                .total_cmp(&score(a))
+                .then(b.size().cmp(&a.size()))
+                .then(b.last.cmp(&a.last))
+                .then(a.key.cmp(&b.key))
+        });
+        out.truncate(limit);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(id: i64, title: &'a str, content: &'a str) -> Incoming<'a> {
+        Incoming {
+            id,
+            time: id * 1000,
+            title,
+            content,
+            address: "",
+            region: None,
+            caller: None,
+        }
+    }
+
+    #[test]
+    fn places_are_read_from_names_ending_in_a_place_word() {
+        let a = Analyzer::default();
+        let p = places(&a, "A7县泉塘街道生活用水水压不足");
+        assert_eq!(
+            (p.fine, p.coarse),
+            (vec!["泉塘街道".to_string()], vec!["a7县".to_string()])
+        );
+        // A place word after a name ending in one: 丽发新城 + 小区; a generic 搅拌站 is none.
+        let p = places(&a, "A2区丽发新城小区附近搅拌站噪音扰民");
+        assert_eq!(p.fine, ["丽发新城小区"]);
+        let p = places(&a, "投诉C市月皓玻璃有限公司污染环境");
+        assert_eq!(p.coarse, ["c市"]);
+        assert!(p.fine.iter().any(|f| f.contains("月皓玻璃")), "{p:?}");
+        // Generic words are no places.
+        let p = places(&a, "农村道路需要修建");
+        assert!(p.fine.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn the_same_issue_at_the_same_place_clusters_and_another_place_does_not() {
+        let mut h = Hotspots::new(Analyzer::default(), Settings::default());
+        h.add(&[
+            req(
+                1,
+                "A2区丽发新城小区附近搅拌站噪音扰民",
+                "丽发新城小区旁边的搅拌站日夜施工，噪音很大",
+            ),
+            req(2, "A7县星沙茂中城何时能复工", "茂中城停工两年了"),
+            req(
+                3,
+                "丽发新城小区搅拌站噪音太大",
+                "A2区丽发新城小区的搅拌站噪音扰民，晚上无法休息",
+            ),
+            req(
+                4,
+                "A2区湘府华城小区搅拌站噪音扰民",
+                "湘府华城小区旁边搅拌站噪音很大",
+            ),
+        ]);
+        assert_eq!(h.cluster_of(1), h.cluster_of(3));
+        assert_ne!(
+            h.cluster_of(1),
+            h.cluster_of(4),
+            "another compound is another hot spot"
+        );
+        assert_ne!(h.cluster_of(1), h.cluster_of(2));
+        let top = h.top(2, 10, Rank::Size, 4_000, 10_000);
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].ids, [1, 3]);
+        assert!(top[0].place.contains("丽发新城"), "{:?}", top[0]);
+    }
+
+    #[test]
+    fn expiry_takes_requests_out_and_frees_empty_clusters() {
+        let mut h = Hotspots::new(Analyzer::default(), Settings::default());
+        h.add(&[
+            req(1, "丽发新城小区搅拌站噪音扰民", "搅拌站噪音"),
+            req(2, "丽发新城小区搅拌站噪音太大", "搅拌站噪音扰民"),
+            req(3, "星沙茂中城何时能复工", "茂中城停工"),
+        ]);
+        let key = h.cluster_of(1).unwrap();
+        assert_eq!(h.expire(1_500), 1);
+        assert_eq!(h.members(key), [2]);
+        assert_eq!(h.expire(2_500), 1);
+        assert!(h.members(key).is_empty());
+        assert!(
+            h.hotspot(key, 0, 1).is_none(),
+            "a gone cluster's key stays gone"
+        );
+        assert_eq!(h.len(), 1);
+        // The slot is reused under a new key.
+        h.add(&[req(4, "桂花坪小区停车难", "停车难")]);
+        assert_ne!(h.cluster_of(4), Some(key));
+    }
+}
