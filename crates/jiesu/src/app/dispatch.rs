@@ -78,6 +78,9 @@ pub struct Models {
     trained_at: Instant,
     trained_on: usize,
     learned_since: usize,
+    /// A choice the models could not learn online (a unit or category they do not know):
+    /// retrain now.
+    unknown_choice: bool,
 }
 
 /// Region resolver, catalogue and the territorial units of one tenant.
@@ -411,6 +414,7 @@ impl App {
                 trained_at: Instant::now(),
                 trained_on: history.len(),
                 learned_since: 0,
+                unknown_choice: false,
             }
         })
         .await
@@ -433,7 +437,9 @@ impl App {
             return Ok(m);
         };
         let stale = models.read().is_ok_and(|m| {
-            m.trained_at.elapsed() > MODEL_AGE || m.learned_since > 50.max(m.trained_on / 10)
+            m.unknown_choice
+                || m.trained_at.elapsed() > MODEL_AGE
+                || m.learned_since > 50.max(m.trained_on / 10)
         });
         let start = stale
             && self
@@ -649,13 +655,17 @@ impl App {
                 title: &text.title,
                 content: &text.content,
             };
+            let mut known = true;
             if let Some(c) = &order.category {
-                m.category.learn(t, c.as_str());
+                known &= m.category.learn(t, c.as_str());
             }
-            m.request_type.learn(t, order.request_type.as_str());
-            m.unit.learn(t, &lead.0.to_string());
+            known &= m.request_type.learn(t, order.request_type.as_str());
+            known &= m.unit.learn(t, &lead.0.to_string());
             m.learned_since += 1;
+            m.unknown_choice |= !known;
         }
+        // Starts the retraining a new unit or category asks for.
+        let _ = self.models(tenant).await;
     }
 
     /// Suggestion accuracy per day over the last `days` days.
