@@ -89,6 +89,26 @@ const routes: RouteRecordRaw[] = [
         meta: { title: '码上说二维码', roles: ['admin'] },
       },
       {
+        path: 'insight/hotspots',
+        component: () => import('./views/insight/HotspotsView.vue'),
+        meta: { title: '热点', roles: ['dispatcher', 'supervisor', 'leader', 'admin'] },
+      },
+      {
+        path: 'insight/warnings',
+        component: () => import('./views/insight/WarningsView.vue'),
+        meta: { title: '预警', roles: ['dispatcher', 'supervisor', 'leader', 'admin'] },
+      },
+      {
+        path: 'insight/settings',
+        component: () => import('./views/insight/InsightSettingsView.vue'),
+        meta: { title: '研判设置', roles: ['admin'] },
+      },
+      {
+        path: 'admin/dispatch-catalogue',
+        component: () => import('./views/admin/DispatchCatalogueView.vue'),
+        meta: { title: '派单目录', roles: ['admin', 'dispatcher', 'supervisor'] },
+      },
+      {
         path: 'admin/kb-synonyms',
         component: () => import('./views/admin/SynonymsView.vue'),
         meta: { title: '知识库同义词', roles: ['admin'] },

@@ -203,6 +203,8 @@ export interface Order {
   instant_answer: { knowledge_entry_id: string; answer: string | null; knowledge_version?: number | null } | null
   merged_into: OrderRef | null
   merged_from: OrderRef[]
+  /** Earlier orders this one repeats (same caller or same address); `flags.repeat` is true then. */
+  repeat_of?: RepeatRef[]
   external_ref: string | null
   rehandle_count: number
   updated_at: string
@@ -397,7 +399,211 @@ export interface KbImportResult {
 
 export interface DispatchTarget {
   unit_id: number
-  role: 'lead' | 'co'
+  role: AssignRole
+}
+
+// ---- dispatch aids (派单目录, 智能建议) ----
+
+export type AssignRole = 'lead' | 'co'
+
+export interface CatalogueUnit {
+  /** `unit`: a fixed unit; `territorial` (属地): the unit serving the order's region. */
+  kind: 'unit' | 'territorial'
+  unit_id?: number | null
+  role: AssignRole
+  /** Answers only. */
+  unit_name?: string | null
+}
+
+export interface CatalogueRule {
+  category: string
+  region: string | null
+  keywords: string[]
+  units: CatalogueUnit[]
+  priority: number
+  note: string
+}
+
+export interface Catalogue {
+  /** 0 before the first publication. */
+  version: number
+  rules: CatalogueRule[]
+  published_at: string | null
+  published_by: string | null
+  reason: string | null
+}
+
+export interface PublishCatalogueRequest {
+  base_version: number
+  rules: CatalogueRule[]
+  reason: string
+}
+
+export interface SuggestionPick {
+  code: string
+  name: string
+  /** Calibrated, 0–1. */
+  probability: number
+}
+
+export interface RegionPick {
+  code: string
+  /** Names from the top. */
+  path: string[]
+  /** Place words found in the text. */
+  words: string[]
+  /** Equally likely codes when the text could mean several places. */
+  ambiguous: string[]
+}
+
+export interface UnitPick {
+  unit_id: number
+  name: string
+  role: AssignRole
+  source: 'catalogue' | 'history'
+}
+
+export interface RulePick {
+  version: number
+  index: number
+  category: string
+  region: string | null
+  keyword: string | null
+  note: string
+}
+
+export interface Suggestion {
+  category: SuggestionPick | null
+  alternatives: SuggestionPick[]
+  /** The words that drove the category. */
+  reasons: string[]
+  request_type: SuggestionPick | null
+  region: RegionPick | null
+  /** Lead first. */
+  units: UnitPick[]
+  rule: RulePick | null
+  /** Orders the models learned from; 0: keywords and catalogue only. */
+  learned_from: number
+}
+
+export interface DayAccuracy {
+  date: string
+  dispatches: number
+  category_hits: number
+  unit_hits: number
+  type_hits: number
+}
+
+export interface Accuracy {
+  items: DayAccuracy[]
+  dispatches: number
+  category_rate: number
+  unit_rate: number
+  type_rate: number
+}
+
+// ---- insight (研判分析) ----
+
+export interface CodeName {
+  code: string
+  name: string
+}
+
+export interface Hotspot {
+  key: string
+  title: string
+  representative_id: number
+  place: string
+  words: string[]
+  size: number
+  /** Orders in the last 7 days. */
+  recent: number
+  /** Orders in the 7 days before. */
+  previous: number
+  /** Distinct callers (reach). */
+  callers: number
+  first: string
+  last: string
+  /** Orders not yet closed. */
+  open: number
+  category: CodeName | null
+  region: CodeName | null
+}
+
+export interface HotspotList {
+  /** False while the server still builds the clusters after a start. */
+  ready: boolean
+  window_days: number
+  orders: number
+  items: Hotspot[]
+}
+
+export interface HotspotOrder {
+  id: number
+  number: string
+  title: string
+  /** A coded status (or its bare code). */
+  status: Coded | string
+  accepted_at: string
+  region_code: string | null
+}
+
+export interface HotspotDetail extends Hotspot {
+  /** Newest first. */
+  orders: HotspotOrder[]
+}
+
+export type WarningLevel = 'red' | 'yellow'
+
+export interface InsightWarning {
+  category: CodeName
+  region: CodeName
+  /** Orders that day. */
+  count: number
+  /** Mean per day over the 28 days before. */
+  baseline: number
+  ratio: number
+  level: WarningLevel
+  /** Mean per day in the same ±7 days a year earlier. */
+  last_year: number
+}
+
+export interface InsightWarnings {
+  date: string
+  items: InsightWarning[]
+}
+
+export interface TrendPoint {
+  /** `2026-01` */
+  month: string
+  count: number
+  last_year: number
+}
+
+export interface InsightSettings {
+  repeat_window_days: number
+  repeat_min_similarity: number
+  hotspot_window_days: number
+  warning_min_count: number
+}
+
+export interface RepeatRef {
+  id: number
+  number: string
+  title: string
+  basis: 'caller' | 'address'
+  similarity: number
+  accepted_at: string
+}
+
+export interface DuplicateOrder {
+  id: number
+  number: string
+  title: string
+  /** A coded status (or its bare code). */
+  status: Coded | string
+  accepted_at: string
+  similarity: number
 }
 
 export interface CalendarInfo {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canOpen, landingFor, menuFor } from './menu'
+import { canOpen, groupedMenu, landingFor, menuFor } from './menu'
 
 const paths = (roles: string[]) => menuFor(roles).map((m) => m.path)
 
@@ -7,8 +7,30 @@ describe('role → menu', () => {
   it('gives the agent the accept screen and search', () => {
     expect(paths(['agent'])).toEqual(['/', '/accept', '/orders', '/knowledge'])
   })
-  it('gives the dispatcher review as well as accept', () => {
-    expect(paths(['dispatcher'])).toEqual(['/', '/accept', '/review', '/orders', '/knowledge'])
+  it('gives the dispatcher review as well as accept, insight and the catalogue', () => {
+    expect(paths(['dispatcher'])).toEqual([
+      '/',
+      '/accept',
+      '/review',
+      '/orders',
+      '/knowledge',
+      '/insight/hotspots',
+      '/insight/warnings',
+      '/admin/dispatch-catalogue',
+    ])
+  })
+  it('gives insight to the centre roles that weigh it, settings to admins', () => {
+    for (const r of ['supervisor', 'leader', 'admin']) expect(paths([r])).toContain('/insight/hotspots')
+    for (const r of ['agent', 'handler', 'unit_admin', 'callback']) expect(paths([r])).not.toContain('/insight/warnings')
+    expect(paths(['admin'])).toContain('/insight/settings')
+    expect(paths(['supervisor'])).not.toContain('/insight/settings')
+    expect(paths(['supervisor'])).toContain('/admin/dispatch-catalogue')
+    expect(paths(['leader'])).not.toContain('/admin/dispatch-catalogue')
+  })
+  it('groups the menu: ungrouped first, then insight, then administration', () => {
+    const g = groupedMenu(menuFor(['admin']))
+    expect(g.map((x) => x.group)).toEqual([null, '研判分析', '系统管理'])
+    expect(groupedMenu(menuFor(['agent'])).map((x) => x.group)).toEqual([null])
   })
   it('gives handling units their inbox, unit admins their staff', () => {
     expect(paths(['handler'])).toEqual(['/', '/inbox', '/orders', '/knowledge'])
@@ -20,7 +42,7 @@ describe('role → menu', () => {
   })
   it('gives admins every admin page', () => {
     const p = paths(['admin'])
-    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/qrcode', '/admin/kb-synonyms']) {
+    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/qrcode', '/admin/kb-synonyms', '/admin/dispatch-catalogue']) {
       expect(p).toContain(x)
     }
   })

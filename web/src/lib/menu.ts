@@ -34,6 +34,13 @@ export interface MenuItem {
 const CENTRE: readonly Role[] = ['agent', 'dispatcher', 'callback', 'supervisor', 'leader', 'admin']
 const UNIT: readonly Role[] = ['handler', 'unit_admin']
 const ALL: readonly Role[] = [...CENTRE, ...UNIT]
+/** Roles that see the centre's insight (研判分析). */
+export const INSIGHT_ROLES: readonly Role[] = ['dispatcher', 'supervisor', 'leader', 'admin']
+/** Roles that may read the dispatch catalogue (admins edit it). */
+export const CATALOGUE_ROLES: readonly Role[] = ['admin', 'dispatcher', 'supervisor']
+
+/** The menu groups, in order (items without a group come first). */
+export const MENU_GROUPS: readonly string[] = ['研判分析', '系统管理']
 
 export const MENU: readonly MenuItem[] = [
   { path: '/', label: '首页', icon: 'HomeFilled', roles: ALL },
@@ -44,6 +51,9 @@ export const MENU: readonly MenuItem[] = [
   { path: '/supervise', label: '督办', icon: 'AlarmClock', roles: ['supervisor', 'leader'] },
   { path: '/orders', label: '工单查询', icon: 'Search', roles: ALL },
   { path: '/knowledge', label: '知识库', icon: 'Reading', roles: ALL },
+  { path: '/insight/hotspots', label: '热点', icon: 'TrendCharts', roles: INSIGHT_ROLES, group: '研判分析' },
+  { path: '/insight/warnings', label: '预警', icon: 'Warning', roles: INSIGHT_ROLES, group: '研判分析' },
+  { path: '/insight/settings', label: '研判设置', icon: 'Setting', roles: ['admin'], group: '研判分析' },
   { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },
   { path: '/admin/users', label: '用户与角色', icon: 'User', roles: ['admin', 'unit_admin'], group: '系统管理' },
   { path: '/admin/categories', label: '诉求分类', icon: 'Files', roles: ['admin'], group: '系统管理' },
@@ -51,6 +61,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/admin/calendar', label: '工作日历', icon: 'Calendar', roles: ['admin'], group: '系统管理' },
   { path: '/admin/tokens', label: '接口令牌', icon: 'Key', roles: ['admin'], group: '系统管理' },
   { path: '/admin/qrcode', label: '码上说二维码', icon: 'Grid', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/dispatch-catalogue', label: '派单目录', icon: 'Guide', roles: CATALOGUE_ROLES, group: '系统管理' },
   { path: '/admin/kb-synonyms', label: '知识库同义词', icon: 'Connection', roles: ['admin'], group: '系统管理' },
 ]
 
@@ -67,6 +78,19 @@ export function menuFor(roles: readonly string[]): MenuItem[] {
 export function landingFor(roles: readonly string[]): string {
   if (roles.length === 1 && roles[0] === 'agent') return '/accept'
   return '/'
+}
+
+/** The menu in groups: `[null, items]` first for the ungrouped ones, then each group in order. */
+export function groupedMenu(items: readonly MenuItem[]): { group: string | null; items: MenuItem[] }[] {
+  const out: { group: string | null; items: MenuItem[] }[] = []
+  const main = items.filter((m) => !m.group)
+  if (main.length) out.push({ group: null, items: main })
+  const groups = [...MENU_GROUPS, ...items.map((m) => m.group).filter((g): g is string => !!g && !MENU_GROUPS.includes(g))]
+  for (const g of new Set(groups)) {
+    const its = items.filter((m) => m.group === g)
+    if (its.length) out.push({ group: g, items: its })
+  }
+  return out
 }
 
 /** Whether a route with `meta.roles` may be opened (no roles: any staff member). */
