@@ -522,8 +522,8 @@ export interface Hotspot {
   previous: number
   /** Distinct callers (reach). */
   callers: number
-  first: string
-  last: string
+  first: string | null
+  last: string | null
   /** Orders not yet closed. */
   open: number
   category: CodeName | null
@@ -592,6 +592,8 @@ export interface RepeatRef {
   number: string
   title: string
   basis: 'caller' | 'address'
+  /** 同一来电人 / 同一地址 */
+  basis_label?: string
   similarity: number
   accepted_at: string
 }

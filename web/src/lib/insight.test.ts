@@ -36,6 +36,7 @@ describe('hot spots', () => {
     expect(spanDays('2026-11-01T02:00:00Z', '2026-11-01T09:00:00Z')).toBe(1)
     expect(spanDays('2026-11-01T00:00:00Z', '2026-11-10T00:00:00Z')).toBe(10)
     expect(spanDays('x', 'y')).toBe(0)
+    expect(spanDays(null, '2026-11-01T00:00:00Z')).toBe(0)
   })
 })
 
@@ -53,7 +54,7 @@ describe('warnings', () => {
     expect(levelTag('red')).toBe('danger')
     expect(levelTag('yellow')).toBe('warning')
     expect(lastYearText(10, 0)).toBe('去年同期无此类诉求')
-    expect(lastYearText(10, 2.5)).toBe('去年同期日均 2.5 件（今日为其 4.0 倍）')
+    expect(lastYearText(10, 2.5)).toBe('去年同期日均 2.5 件（当日为其 4.0 倍）')
   })
   it('puts red first, then the larger ratio', () => {
     const w = sortWarnings([

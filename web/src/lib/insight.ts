@@ -62,7 +62,7 @@ export function levelTag(level: WarningLevel): 'danger' | 'warning' {
 export function lastYearText(count: number, lastYear: number): string {
   if (!lastYear) return '去年同期无此类诉求'
   const r = count / lastYear
-  return `去年同期日均 ${perDay(lastYear)} 件（今日为其 ${ratioText(r)}）`
+  return `去年同期日均 ${perDay(lastYear)} 件（当日为其 ${ratioText(r)}）`
 }
 
 /** Red before yellow, then the larger ratio, then the larger count. */
@@ -165,7 +165,8 @@ export function checkSettings(s: InsightSettings): { field: keyof InsightSetting
 }
 
 /** The days a hot spot spans, first to last report (at least 1). */
-export function spanDays(first: string, last: string): number {
+export function spanDays(first: string | null | undefined, last: string | null | undefined): number {
+  if (!first || !last) return 0
   const a = Date.parse(first)
   const b = Date.parse(last)
   if (Number.isNaN(a) || Number.isNaN(b)) return 0

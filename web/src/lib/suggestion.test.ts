@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Suggestion } from '../api/types'
-import { adoptPlan, confidenceOf, fillFrom, isColdStart, percent, proposed, sourceLabel, suggestedTargets } from './suggestion'
+import { adoptPlan, confidenceOf, deriveTitle, fillFrom, isColdStart, percent, proposed, sourceLabel, suggestedTargets } from './suggestion'
 
 function sug(over: Partial<Suggestion> = {}): Suggestion {
   return {
@@ -108,5 +108,14 @@ describe('the accept screen fills what the agent has not chosen', () => {
   })
   it('changes nothing when the form already holds the suggestion', () => {
     expect(fillFrom(sug(), { request_type: 'complaint', category: '01.02.12', region_code: '990101' }, new Set(), {}, defaults)).toEqual({})
+  })
+})
+
+describe('the title the server derives', () => {
+  it('takes the first non-empty line, at most 40 characters', () => {
+    expect(deriveTitle('\n  小区电梯坏了  \n第二行')).toBe('小区电梯坏了')
+    expect(deriveTitle('字'.repeat(41))).toBe(`${'字'.repeat(40)}…`)
+    expect(deriveTitle('字'.repeat(40))).toBe('字'.repeat(40))
+    expect(deriveTitle('')).toBe('')
   })
 })

@@ -66,6 +66,17 @@ export function adoptPlan(orderCategory: string | null | undefined, s: Suggestio
 
 // ---- the accept screen: filling what the agent has not chosen ----
 
+/** The title the server gives an order saved without one: its first line, at most 40 characters. */
+export function deriveTitle(content: string): string {
+  const line =
+    content
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  const chars = [...line]
+  return chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : line
+}
+
 export type FillField = 'request_type' | 'category' | 'region_code'
 export type FillValues = Record<FillField, string | undefined>
 
