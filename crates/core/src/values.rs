@@ -211,3 +211,32 @@ mod tests {
         assert!(RegionCode::parse("r", "15060x").is_err());
     }
 }
+
+/// An address folded for comparison: letters and digits only (full-width folded,
+/// lower-cased), so that "幸福路 12 号" and "幸福路12号" are one address. `None` for an
+/// address too short to tell places apart.
+pub fn address_key(address: &str) -> Option<String> {
+    let key: String = address
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
+            c => c,
+        })
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    (key.chars().count() >= 4).then_some(key)
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::address_key;
+
+    #[test]
+    fn addresses_compare_without_spaces_punctuation_or_width() {
+        assert_eq!(address_key("幸福路 12 号"), address_key("幸福路１２号，"));
+        assert_eq!(address_key("幸福路12号").as_deref(), Some("幸福路12号"));
+        assert_eq!(address_key("无"), None);
+        assert_eq!(address_key(" - "), None);
+    }
+}

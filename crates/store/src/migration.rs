@@ -521,7 +521,10 @@ CREATE TABLE suggestion_outcomes (
     chosen_type TEXT NOT NULL,
     {LEAF_PK}
 );
-CREATE INDEX suggestion_outcomes_at ON suggestion_outcomes (tenant_id, at)
+CREATE INDEX suggestion_outcomes_at ON suggestion_outcomes (tenant_id, at);
+-- The address, folded to its letters and digits: repeats from one address (重复诉求).
+ALTER TABLE orders ADD COLUMN address_key TEXT;
+CREATE INDEX orders_address ON orders (tenant_id, address_key, accepted_at)
 "#;
 
 #[async_trait::async_trait]

@@ -317,7 +317,7 @@ fn unit_parts(order: &Order) -> BTreeMap<UnitId, (AssignmentRole, AssignmentStat
     m
 }
 
-fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
+pub(crate) fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
     let state: String = col(r, "state")?;
     let order: Order = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
     Ok(StoredOrder {
@@ -487,7 +487,7 @@ pub(crate) struct NewOrderWrite {
 }
 
 /// Columns of `orders` set at creation, in insert order.
-const ORDER_COLUMNS: usize = 23;
+const ORDER_COLUMNS: usize = 24;
 
 /// Stores new orders with a handful of statements however many there are: one counter update
 /// per tenant and day, multi-row inserts of the orders and of their events, one count update
@@ -536,7 +536,7 @@ pub(crate) async fn insert_new(
         let mut q = Sql::new(
             "INSERT INTO orders (tenant_id, number, channel, request_type, category_code, region_code, status, \
              urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
-             accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at) VALUES ",
+             accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at, address_key) VALUES ",
         );
         for (n, ((tenant, o, _), last)) in chunk.iter().enumerate() {
             let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
@@ -572,6 +572,11 @@ pub(crate) async fn insert_new(
                 (*last).clone().into(),
                 state.into(),
                 next_alert_ms(o).into(),
+                o.location
+                    .address
+                    .as_deref()
+                    .and_then(jiesu_core::values::address_key)
+                    .into(),
             ];
             q.push(if n == 0 { "(" } else { ", (" });
             q.push_values(values);

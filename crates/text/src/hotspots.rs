@@ -488,6 +488,25 @@ fn fine_match(a: &str, b: &str) -> bool {
     short == long || (short.chars().count() >= 3 && long.contains(short))
 }
 
+/// How alike two requests read (title and the opening of the content): the share of their
+/// words (of two or more characters) in common, as the cosine of the two word sets (0–1).
+pub fn similarity(analyzer: &Analyzer, a: (&str, &str), b: (&str, &str)) -> f32 {
+    let words = |(title, content): (&str, &str)| -> HashSet<String> {
+        let opening: String = content.chars().take(CONTENT_CHARS).collect();
+        analyzer
+            .words(&format!("{title} {opening}"))
+            .into_iter()
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    };
+    let (x, y) = (words(a), words(b));
+    if x.is_empty() || y.is_empty() {
+        return 0.0;
+    }
+    let common = x.intersection(&y).count() as f32;
+    common / ((x.len() * y.len()) as f32).sqrt()
+}
+
 /// One request in the window.
 struct Doc {
     cluster: u32,
@@ -1193,6 +1212,15 @@ mod tests {
         assert_eq!(top.len(), 1);
         assert_eq!(top[0].ids, [1, 3]);
         assert!(top[0].place.contains("丽发新城"), "{:?}", top[0]);
+    }
+
+    #[test]
+    fn similarity_is_the_share_of_words_in_common() {
+        let a = Analyzer::default();
+        let noise = ("烧烤摊油烟扰民", "楼下烧烤摊每晚油烟很大");
+        assert!(similarity(&a, noise, ("烧烤油烟扰民", "楼下烧烤摊油烟很大，影响休息")) > 0.5);
+        assert!(similarity(&a, noise, ("路灯不亮", "幸福路路灯坏了")) < 0.1);
+        assert_eq!(similarity(&a, noise, ("", "")), 0.0);
     }
 
     #[test]

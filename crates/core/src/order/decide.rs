@@ -205,6 +205,17 @@ impl Order {
         instant_answer: Option<InstantAnswer>,
         ctx: &Ctx,
     ) -> Result<(Order, Vec<Event>), DomainError> {
+        Order::accept_linked(new, instant_answer, Vec::new(), ctx)
+    }
+
+    /// 受理 of a request that repeats earlier orders (`repeats`, found by the caller): the
+    /// order is flagged as a repeat and linked to them in its history.
+    pub fn accept_linked(
+        new: NewOrder,
+        instant_answer: Option<InstantAnswer>,
+        repeats: Vec<RepeatLink>,
+        ctx: &Ctx,
+    ) -> Result<(Order, Vec<Event>), DomainError> {
         let actor = ctx
             .actor
             .act_as(&[Role::Agent, Role::Dispatcher, Role::System], "受理诉求")?;
@@ -229,6 +240,9 @@ impl Order {
             centre_id,
             dispatch,
         });
+        if !repeats.is_empty() {
+            kinds.push(EventKind::RepeatFound { of: repeats });
+        }
         if let Some(answer) = instant_answer {
             kinds.push(EventKind::InstantAnswered {
                 answer: check_instant_answer(answer)?,
@@ -982,6 +996,7 @@ impl Order {
             instant_answer: None,
             merged_into: None,
             merged_from: Vec::new(),
+            repeat_of: Vec::new(),
             rehandle_count: 0,
             updated_at: e.at,
             closed_at: None,
@@ -1314,6 +1329,14 @@ impl Order {
                 self.close(Status::Merged, None, at);
             }
             EventKind::MergedFrom { source } => self.merged_from.push(source.clone()),
+            EventKind::RepeatFound { of } => {
+                self.flags.repeat = true;
+                for l in of {
+                    if !self.repeat_of.iter().any(|r| r.order.id == l.order.id) {
+                        self.repeat_of.push(l.clone());
+                    }
+                }
+            }
             EventKind::ReminderSent { stage, due, .. } => {
                 if let Some(a) = &mut self.alerts
                     && a.stage == *stage

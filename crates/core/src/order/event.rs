@@ -122,6 +122,10 @@ pub enum EventKind {
     MergedFrom {
         source: OrderRef,
     },
+    /// The order raises again what earlier orders raised (重复诉求): flagged and linked.
+    RepeatFound {
+        of: Vec<RepeatLink>,
+    },
     /// A staged reminder before a deadline went to the responsible unit.
     ReminderSent {
         stage: Stage,
@@ -158,6 +162,7 @@ impl EventKind {
             EventKind::Invalidated { .. } => "invalidated",
             EventKind::MergedInto { .. } => "merged_into",
             EventKind::MergedFrom { .. } => "merged_from",
+            EventKind::RepeatFound { .. } => "repeat_found",
             EventKind::ReminderSent { .. } => "reminder_sent",
             EventKind::OverdueMarked { .. } => "overdue_marked",
         }
@@ -187,6 +192,7 @@ impl EventKind {
             EventKind::Invalidated { .. } => "作废",
             EventKind::MergedInto { .. } => "合并至他单",
             EventKind::MergedFrom { .. } => "并入他单",
+            EventKind::RepeatFound { .. } => "识别为重复诉求",
             EventKind::ReminderSent { .. } => "到期提醒",
             EventKind::OverdueMarked { .. } => "逾期",
         }
@@ -216,6 +222,7 @@ impl EventKind {
         match self {
             EventKind::MergedInto { target, .. } => Some(target.id),
             EventKind::MergedFrom { source } => Some(source.id),
+            EventKind::RepeatFound { of } => of.first().map(|l| l.order.id),
             _ => None,
         }
     }

@@ -351,6 +351,44 @@ pub struct OrderRef {
     pub number: String,
 }
 
+/// Why an order repeats an earlier one (重复诉求).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatBasis {
+    /// The same caller (phone number).
+    Caller,
+    /// The same address.
+    Address,
+}
+
+impl RepeatBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepeatBasis::Caller => "caller",
+            RepeatBasis::Address => "address",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RepeatBasis::Caller => "同一来电人",
+            RepeatBasis::Address => "同一地址",
+        }
+    }
+}
+
+/// An earlier order about the same issue that this order repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatLink {
+    pub order: OrderRef,
+    /// The earlier order's title and acceptance, as they were when linked.
+    pub title: String,
+    pub accepted_at: DateTime<Utc>,
+    pub basis: RepeatBasis,
+    /// How alike the two requests read (0–1).
+    pub similarity: f32,
+}
+
 /// The current state of one work order: the fold of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
@@ -387,6 +425,9 @@ pub struct Order {
     pub instant_answer: Option<InstantAnswer>,
     pub merged_into: Option<OrderRef>,
     pub merged_from: Vec<OrderRef>,
+    /// Earlier orders this one repeats (重复诉求), found when it was accepted.
+    #[serde(default)]
+    pub repeat_of: Vec<RepeatLink>,
     pub rehandle_count: u32,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,

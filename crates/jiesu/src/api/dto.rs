@@ -313,6 +313,21 @@ pub fn deadlines_of(o: &Order) -> Vec<&Deadline> {
     .collect()
 }
 
+/// An earlier order that an order repeats.
+#[derive(Serialize, ToSchema)]
+pub struct RepeatLinkDto {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    /// `caller` (the same phone number) or `address` (the same address).
+    pub basis: String,
+    /// 同一来电人 / 同一地址
+    pub basis_label: String,
+    /// How alike the two requests read (0–1).
+    pub similarity: f32,
+    pub accepted_at: DateTime<Utc>,
+}
+
 /// One work order, as the caller may see it.
 #[derive(Serialize, ToSchema)]
 pub struct OrderDto {
@@ -351,6 +366,8 @@ pub struct OrderDto {
     pub merged_into: Option<jiesu_core::order::OrderRef>,
     #[schema(value_type = Vec<Object>)]
     pub merged_from: Vec<jiesu_core::order::OrderRef>,
+    /// Earlier orders this one repeats (重复诉求), with why and how alike.
+    pub repeat_of: Vec<RepeatLinkDto>,
     pub external_ref: Option<String>,
     pub rehandle_count: u32,
     pub updated_at: DateTime<Utc>,
@@ -407,6 +424,19 @@ impl OrderDto {
             instant_answer: o.instant_answer.clone(),
             merged_into: o.merged_into.clone(),
             merged_from: o.merged_from.clone(),
+            repeat_of: o
+                .repeat_of
+                .iter()
+                .map(|l| RepeatLinkDto {
+                    id: l.order.id.0,
+                    number: l.order.number.clone(),
+                    title: l.title.clone(),
+                    basis: l.basis.as_str().to_string(),
+                    basis_label: l.basis.label().to_string(),
+                    similarity: l.similarity,
+                    accepted_at: l.accepted_at,
+                })
+                .collect(),
             external_ref: o.external_ref.clone(),
             rehandle_count: o.rehandle_count,
             updated_at: o.updated_at,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dispatch;
 pub mod dto;
 pub mod files;
+pub mod insight;
 pub mod kb;
 pub mod orders;
 pub mod portal;
@@ -306,6 +307,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "knowledge", description = "知识库：条目、审核发布、检索、导入导出、同义词"),
         (name = "portal", description = "市民门户（无需登录）：提交诉求、查询进度、满意度评价"),
         (name = "dispatch", description = "智能派单：派单目录、派单建议（分类、区域、承办单位）与建议准确率"),
+        (name = "insight", description = "研判分析：热点、预警、同比趋势、疑似重复工单"),
         (name = "system", description = "健康检查"),
     )
 )]
@@ -340,6 +342,7 @@ pub fn router(app: AppState) -> Router {
         .merge(kb::router())
         .merge(search::router())
         .merge(dispatch::router())
+        .merge(insight::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
     // The outer cap lets an upload through; each extractor applies its route's own limit.

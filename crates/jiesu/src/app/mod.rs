@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod dispatch;
 pub mod files;
+pub mod insight;
 pub mod kb;
 pub mod orders;
 pub mod portal;
@@ -215,6 +216,7 @@ pub struct App {
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
     dispatch: dispatch::DispatchState,
+    insight: insight::InsightState,
 }
 
 impl App {
@@ -244,6 +246,7 @@ impl App {
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),
             dispatch: dispatch::DispatchState::default(),
+            insight: insight::InsightState::default(),
         })
     }
 

@@ -165,7 +165,8 @@ impl App {
             }
             None => (None, None),
         };
-        let (order, events) = Order::accept(new, instant, &ctx)?;
+        let repeats = self.find_repeats(p.tenant, &new, ctx.now).await;
+        let (order, events) = Order::accept_linked(new, instant, repeats, &ctx)?;
         let stored = self.store.create_order(p.tenant, order, events).await?;
         if let Some(id) = cited {
             self.count_use(p.tenant, id).await;

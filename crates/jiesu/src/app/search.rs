@@ -157,8 +157,10 @@ impl App {
             for (t, mut ids) in by_tenant {
                 ids.sort();
                 ids.dedup();
-                for s in self.store.orders_by_ids(t, &ids).await? {
-                    docs.push(doc_of(t, &s));
+                let orders = self.store.orders_by_ids(t, &ids).await?;
+                self.observe_orders(t, &orders);
+                for s in &orders {
+                    docs.push(doc_of(t, s));
                 }
             }
             self.apply_orders(engine, docs).await?;

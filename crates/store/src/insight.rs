@@ -1,0 +1,203 @@
+//! Reads for insight: earlier orders of one caller or address (repeats), the orders of a
+//! time window as text (hot spots), and order counts per day by category and region (spike
+//! warnings, seasonal trends).
+
+use crate::orders::StoredOrder;
+use crate::{Result, Store, StoreError, col};
+use jiesu_core::{OrderId, TenantId};
+use sea_orm::ConnectionTrait;
+
+/// China time is UTC+8 all year.
+const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// An order as text, for clustering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderText {
+    pub id: i64,
+    pub accepted_at: i64,
+    pub title: String,
+    pub content: String,
+    pub address: String,
+    pub region_code: Option<String>,
+    pub category_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StateText {
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    location: StateLocation,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StateLocation {
+    #[serde(default)]
+    address: Option<String>,
+}
+
+/// Orders of one category and region on one day (China time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// Days since 1970-01-01, China time.
+    pub day: i64,
+    pub category_code: Option<String>,
+    pub region_code: Option<String>,
+    pub count: i64,
+}
+
+impl Store {
+    /// Orders accepted since `since` (epoch ms) from `phone` or at the address `address_key`,
+    /// newest first, at most `limit` of each.
+    pub async fn repeat_candidates(
+        &self,
+        tenant: TenantId,
+        phone: Option<&str>,
+        address_key: Option<&str>,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<(StoredOrder, bool, bool)>> {
+        let mut found: Vec<(StoredOrder, bool, bool)> = Vec::new();
+        for (column, value) in [("citizen_phone", phone), ("address_key", address_key)] {
+            let Some(value) = value else { continue };
+            let sql = format!(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 AND {column} = $2 \
+                 AND accepted_at >= $3 ORDER BY accepted_at DESC LIMIT $4"
+            );
+            let rows = self
+                .read
+                .query_all_raw(self.stmt(
+                    &sql,
+                    vec![
+                        tenant.0.into(),
+                        value.into(),
+                        since.into(),
+                        (limit as i64).into(),
+                    ],
+                ))
+                .await?;
+            for r in &rows {
+                let s = crate::orders::order_from_row(r)?;
+                let by_phone = column == "citizen_phone";
+                match found.iter_mut().find(|(o, _, _)| o.id == s.id) {
+                    Some(e) => {
+                        e.1 |= by_phone;
+                        e.2 |= !by_phone;
+                    }
+                    None => found.push((s, by_phone, !by_phone)),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Orders accepted in `[from, to)` with an id above `after`, by id, at most `limit`: the
+    /// text hot spots are found in.
+    pub async fn order_texts(
+        &self,
+        tenant: TenantId,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<OrderText>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, accepted_at, title, region_code, category_code, citizen_phone, state FROM orders \
+                 WHERE tenant_id = $1 AND accepted_at >= $2 AND accepted_at < $3 AND id > $4 \
+                 ORDER BY id LIMIT $5",
+                vec![
+                    tenant.0.into(),
+                    from.into(),
+                    to.into(),
+                    after.into(),
+                    (limit as i64).into(),
+                ],
+            ))
+            .await?;
+        rows.iter().map(text_of).collect()
+    }
+
+    /// The same for the given orders.
+    pub async fn order_texts_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[OrderId],
+    ) -> Result<Vec<OrderText>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = ids.iter().map(|i| i.0.to_string()).collect();
+        let sql = format!(
+            "SELECT id, accepted_at, title, region_code, category_code, citizen_phone, state FROM orders \
+             WHERE tenant_id = $1 AND id IN ({})",
+            list.join(", ")
+        );
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(&sql, vec![tenant.0.into()]))
+            .await?;
+        rows.iter().map(text_of).collect()
+    }
+
+    /// Orders per China-time day, category and region, accepted in `[from, to)` (epoch ms);
+    /// optionally only a category (and those below it) and a region (and those below it).
+    pub async fn day_counts(
+        &self,
+        tenant: TenantId,
+        from: i64,
+        to: i64,
+        category: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Vec<DayCount>> {
+        let mut params: Vec<sea_orm::Value> = vec![tenant.0.into(), from.into(), to.into()];
+        let mut filter = String::new();
+        if let Some(c) = category {
+            params.push(c.into());
+            params.push(format!("{c}.%").into());
+            filter.push_str(&format!(
+                " AND (category_code = ${} OR category_code LIKE ${})",
+                params.len() - 1,
+                params.len()
+            ));
+        }
+        if let Some(r) = region {
+            params.push(format!("{r}%").into());
+            filter.push_str(&format!(" AND region_code LIKE ${}", params.len()));
+        }
+        let sql = format!(
+            "SELECT (accepted_at + {CHINA_OFFSET_MS}) / {DAY_MS} AS day, category_code, region_code, COUNT(*) AS n \
+             FROM orders WHERE tenant_id = $1 AND accepted_at >= $2 AND accepted_at < $3{filter} \
+             GROUP BY (accepted_at + {CHINA_OFFSET_MS}) / {DAY_MS}, category_code, region_code"
+        );
+        let rows = self.read.query_all_raw(self.stmt(&sql, params)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DayCount {
+                    day: col(r, "day")?,
+                    category_code: col(r, "category_code")?,
+                    region_code: col(r, "region_code")?,
+                    count: col(r, "n")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn text_of(r: &sea_orm::QueryResult) -> Result<OrderText> {
+    let state: String = col(r, "state")?;
+    let s: StateText = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
+    Ok(OrderText {
+        id: col(r, "id")?,
+        accepted_at: col(r, "accepted_at")?,
+        title: col(r, "title")?,
+        content: s.content,
+        address: s.location.address.unwrap_or_default(),
+        region_code: col(r, "region_code")?,
+        category_code: col(r, "category_code")?,
+        phone: col(r, "citizen_phone")?,
+    })
+}
