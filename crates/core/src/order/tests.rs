@@ -711,6 +711,39 @@ fn an_instant_answer_closes_the_order_at_acceptance() {
     assert!(matches!(e, DomainError::Forbidden(_)));
 }
 
+#[test]
+fn a_repeat_is_flagged_and_linked_in_its_history() {
+    let w = World::new();
+    let a = agent();
+    let link = RepeatLink {
+        order: OrderRef {
+            id: crate::ids::OrderId(7),
+            number: "2026-11-01-000007".into(),
+        },
+        title: "楼下烧烤油烟".into(),
+        accepted_at: w.now,
+        basis: RepeatBasis::Caller,
+        similarity: 0.62,
+    };
+    let (o, ev) = Order::accept_linked(
+        new_order(Flags::default()),
+        None,
+        vec![link.clone()],
+        &w.ctx(&a),
+    )
+    .unwrap();
+    assert!(o.flags.repeat);
+    assert_eq!(o.repeat_of, [link]);
+    assert_eq!(ev[1].kind.name(), "repeat_found");
+    assert_eq!(ev[1].to, Status::PendingReview);
+    assert_eq!(Order::replay(&ev).unwrap(), o);
+    // No links: no repeat, no event.
+    let (o, ev) =
+        Order::accept_linked(new_order(Flags::default()), None, vec![], &w.ctx(&a)).unwrap();
+    assert!(!o.flags.repeat && o.repeat_of.is_empty());
+    assert_eq!(ev.len(), 1);
+}
+
 // ---- property tests -------------------------------------------------------------------------
 
 /// Mostly someone whose role fits the command, sometimes anyone (to exercise refusals).
