@@ -6,6 +6,7 @@ pub mod app;
 pub mod classifier;
 pub mod config;
 pub mod demo;
+pub mod hotspotfile;
 pub mod import;
 pub mod kbfile;
 

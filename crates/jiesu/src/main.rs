@@ -149,6 +149,17 @@ enum Cmd {
         #[command(subcommand)]
         action: ClassifierCmd,
     },
+    /// Hot spots of a JSONL file of requests (rows: id, title, content, time), offline:
+    /// prints the clusters as JSON, largest first.
+    Hotspots {
+        file: PathBuf,
+        /// Fewest requests in a cluster.
+        #[arg(long, default_value_t = 2)]
+        min_size: usize,
+        /// At most this many clusters.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -447,6 +458,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 pass.alerted,
                 elapsed.as_secs_f64() * 1000.0
             );
+            Ok(())
+        }
+        Cmd::Hotspots {
+            file,
+            min_size,
+            limit,
+        } => {
+            let clusters = jiesu::hotspotfile::hotspots_of_file(&file, min_size, limit)?;
+            println!("{}", serde_json::to_string_pretty(&clusters)?);
             Ok(())
         }
         Cmd::Classifier {

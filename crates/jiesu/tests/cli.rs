@@ -426,3 +426,90 @@ fn knowledge_entries_import_export_and_reindex_from_the_command_line() {
         text(&o)
     );
 }
+
+/// `jiesu hotspots FILE.jsonl`: clusters of one issue at one place, largest first, with the
+/// ids as given; a bad row names its line and field.
+#[test]
+fn hotspots_of_a_file_are_printed_largest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests.jsonl");
+    let rows = [
+        (
+            1,
+            "丽发新城小区搅拌站噪音扰民",
+            "丽发新城小区旁边的搅拌站日夜施工，噪音很大。",
+            "2026/11/01 09:00:00",
+        ),
+        (
+            2,
+            "路灯不亮",
+            "幸福路路灯坏了一个月。",
+            "2026/11/01 10:00:00",
+        ),
+        (
+            3,
+            "丽发新城小区附近搅拌站噪音大",
+            "丽发新城小区附近搅拌站晚上还在作业，噪音扰民。",
+            "2026-11-02 08:00:00",
+        ),
+        (
+            4,
+            "湘府华城小区停车难",
+            "湘府华城小区车位不够，停车难。",
+            "2026-11-02 09:00:00",
+        ),
+        (
+            5,
+            "投诉丽发新城小区搅拌站噪音",
+            "丽发新城小区搅拌站噪音严重扰民。",
+            "2026-11-03T01:00:00Z",
+        ),
+        (
+            6,
+            "湘府华城小区停车难问题",
+            "湘府华城小区车位不够，停车太难。",
+            "2026-11-04 09:00:00",
+        ),
+    ];
+    let text: Vec<String> = rows
+        .iter()
+        .map(|(id, title, content, time)| {
+            serde_json::json!({"id": format!("M{id}"), "title": title, "content": content, "time": time})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&file, text.join("\n")).unwrap();
+    let o = Command::new(BIN)
+        .arg("hotspots")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let clusters: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let clusters = clusters.as_array().unwrap();
+    assert_eq!(clusters.len(), 2, "{clusters:?}");
+    assert_eq!(clusters[0]["size"], 3);
+    assert_eq!(clusters[0]["ids"], serde_json::json!(["M1", "M3", "M5"]));
+    assert!(clusters[0]["place"].as_str().unwrap().contains("丽发新城"));
+    assert_eq!(clusters[0]["first"], "2026-11-01 09:00:00");
+    assert_eq!(clusters[0]["last"], "2026-11-03 09:00:00");
+    assert_eq!(clusters[1]["ids"], serde_json::json!(["M4", "M6"]));
+    assert!(clusters[1]["title"].as_str().unwrap().contains("湘府华城"));
+
+    std::fs::write(
+        &file,
+        format!("{}\n{{\"id\": 9, \"title\": \"x\"}}", text[0]),
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .arg("hotspots")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("requests.jsonl:2") && err.contains("time"),
+        "{err}"
+    );
+}
