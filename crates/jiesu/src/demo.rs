@@ -1056,6 +1056,130 @@ async fn build(app: &App) -> anyhow::Result<()> {
         app.store.kb_count_use(t, id, n).await?;
     }
     merge_some_duplicates(app, t, &cast).await?;
+    insight_examples(app, t, &cast, &code_of, now).await?;
+    Ok(())
+}
+
+/// Orders taken through the real acceptance path, so the demo shows insight at work: a
+/// burst about one issue at one place (a hot spot, and a spike of its category in the
+/// district today), and callers and addresses coming back (repeats).
+async fn insight_examples(
+    app: &App,
+    t: TenantId,
+    cast: &Cast,
+    code_of: &HashMap<(String, String, String), String>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let p = Principal {
+        tenant: t,
+        user_id: cast.agent.user_id,
+        username: cast.agent.username.clone(),
+        display_name: "话务员王芳".into(),
+        unit_id: cast.agent.unit_id,
+        roles: cast.agent.roles,
+        via_token: false,
+    };
+    let noise = code_of
+        .get(&(
+            "环境保护".to_string(),
+            "环境污染".to_string(),
+            "噪音污染".to_string(),
+        ))
+        .and_then(|c| CategoryCode::parse("category", c).ok());
+    let region = RegionCode::parse("region", "990101001").ok();
+    let reports: [(&str, &str); 10] = [
+        (
+            "芙蓉路夜市烧烤噪音扰民",
+            "北路街道芙蓉社区芙蓉路夜市烧烤摊每晚营业到凌晨，噪音和油烟扰民，无法休息。",
+        ),
+        (
+            "芙蓉路夜市噪音太大",
+            "芙蓉路夜市的烧烤摊半夜还在喧哗，音响声音很大，影响周边居民休息。",
+        ),
+        (
+            "投诉芙蓉路夜市烧烤扰民",
+            "芙蓉路夜市烧烤摊占道经营，深夜噪音扰民，请城管和环保部门处理。",
+        ),
+        (
+            "芙蓉路夜市深夜噪音扰民",
+            "芙蓉社区旁芙蓉路夜市每天晚上噪音扰民到两点，老人孩子睡不着。",
+        ),
+        (
+            "芙蓉路夜市烧烤摊噪音油烟",
+            "芙蓉路夜市烧烤摊油烟和噪音扰民，多次反映仍未解决。",
+        ),
+        (
+            "芙蓉路夜市喇叭叫卖扰民",
+            "芙蓉路夜市商贩用喇叭叫卖，夜间噪音扰民严重。",
+        ),
+        (
+            "芙蓉路夜市噪音扰民何时解决",
+            "芙蓉路夜市噪音扰民问题持续一个月了，晚上根本无法入睡。",
+        ),
+        (
+            "芙蓉路夜市烧烤噪音严重",
+            "芙蓉路夜市烧烤摊噪音严重扰民，希望有关部门尽快整治。",
+        ),
+        (
+            "芙蓉路夜市凌晨还在营业",
+            "芙蓉路夜市烧烤摊凌晨还在营业，噪音扰民，请求整治。",
+        ),
+        (
+            "芙蓉路夜市噪音扰民",
+            "芙蓉社区居民反映芙蓉路夜市烧烤噪音扰民，晚上无法休息。",
+        ),
+    ];
+    // Today (China time) so far, and the ten days before: the hot spot grows.
+    let today = now
+        .with_timezone(&china_offset())
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|d| china_offset().from_local_datetime(&d).single())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or(now);
+    let span = (now - today).num_seconds().max(60);
+    for (i, (title, content)) in reports.iter().enumerate() {
+        let at = if i < 3 {
+            now - Duration::days(9 - 3 * i as i64)
+        } else {
+            today + Duration::seconds(span * (i as i64 - 2) / 9)
+        };
+        // The first caller calls again today; another neighbour shares an address.
+        let phone = match i {
+            7 => "13907310001".to_string(),
+            i => format!("139073100{:02}", i + 1),
+        };
+        let address = match i {
+            0 | 8 => "A市A1区北路街道芙蓉路88号".to_string(),
+            i => format!("A市A1区北路街道芙蓉社区{}栋", i + 1),
+        };
+        let new = NewOrder {
+            channel: Channel::Phone,
+            request_type: RequestType::Complaint,
+            category: noise.clone(),
+            title: title.to_string(),
+            content: content.to_string(),
+            citizen: Citizen {
+                name: Some(format!("{}先生", SURNAMES[i % SURNAMES.len()])),
+                phone: Phone::parse("phone", &phone).ok(),
+                id_number: None,
+                anonymous: false,
+            },
+            location: Location {
+                address: Some(address),
+                region_code: region.clone(),
+                lat: None,
+                lng: None,
+            },
+            urgency: Urgency::Normal,
+            flags: Flags::default(),
+            external_ref: None,
+            query_code_hash: None,
+        };
+        app.accept_order_at(&p, new, None, Some(at))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     Ok(())
 }
 

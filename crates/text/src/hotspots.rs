@@ -414,7 +414,11 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
             start = i;
             continue;
         }
-        if chars >= 3 && t.chars().last().is_some_and(division_char) && !NOT_PLACES.contains(&t) {
+        let lettered = t.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        if (chars >= 3 || lettered)
+            && t.chars().last().is_some_and(division_char)
+            && !NOT_PLACES.contains(&t)
+        {
             out.coarse.push(t.to_string());
             i += 1;
             start = i;
@@ -448,9 +452,16 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
                 name.insert_str(0, cand);
                 from -= 1;
             }
+            // A local word can carry its divisions (A市A1区北路街道): they are coarse places,
+            // the rest is the name.
+            let (divisions, rest) = split_divisions(&name, w);
+            out.coarse.extend(divisions);
+            let name = rest;
             let core = name.chars().count() - w.chars().count();
-            // One word is a name only when long (中南大学), never a generic one (搅拌站).
-            let named = i + 1 - from >= 2 || name.chars().count() >= 4;
+            // One word is a name only when long (中南大学) or known as a place (芙蓉路),
+            // never a generic one (搅拌站).
+            let named =
+                i + 1 - from >= 2 || name.chars().count() >= 4 || matches!(tag, "ns" | "nt" | "nz");
             let generic = tokens[from..=i].iter().all(|(w, _)| NOT_PLACES.contains(w));
             if core >= 2
                 && named
@@ -470,6 +481,27 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
     }
     out.coarse.dedup();
     out
+}
+
+/// Splits the divisions off the front of a name: `a市a1区北路街道` → (`a市`, `a1区`),
+/// `北路街道`. A division is letters and digits or two or more characters before 省, 市, 县
+/// or 区; the place word `w` at the end is never split.
+fn split_divisions(name: &str, w: &str) -> (Vec<String>, String) {
+    let body = &name[..name.len() - w.len()];
+    let mut divisions = Vec::new();
+    let mut rest = 0;
+    for (i, c) in body.char_indices() {
+        if !division_char(c) {
+            continue;
+        }
+        let head = &body[rest..i];
+        let coded = !head.is_empty() && head.chars().all(|c| c.is_ascii_alphanumeric());
+        if coded || head.chars().count() >= 2 {
+            divisions.push(format!("{head}{c}"));
+            rest = i + c.len_utf8();
+        }
+    }
+    (divisions, name[rest..].to_string())
 }
 
 /// The name without its place word: 月皓玻璃有限公司 → 月皓玻璃有限.
@@ -515,6 +547,8 @@ struct Doc {
     vector: Box<[(u32, f32)]>,
     fine: Box<[u32]>,
     coarse: Box<[u32]>,
+    /// The fine places its title names (they name the hot spot).
+    titled: Box<[u32]>,
 }
 
 #[derive(Default)]
@@ -528,6 +562,7 @@ struct Cluster {
     /// Place → members naming it.
     fine: Vec<(u32, u32)>,
     coarse: Vec<(u32, u32)>,
+    titled: Vec<(u32, u32)>,
     /// Words and places this cluster is listed under.
     listed: HashSet<u32>,
     listed_places: HashSet<u32>,
@@ -820,6 +855,11 @@ impl Hotspots {
             found.coarse = inside.coarse.iter().take(2).cloned().collect();
         }
         let vector = self.vector(r, &all);
+        let titled: Vec<u32> = places(&self.analyzer, r.title)
+            .fine
+            .iter()
+            .map(|p| self.place_id('f', p))
+            .collect();
         let fine: Vec<u32> = found.fine.iter().map(|p| self.place_id('f', p)).collect();
         let mut coarse: Vec<u32> = found.coarse.iter().map(|p| self.place_id('c', p)).collect();
         if let Some(code) = r.region.filter(|c| c.len() >= 6) {
@@ -837,6 +877,7 @@ impl Hotspots {
         c.add(&vector, 1.0);
         Cluster::count(&mut c.fine, &fine, 1);
         Cluster::count(&mut c.coarse, &coarse, 1);
+        Cluster::count(&mut c.titled, &titled, 1);
         let generation = c.generation;
         // List the cluster under the request's strongest words and its places.
         let mut strongest: Vec<(u32, f32)> = vector.clone();
@@ -860,6 +901,7 @@ impl Hotspots {
                 vector: vector.into_boxed_slice(),
                 fine: fine.into_boxed_slice(),
                 coarse: coarse.into_boxed_slice(),
+                titled: titled.into_boxed_slice(),
             },
         );
         self.arrival.push_back((r.time, r.id));
@@ -998,6 +1040,7 @@ impl Hotspots {
         c.add(&doc.vector, -1.0);
         Cluster::count(&mut c.fine, &doc.fine, -1);
         Cluster::count(&mut c.coarse, &doc.coarse, -1);
+        Cluster::count(&mut c.titled, &doc.titled, -1);
         if c.members.is_empty() {
             let listed: Vec<u32> = c.listed.drain().collect();
             let places: Vec<u32> = c.listed_places.drain().collect();
@@ -1088,7 +1131,17 @@ impl Hotspots {
                 })
                 .map(|(p, _)| name(*p))
         };
-        let place = top(&c.fine).or_else(|| top(&c.coarse)).unwrap_or_default();
+        // Region codes place a request but make no name.
+        let named: Vec<(u32, u32)> = c
+            .coarse
+            .iter()
+            .copied()
+            .filter(|(p, _)| self.names[*p as usize].as_bytes().get(1) != Some(&b'r'))
+            .collect();
+        let place = top(&c.titled)
+            .or_else(|| top(&c.fine))
+            .or_else(|| top(&named))
+            .unwrap_or_default();
         let mut words: Vec<(u32, f32)> = c.centroid.clone();
         words.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Some(Hotspot {
@@ -1212,6 +1265,27 @@ mod tests {
         assert_eq!(top.len(), 1);
         assert_eq!(top[0].ids, [1, 3]);
         assert!(top[0].place.contains("丽发新城"), "{:?}", top[0]);
+    }
+
+    #[test]
+    fn divisions_inside_one_local_word_are_split_off_and_known_places_stand_alone() {
+        assert_eq!(
+            split_divisions("a市a1区北路街道", "街道"),
+            (
+                vec!["a市".to_string(), "a1区".to_string()],
+                "北路街道".to_string()
+            )
+        );
+        assert_eq!(
+            split_divisions("菜市场", "市场"),
+            (vec![], "菜市场".to_string())
+        );
+        let a = Analyzer::new(["A市A1区北路街道"]);
+        let p = places(&a, "A市A1区北路街道芙蓉社区2栋");
+        assert_eq!(p.fine, ["北路街道", "芙蓉社区"]);
+        assert_eq!(p.coarse, ["a市", "a1区"]);
+        // 芙蓉路 is one word, known as a place name.
+        assert_eq!(places(&a, "芙蓉路夜市烧烤噪音扰民").fine, ["芙蓉路"]);
     }
 
     #[test]
