@@ -39,6 +39,7 @@ mod body;
 mod client;
 mod create;
 mod deadlines;
+mod insight;
 mod kb;
 mod kb_http;
 mod list;
@@ -88,6 +89,10 @@ enum Cmd {
     OrderSearch(order_search::OrderSearchArgs),
     /// The deadline scheduler's scans and alert rate over the `list` data directory.
     Scheduler(scheduler::SchedulerArgs),
+    /// Dispatch suggestion models (jiesu-text alone): training on N orders, one suggestion.
+    Dispatch(insight::DispatchArgs),
+    /// Hot spots (jiesu-text alone): N orders in the window, then an update of new ones.
+    Hotspots(insight::HotspotArgs),
 }
 
 /// What every scenario needs.
@@ -192,6 +197,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let report = tokio::task::block_in_place(|| order_search::run(args))?;
         return emit(cli.json, &report, || report.print());
     }
+    if let Cmd::Dispatch(args) = &cli.command {
+        let report = tokio::task::block_in_place(|| insight::run_dispatch(args))?;
+        return emit(cli.json, &report, || report.print());
+    }
+    if let Cmd::Hotspots(args) = &cli.command {
+        let report = tokio::task::block_in_place(|| insight::run_hotspots(args))?;
+        return emit(cli.json, &report, || report.print());
+    }
     let jiesu = cli.jiesu.clone().unwrap_or_else(default_jiesu);
     if !jiesu.exists() {
         anyhow::bail!(
@@ -210,7 +223,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = list::run(&common, args).await?;
             emit(cli.json, &report, || report.print())?;
         }
-        Cmd::Deadlines(_) | Cmd::Kb(_) | Cmd::OrderSearch(_) => {
+        Cmd::Deadlines(_)
+        | Cmd::Kb(_)
+        | Cmd::OrderSearch(_)
+        | Cmd::Dispatch(_)
+        | Cmd::Hotspots(_) => {
             unreachable!("handled before the binary is needed")
         }
         Cmd::KbHttp(args) => {
