@@ -41,8 +41,19 @@ const KEYWORD_SCALE: f32 = 2.5;
 /// The most weights a model holds (features × classes): bounds memory for large histories
 /// with many classes by keeping the most frequent words.
 const MAX_WEIGHTS: usize = 12_000_000;
-/// Passes over the training examples.
+/// Passes over the training examples: 20 for a small history, fewer for a large one (each
+/// pass then holds many examples of every class), down to [`MIN_EPOCHS`].
 const EPOCHS: usize = 20;
+const MIN_EPOCHS: usize = 4;
+/// Examples × passes a large history is trained with (about).
+const EXAMPLE_PASSES: usize = 400_000;
+/// A class whose share of an example's gradient is below this is left alone for that
+/// example (most classes, once the model has learned a little): the update touches a few
+/// classes instead of all.
+const SKIP_GRADIENT: f32 = 1e-4;
+/// From this many examples, the temperature is fitted on a held-out fifth of a model
+/// trained on the rest, which is then kept (no second fit on everything).
+const FIT_ONCE_FROM: usize = 20_000;
 /// AdaGrad's base step.
 const STEP: f32 = 0.2;
 /// L2 penalty, applied to the weights an example touches: keeps rare words from
@@ -260,7 +271,13 @@ impl Classifier {
         let mut rng = StdRng::seed_from_u64(0x006a_6965_7375);
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.shuffle(&mut rng);
-        if rows.len() >= MIN_FOR_CALIBRATION {
+        if rows.len() >= FIT_ONCE_FROM {
+            // Enough to spare a fifth: fit on the rest, choose the temperature on it.
+            let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
+            let (held_out, fit) = order.split_at(held);
+            model.fit(&rows, fit, &mut rng);
+            model.temperature = model.fit_temperature(&rows, held_out);
+        } else if rows.len() >= MIN_FOR_CALIBRATION {
             // Fit on most, choose the temperature on the rest, then fit on all.
             let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
             let (held_out, fit) = order.split_at(held);
@@ -386,19 +403,27 @@ impl Classifier {
         let mut g2_bias = vec![1e-6f32; k];
         let mut p = vec![0f32; k];
         let mut order = order.to_vec();
-        for _ in 0..EPOCHS {
+        let epochs = EXAMPLE_PASSES
+            .div_ceil(order.len().max(1))
+            .clamp(MIN_EPOCHS, EPOCHS);
+        let mut touched: Vec<usize> = Vec::with_capacity(k);
+        for _ in 0..epochs {
             order.shuffle(rng);
             for &i in &order {
                 let (x, y) = &rows[i];
                 self.logits(x, &mut p);
                 self.softmax(&mut p, 1.0);
                 let cw = class_weight[*y];
+                touched.clear();
                 for (c, pc) in p.iter_mut().enumerate() {
                     *pc = cw * (*pc - if c == *y { 1.0 } else { 0.0 });
+                    if pc.abs() >= SKIP_GRADIENT {
+                        touched.push(c);
+                    }
                 }
                 for &(f, v) in x {
                     let at = f as usize * k;
-                    for c in 0..k {
+                    for &c in &touched {
                         let g = p[c] * v + L2 * self.weights[at + c];
                         if g != 0.0 {
                             g2[at + c] += g * g;

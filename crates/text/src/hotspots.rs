@@ -666,9 +666,22 @@ impl Hotspot {
 
     /// A ranking score: size, growth and reach together.
     pub fn heat(&self) -> f64 {
-        let growth = self.recent.saturating_sub(self.previous) as f64;
-        self.size() as f64 + 2.0 * growth + self.recent as f64 + 0.5 * self.callers as f64
+        heat(self.size(), self.recent, self.previous, self.callers)
     }
+}
+
+fn heat(size: usize, recent: usize, previous: usize, callers: usize) -> f64 {
+    let growth = recent.saturating_sub(previous) as f64;
+    size as f64 + 2.0 * growth + recent as f64 + 0.5 * callers as f64
+}
+
+/// What a cluster's rank is computed from.
+struct Stats {
+    size: usize,
+    recent: usize,
+    previous: usize,
+    callers: usize,
+    last: i64,
 }
 
 /// How hot spots are ranked.
@@ -1093,25 +1106,7 @@ impl Hotspots {
             .iter()
             .filter_map(|id| self.docs.get(id).map(|d| d.time))
             .collect();
-        let recent_n = times
-            .iter()
-            .filter(|t| **t > now - recent && **t <= now)
-            .count();
-        let previous = times
-            .iter()
-            .filter(|t| **t > now - 2 * recent && **t <= now - recent)
-            .count();
-        let callers: HashSet<u64> = ids
-            .iter()
-            .filter_map(|id| self.docs.get(id))
-            .map(|d| {
-                if d.caller == 0 {
-                    d.time as u64 ^ 0x9e37
-                } else {
-                    d.caller
-                }
-            })
-            .collect();
+        let stats = self.stats(c, now, recent);
         let representative = ids
             .iter()
             .filter_map(|id| self.docs.get(id).map(|d| (c.dot(&d.vector), *id)))
@@ -1155,9 +1150,9 @@ impl Hotspots {
                 .collect(),
             first: times.iter().copied().min().unwrap_or(0),
             last: times.iter().copied().max().unwrap_or(0),
-            recent: recent_n,
-            previous,
-            callers: callers.len(),
+            recent: stats.recent,
+            previous: stats.previous,
+            callers: stats.callers,
             ids,
         })
     }
@@ -1171,30 +1166,63 @@ impl Hotspots {
         now: i64,
         recent: i64,
     ) -> Vec<Hotspot> {
-        let mut out: Vec<Hotspot> = self
+        // Rank on figures alone; describe only the clusters kept.
+        let mut ranked: Vec<(f64, usize, i64, u64)> = self
             .clusters
             .iter()
             .enumerate()
             .filter(|(_, c)| c.members.len() >= min_size.max(1))
-            .filter_map(|(slot, c)| self.hotspot(key_of(slot as u32, c.generation), now, recent))
+            .map(|(slot, c)| {
+                let s = self.stats(c, now, recent);
+                let score = match rank {
+                    Rank::Heat => heat(s.size, s.recent, s.previous, s.callers),
+                    Rank::Size => s.size as f64,
+                    Rank::Growth => s.recent as f64 - s.previous as f64,
+                    Rank::Reach => s.callers as f64,
+                };
+                (score, s.size, s.last, key_of(slot as u32, c.generation))
+            })
             .collect();
-        let score = |h: &Hotspot| -> f64 {
-            match rank {
-                Rank::Heat => h.heat(),
-                Rank::Size => h.size() as f64,
-                Rank::Growth => h.recent as f64 - h.previous as f64,
-                Rank::Reach => h.callers as f64,
-            }
-        };
-        out.sort_by(|a, b| {
-            score(b)
-                .total_cmp(&score(a))
-                .then(b.size().cmp(&a.size()))
-                .then(b.last.cmp(&a.last))
-                .then(a.key.cmp(&b.key))
+        ranked.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(b.2.cmp(&a.2))
+                .then(a.3.cmp(&b.3))
         });
-        out.truncate(limit);
-        out
+        ranked.truncate(limit);
+        ranked
+            .into_iter()
+            .filter_map(|(_, _, _, key)| self.hotspot(key, now, recent))
+            .collect()
+    }
+
+    fn stats(&self, c: &Cluster, now: i64, recent: i64) -> Stats {
+        let mut s = Stats {
+            size: c.members.len(),
+            recent: 0,
+            previous: 0,
+            callers: 0,
+            last: 0,
+        };
+        let mut callers: Vec<u64> = Vec::with_capacity(c.members.len());
+        for d in c.members.iter().filter_map(|id| self.docs.get(id)) {
+            if d.time > now - recent && d.time <= now {
+                s.recent += 1;
+            } else if d.time > now - 2 * recent && d.time <= now - recent {
+                s.previous += 1;
+            }
+            s.last = s.last.max(d.time);
+            // An unknown caller counts as one of their own.
+            callers.push(if d.caller == 0 {
+                d.time as u64 ^ 0x9e37
+            } else {
+                d.caller
+            });
+        }
+        callers.sort_unstable();
+        callers.dedup();
+        s.callers = callers.len();
+        s
     }
 }
 
