@@ -1,6 +1,6 @@
 // 预警: the day's warnings (or none) and the seasonal trend: this year's months against the same
 // months last year, for all orders and for a warning's category × region.
-import { closeContext, expect, loginAs, test } from './fixtures'
+import { closeContext, expect, expectSuccess, loginAs, test } from './fixtures'
 
 test('the warning page shows the day and the seasonal trend', async ({ browser }) => {
   const { context, page } = await loginAs(browser, 'supervisor')
@@ -34,5 +34,25 @@ test('the warning page shows the day and the seasonal trend', async ({ browser }
   await input.press('Enter')
   await expect(page).toHaveURL(new RegExp(`date=${day}`))
   await expect(table.or(empty)).toBeVisible()
+  await closeContext(context)
+})
+
+test('an admin changes the insight settings', async ({ browser }) => {
+  const { context, page } = await loginAs(browser, 'admin')
+  await page.getByRole('menuitem', { name: '研判设置' }).click()
+  const form = page.getByTestId('insight-settings')
+  const count = form.locator('input[name=warning_min_count]')
+  await expect(count).not.toHaveValue('')
+  const before = await count.inputValue()
+  await count.fill('6')
+  await count.press('Tab')
+  await page.getByTestId('insight-settings-save').click()
+  await expectSuccess(page, '已保存研判设置')
+  await page.reload()
+  await expect(count).toHaveValue('6')
+  await count.fill(before)
+  await count.press('Tab')
+  await page.getByTestId('insight-settings-save').click()
+  await expectSuccess(page, '已保存研判设置')
   await closeContext(context)
 })
