@@ -15,7 +15,7 @@
 use crate::stats::{Latencies, LatencySummary, thousands, verdict};
 use anyhow::Context;
 use jiesu_text::Analyzer;
-use jiesu_text::classify::{Classifier, Example, Lexicon, Text};
+use jiesu_text::classify::{Classifier, Example, Lexicon, Text, Words};
 use jiesu_text::hotspots::{Hotspots, Incoming, Rank, Settings};
 use jiesu_text::regions::{Place, RegionResolver};
 use rand::rngs::StdRng;
@@ -343,11 +343,17 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
         .map(|o| example(o, &o.request_type))
         .collect();
     let by_unit: Vec<Example<'_>> = history.iter().map(|o| example(o, &o.unit)).collect();
-    // As the server trains (`app::dispatch::train`): three models, one after the other.
+    // As the server trains (`app::dispatch::train`): the history read once, then three
+    // models, one after the other.
     let started = Instant::now();
-    let category = Classifier::train(&analyzer, &lexicon, &by_category, false);
-    let request_type = Classifier::train(&analyzer, &type_lexicon, &by_type, true);
-    let unit = Classifier::train(&analyzer, &Lexicon::default(), &by_unit, false);
+    let words: Vec<Words> = by_category
+        .iter()
+        .map(|e| Words::of(&analyzer, e.text))
+        .collect();
+    let refs: Vec<&Words> = words.iter().collect();
+    let category = Classifier::train_words(&analyzer, &lexicon, &by_category, &refs, false);
+    let request_type = Classifier::train_words(&analyzer, &type_lexicon, &by_type, &refs, true);
+    let unit = Classifier::train_words(&analyzer, &Lexicon::default(), &by_unit, &refs, false);
     let train_seconds = started.elapsed().as_secs_f64();
     let resolver = RegionResolver::new(places, &[]);
     let fresh = orders(&analyzer, &msgs, &communities, args.suggestions.max(1), 99);
@@ -358,9 +364,10 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
             title: &o.title,
             content: &o.content,
         };
-        let c = category.predict(text);
-        let t = request_type.predict(text);
-        let u = unit.predict(text);
+        let words = Words::of(&analyzer, text);
+        let c = category.predict_words(text, &words);
+        let t = request_type.predict_words(text, &words);
+        let u = unit.predict_words(text, &words);
         let r = resolver.resolve(&o.address, &format!("{} {}", o.title, o.content));
         lat.record(t0.elapsed());
         std::hint::black_box((c, t, u, r));

@@ -213,10 +213,34 @@ pub struct Classifier {
 
 const TITLE: &str = "\u{1}t:";
 
+/// Characters of the content read: its opening states the matter; the rest (quoted laws,
+/// long histories) adds time more than signal.
+const CONTENT_CHARS: usize = 1_000;
+/// Classes updated per example at most (besides the right one): those the model confused
+/// most with it. The rest have next to no gradient once the model has learned a little.
+const UPDATED_CLASSES: usize = 8;
+
+/// A request's words, read once for several models.
+#[derive(Debug, Clone)]
+pub struct Words {
+    title: Vec<String>,
+    body: Vec<String>,
+}
+
+impl Words {
+    pub fn of(analyzer: &Analyzer, text: Text<'_>) -> Words {
+        let (title, body) = words_of(analyzer, &text);
+        Words { title, body }
+    }
+}
+
 fn words_of(analyzer: &Analyzer, text: &Text<'_>) -> (Vec<String>, Vec<String>) {
     let title = analyzer.words(text.title);
     let mut body = title.clone();
-    body.extend(analyzer.words(text.content));
+    match text.content.char_indices().nth(CONTENT_CHARS) {
+        Some((end, _)) => body.extend(analyzer.words(&text.content[..end])),
+        None => body.extend(analyzer.words(text.content)),
+    }
     (title, body)
 }
 
@@ -229,6 +253,24 @@ impl Classifier {
         examples: &[Example<'_>],
         keep_lexicon_classes: bool,
     ) -> Classifier {
+        let words: Vec<Words> = examples
+            .iter()
+            .map(|e| Words::of(analyzer, e.text))
+            .collect();
+        let refs: Vec<&Words> = words.iter().collect();
+        Classifier::train_words(analyzer, lexicon, examples, &refs, keep_lexicon_classes)
+    }
+
+    /// The same with each example's words already read (`words[i]` of `examples[i]`, by
+    /// [`Words::of`]): several models trained on one history segment it once.
+    pub fn train_words(
+        analyzer: &Analyzer,
+        lexicon: &Lexicon,
+        examples: &[Example<'_>],
+        words: &[&Words],
+        keep_lexicon_classes: bool,
+    ) -> Classifier {
+        assert_eq!(examples.len(), words.len(), "one Words per example");
         let mut labels: Vec<String> = Vec::new();
         if keep_lexicon_classes {
             labels.extend(lexicon.classes.iter().map(|(l, _)| l.clone()));
@@ -238,11 +280,7 @@ impl Classifier {
                 labels.push(e.label.to_string());
             }
         }
-        let words: Vec<(Vec<String>, Vec<String>)> = examples
-            .iter()
-            .map(|e| words_of(analyzer, &e.text))
-            .collect();
-        let (vocab, idf) = vocabulary(&words, labels.len());
+        let (vocab, idf) = vocabulary(words, labels.len());
         let matcher = Matcher::new(lexicon, &labels);
         let mut model = Classifier {
             analyzer: analyzer.clone(),
@@ -257,10 +295,10 @@ impl Classifier {
         };
         let rows: Vec<(Features, usize)> = examples
             .iter()
-            .zip(&words)
-            .filter_map(|(e, (t, b))| {
+            .zip(words)
+            .filter_map(|(e, w)| {
                 let class = model.labels.iter().position(|l| l == e.label)?;
-                Some((model.features(t, b, &e.text).0, class))
+                Some((model.features(&w.title, &w.body, &e.text).0, class))
             })
             .collect();
         if rows.is_empty() {
@@ -417,10 +455,17 @@ impl Classifier {
                 touched.clear();
                 for (c, pc) in p.iter_mut().enumerate() {
                     *pc = cw * (*pc - if c == *y { 1.0 } else { 0.0 });
-                    if pc.abs() >= SKIP_GRADIENT {
+                    if c != *y && pc.abs() >= SKIP_GRADIENT {
                         touched.push(c);
                     }
                 }
+                if touched.len() > UPDATED_CLASSES {
+                    touched.select_nth_unstable_by(UPDATED_CLASSES - 1, |a, b| {
+                        p[*b].abs().total_cmp(&p[*a].abs())
+                    });
+                    touched.truncate(UPDATED_CLASSES);
+                }
+                touched.push(*y);
                 for &(f, v) in x {
                     let at = f as usize * k;
                     for &c in &touched {
@@ -477,6 +522,12 @@ impl Classifier {
 
     /// Classes for `text`, best first, with the reasons for the first.
     pub fn predict(&self, text: Text<'_>) -> Prediction {
+        self.predict_words(text, &Words::of(&self.analyzer, text))
+    }
+
+    /// The same with the request's words already read (by [`Words::of`], with this model's
+    /// analyzer): several models judge one request for the price of one segmentation.
+    pub fn predict_words(&self, text: Text<'_>, words: &Words) -> Prediction {
         let k = self.labels.len();
         if k == 0 {
             return Prediction {
@@ -484,8 +535,8 @@ impl Classifier {
                 reasons: Vec::new(),
             };
         }
-        let (t, b) = words_of(&self.analyzer, &text);
-        let (x, found) = self.features(&t, &b, &text);
+        let (t, b) = (&words.title, &words.body);
+        let (x, found) = self.features(t, b, &text);
         let mut p = vec![0f32; k];
         self.logits(&x, &mut p);
         self.softmax(&mut p, self.temperature);
@@ -504,15 +555,20 @@ impl Classifier {
             .iter()
             .position(|l| Some(l) == ranked.first().map(|s| &s.label))
             .unwrap_or(0);
-        let reasons = self.reasons(&x, &found, best);
+        let reasons = self.reasons(&x, &found, best, words);
         Prediction { ranked, reasons }
     }
 
     /// The words with the largest positive contribution to `class`, then its keywords found.
-    fn reasons(&self, x: &Features, found: &[Vec<u32>], class: usize) -> Vec<String> {
+    fn reasons(
+        &self,
+        x: &Features,
+        found: &[Vec<u32>],
+        class: usize,
+        words: &Words,
+    ) -> Vec<String> {
         let k = self.labels.len();
         let base = self.vocab.len() as u32;
-        let mut names: Vec<&str> = vec![""; self.vocab.len()];
         let mut wanted: Vec<(f32, u32)> = x
             .iter()
             .filter(|(f, _)| *f < base)
@@ -521,11 +577,16 @@ impl Classifier {
             .collect();
         wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
         wanted.truncate(REASONS * 2);
-        if !wanted.is_empty() {
-            for (w, &id) in &self.vocab {
-                if wanted.iter().any(|(_, f)| *f == id) {
-                    names[id as usize] = w.strip_prefix(TITLE).unwrap_or(w);
-                }
+        // The names of the wanted features, from the request's own words.
+        let mut names: HashMap<u32, &str> = HashMap::new();
+        for w in &words.body {
+            if let Some(&id) = self.vocab.get(w.as_str()) {
+                names.insert(id, w);
+            }
+        }
+        for w in &words.title {
+            if let Some(&id) = self.vocab.get(format!("{TITLE}{w}").as_str()) {
+                names.insert(id, w);
             }
         }
         let mut out: Vec<String> = Vec::new();
@@ -536,8 +597,9 @@ impl Classifier {
             }
         }
         for (_, f) in wanted {
-            let w = names[f as usize];
-            if !w.is_empty() && !out.iter().any(|o| o == w) {
+            if let Some(w) = names.get(&f)
+                && !out.iter().any(|o| o == w)
+            {
                 out.push(w.to_string());
             }
         }
@@ -576,14 +638,11 @@ impl Classifier {
 
 /// The features worth keeping: every word seen (in a large history, those seen twice), the
 /// most frequent first, within the weight budget; with their smoothed idf.
-fn vocabulary(
-    words: &[(Vec<String>, Vec<String>)],
-    classes: usize,
-) -> (HashMap<String, u32>, Vec<f32>) {
+fn vocabulary(words: &[&Words], classes: usize) -> (HashMap<String, u32>, Vec<f32>) {
     let mut df: HashMap<String, u32> = HashMap::new();
-    for (title, body) in words {
-        let mut seen: Vec<String> = title.iter().map(|w| format!("{TITLE}{w}")).collect();
-        seen.extend(body.iter().cloned());
+    for w in words {
+        let mut seen: Vec<String> = w.title.iter().map(|w| format!("{TITLE}{w}")).collect();
+        seen.extend(w.body.iter().cloned());
         seen.sort();
         seen.dedup();
         for w in seen {

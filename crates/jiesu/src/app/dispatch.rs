@@ -16,7 +16,7 @@ use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
 use jiesu_core::{OrderId, TenantId, UnitId};
 use jiesu_store::dispatch::{CatalogueVersion, DayAccuracy, SuggestionOutcome};
-use jiesu_text::classify::{Classifier, Example, Lexicon, Prediction, Text};
+use jiesu_text::classify::{Classifier, Example, Lexicon, Prediction, Text, Words};
 use jiesu_text::regions::{Place, RegionResolver};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -407,10 +407,40 @@ impl App {
             // Categories nobody has used yet stay suggestible through their keywords only
             // while the history is small; a large history says what the centre uses.
             let cold = history.len() < 1_000;
+            // The history is read once for the three models.
+            let words: Vec<Words> = history
+                .iter()
+                .map(|o| Words::of(&analyzer, labelled_text(o)))
+                .collect();
+            let all: Vec<&Words> = words.iter().collect();
+            let with_unit: Vec<&Words> = history
+                .iter()
+                .zip(&words)
+                .filter(|(o, _)| o.lead_unit.is_some())
+                .map(|(_, w)| w)
+                .collect();
             Models {
-                category: Classifier::train(&analyzer, &category_lexicon, &by_category, cold),
-                request_type: Classifier::train(&analyzer, &type_lexicon, &by_type, true),
-                unit: Classifier::train(&analyzer, &Lexicon::default(), &by_unit, false),
+                category: Classifier::train_words(
+                    &analyzer,
+                    &category_lexicon,
+                    &by_category,
+                    &all,
+                    cold,
+                ),
+                request_type: Classifier::train_words(
+                    &analyzer,
+                    &type_lexicon,
+                    &by_type,
+                    &all,
+                    true,
+                ),
+                unit: Classifier::train_words(
+                    &analyzer,
+                    &Lexicon::default(),
+                    &by_unit,
+                    &with_unit,
+                    false,
+                ),
                 trained_at: Instant::now(),
                 trained_on: history.len(),
                 learned_since: 0,
@@ -503,14 +533,16 @@ impl App {
             title: &text.title,
             content: &text.content,
         };
+        let (analyzer, _) = self.analyzer().await?;
+        let words = Words::of(&analyzer, t);
         let (category, request_type, unit, learned_from) = {
             let m = models
                 .read()
                 .map_err(|_| AppError::Internal("dispatch models poisoned".into()))?;
             (
-                m.category.predict(t),
-                m.request_type.predict(t),
-                m.unit.predict(t),
+                m.category.predict_words(t, &words),
+                m.request_type.predict_words(t, &words),
+                m.unit.predict_words(t, &words),
                 m.category.learned(),
             )
         };
