@@ -112,10 +112,13 @@ async fn indexer(app: Arc<App>) {
         {
             tracing::warn!(error = %e, "merging index segments failed");
         }
-        if n == 2
-            && let Err(e) = app.warm_hotspots().await
-        {
-            tracing::warn!(error = %e, "building hot spots failed");
+        if n == 2 {
+            if let Err(e) = app.warm_models().await {
+                tracing::warn!(error = %e, "training the dispatch models failed");
+            }
+            if let Err(e) = app.warm_hotspots().await {
+                tracing::warn!(error = %e, "building hot spots failed");
+            }
         }
         if n % 30 == 29
             && let Err(e) = app.kb_reload_synonyms().await

@@ -263,6 +263,10 @@ async fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(2);
     }
+    // The server has drained and the database writer has finished: derived data still
+    // being computed in the background (models, hot spots) is rebuilt at the next start,
+    // so it does not hold the process.
+    std::process::exit(0);
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

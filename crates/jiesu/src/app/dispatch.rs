@@ -80,7 +80,9 @@ pub struct Models {
     learned_since: usize,
     /// A choice the models could not learn online (a unit or category they do not know):
     /// retrain now.
-    unknown_choice: bool,
+    unknown_choice: Option<Instant>,
+    /// Keywords only, standing in while the history is read.
+    placeholder: bool,
 }
 
 /// Region resolver, catalogue and the territorial units of one tenant.
@@ -357,8 +359,15 @@ impl App {
     }
 
     /// Trains the tenant's models from its history (blocking work off the runtime).
-    async fn train(&self, tenant: TenantId) -> AppResult<Models> {
-        let history = self.store.labelled_orders(tenant, HISTORY).await?;
+    /// Trains the tenant's models on its newest `history` orders (0: the category tree's
+    /// keywords alone, at once: what suggestions use until the history is read).
+    async fn train(&self, tenant: TenantId, history: u64) -> AppResult<Models> {
+        let cold = history == 0;
+        let history = if cold {
+            Vec::new()
+        } else {
+            self.store.labelled_orders(tenant, history).await?
+        };
         let categories = self.store.categories(tenant).await?;
         let (analyzer, _) = self.analyzer().await?;
         tokio::task::spawn_blocking(move || {
@@ -444,7 +453,8 @@ impl App {
                 trained_at: Instant::now(),
                 trained_on: history.len(),
                 learned_since: 0,
-                unknown_choice: false,
+                unknown_choice: None,
+                placeholder: cold,
             }
         })
         .await
@@ -459,15 +469,21 @@ impl App {
             .lock()
             .ok()
             .and_then(|g| g.get(&tenant).cloned());
-        let Some(models) = existing else {
-            let m = Arc::new(RwLock::new(self.train(tenant).await?));
-            if let Ok(mut g) = self.dispatch.models.lock() {
-                g.insert(tenant, m.clone());
+        let models = match existing {
+            Some(m) => m,
+            None => {
+                // Keywords at once; the history is read in the background (below), so that
+                // no request waits for a training.
+                let m = Arc::new(RwLock::new(self.train(tenant, 0).await?));
+                match self.dispatch.models.lock() {
+                    Ok(mut g) => g.entry(tenant).or_insert(m).clone(),
+                    Err(_) => m,
+                }
             }
-            return Ok(m);
         };
         let stale = models.read().is_ok_and(|m| {
-            m.unknown_choice
+            m.placeholder
+                || m.unknown_choice.is_some()
                 || m.trained_at.elapsed() > MODEL_AGE
                 || m.learned_since > 50.max(m.trained_on / 10)
         });
@@ -480,9 +496,14 @@ impl App {
         if start {
             let app = self.clone();
             tokio::spawn(async move {
-                match app.train(tenant).await {
-                    Ok(fresh) => {
+                let started = Instant::now();
+                match app.train(tenant, HISTORY).await {
+                    Ok(mut fresh) => {
                         if let Ok(mut g) = app.dispatch.models.lock() {
+                            // A choice the old models could not learn while this training
+                            // read the history may be missing from it: train again.
+                            let old = g.get(&tenant).and_then(|m| m.read().ok()?.unknown_choice);
+                            fresh.unknown_choice = old.filter(|at| *at > started);
                             g.insert(tenant, Arc::new(RwLock::new(fresh)));
                         }
                     }
@@ -496,6 +517,15 @@ impl App {
             });
         }
         Ok(models)
+    }
+
+    /// Starts training every tenant's models from its history (at start, so that the first
+    /// suggestions need not wait).
+    pub async fn warm_models(self: &Arc<Self>) -> AppResult<()> {
+        for t in self.store.tenants().await? {
+            self.models(t.id).await?;
+        }
+        Ok(())
     }
 
     /// Suggests category, type, region and units for a request.
@@ -694,7 +724,9 @@ impl App {
             known &= m.request_type.learn(t, order.request_type.as_str());
             known &= m.unit.learn(t, &lead.0.to_string());
             m.learned_since += 1;
-            m.unknown_choice |= !known;
+            if !known {
+                m.unknown_choice = Some(Instant::now());
+            }
         }
         // Starts the retraining a new unit or category asks for.
         let _ = self.models(tenant).await;
