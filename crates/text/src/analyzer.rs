@@ -59,6 +59,20 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// The part of `original` that folds to `folded_part` (its first occurrence), as written:
+/// "A1区" for "a1区". The part itself where `original` does not contain it.
+pub fn unfold(original: &str, folded_part: &str) -> String {
+    let folded = fold(original);
+    match folded.find(folded_part) {
+        Some(b) => original
+            .chars()
+            .skip(folded[..b].chars().count())
+            .take(folded_part.chars().count())
+            .collect(),
+        None => folded_part.to_string(),
+    }
+}
+
 fn is_word(w: &str) -> bool {
     // Every stop word is at most two characters (six bytes).
     w.chars().any(char::is_alphanumeric) && (w.len() > 6 || !STOP_WORDS.contains(&w))
@@ -199,6 +213,13 @@ impl TokenStream for ZhTokenStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfolding_finds_the_text_as_written() {
+        assert_eq!(unfold("投诉A市Ａ１区北路", "a1区"), "Ａ１区");
+        assert_eq!(unfold("投诉A市A1区北路", "a市a1区"), "A市A1区");
+        assert_eq!(unfold("别处", "a1区"), "a1区");
+    }
 
     #[test]
     fn local_names_stay_whole_and_common_words_go() {

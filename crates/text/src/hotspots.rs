@@ -17,7 +17,7 @@
 //!   members' strongest words, so a request is compared with a few dozen clusters, not all.
 
 use crate::Analyzer;
-use crate::analyzer::fold;
+use crate::analyzer::{fold, unfold};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Words kept per request.
@@ -703,6 +703,8 @@ pub struct Hotspots {
     settings: Settings,
     words: HashMap<String, u32>,
     names: Vec<String>,
+    /// Places as first written (the names are folded: "a1区" is "A1区").
+    display: HashMap<u32, String>,
     df: Vec<u32>,
     seen: u32,
     docs: HashMap<i64, Doc>,
@@ -739,6 +741,7 @@ impl Hotspots {
             settings,
             words: HashMap::new(),
             names: Vec::new(),
+            display: HashMap::new(),
             df: Vec::new(),
             seen: 0,
             docs: HashMap::new(),
@@ -868,13 +871,21 @@ impl Hotspots {
             found.coarse = inside.coarse.iter().take(2).cloned().collect();
         }
         let vector = self.vector(r, &all);
-        let titled: Vec<u32> = places(&self.analyzer, r.title)
-            .fine
-            .iter()
-            .map(|p| self.place_id('f', p))
-            .collect();
+        let title_places = places(&self.analyzer, r.title).fine;
+        let titled: Vec<u32> = title_places.iter().map(|p| self.place_id('f', p)).collect();
         let fine: Vec<u32> = found.fine.iter().map(|p| self.place_id('f', p)).collect();
         let mut coarse: Vec<u32> = found.coarse.iter().map(|p| self.place_id('c', p)).collect();
+        let source = format!("{} {} {opening}", r.address, r.title);
+        for (id, name) in fine
+            .iter()
+            .zip(&found.fine)
+            .chain(coarse.iter().zip(&found.coarse))
+            .chain(titled.iter().zip(&title_places))
+        {
+            if !self.display.contains_key(id) {
+                self.display.insert(*id, unfold(&source, name));
+            }
+        }
         if let Some(code) = r.region.filter(|c| c.len() >= 6) {
             // The district (six digits) is the coarse place of a placed request.
             let district = &code[..6];
@@ -1112,7 +1123,12 @@ impl Hotspots {
             .filter_map(|id| self.docs.get(id).map(|d| (c.dot(&d.vector), *id)))
             .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
             .map_or(0, |(_, id)| id);
-        let name = |p: u32| self.names[p as usize][2..].to_string();
+        let name = |p: u32| {
+            self.display
+                .get(&p)
+                .cloned()
+                .unwrap_or_else(|| self.names[p as usize][2..].to_string())
+        };
         let top = |list: &[(u32, u32)]| {
             list.iter()
                 .max_by(|a, b| {

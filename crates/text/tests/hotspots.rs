@@ -100,7 +100,7 @@ fn the_top_clusters_of_real_messages_share_place_and_issue_with_their_representa
             let text = opening(m);
             let p = places(&analyzer, &text);
             // The place: the cluster's place is named, or the two name one place.
-            let same_place = (!c.place.is_empty() && text.contains(&c.place))
+            let same_place = (!c.place.is_empty() && text.contains(&fold(&c.place)))
                 || p.fine.iter().any(|f| rep_places.fine.contains(f))
                 || p.coarse.iter().any(|f| rep_places.coarse.contains(f));
             // The issue: a word of two or more characters, not a place's, in both.

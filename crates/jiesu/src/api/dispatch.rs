@@ -346,11 +346,17 @@ async fn suggest(
     {
         return Err(FieldError::new("content", "文本过长").into());
     }
+    // Without a title, the one the order would get from its content.
+    let title = if title.is_empty() {
+        super::dto::derive_title(&r.content)
+    } else {
+        r.title
+    };
     let s = app
         .suggest(
             &p,
             &RequestText {
-                title: r.title,
+                title,
                 content: r.content,
                 address: r.address,
             },

@@ -605,7 +605,17 @@ impl App {
             .map(|r| RegionPick {
                 code: r.code.clone(),
                 path: r.path.iter().map(|(_, n)| n.clone()).collect(),
-                words: r.words.iter().map(|f| f.word.clone()).collect(),
+                // As written (the resolver reads folded text).
+                words: r
+                    .words
+                    .iter()
+                    .map(|f| {
+                        jiesu_text::analyzer::unfold(
+                            &format!("{} {} {}", text.address, text.title, text.content),
+                            &f.word,
+                        )
+                    })
+                    .collect(),
                 ambiguous: r.ambiguous.clone(),
             });
         let chain = region_pick
