@@ -73,7 +73,7 @@ pub fn unfold(original: &str, folded_part: &str) -> String {
     }
 }
 
-fn is_word(w: &str) -> bool {
+pub(crate) fn is_word(w: &str) -> bool {
     // Every stop word is at most two characters (six bytes).
     w.chars().any(char::is_alphanumeric) && (w.len() > 6 || !STOP_WORDS.contains(&w))
 }

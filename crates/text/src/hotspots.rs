@@ -29,7 +29,7 @@ const CENTROID_TERMS: usize = 240;
 /// Clusters compared in full with a request.
 const CANDIDATES: usize = 48;
 /// A word listed for more clusters than this is too common to find candidates by.
-const MAX_POSTING: usize = 4_000;
+const MAX_POSTING: usize = 1_000;
 /// Characters of the content read (its opening states the matter).
 const CONTENT_CHARS: usize = 300;
 /// Place names are at most this long, place word included.
@@ -328,21 +328,22 @@ fn division_char(c: char) -> bool {
 
 /// The place word a token ends with, if any (the longest).
 fn place_word(token: &str) -> Option<&'static str> {
-    PLACE_WORDS
-        .iter()
-        .filter(|w| token.ends_with(*w))
-        .max_by_key(|w| w.len())
-        .copied()
+    let words = &lists().place_words;
+    // Place words are at most three characters.
+    let ends: Vec<usize> = token.char_indices().rev().take(3).map(|(i, _)| i).collect();
+    ends.iter()
+        .rev()
+        .find_map(|&i| words.get(&token[i..]).copied())
 }
 
 /// Parts of speech that end a place's name on its left: verbs, adverbs, prepositions,
 /// conjunctions, particles, pronouns, interjections.
-fn breaks_name(word: &str, tag: &str) -> bool {
-    if word.chars().count() == 1 {
-        return LEFT_STOPS.contains(&word);
+fn breaks_name(l: &Lists, word: &str, tag: &str) -> bool {
+    if l.left_stops.contains(word) {
+        return true;
     }
-    LEFT_STOPS.contains(&word)
-        || matches!(
+    word.chars().count() > 1
+        && matches!(
             tag,
             "v" | "vd"
                 | "vg"
@@ -367,9 +368,36 @@ fn breaks_name(word: &str, tag: &str) -> bool {
 
 /// The fine places and divisions named in `text`.
 pub fn places(analyzer: &Analyzer, text: &str) -> Places {
+    read(analyzer, text).0
+}
+
+/// Word lists as sets, built once.
+struct Lists {
+    place_words: HashSet<&'static str>,
+    not_places: HashSet<&'static str>,
+    not_place_tails: HashSet<&'static str>,
+    left_stops: HashSet<&'static str>,
+}
+
+fn lists() -> &'static Lists {
+    static LISTS: std::sync::OnceLock<Lists> = std::sync::OnceLock::new();
+    LISTS.get_or_init(|| Lists {
+        place_words: PLACE_WORDS.iter().copied().collect(),
+        not_places: NOT_PLACES.iter().copied().collect(),
+        not_place_tails: NOT_PLACE_TAILS.iter().copied().collect(),
+        left_stops: LEFT_STOPS.iter().copied().collect(),
+    })
+}
+
+/// The places of `text`, and its other words (the issue's: words of two or more
+/// characters, or letters), from one segmentation.
+fn read(analyzer: &Analyzer, text: &str) -> (Places, Vec<String>) {
     let folded = fold(text);
     let tokens = analyzer.tag(&folded);
+    let l = lists();
     let mut out = Places::default();
+    // Tokens that are part of a place.
+    let mut used = vec![false; tokens.len()];
     // The name being read starts at `start`; the last fine place ended at `last_place`.
     let mut start = 0;
     let mut last_place: Option<usize> = None;
@@ -379,7 +407,7 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
         let date = matches!(t, "年" | "月" | "日")
             && i > 0
             && tokens[i - 1].0.chars().all(|c| c.is_ascii_digit());
-        if is_break(t) || breaks_name(t, tag) || date {
+        if is_break(t) || breaks_name(l, t, tag) || date {
             start = i + 1;
             i += 1;
             continue;
@@ -390,19 +418,20 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
         let coded = t.chars().all(|c| c.is_ascii_alphanumeric())
             && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
         if coded {
-            if let Some(d) = tokens
+            let next = tokens
                 .get(i + 1)
                 .and_then(|(n, _)| n.chars().next())
-                .filter(|c| division_char(*c))
-            {
-                out.coarse.push(format!("{t}{d}"));
-            }
+                .filter(|c| division_char(*c));
             // Codes and the division after them are not part of a name.
-            i += if out.coarse.last().is_some_and(|c| c.starts_with(t)) {
-                2
-            } else {
-                1
-            };
+            match next {
+                Some(d) => {
+                    out.coarse.push(format!("{t}{d}"));
+                    used[i] = true;
+                    used[i + 1] = tokens[i + 1].0.chars().count() == 1;
+                    i += 2;
+                }
+                None => i += 1,
+            }
             start = i;
             continue;
         }
@@ -410,6 +439,7 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
         if chars == 1 && t.chars().all(division_char) && i > start {
             let name: String = tokens[start..=i].iter().map(|(w, _)| *w).collect();
             out.coarse.push(name);
+            used[start..=i].fill(true);
             i += 1;
             start = i;
             continue;
@@ -417,16 +447,17 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
         let lettered = t.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
         if (chars >= 3 || lettered)
             && t.chars().last().is_some_and(division_char)
-            && !NOT_PLACES.contains(&t)
+            && !l.not_places.contains(t)
         {
             out.coarse.push(t.to_string());
+            used[i] = true;
             i += 1;
             start = i;
             continue;
         }
         // A bare place word right after a place: 易俗河 + 镇, 丽发新城 + 小区.
         if last_place == Some(i.wrapping_sub(1))
-            && PLACE_WORDS.contains(&t)
+            && l.place_words.contains(t)
             && out
                 .fine
                 .last()
@@ -435,6 +466,7 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
             && let Some(prev) = out.fine.pop()
         {
             out.fine.push(format!("{prev}{t}"));
+            used[i] = true;
             last_place = Some(i);
             start = i + 1;
             i += 1;
@@ -462,16 +494,19 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
             // never a generic one (搅拌站).
             let named =
                 i + 1 - from >= 2 || name.chars().count() >= 4 || matches!(tag, "ns" | "nt" | "nz");
-            let generic = tokens[from..=i].iter().all(|(w, _)| NOT_PLACES.contains(w));
+            let generic = tokens[from..=i]
+                .iter()
+                .all(|(w, _)| l.not_places.contains(w));
             if core >= 2
                 && named
                 && !generic
-                && !NOT_PLACES.contains(&name.as_str())
-                && !NOT_PLACE_TAILS.contains(&t)
+                && !l.not_places.contains(name.as_str())
+                && !l.not_place_tails.contains(t)
             {
                 if !out.fine.contains(&name) {
                     out.fine.push(name);
                 }
+                used[from..=i].fill(true);
                 last_place = Some(i);
                 // The next name starts after this place (泉塘街道, then 板桥安置小区).
                 start = i + 1;
@@ -480,7 +515,17 @@ pub fn places(analyzer: &Analyzer, text: &str) -> Places {
         i += 1;
     }
     out.coarse.dedup();
-    out
+    let words = tokens
+        .iter()
+        .zip(&used)
+        .filter(|((w, _), used)| {
+            !**used
+                && crate::analyzer::is_word(w)
+                && (w.chars().count() >= 2 || w.chars().all(char::is_alphabetic))
+        })
+        .map(|((w, _), _)| w.to_string())
+        .collect();
+    (out, words)
 }
 
 /// Splits the divisions off the front of a name: `a市a1区北路街道` → (`a市`, `a1区`),
@@ -513,9 +558,9 @@ fn core(name: &str) -> &str {
 }
 
 /// The same place: the same name, or one name inside the other (月皓玻璃 in 月皓玻璃有限)
-/// where the shorter is specific enough (实验 is in every other school's name).
-fn fine_match(a: &str, b: &str) -> bool {
-    let (a, b) = (core(a), core(b));
+/// where the shorter is specific enough (实验 is in every other school's name). On the names
+/// without their place words.
+fn cores_match(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     short == long || (short.chars().count() >= 3 && long.contains(short))
 }
@@ -705,6 +750,8 @@ pub struct Hotspots {
     names: Vec<String>,
     /// Places as first written (the names are folded: "a1区" is "A1区").
     display: HashMap<u32, String>,
+    /// Fine places without their place words, for matching.
+    cores: HashMap<u32, String>,
     df: Vec<u32>,
     seen: u32,
     docs: HashMap<i64, Doc>,
@@ -742,6 +789,7 @@ impl Hotspots {
             words: HashMap::new(),
             names: Vec::new(),
             display: HashMap::new(),
+            cores: HashMap::new(),
             df: Vec::new(),
             seen: 0,
             docs: HashMap::new(),
@@ -785,27 +833,24 @@ impl Hotspots {
 
     /// Places share the word table, marked so they never meet a word.
     fn place_id(&mut self, kind: char, name: &str) -> u32 {
-        self.word_id(&format!("\u{1}{kind}{name}"))
+        let id = self.word_id(&format!("\u{1}{kind}{name}"));
+        if kind == 'f' && !self.cores.contains_key(&id) {
+            self.cores.insert(id, core(name).to_string());
+        }
+        id
+    }
+
+    /// A fine place's name without its place word.
+    fn core_of(&self, place: u32) -> &str {
+        self.cores.get(&place).map_or("", String::as_str)
     }
 
     /// The words: the request's words without the places it names.
-    fn vector(&mut self, r: &Incoming<'_>, found: &Places) -> Vec<(u32, f32)> {
-        let unplaced = |text: &str| {
-            let mut t = fold(text);
-            for p in found.fine.iter().chain(&found.coarse) {
-                t = t.replace(p.as_str(), " ");
-            }
-            t
-        };
-        let title = unplaced(r.title);
-        let content = unplaced(&r.content.chars().take(CONTENT_CHARS).collect::<String>());
+    fn vector(&mut self, title: &[String], content: &[String]) -> Vec<(u32, f32)> {
         let mut tf: HashMap<u32, f32> = HashMap::new();
-        for (text, weight) in [(title.as_str(), 2.0), (content.as_str(), 1.0)] {
-            for w in self.analyzer.words(text) {
-                if w.chars().count() < 2 && !w.chars().all(|c| c.is_alphabetic()) {
-                    continue;
-                }
-                let id = self.word_id(&w);
+        for (words, weight) in [(title, 2.0), (content, 1.0)] {
+            for w in words {
+                let id = self.word_id(w);
                 *tf.entry(id).or_default() += weight;
             }
         }
@@ -855,23 +900,29 @@ impl Hotspots {
         let opening: String = r.content.chars().take(CONTENT_CHARS).collect();
         // The title (and address) say where; the content's places count where they say
         // nothing, since the content also names places in passing.
-        let mut found = places(&self.analyzer, &format!("{} {}", r.address, r.title));
-        let inside = places(&self.analyzer, &opening);
-        let mut all = found.clone();
-        for p in &inside.fine {
-            if !all.fine.contains(p) {
-                all.fine.push(p.clone());
+        // One reading each: the words come without the places' words.
+        let (at, _) = read(&self.analyzer, r.address);
+        let (named, title_words) = read(&self.analyzer, r.title);
+        let (inside, content_words) = read(&self.analyzer, &opening);
+        let mut found = at;
+        for p in &named.fine {
+            if !found.fine.contains(p) {
+                found.fine.push(p.clone());
             }
         }
-        all.coarse.extend(inside.coarse.iter().cloned());
+        for p in &named.coarse {
+            if !found.coarse.contains(p) {
+                found.coarse.push(p.clone());
+            }
+        }
         if found.fine.is_empty() {
             found.fine = inside.fine.iter().take(2).cloned().collect();
         }
         if found.coarse.is_empty() {
             found.coarse = inside.coarse.iter().take(2).cloned().collect();
         }
-        let vector = self.vector(r, &all);
-        let title_places = places(&self.analyzer, r.title).fine;
+        let vector = self.vector(&title_words, &content_words);
+        let title_places = named.fine;
         let titled: Vec<u32> = title_places.iter().map(|p| self.place_id('f', p)).collect();
         let fine: Vec<u32> = found.fine.iter().map(|p| self.place_id('f', p)).collect();
         let mut coarse: Vec<u32> = found.coarse.iter().map(|p| self.place_id('c', p)).collect();
@@ -891,7 +942,7 @@ impl Hotspots {
             let district = &code[..6];
             coarse.push(self.place_id('r', district));
         }
-        let best = self.best_cluster(&vector, &found.fine, &fine, &coarse);
+        let best = self.best_cluster(&vector, &fine, &coarse);
         let slot = match best {
             Some(slot) => slot,
             None => self.new_cluster(),
@@ -959,13 +1010,7 @@ impl Hotspots {
         }
     }
 
-    fn best_cluster(
-        &self,
-        vector: &[(u32, f32)],
-        fine_names: &[String],
-        fine: &[u32],
-        coarse: &[u32],
-    ) -> Option<u32> {
+    fn best_cluster(&self, vector: &[(u32, f32)], fine: &[u32], coarse: &[u32]) -> Option<u32> {
         let mut votes: HashMap<u32, f32> = HashMap::new();
         for p in fine.iter().chain(coarse) {
             if let Some(list) = self.place_postings.get(p)
@@ -976,7 +1021,9 @@ impl Hotspots {
                 }
             }
         }
-        for (t, w) in vector {
+        let mut strongest: Vec<(u32, f32)> = vector.to_vec();
+        strongest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (t, w) in strongest.iter().take(PROBE_TERMS) {
             if let Some(list) = self.postings.get(t)
                 && list.len() <= MAX_POSTING
             {
@@ -986,8 +1033,16 @@ impl Hotspots {
             }
         }
         let mut candidates: Vec<(u32, f32)> = votes.into_iter().collect();
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        candidates.truncate(CANDIDATES);
+        let by_votes = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if candidates.len() > CANDIDATES {
+            candidates.select_nth_unstable_by(CANDIDATES - 1, by_votes);
+            candidates.truncate(CANDIDATES);
+        }
+        candidates.sort_by(by_votes);
+        let mut my_levels = [false; 3];
+        for p in coarse {
+            my_levels[self.level(*p) as usize] = true;
+        }
         let mut best: Option<(f32, u32)> = None;
         for (slot, _) in candidates {
             let c = &self.clusters[slot as usize];
@@ -998,31 +1053,21 @@ impl Hotspots {
             if sim < self.settings.join {
                 continue;
             }
-            let cluster_fine: Vec<&str> = c
-                .fine
-                .iter()
-                .map(|(p, _)| &self.names[*p as usize][2..])
-                .collect();
-            let fine_shared = fine_names
-                .iter()
-                .any(|a| cluster_fine.iter().any(|b| fine_match(a, b)));
-            let fine_conflict = !fine_names.is_empty() && !cluster_fine.is_empty() && !fine_shared;
+            let fine_shared = fine.iter().any(|a| {
+                c.fine
+                    .iter()
+                    .any(|(b, _)| a == b || cores_match(self.core_of(*a), self.core_of(*b)))
+            });
+            let fine_conflict = !fine.is_empty() && !c.fine.is_empty() && !fine_shared;
             let coarse_shared = coarse.iter().any(|p| c.coarse.iter().any(|(q, _)| q == p));
             // Divisions of one level that differ (A7县, J5县) are different places, however
             // alike the rest (实验中学 is in many counties).
-            let coarse_conflict = [0u8, 1, 2].iter().any(|l| {
-                let mine: Vec<u32> = coarse
-                    .iter()
-                    .copied()
-                    .filter(|p| self.level(*p) == *l)
-                    .collect();
-                let theirs: Vec<u32> = c
-                    .coarse
-                    .iter()
-                    .map(|(p, _)| *p)
-                    .filter(|p| self.level(*p) == *l)
-                    .collect();
-                !mine.is_empty() && !theirs.is_empty() && !mine.iter().any(|p| theirs.contains(p))
+            let coarse_conflict = (0u8..3).any(|l| {
+                my_levels[l as usize]
+                    && c.coarse.iter().any(|(q, _)| self.level(*q) == l)
+                    && !coarse
+                        .iter()
+                        .any(|p| self.level(*p) == l && c.coarse.iter().any(|(q, _)| q == p))
             });
             let place_ok = !coarse_conflict && (fine_shared || (!fine_conflict && coarse_shared));
             let ok = if place_ok {
