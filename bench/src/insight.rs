@@ -208,7 +208,10 @@ struct Community {
 }
 
 /// The demo city's divisions, and each community with its district and town names.
-fn city() -> anyhow::Result<(Vec<Place>, Vec<(String, String, String, String)>)> {
+/// A community: its district's, town's and own name, and its code.
+type CommunityRow = (String, String, String, String);
+
+fn city() -> anyhow::Result<(Vec<Place>, Vec<CommunityRow>)> {
     let c: City = serde_json::from_str(CITY_JSON)?;
     let mut places = vec![Place {
         code: c.code.clone(),
@@ -261,7 +264,7 @@ struct Order {
 fn orders(
     analyzer: &Analyzer,
     messages: &[Message],
-    communities: &[(String, String, String, String)],
+    communities: &[CommunityRow],
     n: usize,
     seed: u64,
 ) -> Vec<Order> {
@@ -329,7 +332,7 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     let (places, communities) = city()?;
     let history = orders(&analyzer, &msgs, &communities, args.orders, 11);
     let keywords: HashMap<String, Vec<String>> = serde_json::from_str(KEYWORDS_JSON)?;
-    let lexicon = Lexicon::new(keywords.into_iter().map(|(k, v)| (k, v)));
+    let lexicon = Lexicon::new(keywords);
     let type_lexicon = Lexicon::new(
         TYPES
             .iter()

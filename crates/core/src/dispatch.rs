@@ -124,13 +124,13 @@ impl Catalogue {
                 if u.role == AssignmentRole::Sub {
                     return Err(field(at(&format!("units[{k}].role")), "角色须为主办或协办"));
                 }
-                if let RuleTarget::Unit { unit_id } = u.target {
-                    if !ctx.unit_active(unit_id) {
-                        return Err(field(
-                            at(&format!("units[{k}].unit_id")),
-                            "单位不存在或已停用",
-                        ));
-                    }
+                if let RuleTarget::Unit { unit_id } = u.target
+                    && !ctx.unit_active(unit_id)
+                {
+                    return Err(field(
+                        at(&format!("units[{k}].unit_id")),
+                        "单位不存在或已停用",
+                    ));
                 }
                 if r.units[..k].iter().any(|o| o.target == u.target) {
                     return Err(field(at(&format!("units[{k}]")), "同一单位重复"));
@@ -156,7 +156,9 @@ impl Catalogue {
     /// first, then the regions above it) whose text is `text`; with the index of the rule and
     /// the keyword that made it apply, if any.
     pub fn route(&self, category: &str, regions: &[&str], text: &str) -> Option<Route<'_>> {
-        let mut best: Option<((usize, usize, bool, i32), usize, Option<&str>)> = None;
+        // (specificity: category depth, region nearness, keyword, priority), rule, keyword.
+        type Best<'r> = ((usize, usize, bool, i32), usize, Option<&'r str>);
+        let mut best: Option<Best<'_>> = None;
         for (i, r) in self.rules.iter().enumerate() {
             let covers = category == r.category
                 || category

@@ -94,7 +94,10 @@ impl InsightSettings {
 /// The hot spots of one tenant: being built (new orders wait) or ready.
 enum Spots {
     Building { pending: Vec<OrderText> },
-    Ready { spots: Hotspots, window_ms: i64 },
+    Ready {
+        spots: Box<Hotspots>,
+        window_ms: i64,
+    },
 }
 
 #[derive(Default)]
@@ -457,7 +460,10 @@ impl App {
             ms = started.elapsed().as_millis() as u64,
             "hot spots built"
         );
-        *g = Spots::Ready { spots, window_ms };
+        *g = Spots::Ready {
+            spots: Box::new(spots),
+            window_ms,
+        };
         Ok(())
     }
 
