@@ -93,7 +93,9 @@ impl InsightSettings {
 
 /// The hot spots of one tenant: being built (new orders wait) or ready.
 enum Spots {
-    Building { pending: Vec<OrderText> },
+    Building {
+        pending: Vec<OrderText>,
+    },
     Ready {
         spots: Box<Hotspots>,
         window_ms: i64,
