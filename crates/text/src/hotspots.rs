@@ -601,6 +601,10 @@ struct Cluster {
     /// Bumped when the slot is reused, so that keys of gone clusters stay gone.
     generation: u32,
     members: Vec<i64>,
+    /// The members' acceptance times, ascending.
+    times: Vec<i64>,
+    /// Distinct callers with their members, by caller.
+    callers: Vec<(u64, u32)>,
     /// Sum of the members' vectors, sorted by word.
     centroid: Vec<(u32, f32)>,
     norm2: f32,
@@ -608,9 +612,20 @@ struct Cluster {
     fine: Vec<(u32, u32)>,
     coarse: Vec<(u32, u32)>,
     titled: Vec<(u32, u32)>,
-    /// Words and places this cluster is listed under.
-    listed: HashSet<u32>,
-    listed_places: HashSet<u32>,
+    /// Words and places this cluster is listed under, ascending.
+    listed: Vec<u32>,
+    listed_places: Vec<u32>,
+}
+
+/// Inserts `x` into the ascending `list`; false when it was there.
+fn insert_sorted(list: &mut Vec<u32>, x: u32) -> bool {
+    match list.binary_search(&x) {
+        Ok(_) => false,
+        Err(i) => {
+            list.insert(i, x);
+            true
+        }
+    }
 }
 
 impl Cluster {
@@ -769,16 +784,16 @@ fn key_of(slot: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(slot)
 }
 
-fn caller_hash(c: Option<&str>) -> u64 {
+/// Who raised a request, for reach: a hash of the caller, or, for an unknown caller, a key
+/// of the request's own (they count as one person each).
+fn caller_key(r: &Incoming<'_>) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
-    match c {
-        None => 0,
-        Some(c) => {
-            let mut h = DefaultHasher::new();
-            c.trim().hash(&mut h);
-            h.finish().max(1)
-        }
+    let mut h = DefaultHasher::new();
+    match r.caller.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => c.hash(&mut h),
+        None => (r.id, "unknown").hash(&mut h),
     }
+    h.finish()
 }
 
 impl Hotspots {
@@ -949,6 +964,13 @@ impl Hotspots {
         };
         let c = &mut self.clusters[slot as usize];
         c.members.push(r.id);
+        let at = c.times.partition_point(|t| *t <= r.time);
+        c.times.insert(at, r.time);
+        let caller = caller_key(r);
+        match c.callers.binary_search_by_key(&caller, |(k, _)| *k) {
+            Ok(i) => c.callers[i].1 += 1,
+            Err(i) => c.callers.insert(i, (caller, 1)),
+        }
         c.add(&vector, 1.0);
         Cluster::count(&mut c.fine, &fine, 1);
         Cluster::count(&mut c.coarse, &coarse, 1);
@@ -958,12 +980,12 @@ impl Hotspots {
         let mut strongest: Vec<(u32, f32)> = vector.clone();
         strongest.sort_by(|a, b| b.1.total_cmp(&a.1));
         for (t, _) in strongest.iter().take(PROBE_TERMS) {
-            if self.clusters[slot as usize].listed.insert(*t) {
+            if insert_sorted(&mut self.clusters[slot as usize].listed, *t) {
                 self.postings.entry(*t).or_default().push(slot);
             }
         }
         for p in fine.iter().chain(&coarse) {
-            if self.clusters[slot as usize].listed_places.insert(*p) {
+            if insert_sorted(&mut self.clusters[slot as usize].listed_places, *p) {
                 self.place_postings.entry(*p).or_default().push(slot);
             }
         }
@@ -972,7 +994,7 @@ impl Hotspots {
             Doc {
                 cluster: slot,
                 time: r.time,
-                caller: caller_hash(r.caller),
+                caller: caller_key(r),
                 vector: vector.into_boxed_slice(),
                 fine: fine.into_boxed_slice(),
                 coarse: coarse.into_boxed_slice(),
@@ -1106,13 +1128,22 @@ impl Hotspots {
         let slot = doc.cluster;
         let c = &mut self.clusters[slot as usize];
         c.members.retain(|m| *m != id);
+        if let Ok(i) = c.times.binary_search(&doc.time) {
+            c.times.remove(i);
+        }
+        if let Ok(i) = c.callers.binary_search_by_key(&doc.caller, |(k, _)| *k) {
+            c.callers[i].1 -= 1;
+            if c.callers[i].1 == 0 {
+                c.callers.remove(i);
+            }
+        }
         c.add(&doc.vector, -1.0);
         Cluster::count(&mut c.fine, &doc.fine, -1);
         Cluster::count(&mut c.coarse, &doc.coarse, -1);
         Cluster::count(&mut c.titled, &doc.titled, -1);
         if c.members.is_empty() {
-            let listed: Vec<u32> = c.listed.drain().collect();
-            let places: Vec<u32> = c.listed_places.drain().collect();
+            let listed: Vec<u32> = std::mem::take(&mut c.listed);
+            let places: Vec<u32> = std::mem::take(&mut c.listed_places);
             c.centroid.clear();
             c.norm2 = 0.0;
             for t in listed {
@@ -1258,32 +1289,16 @@ impl Hotspots {
     }
 
     fn stats(&self, c: &Cluster, now: i64, recent: i64) -> Stats {
-        let mut s = Stats {
-            size: c.members.len(),
-            recent: 0,
-            previous: 0,
-            callers: 0,
-            last: 0,
+        let count = |from: i64, to: i64| {
+            c.times.partition_point(|t| *t <= to) - c.times.partition_point(|t| *t <= from)
         };
-        let mut callers: Vec<u64> = Vec::with_capacity(c.members.len());
-        for d in c.members.iter().filter_map(|id| self.docs.get(id)) {
-            if d.time > now - recent && d.time <= now {
-                s.recent += 1;
-            } else if d.time > now - 2 * recent && d.time <= now - recent {
-                s.previous += 1;
-            }
-            s.last = s.last.max(d.time);
-            // An unknown caller counts as one of their own.
-            callers.push(if d.caller == 0 {
-                d.time as u64 ^ 0x9e37
-            } else {
-                d.caller
-            });
+        Stats {
+            size: c.members.len(),
+            recent: count(now - recent, now),
+            previous: count(now - 2 * recent, now - recent),
+            callers: c.callers.len(),
+            last: c.times.last().copied().unwrap_or(0),
         }
-        callers.sort_unstable();
-        callers.dedup();
-        s.callers = callers.len();
-        s
     }
 }
 
