@@ -36,62 +36,45 @@ async fn the_catalogue_is_published_in_checked_versions_by_admins(t: &TestApp) {
     let (s, _) = get(&handler, t.url("/api/dispatch/catalogue")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let body = json!({"base_version": 0, "rules": rules(t), "reason": "首版派单目录"});
-    let r = dispatcher
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (s, _) = put(&dispatcher, t.url("/api/dispatch/catalogue"), body.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // A bad rule names its field and publishes nothing.
     let mut bad = rules(t);
     bad[1]["units"][0]["unit_id"] = json!(999_999);
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&json!({"base_version": 0, "rules": bad, "reason": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let e: Value = r.json().await.unwrap();
+    let (s, r) = put(
+        &admin,
+        t.url("/api/dispatch/catalogue"),
+        json!({"base_version": 0, "rules": bad, "reason": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let e = r;
     assert_eq!(e["error"]["field"], "rules[1].units[0].unit_id", "{e}");
     let mut two_leads = rules(t);
     two_leads[0]["units"][1]["role"] = json!("lead");
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&json!({"base_version": 0, "rules": two_leads, "reason": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = put(
+        &admin,
+        t.url("/api/dispatch/catalogue"),
+        json!({"base_version": 0, "rules": two_leads, "reason": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, c) = get(&admin, t.url("/api/dispatch/catalogue")).await;
     assert_eq!(c["version"], 0);
 
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["version"], 1);
+    let (s, r) = put(&admin, t.url("/api/dispatch/catalogue"), body.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["version"], 1);
     // Someone who edited version 0 meanwhile does not overwrite version 1.
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(
-            &json!({"base_version": 1, "rules": [rules(t)[0].clone()], "reason": "燃气改由住建局"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = put(&admin, t.url("/api/dispatch/catalogue"), body.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = put(
+        &admin,
+        t.url("/api/dispatch/catalogue"),
+        json!({"base_version": 1, "rules": [rules(t)[0].clone()], "reason": "燃气改由住建局"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
 
     let (_, c) = get(&dispatcher, t.url("/api/dispatch/catalogue")).await;
     assert_eq!(c["version"], 2);
@@ -119,13 +102,13 @@ async fn the_suggestion_routes_by_category_region_and_keyword_with_its_reasons(t
     let admin = t.login("admin").await;
     let agent = t.login("agent").await;
     let handler = t.login("handler").await;
-    let r = admin
-        .put(t.url("/api/dispatch/catalogue"))
-        .json(&json!({"base_version": 0, "rules": rules(t), "reason": "首版"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = put(
+        &admin,
+        t.url("/api/dispatch/catalogue"),
+        json!({"base_version": 0, "rules": rules(t), "reason": "首版"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
 
     // Cold start: no history, the category tree's keywords and the catalogue decide.
     let (s, g) = call(

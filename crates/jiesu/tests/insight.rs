@@ -147,25 +147,18 @@ async fn an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat
     let (s, cfg) = get(&admin, t.url("/api/insight/settings")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(cfg["repeat_window_days"], 30);
-    let put = |body: Value, who: Client| {
-        let url = t.url("/api/insight/settings");
-        async move { who.put(url).json(&body).send().await.unwrap() }
-    };
+    let settings = t.url("/api/insight/settings");
     let mut wider = cfg.clone();
     wider["repeat_window_days"] = json!(60);
-    assert_eq!(
-        put(wider.clone(), dispatcher.clone()).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    let (s, _) = put(&dispatcher, settings.clone(), wider.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let mut bad = cfg.clone();
     bad["repeat_min_similarity"] = json!(1.5);
-    let r = put(bad, admin.clone()).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["field"],
-        "repeat_min_similarity"
-    );
-    assert_eq!(put(wider, admin.clone()).await.status(), StatusCode::OK);
+    let (s, e) = put(&admin, settings.clone(), bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "repeat_min_similarity");
+    let (s, _) = put(&admin, settings, wider).await;
+    assert_eq!(s, StatusCode::OK);
     let third = accept(t, &agent, "小区电梯困人", content, "13900000003", "").await;
     let linked: Vec<i64> = third["repeat_of"]
         .as_array()

@@ -314,6 +314,12 @@ pub async fn call(c: &Client, url: String, body: Value) -> (StatusCode, Value) {
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+pub async fn put(c: &Client, url: String, body: Value) -> (StatusCode, Value) {
+    let r = c.put(url).json(&body).send().await.expect("put");
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn get(c: &Client, url: String) -> (StatusCode, Value) {
     let r = c.get(url).send().await.expect("request");
     let s = r.status();
