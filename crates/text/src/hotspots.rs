@@ -521,7 +521,7 @@ fn read(analyzer: &Analyzer, text: &str) -> (Places, Vec<String>) {
         .filter(|((w, _), used)| {
             !**used
                 && crate::analyzer::is_word(w)
-                && (w.chars().count() >= 2 || w.chars().all(char::is_alphabetic))
+                && (w.chars().count() >= 2 || w.chars().all(|c| c.is_ascii_alphabetic()))
         })
         .map(|((w, _), _)| w.to_string())
         .collect();
