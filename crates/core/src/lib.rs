@@ -14,6 +14,7 @@ pub mod mask;
 pub mod order;
 pub mod org;
 pub mod role;
+pub mod stats;
 pub mod values;
 
 pub use error::{DomainError, FieldError};

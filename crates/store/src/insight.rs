@@ -143,6 +143,38 @@ impl Store {
         rows.iter().map(text_of).collect()
     }
 
+    /// Orders accepted in `[from, to)` (epoch ms) after the position `after` (accepted_at,
+    /// id), in that order, at most `limit`: the orders a period's figures are made of.
+    pub async fn orders_accepted(
+        &self,
+        tenant: TenantId,
+        from: i64,
+        to: i64,
+        after: (i64, i64),
+        limit: u64,
+    ) -> Result<Vec<(i64, StoredOrder)>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, accepted_at, last_hash, state FROM orders WHERE tenant_id = $1 \
+                 AND accepted_at >= $2 AND accepted_at < $3 \
+                 AND (accepted_at > $4 OR (accepted_at = $4 AND id > $5)) \
+                 ORDER BY accepted_at, id LIMIT $6",
+                vec![
+                    tenant.0.into(),
+                    from.into(),
+                    to.into(),
+                    after.0.into(),
+                    after.1.into(),
+                    (limit as i64).into(),
+                ],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "accepted_at")?, crate::orders::order_from_row(r)?)))
+            .collect()
+    }
+
     /// Orders per China-time day, category and region, accepted in `[from, to)` (epoch ms);
     /// optionally only a category (and those below it) and a region (and those below it).
     pub async fn day_counts(

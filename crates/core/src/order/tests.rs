@@ -744,6 +744,186 @@ fn a_repeat_is_flagged_and_linked_in_its_history() {
     assert_eq!(ev.len(), 1);
 }
 
+/// What orders count towards in the centre's figures (`crate::stats`), at each step.
+#[test]
+fn an_orders_facts_follow_its_history_with_deadlines_extensions_and_rehandling() {
+    use crate::stats::OrderFacts;
+    let mut w = World::new();
+    let (mut o, mut h) = accepted(&w, Flags::default());
+    let f = OrderFacts::of(&o);
+    assert!(!f.dispatched && f.lead.is_none() && !f.completed);
+    let (d, ha) = (dispatcher(), handler(DEPT_A));
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Dispatch {
+            targets: vec![lead(DEPT_A), co(TOWN_A)],
+            note: None,
+        },
+    )
+    .unwrap();
+    let sign_due = o.assignments[0].sign_deadline.as_ref().unwrap().due;
+    // Signed a minute late: dispatched, not responded in time.
+    w.now = sign_due + Duration::minutes(1);
+    run(&w, &mut o, &mut h, &ha, Command::Sign).unwrap();
+    let f = OrderFacts::of(&o);
+    assert_eq!(f.lead, Some(DEPT_A));
+    assert!(f.dispatched && !f.signed_on_time && !f.completed);
+    // An extension moves the reply deadline: a reply after the first deadline but before
+    // the extended one is on time.
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &ha,
+        Command::RequestExtension {
+            days: 2,
+            reason: "需协调".into(),
+        },
+    )
+    .unwrap();
+    let first_due = o.deadlines.reply.as_ref().unwrap().due;
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::ReviewExtension {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    w.now = first_due + Duration::hours(1);
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &ha,
+        Command::Reply {
+            content: "已处理".into(),
+            contacted_citizen: true,
+        },
+    )
+    .unwrap();
+    let f = OrderFacts::of(&o);
+    assert!(f.completed && f.completed_on_time && !f.callback_due);
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Check {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    // Dissatisfied: back to the unit, no longer completed, counted as called back.
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &callback(),
+        Command::Callback {
+            satisfaction: Satisfaction::Dissatisfied,
+            resolved: false,
+            comment: None,
+        },
+    )
+    .unwrap();
+    let f = OrderFacts::of(&o);
+    assert!(f.rehandled && f.called_back && !f.resolved && !f.completed);
+    assert_eq!(f.satisfaction, Some(Satisfaction::Dissatisfied));
+    // Replied again after the new deadline: completed late; the second callback counts.
+    w.now = o.deadlines.reply.as_ref().unwrap().due + Duration::hours(1);
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &ha,
+        Command::Reply {
+            content: "已重新处理".into(),
+            contacted_citizen: true,
+        },
+    )
+    .unwrap();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Check {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &callback(),
+        Command::Callback {
+            satisfaction: Satisfaction::BasicallySatisfied,
+            resolved: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    let f = OrderFacts::of(&o);
+    assert_eq!(o.status, Status::Closed);
+    assert!(f.completed && !f.completed_on_time && f.callback_due && f.resolved);
+    assert_eq!(f.satisfaction, Some(Satisfaction::BasicallySatisfied));
+}
+
+#[test]
+fn a_returned_order_counts_for_the_unit_it_is_dispatched_to_next() {
+    use crate::stats::OrderFacts;
+    let w = World::new();
+    let (mut o, mut h) = accepted(&w, Flags::default());
+    let d = dispatcher();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Dispatch {
+            targets: vec![lead(DEPT_A)],
+            note: None,
+        },
+    )
+    .unwrap();
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &handler(DEPT_A),
+        Command::Return {
+            reason: "不属于本单位职责".into(),
+        },
+    )
+    .unwrap();
+    assert!(!OrderFacts::of(&o).dispatched, "back with the centre");
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Dispatch {
+            targets: vec![lead(DEPT_B)],
+            note: None,
+        },
+    )
+    .unwrap();
+    run(&w, &mut o, &mut h, &handler(DEPT_B), Command::Sign).unwrap();
+    let f = OrderFacts::of(&o);
+    assert_eq!(f.lead, Some(DEPT_B));
+    assert!(f.signed_on_time);
+}
+
 // ---- property tests -------------------------------------------------------------------------
 
 /// Mostly someone whose role fits the command, sometimes anyone (to exercise refusals).

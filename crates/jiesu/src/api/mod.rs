@@ -11,6 +11,7 @@ pub mod kb;
 pub mod orders;
 pub mod portal;
 pub mod search;
+pub mod stats;
 pub mod time;
 pub mod ui;
 
@@ -308,6 +309,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "portal", description = "市民门户（无需登录）：提交诉求、查询进度、满意度评价"),
         (name = "dispatch", description = "智能派单：派单目录、派单建议（分类、区域、承办单位）与建议准确率"),
         (name = "insight", description = "研判分析：热点、预警、同比趋势、疑似重复工单"),
+        (name = "stats", description = "统计：响应率、办结率、按期办结率、解决率、满意率、即答率、回访率及其明细工单"),
         (name = "system", description = "健康检查"),
     )
 )]
@@ -343,6 +345,7 @@ pub fn router(app: AppState) -> Router {
         .merge(search::router())
         .merge(dispatch::router())
         .merge(insight::router())
+        .merge(stats::router())
         .split_for_parts();
     let body_limit = app.config.body_limit_kib * 1024;
     // The outer cap lets an upload through; each extractor applies its route's own limit.

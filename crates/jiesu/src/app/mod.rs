@@ -10,6 +10,7 @@ pub mod kb;
 pub mod orders;
 pub mod portal;
 pub mod search;
+pub mod stats;
 pub mod time;
 
 use crate::config::Config;

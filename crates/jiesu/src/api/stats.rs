@@ -1,0 +1,236 @@
+//! The centre's figures over HTTP: rates for a period (and a unit), the orders behind every
+//! count, and the formulas.
+
+use super::auth::AuthUser;
+use super::dto::OrderSummaryDto;
+use super::{ApiJson, ApiResult, AppState, ErrorBody, query};
+use crate::app::stats::Period;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use chrono::{NaiveDate, Utc};
+use jiesu_core::stats::{Counts, Formulas, Measure};
+use jiesu_core::{FieldError, UnitId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RateParams {
+    /// First day, `YYYY-MM-DD` (China time).
+    pub from: String,
+    /// Last day, included.
+    pub to: String,
+    /// A unit: its figures with the units below it. Default: all the caller may see.
+    pub unit: Option<i64>,
+}
+
+fn day(field: &str, s: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, "日期格式须为 YYYY-MM-DD").into())
+}
+
+fn period(from: &str, to: &str) -> ApiResult<Period> {
+    Ok(Period::new(day("from", from)?, day("to", to)?)?)
+}
+
+/// The counts behind the rates.
+#[derive(Serialize, ToSchema)]
+pub struct CountsDto {
+    /// Orders accepted in the period.
+    pub accepted: u64,
+    /// … closed on the spot from the knowledge base (即答).
+    pub instant: u64,
+    /// … dispatched (with a lead unit).
+    pub dispatched: u64,
+    /// … signed for by the lead by its sign-for deadline.
+    pub signed_on_time: u64,
+    /// … replied to by the lead, or closed after handling.
+    pub completed: u64,
+    /// … completed by the reply deadline (as extended).
+    pub completed_on_time: u64,
+    /// … closed after handling: to be called back.
+    pub callback_due: u64,
+    /// … of those, closed by their callback.
+    pub callback_done: u64,
+    /// … called back (the latest callback; re-handled orders too).
+    pub called_back: u64,
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+    pub dissatisfied: u64,
+    pub resolved: u64,
+    /// … sent back for re-handling after a callback.
+    pub rehandled: u64,
+}
+
+impl From<Counts> for CountsDto {
+    fn from(c: Counts) -> Self {
+        CountsDto {
+            accepted: c.accepted,
+            instant: c.instant,
+            dispatched: c.dispatched,
+            signed_on_time: c.signed_on_time,
+            completed: c.completed,
+            completed_on_time: c.completed_on_time,
+            callback_due: c.callback_due,
+            callback_done: c.callback_done,
+            called_back: c.called_back,
+            satisfied: c.satisfied,
+            basically_satisfied: c.basically_satisfied,
+            dissatisfied: c.dissatisfied,
+            resolved: c.resolved,
+            rehandled: c.rehandled,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormulasDto {
+    /// What a “basically satisfied” counts for in the satisfaction rate (0–1; default 1).
+    pub basically_satisfied_weight: f64,
+}
+
+/// Rates as fractions 0…1 (null where there was nothing to count, e.g. no callbacks yet),
+/// with the counts and formulas behind them.
+#[derive(Serialize, ToSchema)]
+pub struct RatesDto {
+    pub from: String,
+    pub to: String,
+    pub unit_id: Option<i64>,
+    pub unit_name: Option<String>,
+    /// 响应率 = signed_on_time / dispatched
+    pub response_rate: Option<f64>,
+    /// 办结率 = completed / dispatched
+    pub completion_rate: Option<f64>,
+    /// 按期办结率 = completed_on_time / completed
+    pub on_time_rate: Option<f64>,
+    /// 解决率 = resolved / called_back
+    pub resolution_rate: Option<f64>,
+    /// 满意率 = (satisfied + weight × basically_satisfied) / called_back
+    pub satisfaction_rate: Option<f64>,
+    /// 即答率 = instant / accepted
+    pub instant_answer_rate: Option<f64>,
+    /// 回访率 = callback_done / callback_due
+    pub callback_rate: Option<f64>,
+    pub counts: CountsDto,
+    pub formulas: FormulasDto,
+}
+
+/// The rates of the orders accepted in a period (each order counts in the period it was
+/// accepted in), for a unit and those below it or for all the caller may see.
+#[utoipa::path(get, path = "/api/stats/rates", tag = "stats", params(RateParams),
+    responses((status = 200, body = RatesDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn rates(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    q: Result<Query<RateParams>, QueryRejection>,
+) -> ApiResult<Json<RatesDto>> {
+    let q = query(q)?;
+    let period = period(&q.from, &q.to)?;
+    let r = app.rates(&p, period, q.unit.map(UnitId)).await?;
+    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
+    Ok(Json(RatesDto {
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        unit_id: r.unit.as_ref().map(|(u, _)| u.0),
+        unit_name: r.unit.map(|(_, n)| n),
+        response_rate: round(r.rates.response_rate),
+        completion_rate: round(r.rates.completion_rate),
+        on_time_rate: round(r.rates.on_time_rate),
+        resolution_rate: round(r.rates.resolution_rate),
+        satisfaction_rate: round(r.rates.satisfaction_rate),
+        instant_answer_rate: round(r.rates.instant_answer_rate),
+        callback_rate: round(r.rates.callback_rate),
+        counts: r.counts.into(),
+        formulas: FormulasDto {
+            basically_satisfied_weight: r.formulas.basically_satisfied_weight,
+        },
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatOrdersParams {
+    /// The count: `accepted`, `instant`, `dispatched`, `signed_on_time`, `completed`,
+    /// `completed_on_time`, `callback_due`, `callback_done`, `called_back`, `satisfied`,
+    /// `basically_satisfied`, `dissatisfied`, `resolved`, `rehandled`.
+    pub measure: String,
+    pub from: String,
+    pub to: String,
+    pub unit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatOrdersDto {
+    /// How many orders the count has (the figure).
+    pub total: u64,
+    /// The orders, oldest first (at most 5,000).
+    pub items: Vec<OrderSummaryDto>,
+}
+
+/// The orders behind one count of `/api/stats/rates` (drill-down).
+#[utoipa::path(get, path = "/api/stats/orders", tag = "stats", params(StatOrdersParams),
+    responses((status = 200, body = StatOrdersDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn stat_orders(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    q: Result<Query<StatOrdersParams>, QueryRejection>,
+) -> ApiResult<Json<StatOrdersDto>> {
+    let q = query(q)?;
+    let measure = Measure::parse(q.measure.trim())
+        .ok_or_else(|| FieldError::new("measure", "没有这项统计"))?;
+    let period = period(&q.from, &q.to)?;
+    let (views, total) = app
+        .stat_orders(&p, measure, period, q.unit.map(UnitId))
+        .await?;
+    let now = Utc::now();
+    Ok(Json(StatOrdersDto {
+        total,
+        items: views.iter().map(|v| OrderSummaryDto::of(v, now)).collect(),
+    }))
+}
+
+/// The formulas the rates are computed with.
+#[utoipa::path(get, path = "/api/stats/formulas", tag = "stats",
+    responses((status = 200, body = FormulasDto)))]
+async fn get_formulas(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+) -> ApiResult<Json<FormulasDto>> {
+    let f = app.stat_formulas(p.tenant).await?;
+    Ok(Json(FormulasDto {
+        basically_satisfied_weight: f.basically_satisfied_weight,
+    }))
+}
+
+/// Change them (admin; audited).
+#[utoipa::path(put, path = "/api/stats/formulas", tag = "stats", request_body = FormulasDto,
+    responses((status = 200, body = FormulasDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_formulas(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    ApiJson(r): ApiJson<FormulasDto>,
+) -> ApiResult<Json<FormulasDto>> {
+    let cap = p.as_admin()?;
+    let f = app
+        .put_stat_formulas(
+            &cap,
+            Formulas {
+                basically_satisfied_weight: r.basically_satisfied_weight,
+            },
+        )
+        .await?;
+    Ok(Json(FormulasDto {
+        basically_satisfied_weight: f.basically_satisfied_weight,
+    }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(rates))
+        .routes(routes!(stat_orders))
+        .routes(routes!(get_formulas, put_formulas))
+}

@@ -1,0 +1,210 @@
+//! The centre's figures (四率 and more) for a period, a unit's subtree or the whole centre,
+//! each with the counts behind it and the list of orders behind every count.
+//!
+//! Computed from the orders accepted in the period (see `jiesu_core::stats` for what each
+//! order counts towards).
+
+use super::orders::OrderView;
+use super::{AdminCap, App, AppError, AppResult, Principal};
+use chrono::{Duration, NaiveDate};
+use jiesu_core::UnitId;
+use jiesu_core::role::Role;
+use jiesu_core::stats::{Counts, Formulas, Measure, OrderFacts, Rates};
+use jiesu_store::orders::{Scope, StoredOrder};
+use std::collections::HashSet;
+
+const FORMULAS_KEY: &str = "stat_formulas";
+const PAGE: u64 = 2_000;
+/// Orders listed behind a figure at most.
+const MAX_LIST: usize = 5_000;
+const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+
+/// Days, China time, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> AppResult<Period> {
+        if to < from {
+            return Err(AppError::invalid("to", "结束日期不能早于开始日期"));
+        }
+        if (to - from).num_days() > 366 {
+            return Err(AppError::invalid("to", "统计期间至多 366 天"));
+        }
+        Ok(Period { from, to })
+    }
+
+    /// `[start, end)` in epoch milliseconds.
+    fn millis(&self) -> (i64, i64) {
+        let start = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .map_or(0, |t| t.and_utc().timestamp_millis() - CHINA_OFFSET_MS)
+        };
+        (start(self.from), start(self.to + Duration::days(1)))
+    }
+}
+
+pub struct RateReport {
+    pub period: Period,
+    pub unit: Option<(UnitId, String)>,
+    pub counts: Counts,
+    pub rates: Rates,
+    pub formulas: Formulas,
+}
+
+impl App {
+    /// The units whose figures `p` may read: all (`None`) or a subtree. `unit` narrows it.
+    fn stats_units(
+        &self,
+        p: &Principal,
+        org: &jiesu_core::org::OrgTree,
+        unit: Option<UnitId>,
+    ) -> AppResult<Option<HashSet<UnitId>>> {
+        p.require_any(
+            &[
+                Role::Supervisor,
+                Role::Leader,
+                Role::Admin,
+                Role::Dispatcher,
+                Role::UnitAdmin,
+            ],
+            "查看统计",
+        )?;
+        if let Some(u) = unit
+            && org.get(u).is_none()
+        {
+            return Err(AppError::invalid("unit", "单位不存在"));
+        }
+        match (self.scope(p, org), unit) {
+            (Scope::All, None) => Ok(None),
+            (Scope::All, Some(u)) => Ok(Some(org.subtree(u).into_iter().collect())),
+            (Scope::Units(mine), None) => Ok(Some(mine.into_iter().collect())),
+            (Scope::Units(mine), Some(u)) => {
+                if !mine.contains(&u) {
+                    return Err(AppError::Forbidden("只能查看本单位及下级单位的统计".into()));
+                }
+                Ok(Some(org.subtree(u).into_iter().collect()))
+            }
+        }
+    }
+
+    /// Runs `f` on every order accepted in the period whose lead is among `units` (every
+    /// order for `None`), with its facts.
+    async fn each_order(
+        &self,
+        p: &Principal,
+        period: Period,
+        units: &Option<HashSet<UnitId>>,
+        mut f: impl FnMut(StoredOrder, &OrderFacts),
+    ) -> AppResult<()> {
+        let (from, to) = period.millis();
+        let mut after = (i64::MIN, i64::MIN);
+        loop {
+            let page = self
+                .store
+                .orders_accepted(p.tenant, from, to, after, PAGE)
+                .await?;
+            let Some((at, last)) = page.last() else {
+                break;
+            };
+            after = (*at, last.id.0);
+            let n = page.len();
+            for (_, o) in page {
+                let facts = OrderFacts::of(&o.order);
+                let counted = match units {
+                    None => true,
+                    Some(us) => facts.lead.is_some_and(|l| us.contains(&l)),
+                };
+                if counted {
+                    f(o, &facts);
+                }
+            }
+            if (n as u64) < PAGE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rates of the orders accepted in `period`, for `unit`'s subtree or all that `p`
+    /// may see.
+    pub async fn rates(
+        &self,
+        p: &Principal,
+        period: Period,
+        unit: Option<UnitId>,
+    ) -> AppResult<RateReport> {
+        let org = self.org(p.tenant).await?;
+        let units = self.stats_units(p, &org, unit)?;
+        let formulas = self.stat_formulas(p.tenant).await?;
+        let mut counts = Counts::default();
+        self.each_order(p, period, &units, |_, f| counts.add(f))
+            .await?;
+        Ok(RateReport {
+            period,
+            unit: unit.map(|u| (u, org.name(u).to_string())),
+            rates: Rates::of(&counts, &formulas),
+            counts,
+            formulas,
+        })
+    }
+
+    /// The orders behind one count (drill-down), oldest first: at most 5,000, and how many
+    /// there are.
+    pub async fn stat_orders(
+        &self,
+        p: &Principal,
+        measure: Measure,
+        period: Period,
+        unit: Option<UnitId>,
+    ) -> AppResult<(Vec<OrderView>, u64)> {
+        let org = self.org(p.tenant).await?;
+        let units = self.stats_units(p, &org, unit)?;
+        let mut items = Vec::new();
+        let mut total = 0u64;
+        self.each_order(p, period, &units, |o, f| {
+            if measure.counts(f) {
+                total += 1;
+                if items.len() < MAX_LIST {
+                    items.push(o);
+                }
+            }
+        })
+        .await?;
+        // Figures count what the unit led; the list shows each order as the reader may see it.
+        let views = items
+            .into_iter()
+            .filter_map(|o| self.view_if_visible(p, &org, o))
+            .collect();
+        Ok((views, total))
+    }
+
+    pub async fn stat_formulas(&self, tenant: jiesu_core::TenantId) -> AppResult<Formulas> {
+        Ok(match self.store.setting(tenant, FORMULAS_KEY).await? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "unreadable rate formulas: defaults used");
+                Formulas::default()
+            }),
+            None => Formulas::default(),
+        })
+    }
+
+    pub async fn put_stat_formulas(&self, cap: &AdminCap<'_>, f: Formulas) -> AppResult<Formulas> {
+        if !(0.0..=1.0).contains(&f.basically_satisfied_weight) {
+            return Err(AppError::invalid(
+                "basically_satisfied_weight",
+                "基本满意的权重须在 0 至 1 之间",
+            ));
+        }
+        let json = serde_json::to_string(&f).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.store
+            .put_setting(cap.0.tenant, FORMULAS_KEY, &json)
+            .await?;
+        self.audit(cap, "stat_formulas.update", "stat_formulas".into(), json)
+            .await?;
+        Ok(f)
+    }
+}

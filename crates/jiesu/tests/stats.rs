@@ -1,0 +1,235 @@
+#![allow(clippy::unwrap_used)]
+//! The centre's rates over HTTP, on SQLite and PostgreSQL, on a hand-computed fixture: orders
+//! through the real lifecycle, the figures for the centre and per unit, an order of an
+//! earlier period, a unit without callbacks, the orders behind each count, the formulas, and
+//! who may read which figures.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::*;
+use jiesu::app::insight::china_today;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+async fn step(c: &Client, t: &TestApp, id: i64, command: &str, body: Value) {
+    let (s, e) = call(c, t.url(&format!("/api/orders/{id}/{command}")), body).await;
+    assert_eq!(s, StatusCode::OK, "{command}: {e}");
+}
+
+/// Accepted, dispatched to `unit` by the dispatcher; signed, replied, checked and called
+/// back with `callback` where the steps are given.
+async fn order(
+    t: &TestApp,
+    unit: &str,
+    handler: Option<&Client>,
+    callback: Option<(&str, bool)>,
+) -> i64 {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let o = t.accept(&agent, json!({})).await;
+    let id = o["id"].as_i64().unwrap();
+    step(
+        &dispatcher,
+        t,
+        id,
+        "dispatch",
+        json!({"targets": [{"unit_id": t.unit(unit), "role": "lead"}]}),
+    )
+    .await;
+    let Some(h) = handler else { return id };
+    step(h, t, id, "sign", json!({})).await;
+    step(
+        h,
+        t,
+        id,
+        "reply",
+        json!({"content": "已处理", "contacted_citizen": true}),
+    )
+    .await;
+    step(&dispatcher, t, id, "check", json!({"approve": true})).await;
+    if let Some((satisfaction, resolved)) = callback {
+        let cb = t.login("callback").await;
+        step(
+            &cb,
+            t,
+            id,
+            "callback",
+            json!({"satisfaction": satisfaction, "resolved": resolved}),
+        )
+        .await;
+    }
+    id
+}
+
+async fn figures(c: &Client, t: &TestApp, query: &str) -> (StatusCode, Value) {
+    get(c, t.url(&format!("/api/stats/rates?{query}"))).await
+}
+
+async fn drill(c: &Client, t: &TestApp, query: &str) -> (u64, Vec<i64>) {
+    let (s, r) = get(c, t.url(&format!("/api/stats/orders?{query}"))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let mut ids: Vec<i64> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    (r["total"].as_u64().unwrap(), ids)
+}
+
+async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(t: &TestApp) {
+    let handler = t.login("handler").await;
+    // Hand-computed: 5 accepted today; 4 dispatched (three to 住建局 P1, one to 城管局 P2);
+    // P1's three signed and replied, then called back satisfied and basically satisfied
+    // (both resolved: closed) and dissatisfied (sent back for re-handling: no longer
+    // completed); P2's not signed; one pending review.
+    let o1 = order(t, "P1", Some(&handler), Some(("satisfied", true))).await;
+    let o2 = order(t, "P1", Some(&handler), Some(("basically_satisfied", true))).await;
+    let o3 = order(t, "P2", None, None).await;
+    let o5 = order(t, "P1", Some(&handler), Some(("dissatisfied", false))).await;
+    let agent = t.login("agent").await;
+    let o4 = t.accept(&agent, json!({})).await["id"].as_i64().unwrap();
+    // An order of an earlier period (40 days ago), dispatched today: not today's figures.
+    let p = t.agent_principal().await;
+    let new = serde_json::from_value(json!({
+        "channel": "phone", "request_type": "complaint", "category": null, "title": "路灯不亮",
+        "content": "幸福路路灯不亮",
+        "citizen": {"name": null, "phone": null, "id_number": null, "anonymous": true},
+        "location": {"address": null, "region_code": null, "lat": null, "lng": null},
+        "urgency": "normal",
+        "flags": {"emergency": false, "complex": false, "repeat": false,
+                  "confidential": false, "needs_contact": false},
+        "external_ref": null
+    }))
+    .unwrap();
+    let old = t
+        .app
+        .accept_order_at(&p, new, None, Some(Utc::now() - Duration::days(40)))
+        .await
+        .unwrap()
+        .stored
+        .id
+        .0;
+    let dispatcher = t.login("dispatcher").await;
+    let to_p2 = json!({"targets": [{"unit_id": t.unit("P2"), "role": "lead"}]});
+    step(&dispatcher, t, old, "dispatch", to_p2).await;
+
+    let today = china_today();
+    let period = format!(
+        "from={}&to={}",
+        today - Duration::days(1),
+        today + Duration::days(1)
+    );
+    let leader = t.login("leader").await;
+    let (s, r) = figures(&leader, t, &period).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let c = &r["counts"];
+    let got: Vec<u64> = [
+        "accepted",
+        "dispatched",
+        "signed_on_time",
+        "completed",
+        "completed_on_time",
+        "callback_due",
+        "callback_done",
+        "called_back",
+        "satisfied",
+        "basically_satisfied",
+        "dissatisfied",
+        "resolved",
+        "rehandled",
+        "instant",
+    ]
+    .iter()
+    .map(|k| c[k].as_u64().unwrap())
+    .collect();
+    assert_eq!(got, [5, 4, 3, 2, 2, 2, 2, 3, 1, 1, 1, 2, 1, 0], "{r}");
+    assert_eq!(r["response_rate"], 0.75);
+    assert_eq!(r["completion_rate"], 0.5);
+    assert_eq!(r["on_time_rate"], 1.0);
+    assert_eq!(r["resolution_rate"], 0.6667);
+    assert_eq!(r["satisfaction_rate"], 0.6667);
+    assert_eq!(r["instant_answer_rate"], 0.0);
+    assert_eq!(r["callback_rate"], 1.0);
+
+    // Per unit: 住建局 has everything; 城管局 has nothing called back yet (no rate, not 0).
+    let p1 = format!("{period}&unit={}", t.unit("P1"));
+    let (_, r1) = figures(&leader, t, &p1).await;
+    assert_eq!(r1["unit_name"], "住建局");
+    assert_eq!(r1["counts"]["dispatched"], 3);
+    assert_eq!(r1["response_rate"], 1.0);
+    let p2 = format!("{period}&unit={}", t.unit("P2"));
+    let (_, r2) = figures(&leader, t, &p2).await;
+    assert_eq!(r2["counts"]["dispatched"], 1);
+    assert_eq!(r2["response_rate"], 0.0);
+    assert!(r2["satisfaction_rate"].is_null(), "{r2}");
+    assert!(r2["resolution_rate"].is_null(), "{r2}");
+
+    // Every figure is a list of orders.
+    let called = format!("measure=called_back&{period}");
+    assert_eq!(drill(&leader, t, &called).await, (3, vec![o1, o2, o5]));
+    let rehandled = format!("measure=rehandled&{period}");
+    assert_eq!(drill(&leader, t, &rehandled).await, (1, vec![o5]));
+    let accepted = format!("measure=accepted&{period}");
+    let mut all = vec![o1, o2, o3, o4, o5];
+    all.sort();
+    assert_eq!(drill(&leader, t, &accepted).await, (5, all));
+    let dispatched = format!("measure=dispatched&{p2}");
+    assert_eq!(drill(&leader, t, &dispatched).await, (1, vec![o3]));
+    // The earlier period has the old order, dispatched since.
+    let then = today - Duration::days(40);
+    let earlier = format!(
+        "from={}&to={}",
+        then - Duration::days(1),
+        then + Duration::days(1)
+    );
+    let (_, e) = figures(&leader, t, &earlier).await;
+    assert_eq!(e["counts"]["accepted"], 1, "{e}");
+    assert_eq!(e["counts"]["dispatched"], 1, "{e}");
+    let accepted = format!("measure=accepted&{earlier}");
+    assert_eq!(drill(&leader, t, &accepted).await, (1, vec![old]));
+
+    // The formulas: basically satisfied counting 0.9.
+    let admin = t.login("admin").await;
+    let url = t.url("/api/stats/formulas");
+    let weight = |w: f64| json!({ "basically_satisfied_weight": w });
+    let (s, _) = put(&leader, url.clone(), weight(0.9)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = put(&admin, url.clone(), weight(2.0)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "basically_satisfied_weight");
+    let (s, _) = put(&admin, url, weight(0.9)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, r) = figures(&leader, t, &period).await;
+    assert_eq!(r["satisfaction_rate"], 0.6333);
+    assert_eq!(r["formulas"]["basically_satisfied_weight"], 0.9);
+
+    // Who reads what: a unit's liaison its own unit; a handler nothing; bad input named.
+    let liaison = t.login("unit_admin").await;
+    let (s, mine) = figures(&liaison, t, &period).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(mine["counts"]["dispatched"], 3, "{mine}");
+    let (s, _) = figures(&liaison, t, &p2).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = figures(&handler, t, &period).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (query, field) in [
+        ("from=2026-13-01&to=2026-12-31", "from"),
+        ("from=2026-12-01&to=2026-11-01", "to"),
+        ("from=2026-01-01&to=2026-01-31&unit=999999", "unit"),
+    ] {
+        let (s, e) = figures(&leader, t, query).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(e["error"]["field"], field, "{query}");
+    }
+    let loudest = t.url(&format!("/api/stats/orders?measure=loudest&{period}"));
+    let (s, e) = get(&leader, loudest).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "measure");
+}
+
+on_both_backends! {
+    rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them => super::rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them,
+}
