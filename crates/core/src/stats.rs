@@ -209,6 +209,50 @@ impl Counts {
     }
 }
 
+/// The weights of the composite score (综合得分) of a unit, summing to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Composite {
+    pub response: f64,
+    pub resolution: f64,
+    pub satisfaction: f64,
+}
+
+impl Composite {
+    /// 0.1 × response + 0.5 × resolution + 0.4 × satisfaction.
+    pub const STANDARD: Composite = Composite {
+        response: 0.1,
+        resolution: 0.5,
+        satisfaction: 0.4,
+    };
+    /// 30/35/35, as reported for an Ordos banner (旗区).
+    pub const ORDOS: Composite = Composite {
+        response: 0.3,
+        resolution: 0.35,
+        satisfaction: 0.35,
+    };
+
+    /// The score 0–100 of `r`: the weighted rates, the weights of rates that could not be
+    /// computed (no callbacks yet) shared out over the others; `None` without any rate.
+    pub fn score(&self, r: &Rates) -> Option<f64> {
+        let parts = [
+            (self.response, r.response_rate),
+            (self.resolution, r.resolution_rate),
+            (self.satisfaction, r.satisfaction_rate),
+        ];
+        let weight: f64 = parts
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(w, _)| w)
+            .sum();
+        if weight <= 0.0 {
+            return None;
+        }
+        let sum: f64 = parts.iter().filter_map(|(w, v)| v.map(|v| w * v)).sum();
+        Some(100.0 * sum / weight)
+    }
+}
+
 /// How the rates are computed: the parts a tenant may set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -216,13 +260,62 @@ pub struct Formulas {
     /// What a “basically satisfied” counts for in the satisfaction rate: 1 (DOMAIN: satisfied
     /// + basically satisfied over called back) or 0.9 (a common stricter preset).
     pub basically_satisfied_weight: f64,
+    #[serde(default = "standard")]
+    pub composite: Composite,
+}
+
+fn standard() -> Composite {
+    Composite::STANDARD
 }
 
 impl Default for Formulas {
     fn default() -> Self {
         Formulas {
             basically_satisfied_weight: 1.0,
+            composite: Composite::STANDARD,
         }
+    }
+}
+
+impl Formulas {
+    /// The named presets: `standard` (DOMAIN: satisfaction = satisfied + basically satisfied;
+    /// composite 0.1/0.5/0.4), `strict` (basically satisfied counts 0.9), `ordos` (composite
+    /// 30/35/35).
+    pub fn preset(name: &str) -> Option<Formulas> {
+        match name {
+            "standard" => Some(Formulas::default()),
+            "strict" => Some(Formulas {
+                basically_satisfied_weight: 0.9,
+                composite: Composite::STANDARD,
+            }),
+            "ordos" => Some(Formulas {
+                basically_satisfied_weight: 0.9,
+                composite: Composite::ORDOS,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Checks the values; the field at fault when one is out of range.
+    pub fn check(&self) -> Result<(), crate::FieldError> {
+        if !(0.0..=1.0).contains(&self.basically_satisfied_weight) {
+            return Err(crate::FieldError::new(
+                "basically_satisfied_weight",
+                "基本满意的权重须在 0 至 1 之间",
+            ));
+        }
+        let c = &self.composite;
+        if [c.response, c.resolution, c.satisfaction]
+            .iter()
+            .any(|w| !(0.0..=1.0).contains(w))
+            || (c.response + c.resolution + c.satisfaction - 1.0).abs() > 1e-6
+        {
+            return Err(crate::FieldError::new(
+                "composite",
+                "综合得分的权重须在 0 至 1 之间且合计为 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -297,15 +390,41 @@ mod tests {
         assert_eq!(r.satisfaction_rate, Some(0.75));
         assert_eq!(r.instant_answer_rate, Some(0.4));
         assert_eq!(r.callback_rate, Some(0.8));
-        let strict = Rates::of(
-            &c,
-            &Formulas {
-                basically_satisfied_weight: 0.9,
-            },
-        );
+        let strict = Rates::of(&c, &Formulas::preset("strict").unwrap_or_default());
         assert!((strict.satisfaction_rate.unwrap_or(0.0) - 2.9 / 4.0).abs() < 1e-12);
         let none = Rates::of(&Counts::default(), &Formulas::default());
         assert_eq!(none, Rates::default());
+    }
+
+    #[test]
+    fn the_composite_score_shares_out_the_weight_of_a_missing_rate() {
+        let r = Rates {
+            response_rate: Some(1.0),
+            resolution_rate: Some(0.5),
+            satisfaction_rate: Some(0.75),
+            ..Rates::default()
+        };
+        let score = Composite::STANDARD.score(&r).unwrap_or_default();
+        assert!((score - (10.0 + 25.0 + 30.0)).abs() < 1e-9, "{score}");
+        let ordos = Composite::ORDOS.score(&r).unwrap_or_default();
+        assert!((ordos - (30.0 + 17.5 + 26.25)).abs() < 1e-9, "{ordos}");
+        // No callbacks yet: the response rate carries the score alone.
+        let early = Rates {
+            response_rate: Some(0.8),
+            ..Rates::default()
+        };
+        assert_eq!(
+            Composite::STANDARD.score(&early).map(|s| s.round()),
+            Some(80.0)
+        );
+        assert_eq!(Composite::STANDARD.score(&Rates::default()), None);
+        let mut bad = Formulas::default();
+        bad.composite.response = 0.5;
+        assert_eq!(
+            bad.check().map_err(|e| e.field),
+            Err("composite".to_string())
+        );
+        assert!(Formulas::preset("ordos").is_some_and(|f| f.check().is_ok()));
     }
 
     #[test]

@@ -191,6 +191,59 @@ async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(
     let accepted = format!("measure=accepted&{earlier}");
     assert_eq!(drill(&leader, t, &accepted).await, (1, vec![old]));
 
+    // Departments ranked by the composite score, 0.1 × response + 0.5 × resolution + 0.4 ×
+    // satisfaction: 住建局 100 × (0.1 + 0.9 × 2/3) = 70; 城管局 only a response rate (0).
+    let ranking = t.url(&format!("/api/stats/ranking?{period}&kind=department"));
+    let (s, rk) = get(&leader, ranking.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{rk}");
+    let items = rk["items"].as_array().unwrap();
+    let row = |name: &str| {
+        items
+            .iter()
+            .find(|i| i["unit_name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            row("住建局")["rank"].as_u64(),
+            row("住建局")["score"].as_f64()
+        ),
+        (Some(1), Some(70.0))
+    );
+    assert_eq!(
+        (
+            row("城管局")["rank"].as_u64(),
+            row("城管局")["score"].as_f64()
+        ),
+        (Some(2), Some(0.0))
+    );
+    assert_eq!(items[0]["unit_name"], "住建局");
+    let (_, towns) = get(
+        &leader,
+        t.url(&format!("/api/stats/ranking?{period}&kind=town")),
+    )
+    .await;
+    assert!(
+        towns["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["rank"].is_null()),
+        "{towns}"
+    );
+    let (s, _) = get(&t.login("unit_admin").await, ranking).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = get(
+        &leader,
+        t.url(&format!("/api/stats/ranking?{period}&kind=planet")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+    );
+
     // The formulas: basically satisfied counting 0.9.
     let admin = t.login("admin").await;
     let url = t.url("/api/stats/formulas");
@@ -200,6 +253,11 @@ async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(
     let (s, e) = put(&admin, url.clone(), weight(2.0)).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["field"], "basically_satisfied_weight");
+    let mut uneven = weight(0.9);
+    uneven["composite"] = json!({"response": 0.5, "resolution": 0.5, "satisfaction": 0.5});
+    let (s, e) = put(&admin, url.clone(), uneven).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "composite");
     let (s, _) = put(&admin, url, weight(0.9)).await;
     assert_eq!(s, StatusCode::OK);
     let (_, r) = figures(&leader, t, &period).await;

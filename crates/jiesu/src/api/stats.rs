@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{NaiveDate, Utc};
-use jiesu_core::stats::{Counts, Formulas, Measure};
+use jiesu_core::org::UnitKind;
+use jiesu_core::stats::{Composite, Counts, Formulas, Measure};
 use jiesu_core::{FieldError, UnitId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -88,9 +89,50 @@ impl From<Counts> for CountsDto {
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CompositeDto {
+    pub response: f64,
+    pub resolution: f64,
+    pub satisfaction: f64,
+}
+
+/// The formulas: satisfaction = (satisfied + basically_satisfied_weight × basically
+/// satisfied) / called back; a unit's composite score = 100 × (response × response rate +
+/// resolution × resolution rate + satisfaction × satisfaction rate), the weights summing to 1
+/// (a rate that cannot be computed yet gives its weight to the others).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FormulasDto {
     /// What a “basically satisfied” counts for in the satisfaction rate (0–1; default 1).
     pub basically_satisfied_weight: f64,
+    /// Default 0.1 / 0.5 / 0.4.
+    #[serde(default)]
+    pub composite: Option<CompositeDto>,
+}
+
+impl From<Formulas> for FormulasDto {
+    fn from(f: Formulas) -> Self {
+        FormulasDto {
+            basically_satisfied_weight: f.basically_satisfied_weight,
+            composite: Some(CompositeDto {
+                response: f.composite.response,
+                resolution: f.composite.resolution,
+                satisfaction: f.composite.satisfaction,
+            }),
+        }
+    }
+}
+
+impl From<FormulasDto> for Formulas {
+    fn from(d: FormulasDto) -> Self {
+        Formulas {
+            basically_satisfied_weight: d.basically_satisfied_weight,
+            composite: d.composite.map_or(Composite::STANDARD, |c| Composite {
+                response: c.response,
+                resolution: c.resolution,
+                satisfaction: c.satisfaction,
+            }),
+        }
+    }
 }
 
 /// Rates as fractions 0…1 (null where there was nothing to count, e.g. no callbacks yet),
@@ -145,9 +187,7 @@ async fn rates(
         instant_answer_rate: round(r.rates.instant_answer_rate),
         callback_rate: round(r.rates.callback_rate),
         counts: r.counts.into(),
-        formulas: FormulasDto {
-            basically_satisfied_weight: r.formulas.basically_satisfied_weight,
-        },
+        formulas: r.formulas.into(),
     }))
 }
 
@@ -200,10 +240,7 @@ async fn get_formulas(
     State(app): State<AppState>,
     AuthUser(p): AuthUser,
 ) -> ApiResult<Json<FormulasDto>> {
-    let f = app.stat_formulas(p.tenant).await?;
-    Ok(Json(FormulasDto {
-        basically_satisfied_weight: f.basically_satisfied_weight,
-    }))
+    Ok(Json(app.stat_formulas(p.tenant).await?.into()))
 }
 
 /// Change them (admin; audited).
@@ -215,16 +252,115 @@ async fn put_formulas(
     ApiJson(r): ApiJson<FormulasDto>,
 ) -> ApiResult<Json<FormulasDto>> {
     let cap = p.as_admin()?;
-    let f = app
-        .put_stat_formulas(
-            &cap,
-            Formulas {
-                basically_satisfied_weight: r.basically_satisfied_weight,
-            },
-        )
-        .await?;
-    Ok(Json(FormulasDto {
-        basically_satisfied_weight: f.basically_satisfied_weight,
+    Ok(Json(app.put_stat_formulas(&cap, r.into()).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PresetDto {
+    /// `standard`, `strict` or `ordos`.
+    pub name: String,
+    pub label: String,
+    pub formulas: FormulasDto,
+}
+
+/// The shipped presets, with their formulas stated.
+#[utoipa::path(get, path = "/api/stats/formulas/presets", tag = "stats",
+    responses((status = 200, body = Vec<PresetDto>)))]
+async fn presets(AuthUser(_p): AuthUser) -> ApiResult<Json<Vec<PresetDto>>> {
+    let items = [
+        ("standard", "满意率 =（满意 + 基本满意）/ 回访数；综合得分 = 0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率"),
+        ("strict", "满意率 =（满意 + 0.9 × 基本满意）/ 回访数；综合得分 = 0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率"),
+        ("ordos", "满意率 =（满意 + 0.9 × 基本满意）/ 回访数；综合得分 = 0.3 × 响应率 + 0.35 × 解决率 + 0.35 × 满意率（鄂尔多斯旗区）"),
+    ]
+    .into_iter()
+    .filter_map(|(name, label)| {
+        Some(PresetDto {
+            name: name.into(),
+            label: label.into(),
+            formulas: Formulas::preset(name)?.into(),
+        })
+    })
+    .collect();
+    Ok(Json(items))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RankingParams {
+    pub from: String,
+    pub to: String,
+    /// The peers ranked: `department` (职能部门, default), `town` (乡镇街道),
+    /// `district_centre`, `community`.
+    pub kind: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankedDto {
+    pub unit_id: i64,
+    pub unit_name: String,
+    /// 1 for the best; equal scores share a rank; null without a score.
+    pub rank: Option<usize>,
+    /// Composite score 0–100 by the formulas.
+    pub score: Option<f64>,
+    pub response_rate: Option<f64>,
+    pub completion_rate: Option<f64>,
+    pub on_time_rate: Option<f64>,
+    pub resolution_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+    pub counts: CountsDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankingDto {
+    pub from: String,
+    pub to: String,
+    pub kind: String,
+    pub formulas: FormulasDto,
+    pub items: Vec<RankedDto>,
+}
+
+/// Units of one kind ranked by their composite score over a period (each with the figures of
+/// the units below it).
+#[utoipa::path(get, path = "/api/stats/ranking", tag = "stats", params(RankingParams),
+    responses((status = 200, body = RankingDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn ranking(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    q: Result<Query<RankingParams>, QueryRejection>,
+) -> ApiResult<Json<RankingDto>> {
+    let q = query(q)?;
+    let period = period(&q.from, &q.to)?;
+    let kind_name = q.kind.as_deref().unwrap_or("department");
+    let kind = UnitKind::parse(kind_name)
+        .filter(|k| *k != UnitKind::CityCentre)
+        .ok_or_else(|| {
+            FieldError::new(
+                "kind",
+                "单位类别须为 department、town、district_centre、community 或 grid",
+            )
+        })?;
+    let (items, formulas) = app.ranking(&p, period, kind).await?;
+    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
+    Ok(Json(RankingDto {
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        kind: kind.as_str().to_string(),
+        formulas: formulas.into(),
+        items: items
+            .into_iter()
+            .map(|r| RankedDto {
+                unit_id: r.unit.0,
+                unit_name: r.name,
+                rank: r.rank,
+                score: r.score.map(|s| (s * 100.0).round() / 100.0),
+                response_rate: round(r.rates.response_rate),
+                completion_rate: round(r.rates.completion_rate),
+                on_time_rate: round(r.rates.on_time_rate),
+                resolution_rate: round(r.rates.resolution_rate),
+                satisfaction_rate: round(r.rates.satisfaction_rate),
+                counts: r.counts.into(),
+            })
+            .collect(),
     }))
 }
 
@@ -233,4 +369,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rates))
         .routes(routes!(stat_orders))
         .routes(routes!(get_formulas, put_formulas))
+        .routes(routes!(presets))
+        .routes(routes!(ranking))
 }

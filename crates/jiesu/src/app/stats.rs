@@ -8,9 +8,11 @@ use super::orders::OrderView;
 use super::{AdminCap, App, AppError, AppResult, Principal};
 use chrono::{Duration, NaiveDate};
 use jiesu_core::UnitId;
+use jiesu_core::org::UnitKind;
 use jiesu_core::role::Role;
 use jiesu_core::stats::{Counts, Formulas, Measure, OrderFacts, Rates};
 use jiesu_store::orders::{Scope, StoredOrder};
+use std::collections::HashMap;
 use std::collections::HashSet;
 
 const FORMULAS_KEY: &str = "stat_formulas";
@@ -45,6 +47,19 @@ impl Period {
         };
         (start(self.from), start(self.to + Duration::days(1)))
     }
+}
+
+/// One unit's figures in a ranking.
+pub struct Ranked {
+    pub unit: UnitId,
+    pub name: String,
+    pub kind: UnitKind,
+    pub counts: Counts,
+    pub rates: Rates,
+    /// The composite score 0–100; `None` without any rate (nothing dispatched).
+    pub score: Option<f64>,
+    /// 1 for the best score among its peers; `None` without a score.
+    pub rank: Option<usize>,
 }
 
 pub struct RateReport {
@@ -152,6 +167,79 @@ impl App {
         })
     }
 
+    /// The units of one kind (the peers: departments, towns …) ranked by their composite
+    /// score over the period, each with its subtree's figures. Units with nothing dispatched
+    /// are listed last, unranked.
+    pub async fn ranking(
+        &self,
+        p: &Principal,
+        period: Period,
+        kind: UnitKind,
+    ) -> AppResult<(Vec<Ranked>, Formulas)> {
+        let org = self.org(p.tenant).await?;
+        p.require_any(
+            &[
+                Role::Supervisor,
+                Role::Leader,
+                Role::Admin,
+                Role::Dispatcher,
+            ],
+            "查看单位排名",
+        )?;
+        if !matches!(self.scope(p, &org), Scope::All) {
+            return Err(AppError::Forbidden("单位排名仅市级中心人员可查看".into()));
+        }
+        let formulas = self.stat_formulas(p.tenant).await?;
+        // Each order counts for its lead and every unit above it.
+        let mut counts: HashMap<UnitId, Counts> = HashMap::new();
+        self.each_order(p, period, &None, |_, f| {
+            if let Some(lead) = f.lead {
+                counts.entry(lead).or_default().add(f);
+                for a in org.ancestors(lead) {
+                    counts.entry(a).or_default().add(f);
+                }
+            }
+        })
+        .await?;
+        let mut out: Vec<Ranked> = org
+            .units()
+            .filter(|u| u.kind == kind && u.active)
+            .map(|u| {
+                let c = counts.get(&u.id).copied().unwrap_or_default();
+                let rates = Rates::of(&c, &formulas);
+                Ranked {
+                    unit: u.id,
+                    name: u.name.clone(),
+                    kind: u.kind,
+                    counts: c,
+                    score: formulas.composite.score(&rates),
+                    rates,
+                    rank: None,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .unwrap_or(-1.0)
+                .total_cmp(&a.score.unwrap_or(-1.0))
+                .then(b.counts.dispatched.cmp(&a.counts.dispatched))
+                .then(a.unit.0.cmp(&b.unit.0))
+        });
+        // Equal scores share a rank (1, 2, 2, 4).
+        let mut previous: Option<(f64, usize)> = None;
+        for (i, r) in out.iter_mut().enumerate() {
+            let Some(score) = r.score else { continue };
+            let rounded = (score * 100.0).round();
+            let rank = match previous {
+                Some((s, k)) if s == rounded => k,
+                _ => i + 1,
+            };
+            previous = Some((rounded, rank));
+            r.rank = Some(rank);
+        }
+        Ok((out, formulas))
+    }
+
     /// The orders behind one count (drill-down), oldest first: at most 5,000, and how many
     /// there are.
     pub async fn stat_orders(
@@ -193,12 +281,7 @@ impl App {
     }
 
     pub async fn put_stat_formulas(&self, cap: &AdminCap<'_>, f: Formulas) -> AppResult<Formulas> {
-        if !(0.0..=1.0).contains(&f.basically_satisfied_weight) {
-            return Err(AppError::invalid(
-                "basically_satisfied_weight",
-                "基本满意的权重须在 0 至 1 之间",
-            ));
-        }
+        f.check()?;
         let json = serde_json::to_string(&f).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store
             .put_setting(cap.0.tenant, FORMULAS_KEY, &json)
