@@ -9,6 +9,7 @@ pub mod demo;
 pub mod hotspotfile;
 pub mod import;
 pub mod kbfile;
+pub mod report;
 
 use app::App;
 use config::Config;

@@ -149,6 +149,13 @@ enum Cmd {
         #[command(subcommand)]
         action: ClassifierCmd,
     },
+    /// Reports (月报 …) written to a file.
+    Report {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        kind: ReportCmd,
+    },
     /// Hot spots of a JSONL file of requests (rows: id, title, content, time), offline:
     /// prints the clusters as JSON, largest first.
     Hotspots {
@@ -159,6 +166,25 @@ enum Cmd {
         /// At most this many clusters.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// The monthly report: rates, volumes, rankings, hot spots, re-handled orders.
+    Monthly {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// The file to write (.xlsx).
+        #[arg(long)]
+        out: PathBuf,
+        /// Tenant code (default: the configured default tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The account the report is made as (a centre supervisor, leader or admin).
+        #[arg(long, default_value = "admin")]
+        as_user: String,
     },
 }
 
@@ -463,6 +489,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 elapsed.as_secs_f64() * 1000.0
             );
             Ok(())
+        }
+        Cmd::Report {
+            common,
+            kind:
+                ReportCmd::Monthly {
+                    month,
+                    out,
+                    tenant,
+                    as_user,
+                },
+        } => {
+            let ext = out
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if ext.as_deref() != Some("xlsx") {
+                anyhow::bail!(
+                    "--out {}: the report is written as .xlsx (a printable PDF is not available yet)",
+                    out.display()
+                );
+            }
+            let config = common.load()?;
+            let app = jiesu::open_app(config).await?;
+            let r = async {
+                let p = jiesu::import::principal(&app, tenant.as_deref(), &as_user).await?;
+                let report = app
+                    .monthly_report(&p, &month)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
+                let bytes = jiesu::report::monthly_xlsx(&report)?;
+                std::fs::write(&out, bytes)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!(
+                    "{} 月报: {} orders accepted, written to {}",
+                    report.month,
+                    report.figures.counts.accepted,
+                    out.display()
+                );
+                anyhow::Ok(())
+            }
+            .await;
+            app.store.close().await;
+            r
         }
         Cmd::Hotspots {
             file,

@@ -376,6 +376,39 @@ fn the_demo_builds_a_city_with_orders_in_every_state_and_a_login_per_role() {
     assert!(text(&o).contains("already present"), "{}", text(&o));
     let o = jiesu(dir.path(), &["verify"]);
     assert!(o.status.success(), "{}", text(&o));
+    // The monthly report of the demo's last full month, as a workbook; bad arguments named.
+    let month = (chrono::Utc::now() - chrono::Duration::days(35))
+        .format("%Y-%m")
+        .to_string();
+    let out = dir.path().join("report.xlsx");
+    let o = jiesu(
+        dir.path(),
+        &[
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--out",
+            &out.to_string_lossy(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("orders accepted"), "{}", text(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+    let o = jiesu(
+        dir.path(),
+        &[
+            "report",
+            "monthly",
+            "--month",
+            "2026-13",
+            "--out",
+            &out.to_string_lossy(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--month"), "{}", text(&o));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use common::*;
 use jiesu::app::insight::china_today;
 use reqwest::{Client, StatusCode};
@@ -288,6 +288,86 @@ async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(
     assert_eq!(e["error"]["field"], "measure");
 }
 
+/// The monthly report opened as a workbook: its figures are the API's.
+async fn the_monthly_report_carries_the_figures_of_the_api(t: &TestApp) {
+    use calamine::{Data, Reader};
+    let handler = t.login("handler").await;
+    order(t, "P1", Some(&handler), Some(("satisfied", true))).await;
+    order(t, "P1", Some(&handler), Some(("basically_satisfied", true))).await;
+    order(t, "P2", None, None).await;
+    let today = china_today();
+    let month = today.format("%Y-%m").to_string();
+    let first = today.with_day(1).unwrap();
+    let last = (first + Duration::days(32)).with_day(1).unwrap() - Duration::days(1);
+    let leader = t.login("leader").await;
+    let (_, api) = figures(&leader, t, &format!("from={first}&to={last}")).await;
+    let r = leader
+        .get(t.url(&format!("/api/reports/monthly?month={month}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = wb.worksheet_range("概况").unwrap();
+    let value = |name: &str| -> Option<f64> {
+        sheet
+            .rows()
+            .find_map(|row| match (row.first(), row.get(1)) {
+                (Some(Data::String(n)), Some(Data::Float(v))) if n == name => Some(*v),
+                _ => None,
+            })
+    };
+    for (name, key) in [
+        ("响应率", "response_rate"),
+        ("办结率", "completion_rate"),
+        ("解决率", "resolution_rate"),
+        ("满意率", "satisfaction_rate"),
+        ("回访率", "callback_rate"),
+    ] {
+        let v = value(name).unwrap_or_else(|| panic!("no {name} in the report"));
+        assert!(
+            (v - api[key].as_f64().unwrap()).abs() < 1e-4,
+            "{name}: {v} vs {api}"
+        );
+    }
+    assert_eq!(value("受理"), api["counts"]["accepted"].as_f64());
+    assert_eq!(value("派单"), api["counts"]["dispatched"].as_f64());
+    // The ranking sheet ranks 住建局 first.
+    let ranking = wb.worksheet_range("部门排名").unwrap();
+    let first_row: Vec<String> = ranking
+        .rows()
+        .nth(1)
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        (first_row[0].as_str(), first_row[1].as_str()),
+        ("1", "住建局"),
+        "{first_row:?}"
+    );
+    // A unit's handler gets no report; a bad month is named.
+    let (s, _) = get(
+        &handler,
+        t.url(&format!("/api/reports/monthly?month={month}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = get(&leader, t.url("/api/reports/monthly?month=2026-13")).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+}
+
 on_both_backends! {
+    the_monthly_report_carries_the_figures_of_the_api => super::the_monthly_report_carries_the_figures_of_the_api,
     rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them => super::rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them,
 }

@@ -364,6 +364,38 @@ async fn ranking(
     }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// `YYYY-MM`
+    pub month: String,
+}
+
+/// The monthly report (月报) as an Excel workbook: the month's rates and counts, volumes by
+/// channel, type, category and district, departments and towns ranked, hot spots and the
+/// orders sent back for re-handling; the same numbers as `/api/stats/rates`.
+#[utoipa::path(get, path = "/api/reports/monthly", tag = "stats", params(ReportParams),
+    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn monthly_report(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    q: Result<Query<ReportParams>, QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    let q = query(q)?;
+    let report = app.monthly_report(&p, &q.month).await?;
+    let name = format!("{}月报.xlsx", report.month);
+    let bytes = tokio::task::spawn_blocking(move || crate::report::monthly_xlsx(&report))
+        .await
+        .map_err(|e| crate::app::AppError::Internal(e.to_string()))?
+        .map_err(|e| crate::app::AppError::Internal(format!("xlsx: {e}")))?;
+    Ok(super::files::file_response(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &name,
+        bytes,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(rates))
@@ -371,4 +403,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_formulas, put_formulas))
         .routes(routes!(presets))
         .routes(routes!(ranking))
+        .routes(routes!(monthly_report))
 }

@@ -9,6 +9,7 @@ pub mod insight;
 pub mod kb;
 pub mod orders;
 pub mod portal;
+pub mod report;
 pub mod search;
 pub mod stats;
 pub mod time;

@@ -108,7 +108,7 @@ impl App {
 
     /// Runs `f` on every order accepted in the period whose lead is among `units` (every
     /// order for `None`), with its facts.
-    async fn each_order(
+    pub(crate) async fn each_order(
         &self,
         p: &Principal,
         period: Period,
