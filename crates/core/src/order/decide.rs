@@ -139,6 +139,11 @@ pub enum Command {
         resolved: bool,
         comment: Option<String>,
     },
+    /// The callback did not reach the citizen (未接通); the last allowed attempt closes the
+    /// order without callback.
+    CallbackAttempt {
+        note: Option<String>,
+    },
     /// 即答办结 (from pending review, citing a knowledge entry) or close without callback.
     Close {
         instant_answer: Option<InstantAnswer>,
@@ -179,6 +184,7 @@ impl Command {
             Command::Reply { .. } => "reply",
             Command::Check { .. } => "check",
             Command::Callback { .. } => "callback",
+            Command::CallbackAttempt { .. } => "callback_attempt",
             Command::Close { .. } => "close",
             Command::Withdraw { .. } => "withdraw",
             Command::Invalidate { .. } => "invalidate",
@@ -191,6 +197,12 @@ impl Command {
 
 const UNIT_STAFF: &[Role] = &[Role::Handler, Role::UnitAdmin, Role::Dispatcher];
 const MAX_TARGETS: usize = 20;
+/// Rounds of re-handling after an unsatisfied callback; the next unsatisfied callback closes
+/// the order and hands it to supervision (转督办).
+pub const MAX_REHANDLE_ROUNDS: u32 = 2;
+/// Callback attempts that may fail to reach the citizen; the last closes the order without
+/// callback (免回访办结), with the attempts in its history.
+pub const MAX_CALLBACK_ATTEMPTS: u32 = 3;
 /// Files one order may carry.
 pub const MAX_ATTACHMENTS: usize = 50;
 
@@ -644,7 +656,9 @@ impl Order {
                 let who = actor.act_as(&[Role::Callback, Role::System], "回访")?;
                 self.ensure_status(&[Status::CallbackPending], "回访")?;
                 let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
-                let rehandle = if ok {
+                // Re-handling has a limit; after it, supervision takes over.
+                let escalated = !ok && self.rehandle_count >= MAX_REHANDLE_ROUNDS;
+                let rehandle = if ok || escalated {
                     None
                 } else {
                     ctx.deadline_for(self, Stage::Reply)?
@@ -656,8 +670,24 @@ impl Order {
                         resolved: *resolved,
                         comment: optional_note(comment)?,
                         rehandle,
+                        escalated,
                     }],
                 ))
+            }
+            Command::CallbackAttempt { note } => {
+                let who = actor.act_as(&[Role::Callback], "记录回访未接通")?;
+                self.ensure_status(&[Status::CallbackPending], "记录回访未接通")?;
+                let attempt = self.callback_attempts + 1;
+                let mut kinds = vec![EventKind::CallbackNotReached {
+                    attempt,
+                    note: optional_note(note)?,
+                }];
+                if attempt >= MAX_CALLBACK_ATTEMPTS {
+                    kinds.push(EventKind::ClosedWithoutCallback {
+                        reason: format!("连续 {attempt} 次回访未接通"),
+                    });
+                }
+                Ok((who, kinds))
             }
             Command::Close {
                 instant_answer,
@@ -998,6 +1028,8 @@ impl Order {
             merged_from: Vec::new(),
             repeat_of: Vec::new(),
             rehandle_count: 0,
+            callback_attempts: 0,
+            escalated: false,
             updated_at: e.at,
             closed_at: None,
             version: 1,
@@ -1293,11 +1325,13 @@ impl Order {
                     self.status = Status::Handling;
                 }
             }
+            EventKind::CallbackNotReached { attempt, .. } => self.callback_attempts = *attempt,
             EventKind::CalledBack {
                 satisfaction,
                 resolved,
                 comment,
                 rehandle,
+                escalated,
             } => {
                 self.callback = Some(CallbackResult {
                     satisfaction: *satisfaction,
@@ -1307,7 +1341,9 @@ impl Order {
                     by: e.actor.user_id,
                 });
                 let ok = *resolved && *satisfaction != Satisfaction::Dissatisfied;
-                if ok {
+                self.callback_attempts = 0;
+                if ok || *escalated {
+                    self.escalated |= *escalated;
                     self.close(Status::Closed, Some(Closure::Callback), at);
                 } else {
                     self.reopen_lead();

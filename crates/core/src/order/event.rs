@@ -105,6 +105,16 @@ pub enum EventKind {
         comment: Option<String>,
         /// Set when the order goes back for re-handling (重办).
         rehandle: Option<Deadline>,
+        /// Not satisfied after the last round of re-handling: closed and handed to
+        /// supervision (转督办) instead of going back again.
+        #[serde(default)]
+        escalated: bool,
+    },
+    /// The citizen could not be reached for the callback (未接通).
+    CallbackNotReached {
+        /// Attempts in this round so far, this one included.
+        attempt: u32,
+        note: Option<String>,
     },
     ClosedWithoutCallback {
         reason: String,
@@ -157,6 +167,7 @@ impl EventKind {
             EventKind::Replied { .. } => "replied",
             EventKind::Checked { .. } => "checked",
             EventKind::CalledBack { .. } => "called_back",
+            EventKind::CallbackNotReached { .. } => "callback_not_reached",
             EventKind::ClosedWithoutCallback { .. } => "closed_without_callback",
             EventKind::Withdrawn { .. } => "withdrawn",
             EventKind::Invalidated { .. } => "invalidated",
@@ -186,7 +197,11 @@ impl EventKind {
             EventKind::Replied { .. } => "反馈",
             EventKind::Checked { approved: true, .. } => "核验通过",
             EventKind::Checked { .. } => "核验退回",
+            EventKind::CalledBack {
+                escalated: true, ..
+            } => "回访不满意，转督办",
             EventKind::CalledBack { .. } => "回访",
+            EventKind::CallbackNotReached { .. } => "回访未接通",
             EventKind::ClosedWithoutCallback { .. } => "免回访办结",
             EventKind::Withdrawn { .. } => "撤单",
             EventKind::Invalidated { .. } => "作废",
@@ -212,6 +227,7 @@ impl EventKind {
                 comment.as_deref()
             }
             EventKind::CalledBack { comment, .. } => comment.as_deref(),
+            EventKind::CallbackNotReached { note, .. } => note.as_deref(),
             EventKind::Dispatched { note, .. } => note.as_deref(),
             _ => None,
         }

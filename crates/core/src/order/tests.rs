@@ -744,6 +744,125 @@ fn a_repeat_is_flagged_and_linked_in_its_history() {
     assert_eq!(ev.len(), 1);
 }
 
+/// Dispatched, signed, replied and checked: waiting for the callback.
+fn at_callback(w: &World) -> (Order, Vec<Event>) {
+    let (mut o, mut h) = accepted(w, Flags::default());
+    let (d, ha) = (dispatcher(), handler(DEPT_A));
+    run(
+        w,
+        &mut o,
+        &mut h,
+        &d,
+        Command::Dispatch {
+            targets: vec![lead(DEPT_A)],
+            note: None,
+        },
+    )
+    .unwrap();
+    run(w, &mut o, &mut h, &ha, Command::Sign).unwrap();
+    replied_and_checked(w, &mut o, &mut h);
+    (o, h)
+}
+
+fn replied_and_checked(w: &World, o: &mut Order, h: &mut Vec<Event>) {
+    run(
+        w,
+        o,
+        h,
+        &handler(DEPT_A),
+        Command::Reply {
+            content: "已处理".into(),
+            contacted_citizen: true,
+        },
+    )
+    .unwrap();
+    run(
+        w,
+        o,
+        h,
+        &dispatcher(),
+        Command::Check {
+            approve: true,
+            comment: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.status, Status::CallbackPending);
+}
+
+#[test]
+fn a_citizen_not_reached_three_times_closes_the_order_without_callback() {
+    let w = World::new();
+    let (mut o, mut h) = at_callback(&w);
+    let cb = callback();
+    let attempt = |o: &mut Order, h: &mut Vec<Event>| {
+        run(
+            &w,
+            o,
+            h,
+            &cb,
+            Command::CallbackAttempt {
+                note: Some("无人接听".into()),
+            },
+        )
+    };
+    attempt(&mut o, &mut h).unwrap();
+    attempt(&mut o, &mut h).unwrap();
+    assert_eq!(
+        (o.status, o.callback_attempts),
+        (Status::CallbackPending, 2)
+    );
+    // Only callback staff record attempts, and only while a callback is due.
+    let e = run(
+        &w,
+        &mut o.clone(),
+        &mut h.clone(),
+        &dispatcher(),
+        Command::CallbackAttempt { note: None },
+    );
+    assert!(matches!(e, Err(DomainError::Forbidden(_))), "{e:?}");
+    attempt(&mut o, &mut h).unwrap();
+    assert_eq!(o.status, Status::Closed);
+    assert_eq!(o.closure, Some(Closure::WithoutCallback));
+    let kinds: Vec<&str> = h.iter().rev().take(2).map(|e| e.kind.name()).collect();
+    assert_eq!(kinds, ["closed_without_callback", "callback_not_reached"]);
+    assert!(attempt(&mut o, &mut h).is_err());
+    assert_eq!(Order::replay(&h).unwrap(), o);
+}
+
+#[test]
+fn after_two_rounds_of_rehandling_an_unsatisfied_callback_escalates_to_supervision() {
+    let w = World::new();
+    let (mut o, mut h) = at_callback(&w);
+    let unsatisfied = Command::Callback {
+        satisfaction: Satisfaction::Dissatisfied,
+        resolved: false,
+        comment: None,
+    };
+    // A failed attempt in the first round does not count in the next.
+    run(
+        &w,
+        &mut o,
+        &mut h,
+        &callback(),
+        Command::CallbackAttempt { note: None },
+    )
+    .unwrap();
+    for round in 1..=2 {
+        run(&w, &mut o, &mut h, &callback(), unsatisfied.clone()).unwrap();
+        assert_eq!((o.status, o.rehandle_count), (Status::Handling, round));
+        assert_eq!(o.callback_attempts, 0);
+        replied_and_checked(&w, &mut o, &mut h);
+    }
+    run(&w, &mut o, &mut h, &callback(), unsatisfied).unwrap();
+    assert_eq!(o.status, Status::Closed);
+    assert_eq!(o.closure, Some(Closure::Callback));
+    assert!(o.escalated);
+    assert_eq!(o.rehandle_count, 2);
+    assert_eq!(h.last().unwrap().kind.label(), "回访不满意，转督办");
+    assert_eq!(Order::replay(&h).unwrap(), o);
+}
+
 /// What orders count towards in the centre's figures (`crate::stats`), at each step.
 #[test]
 fn an_orders_facts_follow_its_history_with_deadlines_extensions_and_rehandling() {

@@ -429,6 +429,12 @@ pub struct Order {
     #[serde(default)]
     pub repeat_of: Vec<RepeatLink>,
     pub rehandle_count: u32,
+    /// Callback attempts that did not reach the citizen, in the current round.
+    #[serde(default)]
+    pub callback_attempts: u32,
+    /// Still not satisfied after the last round of re-handling: handed to supervision.
+    #[serde(default)]
+    pub escalated: bool,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     /// Number of events folded in; the next event's sequence number is `version + 1`.

@@ -370,6 +370,11 @@ pub struct OrderDto {
     pub repeat_of: Vec<RepeatLinkDto>,
     pub external_ref: Option<String>,
     pub rehandle_count: u32,
+    /// Callback attempts that did not reach the citizen in the current round (the third
+    /// closes the order without callback).
+    pub callback_attempts: u32,
+    /// Not satisfied after the last round of re-handling: closed and handed to supervision.
+    pub escalated: bool,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: u32,
@@ -439,6 +444,8 @@ impl OrderDto {
                 .collect(),
             external_ref: o.external_ref.clone(),
             rehandle_count: o.rehandle_count,
+            callback_attempts: o.callback_attempts,
+            escalated: o.escalated,
             updated_at: o.updated_at,
             closed_at: o.closed_at,
             version: o.version,
@@ -610,6 +617,14 @@ pub struct ReasonRequest {
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     pub text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackAttemptRequest {
+    /// What happened (no answer, switched off, wrong number …).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -490,6 +490,19 @@ async fn callback(
     .await
 }
 
+/// Record a callback that did not reach the citizen (未接通); the third in a round closes
+/// the order without callback (免回访办结), the attempts kept in its history.
+#[utoipa::path(post, path = "/api/orders/{id}/callback-attempt", tag = "orders", params(("id" = i64, Path)), request_body = CallbackAttemptRequest,
+    responses((status = 200, body = OrderDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn callback_attempt(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(r): ApiJson<CallbackAttemptRequest>,
+) -> ApiResult<Json<OrderDto>> {
+    run(&app, &p, id, Command::CallbackAttempt { note: r.note }).await
+}
+
 /// Close: as an instant answer (即答办结, citing a knowledge entry) while pending review, or
 /// without a callback (with a reason) while waiting for one.
 #[utoipa::path(post, path = "/api/orders/{id}/close", tag = "orders", params(("id" = i64, Path)), request_body = CloseRequest,
@@ -597,6 +610,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reply))
         .routes(routes!(check))
         .routes(routes!(callback))
+        .routes(routes!(callback_attempt))
         .routes(routes!(close))
         .routes(routes!(withdraw))
         .routes(routes!(invalidate))
