@@ -175,6 +175,51 @@ impl Store {
             .collect()
     }
 
+    /// Open orders (not closed, withdrawn, invalid or merged) with an id above `after`, by
+    /// id, at most `limit`.
+    pub async fn open_orders(
+        &self,
+        tenant: TenantId,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<StoredOrder>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 \
+                 AND status NOT IN ('closed', 'withdrawn', 'invalid', 'merged') AND id > $2 \
+                 ORDER BY id LIMIT $3",
+                vec![tenant.0.into(), after.into(), (limit as i64).into()],
+            ))
+            .await?;
+        rows.iter().map(crate::orders::order_from_row).collect()
+    }
+
+    /// Orders closed since `since` (epoch ms) with an id above `after`, by id, at most
+    /// `limit`.
+    pub async fn closed_since(
+        &self,
+        tenant: TenantId,
+        since: i64,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<StoredOrder>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = $1 \
+                 AND status = 'closed' AND updated_at >= $2 AND id > $3 ORDER BY id LIMIT $4",
+                vec![
+                    tenant.0.into(),
+                    since.into(),
+                    after.into(),
+                    (limit as i64).into(),
+                ],
+            ))
+            .await?;
+        rows.iter().map(crate::orders::order_from_row).collect()
+    }
+
     /// Orders per China-time day, category and region, accepted in `[from, to)` (epoch ms);
     /// optionally only a category (and those below it) and a region (and those below it).
     pub async fn day_counts(

@@ -524,7 +524,10 @@ CREATE TABLE suggestion_outcomes (
 CREATE INDEX suggestion_outcomes_at ON suggestion_outcomes (tenant_id, at);
 -- The address, folded to its letters and digits: repeats from one address (重复诉求).
 ALTER TABLE orders ADD COLUMN address_key TEXT;
-CREATE INDEX orders_address ON orders (tenant_id, address_key, accepted_at)
+CREATE INDEX orders_address ON orders (tenant_id, address_key, accepted_at);
+-- Open orders with a supervision notice waiting for its unit's response (督办).
+ALTER TABLE orders ADD COLUMN notice_pending {BOOL} NOT NULL DEFAULT FALSE;
+CREATE INDEX orders_notice_pending ON orders (tenant_id, updated_at) WHERE notice_pending
 "#;
 
 #[async_trait::async_trait]

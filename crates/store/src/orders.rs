@@ -74,6 +74,8 @@ pub struct OrderFilter {
     pub citizen_phone: Option<String>,
     /// Only orders whose extension request waits for the centre's decision.
     pub extension_pending: bool,
+    /// Only open orders with a supervision notice waiting for its unit's response.
+    pub notice_pending: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,6 +146,7 @@ impl OrderFilter {
             emergency,
             citizen_phone,
             extension_pending,
+            notice_pending,
         } = self;
         request_types.is_empty()
             && channels.is_empty()
@@ -159,6 +162,7 @@ impl OrderFilter {
             && emergency.is_none()
             && citizen_phone.is_none()
             && !extension_pending
+            && !notice_pending
     }
 
     /// A number prefix that is only a date (`2026`, `2026-05`, `2026-05-06`, with or without a
@@ -180,6 +184,7 @@ impl OrderFilter {
             && self.number_prefix.is_none()
             && self.citizen_phone.is_none()
             && !self.extension_pending
+            && !self.notice_pending
     }
 }
 
@@ -686,7 +691,8 @@ async fn apply_change(
             backend,
             "UPDATE orders SET request_type = $3, category_code = $4, region_code = $5, status = $6, urgency = $7, \
              emergency = $8, confidential = $9, lead_unit_id = $10, updated_at = $11, closed_at = $12, due_at = $13, \
-             version = $14, last_hash = $15, state = $16, next_alert_at = $18, extension_pending = $19 \
+             version = $14, last_hash = $15, state = $16, next_alert_at = $18, extension_pending = $19, \
+             notice_pending = $20 \
              WHERE tenant_id = $1 AND id = $2 AND version = $17",
             vec![
                 c.tenant.0.into(),
@@ -710,6 +716,7 @@ async fn apply_change(
                 (!o.status.is_terminal()
                     && o.extension.as_ref().is_some_and(|e| e.approved.is_none()))
                 .into(),
+                o.notice_pending().into(),
             ],
         ))
         .await?;
@@ -1281,6 +1288,9 @@ fn where_clause(
     }
     if f.extension_pending {
         w.push(format!("o.extension_pending = {}", q.param(true)));
+    }
+    if f.notice_pending {
+        w.push(format!("o.notice_pending = {}", q.param(true)));
     }
     if sort == Sort::DueAsc {
         w.push("o.due_at IS NOT NULL".into());

@@ -139,6 +139,20 @@ pub enum Command {
         resolved: bool,
         comment: Option<String>,
     },
+    /// Put the order under supervision and send a notice to a unit (the lead by default),
+    /// which must respond within `respond_within_hours`.
+    Supervise {
+        kind: NoticeKind,
+        level: SupervisionLevel,
+        unit_id: Option<UnitId>,
+        content: String,
+        respond_within_hours: u32,
+    },
+    /// A unit answers a supervision notice addressed to it.
+    RespondNotice {
+        no: u32,
+        content: String,
+    },
     /// The callback did not reach the citizen (未接通); the last allowed attempt closes the
     /// order without callback.
     CallbackAttempt {
@@ -185,6 +199,8 @@ impl Command {
             Command::Check { .. } => "check",
             Command::Callback { .. } => "callback",
             Command::CallbackAttempt { .. } => "callback_attempt",
+            Command::Supervise { .. } => "supervise",
+            Command::RespondNotice { .. } => "respond_notice",
             Command::Close { .. } => "close",
             Command::Withdraw { .. } => "withdraw",
             Command::Invalidate { .. } => "invalidate",
@@ -674,6 +690,74 @@ impl Order {
                     }],
                 ))
             }
+            Command::Supervise {
+                kind,
+                level,
+                unit_id,
+                content,
+                respond_within_hours,
+            } => {
+                let who = actor.act_as(&[Role::Supervisor], "督办")?;
+                self.ensure_centre_staff(ctx, "督办")?;
+                if self.status.is_terminal() {
+                    return Err(self.state_conflict("督办"));
+                }
+                let unit = match unit_id {
+                    Some(u) => *u,
+                    None => self.lead_unit().ok_or_else(|| {
+                        DomainError::invalid("unit_id", "工单尚未派给承办单位，请指定督办对象")
+                    })?,
+                };
+                if !self.assignments.iter().any(|a| a.unit_id == unit) {
+                    return Err(DomainError::invalid(
+                        "unit_id",
+                        "督办对象须为承办此工单的单位",
+                    ));
+                }
+                if !(1..=240).contains(respond_within_hours) {
+                    return Err(DomainError::invalid(
+                        "respond_within_hours",
+                        "回复时限须在 1 至 240 小时之间",
+                    ));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::Supervised {
+                        notice: Box::new(SupervisionNotice {
+                            no: self.notices.len() as u32 + 1,
+                            kind: *kind,
+                            level: *level,
+                            unit_id: unit,
+                            content: required_text("content", content, MAX_TEXT_CHARS)?,
+                            respond_by: ctx.now
+                                + chrono::Duration::hours(i64::from(*respond_within_hours)),
+                            issued_at: ctx.now,
+                            issued_by: actor.user_id,
+                            response: None,
+                        }),
+                    }],
+                ))
+            }
+            Command::RespondNotice { no, content } => {
+                let who = actor.act_as(&[Role::Handler, Role::UnitAdmin], "回复督办")?;
+                let notice = no
+                    .checked_sub(1)
+                    .and_then(|i| self.notices.get(i as usize))
+                    .ok_or_else(|| DomainError::invalid("no", "没有这份督办通知"))?;
+                if notice.unit_id != actor.unit_id {
+                    return Err(DomainError::forbidden("只能回复发给本单位的督办通知"));
+                }
+                if notice.response.is_some() {
+                    return Err(DomainError::conflict("这份督办通知已经回复"));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::NoticeResponded {
+                        no: *no,
+                        content: required_text("content", content, MAX_TEXT_CHARS)?,
+                    }],
+                ))
+            }
             Command::CallbackAttempt { note } => {
                 let who = actor.act_as(&[Role::Callback], "记录回访未接通")?;
                 self.ensure_status(&[Status::CallbackPending], "记录回访未接通")?;
@@ -1030,6 +1114,8 @@ impl Order {
             rehandle_count: 0,
             callback_attempts: 0,
             escalated: false,
+            supervision: None,
+            notices: Vec::new(),
             updated_at: e.at,
             closed_at: None,
             version: 1,
@@ -1326,6 +1412,27 @@ impl Order {
                 }
             }
             EventKind::CallbackNotReached { attempt, .. } => self.callback_attempts = *attempt,
+            EventKind::Supervised { notice } => {
+                if self
+                    .supervision
+                    .is_none_or(|l| l.rank() < notice.level.rank())
+                {
+                    self.supervision = Some(notice.level);
+                }
+                self.notices.push(notice.as_ref().clone());
+            }
+            EventKind::NoticeResponded { no, content } => {
+                if let Some(n) = no
+                    .checked_sub(1)
+                    .and_then(|i| self.notices.get_mut(i as usize))
+                {
+                    n.response = Some(NoticeResponse {
+                        content: content.clone(),
+                        at,
+                        by: e.actor.user_id,
+                    });
+                }
+            }
             EventKind::CalledBack {
                 satisfaction,
                 resolved,

@@ -110,6 +110,15 @@ pub enum EventKind {
         #[serde(default)]
         escalated: bool,
     },
+    /// The centre put the order under supervision and sent a notice to a unit (督办).
+    Supervised {
+        notice: Box<SupervisionNotice>,
+    },
+    /// The unit answered a supervision notice.
+    NoticeResponded {
+        no: u32,
+        content: String,
+    },
     /// The citizen could not be reached for the callback (未接通).
     CallbackNotReached {
         /// Attempts in this round so far, this one included.
@@ -168,6 +177,8 @@ impl EventKind {
             EventKind::Checked { .. } => "checked",
             EventKind::CalledBack { .. } => "called_back",
             EventKind::CallbackNotReached { .. } => "callback_not_reached",
+            EventKind::Supervised { .. } => "supervised",
+            EventKind::NoticeResponded { .. } => "notice_responded",
             EventKind::ClosedWithoutCallback { .. } => "closed_without_callback",
             EventKind::Withdrawn { .. } => "withdrawn",
             EventKind::Invalidated { .. } => "invalidated",
@@ -202,6 +213,11 @@ impl EventKind {
             } => "回访不满意，转督办",
             EventKind::CalledBack { .. } => "回访",
             EventKind::CallbackNotReached { .. } => "回访未接通",
+            EventKind::Supervised { notice } => match notice.kind {
+                NoticeKind::Reminder => "发出提示单",
+                NoticeKind::Supervision => "发出督办单",
+            },
+            EventKind::NoticeResponded { .. } => "督办回复",
             EventKind::ClosedWithoutCallback { .. } => "免回访办结",
             EventKind::Withdrawn { .. } => "撤单",
             EventKind::Invalidated { .. } => "作废",
@@ -228,6 +244,8 @@ impl EventKind {
             }
             EventKind::CalledBack { comment, .. } => comment.as_deref(),
             EventKind::CallbackNotReached { note, .. } => note.as_deref(),
+            EventKind::Supervised { notice } => Some(&notice.content),
+            EventKind::NoticeResponded { content, .. } => Some(content),
             EventKind::Dispatched { note, .. } => note.as_deref(),
             _ => None,
         }

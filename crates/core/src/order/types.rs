@@ -153,6 +153,34 @@ impl AssignmentStatus {
 }
 
 coded_enum!(
+    /// How closely the centre follows an order (督办级别).
+    SupervisionLevel {
+        Daily = "daily": "日常督办",
+        Key = "key": "重点督办",
+        TaskForce = "task_force": "专班调度",
+    }
+);
+
+impl SupervisionLevel {
+    /// Daily < key < task force.
+    pub fn rank(self) -> u8 {
+        match self {
+            SupervisionLevel::Daily => 0,
+            SupervisionLevel::Key => 1,
+            SupervisionLevel::TaskForce => 2,
+        }
+    }
+}
+
+coded_enum!(
+    /// A supervision notice to a unit.
+    NoticeKind {
+        Reminder = "reminder": "提示单",
+        Supervision = "supervision": "督办单",
+    }
+);
+
+coded_enum!(
     /// The citizen's verdict at callback (回访).
     Satisfaction {
         Satisfied = "satisfied": "满意",
@@ -273,6 +301,29 @@ pub struct Assignment {
     /// The unit must sign for it by then.
     #[serde(default)]
     pub sign_deadline: Option<Deadline>,
+}
+
+/// A supervision notice (提示单/督办单) to a unit, with the response it requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionNotice {
+    /// 1-based position in `Order::notices`.
+    pub no: u32,
+    pub kind: NoticeKind,
+    pub level: SupervisionLevel,
+    pub unit_id: UnitId,
+    pub content: String,
+    /// The unit must respond by then.
+    pub respond_by: DateTime<Utc>,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: UserId,
+    pub response: Option<NoticeResponse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeResponse {
+    pub content: String,
+    pub at: DateTime<Utc>,
+    pub by: UserId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,6 +486,12 @@ pub struct Order {
     /// Still not satisfied after the last round of re-handling: handed to supervision.
     #[serde(default)]
     pub escalated: bool,
+    /// The highest supervision level the order is under, if any (督办).
+    #[serde(default)]
+    pub supervision: Option<SupervisionLevel>,
+    /// Supervision notices to units, in the order issued.
+    #[serde(default)]
+    pub notices: Vec<SupervisionNotice>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     /// Number of events folded in; the next event's sequence number is `version + 1`.
@@ -442,6 +499,11 @@ pub struct Order {
 }
 
 impl Order {
+    /// A notice still waits for its unit's response.
+    pub fn notice_pending(&self) -> bool {
+        !self.status.is_terminal() && self.notices.iter().any(|n| n.response.is_none())
+    }
+
     /// The lead assignment that currently carries the order, if any.
     pub fn active_lead(&self) -> Option<&Assignment> {
         self.assignments
@@ -594,6 +656,21 @@ impl Notice {
                     } else {
                         format!("{minutes_left} 分钟")
                     }
+                ),
+            }),
+            EventKind::Supervised { notice } => Some(Notice {
+                unit_id: notice.unit_id,
+                kind: "supervision",
+                stage: crate::deadline::Stage::Reply,
+                due: notice.respond_by,
+                message: format!(
+                    "工单 {}（{}）收到{}（{}），请于 {} 前回复：{}",
+                    order.number,
+                    order.title,
+                    notice.kind.label(),
+                    notice.level.label(),
+                    local(&notice.respond_by),
+                    notice.content
                 ),
             }),
             EventKind::OverdueMarked {

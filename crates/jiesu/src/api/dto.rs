@@ -375,6 +375,11 @@ pub struct OrderDto {
     pub callback_attempts: u32,
     /// Not satisfied after the last round of re-handling: closed and handed to supervision.
     pub escalated: bool,
+    /// The highest supervision level (`daily`, `key`, `task_force`), if supervised.
+    pub supervision: Option<Coded>,
+    /// Supervision notices to units, with their responses.
+    #[schema(value_type = Vec<Object>)]
+    pub notices: Vec<jiesu_core::order::SupervisionNotice>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: u32,
@@ -446,6 +451,8 @@ impl OrderDto {
             rehandle_count: o.rehandle_count,
             callback_attempts: o.callback_attempts,
             escalated: o.escalated,
+            supervision: o.supervision.map(|l| coded!(l)),
+            notices: o.notices.clone(),
             updated_at: o.updated_at,
             closed_at: o.closed_at,
             version: o.version,
@@ -617,6 +624,29 @@ pub struct ReasonRequest {
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     pub text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseRequest {
+    /// `reminder` (提示单) or `supervision` (督办单).
+    pub kind: String,
+    /// `daily` (日常督办), `key` (重点督办) or `task_force` (专班调度).
+    pub level: String,
+    /// The unit addressed (one that handles the order); default: the lead unit.
+    #[serde(default)]
+    pub unit_id: Option<i64>,
+    pub content: String,
+    /// The unit must respond within these hours (1–240).
+    pub respond_within_hours: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeResponseRequest {
+    /// The notice's number on the order (1, 2, …).
+    pub no: u32,
+    pub content: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,8 +11,8 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::order::{
-    AssignmentRole, AssignmentStatus, Channel, Command, DispatchTarget, InstantAnswer, RequestType,
-    Satisfaction, Status,
+    AssignmentRole, AssignmentStatus, Channel, Command, DispatchTarget, InstantAnswer, NoticeKind,
+    RequestType, Satisfaction, Status, SupervisionLevel,
 };
 use jiesu_core::{OrderId, UnitId};
 use jiesu_store::orders::{Cursor, OrderFilter, Sort};
@@ -69,6 +69,8 @@ pub struct ListQuery {
     pub phone: Option<String>,
     /// `pending`: orders whose extension request waits for the centre's decision.
     pub extension: Option<String>,
+    /// `pending`: open orders with a supervision notice (督办) awaiting its unit's response.
+    pub notice: Option<String>,
     /// `-accepted_at` (default), `accepted_at`, `due_at`, `-updated_at`.
     pub sort: Option<String>,
     pub cursor: Option<String>,
@@ -227,6 +229,11 @@ pub(crate) async fn list_filter(
         None => {}
         Some("pending") => f.extension_pending = true,
         Some(_) => return Err(AppError::invalid("extension", "可选：pending").into()),
+    }
+    match q.notice.as_deref() {
+        None => {}
+        Some("pending") => f.notice_pending = true,
+        Some(_) => return Err(AppError::invalid("notice", "可选：pending").into()),
     }
     let sort = match q.sort.as_deref().unwrap_or("-accepted_at") {
         "-accepted_at" => Sort::AcceptedDesc,
@@ -490,6 +497,55 @@ async fn callback(
     .await
 }
 
+/// Put the order under supervision (督办) and send a notice (提示单/督办单) to a unit that
+/// handles it (the lead by default), which must respond within the hours given (supervisors
+/// of the centre).
+#[utoipa::path(post, path = "/api/orders/{id}/supervise", tag = "orders", params(("id" = i64, Path)), request_body = SuperviseRequest,
+    responses((status = 200, body = OrderDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn supervise(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(r): ApiJson<SuperviseRequest>,
+) -> ApiResult<Json<OrderDto>> {
+    let kind = NoticeKind::parse("kind", &r.kind)?;
+    let level = SupervisionLevel::parse("level", &r.level)?;
+    run(
+        &app,
+        &p,
+        id,
+        Command::Supervise {
+            kind,
+            level,
+            unit_id: r.unit_id.map(UnitId),
+            content: r.content,
+            respond_within_hours: r.respond_within_hours,
+        },
+    )
+    .await
+}
+
+/// A unit answers a supervision notice addressed to it (督办回复).
+#[utoipa::path(post, path = "/api/orders/{id}/notice-response", tag = "orders", params(("id" = i64, Path)), request_body = NoticeResponseRequest,
+    responses((status = 200, body = OrderDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn notice_response(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<i64>,
+    ApiJson(r): ApiJson<NoticeResponseRequest>,
+) -> ApiResult<Json<OrderDto>> {
+    run(
+        &app,
+        &p,
+        id,
+        Command::RespondNotice {
+            no: r.no,
+            content: r.content,
+        },
+    )
+    .await
+}
+
 /// Record a callback that did not reach the citizen (未接通); the third in a round closes
 /// the order without callback (免回访办结), the attempts kept in its history.
 #[utoipa::path(post, path = "/api/orders/{id}/callback-attempt", tag = "orders", params(("id" = i64, Path)), request_body = CallbackAttemptRequest,
@@ -611,6 +667,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check))
         .routes(routes!(callback))
         .routes(routes!(callback_attempt))
+        .routes(routes!(supervise))
+        .routes(routes!(notice_response))
         .routes(routes!(close))
         .routes(routes!(withdraw))
         .routes(routes!(invalidate))

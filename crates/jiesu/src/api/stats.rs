@@ -396,6 +396,56 @@ async fn monthly_report(
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SectionDto {
+    /// How many orders the list has (at most 200 are listed).
+    pub total: usize,
+    pub items: Vec<OrderSummaryDto>,
+}
+
+/// The supervisor's board (督办看板).
+#[derive(Serialize, ToSchema)]
+pub struct BoardDto {
+    /// Open orders whose running deadline has passed (逾期).
+    pub overdue: SectionDto,
+    /// Returned by units twice or more (存疑工单).
+    pub returned_twice: SectionDto,
+    /// Re-handled after a callback and still open (重办).
+    pub rehandled: SectionDto,
+    /// Open repeats (重复诉求).
+    pub repeats: SectionDto,
+    /// Closed unsatisfied after the last round of re-handling, last 30 days (转督办).
+    pub escalated: SectionDto,
+    /// Supervision notices awaiting their unit's response, and those past their time.
+    pub notices_pending: SectionDto,
+    pub notices_overdue: SectionDto,
+}
+
+/// The orders that need the centre's attention now (centre staff).
+#[utoipa::path(get, path = "/api/supervision/board", tag = "stats",
+    responses((status = 200, body = BoardDto), (status = 403, body = ErrorBody)))]
+async fn board(State(app): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<Json<BoardDto>> {
+    let now = Utc::now();
+    let b = app.supervision_board(&p, now).await?;
+    let section = |s: crate::app::supervision::Section| SectionDto {
+        total: s.total,
+        items: s
+            .items
+            .iter()
+            .map(|v| OrderSummaryDto::of(v, now))
+            .collect(),
+    };
+    Ok(Json(BoardDto {
+        overdue: section(b.overdue),
+        returned_twice: section(b.returned_twice),
+        rehandled: section(b.rehandled),
+        repeats: section(b.repeats),
+        escalated: section(b.escalated),
+        notices_pending: section(b.notices_pending),
+        notices_overdue: section(b.notices_overdue),
+    }))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(rates))
@@ -404,4 +454,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(presets))
         .routes(routes!(ranking))
         .routes(routes!(monthly_report))
+        .routes(routes!(board))
 }

@@ -12,6 +12,7 @@ pub mod portal;
 pub mod report;
 pub mod search;
 pub mod stats;
+pub mod supervision;
 pub mod time;
 
 use crate::config::Config;

@@ -1,0 +1,171 @@
+#![allow(clippy::unwrap_used)]
+//! Supervision over HTTP, on SQLite and PostgreSQL: a supervisor's notice (督办单) to the
+//! unit handling an order, the unit's in-app notice and pending list, its response, the
+//! order's history, and the supervisor's board.
+
+mod common;
+
+use common::*;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+async fn step(c: &Client, t: &TestApp, id: i64, command: &str, body: Value) -> Value {
+    let (s, o) = call(c, t.url(&format!("/api/orders/{id}/{command}")), body).await;
+    assert_eq!(s, StatusCode::OK, "{command}: {o}");
+    o
+}
+
+fn ids(section: &Value) -> Vec<i64> {
+    section["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn a_supervision_notice_reaches_the_unit_and_its_answer_the_history(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let supervisor = t.login("supervisor").await;
+    let handler = t.login("handler").await;
+    let handler2 = t.login("handler2").await;
+    let id = t.accept(&agent, json!({})).await["id"].as_i64().unwrap();
+    let url = t.url(&format!("/api/orders/{id}/supervise"));
+    let notice = json!({"kind": "supervision", "level": "key", "content": "请于明日前上报整改进展", "respond_within_hours": 24});
+    // Not yet with a unit: a notice needs someone to address.
+    let (s, e) = call(&supervisor, url.clone(), notice.clone()).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unit_id"))
+    );
+    let to_p1 = json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]});
+    step(&dispatcher, t, id, "dispatch", to_p1).await;
+    // Only supervisors issue notices; the addressee must handle the order; a time is due.
+    let (s, _) = call(&dispatcher, url.clone(), notice.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut elsewhere = notice.clone();
+    elsewhere["unit_id"] = json!(t.unit("P2"));
+    let (s, e) = call(&supervisor, url.clone(), elsewhere).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unit_id"))
+    );
+    let mut late = notice.clone();
+    late["respond_within_hours"] = json!(0);
+    let (s, _) = call(&supervisor, url.clone(), late).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let o = step(&supervisor, t, id, "supervise", notice).await;
+    assert_eq!(o["supervision"]["code"], "key");
+    assert_eq!(o["notices"][0]["unit_id"], t.unit("P1"));
+
+    // The unit is told, and finds the order among its pending notices.
+    let (_, n) = get(&handler, t.url("/api/notifications?unread=true")).await;
+    let kinds: Vec<&str> = n["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"supervision"), "{n}");
+    let (s, l) = get(&handler, t.url("/api/orders?notice=pending")).await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(ids(&l), vec![id]);
+    let (_, board) = get(&supervisor, t.url("/api/supervision/board")).await;
+    assert_eq!(ids(&board["notices_pending"]), vec![id]);
+    assert!(ids(&board["notices_overdue"]).is_empty());
+
+    // Only the addressed unit answers, once.
+    let answer = json!({"no": 1, "content": "已约谈物业，本周完成整改"});
+    let response_url = t.url(&format!("/api/orders/{id}/notice-response"));
+    let (s, _) = call(&handler2, response_url.clone(), answer.clone()).await;
+    assert!(
+        s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+        "{s}"
+    );
+    let (s, e) = call(
+        &handler,
+        response_url.clone(),
+        json!({"no": 9, "content": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("no"))
+    );
+    let o = step(&handler, t, id, "notice-response", answer.clone()).await;
+    assert_eq!(
+        o["notices"][0]["response"]["content"],
+        "已约谈物业，本周完成整改"
+    );
+    let (s, _) = call(&handler, response_url, answer).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (_, l) = get(&handler, t.url("/api/orders?notice=pending")).await;
+    assert!(ids(&l).is_empty());
+    let (_, h) = get(&supervisor, t.url(&format!("/api/orders/{id}/events"))).await;
+    let tail: Vec<(&str, &str, &str)> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| {
+            (
+                e["label"].as_str().unwrap(),
+                e["actor"]["username"].as_str().unwrap(),
+                e["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("督办回复", "handler", "已约谈物业，本周完成整改"),
+            ("发出督办单", "supervisor", "请于明日前上报整改进展")
+        ]
+    );
+    // The board is for the centre; a bad list filter is named.
+    let (s, _) = get(&handler, t.url("/api/supervision/board")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = get(&handler, t.url("/api/orders?notice=all")).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("notice"))
+    );
+}
+
+async fn the_board_lists_orders_returned_twice_rehandled_and_repeated(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let handler = t.login("handler").await;
+    let supervisor = t.login("supervisor").await;
+    // Returned twice by the same department.
+    let disputed = t.accept(&agent, json!({})).await["id"].as_i64().unwrap();
+    for _ in 0..2 {
+        let to_p1 = json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]});
+        step(&dispatcher, t, disputed, "dispatch", to_p1).await;
+        step(
+            &handler,
+            t,
+            disputed,
+            "return",
+            json!({"reason": "不属于本单位职责"}),
+        )
+        .await;
+    }
+    // A repeat: the same caller about the same issue.
+    let body = json!({"title": "楼下烧烤油烟扰民", "content": "楼下烧烤摊每晚油烟很大，影响休息。", "citizen": {"name": "李四", "phone": "13911112222"}, "address": "B区和平路1号"});
+    t.accept(&agent, body.clone()).await;
+    let repeat = t.accept(&agent, body).await["id"].as_i64().unwrap();
+    let (s, b) = get(&supervisor, t.url("/api/supervision/board")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(ids(&b["returned_twice"]), vec![disputed]);
+    assert_eq!(b["returned_twice"]["total"], 1);
+    assert_eq!(ids(&b["repeats"]), vec![repeat]);
+    assert!(ids(&b["rehandled"]).is_empty());
+}
+
+on_both_backends! {
+    a_supervision_notice_reaches_the_unit_and_its_answer_the_history => super::a_supervision_notice_reaches_the_unit_and_its_answer_the_history,
+    the_board_lists_orders_returned_twice_rehandled_and_repeated => super::the_board_lists_orders_returned_twice_rehandled_and_repeated,
+}
