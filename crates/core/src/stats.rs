@@ -33,6 +33,10 @@ pub struct OrderFacts {
     pub resolved: bool,
     /// Sent back for re-handling after a callback, at least once.
     pub rehandled: bool,
+    /// The lead let a deadline of its own pass (sign-for or reply: 逾期).
+    pub late: bool,
+    /// Closed unsatisfied after the last round of re-handling (转督办).
+    pub escalated: bool,
 }
 
 /// The lead assignment that handled the order: the last lead that was not returned,
@@ -89,6 +93,16 @@ impl OrderFacts {
             satisfaction: callback.map(|c| c.satisfaction),
             resolved: callback.is_some_and(|c| c.resolved),
             rehandled: o.rehandle_count > 0,
+            late: lead.is_some_and(|a| {
+                o.late.iter().any(|l| {
+                    l.unit_id == a.unit_id
+                        && matches!(
+                            l.stage,
+                            crate::deadline::Stage::Sign | crate::deadline::Stage::Reply
+                        )
+                })
+            }),
+            escalated: o.escalated,
         }
     }
 }
@@ -110,6 +124,8 @@ pub struct Counts {
     pub dissatisfied: u64,
     pub resolved: u64,
     pub rehandled: u64,
+    pub late: u64,
+    pub escalated: u64,
 }
 
 /// A count a figure is made of: each names the orders behind it (drill-down).
@@ -130,10 +146,12 @@ pub enum Measure {
     Dissatisfied,
     Resolved,
     Rehandled,
+    Late,
+    Escalated,
 }
 
 impl Measure {
-    pub const ALL: [Measure; 14] = [
+    pub const ALL: [Measure; 16] = [
         Measure::Accepted,
         Measure::Instant,
         Measure::Dispatched,
@@ -148,6 +166,8 @@ impl Measure {
         Measure::Dissatisfied,
         Measure::Resolved,
         Measure::Rehandled,
+        Measure::Late,
+        Measure::Escalated,
     ];
 
     pub fn parse(s: &str) -> Option<Measure> {
@@ -171,6 +191,8 @@ impl Measure {
             Measure::Dissatisfied => f.satisfaction == Some(Satisfaction::Dissatisfied),
             Measure::Resolved => f.resolved,
             Measure::Rehandled => f.rehandled,
+            Measure::Late => f.late,
+            Measure::Escalated => f.escalated,
         }
     }
 }
@@ -205,6 +227,8 @@ impl Counts {
             Measure::Dissatisfied => &mut self.dissatisfied,
             Measure::Resolved => &mut self.resolved,
             Measure::Rehandled => &mut self.rehandled,
+            Measure::Late => &mut self.late,
+            Measure::Escalated => &mut self.escalated,
         }
     }
 }
@@ -253,6 +277,25 @@ impl Composite {
     }
 }
 
+/// Points taken off a unit's evaluation score per order (考核扣分).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deductions {
+    /// Per order whose sign-for or reply deadline the unit let pass (逾期).
+    pub late: f64,
+    /// Per order closed unsatisfied after the last round of re-handling (转督办).
+    pub escalated: f64,
+}
+
+impl Default for Deductions {
+    fn default() -> Self {
+        Deductions {
+            late: 0.5,
+            escalated: 1.0,
+        }
+    }
+}
+
 /// How the rates are computed: the parts a tenant may set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,6 +305,8 @@ pub struct Formulas {
     pub basically_satisfied_weight: f64,
     #[serde(default = "standard")]
     pub composite: Composite,
+    #[serde(default)]
+    pub deductions: Deductions,
 }
 
 fn standard() -> Composite {
@@ -273,6 +318,7 @@ impl Default for Formulas {
         Formulas {
             basically_satisfied_weight: 1.0,
             composite: Composite::STANDARD,
+            deductions: Deductions::default(),
         }
     }
 }
@@ -287,17 +333,39 @@ impl Formulas {
             "strict" => Some(Formulas {
                 basically_satisfied_weight: 0.9,
                 composite: Composite::STANDARD,
+                deductions: Deductions::default(),
             }),
             "ordos" => Some(Formulas {
                 basically_satisfied_weight: 0.9,
                 composite: Composite::ORDOS,
+                deductions: Deductions::default(),
             }),
             _ => None,
         }
     }
 
+    /// The points taken off for `c`.
+    pub fn deduction(&self, c: &Counts) -> f64 {
+        self.deductions.late * c.late as f64 + self.deductions.escalated * c.escalated as f64
+    }
+
+    /// The evaluation score (考核得分): the composite score less the deductions, at least 0;
+    /// `None` without any rate.
+    pub fn evaluate(&self, c: &Counts, r: &Rates) -> Option<f64> {
+        self.composite
+            .score(r)
+            .map(|s| (s - self.deduction(c)).max(0.0))
+    }
+
     /// Checks the values; the field at fault when one is out of range.
     pub fn check(&self) -> Result<(), crate::FieldError> {
+        let d = &self.deductions;
+        if !(0.0..=100.0).contains(&d.late) || !(0.0..=100.0).contains(&d.escalated) {
+            return Err(crate::FieldError::new(
+                "deductions",
+                "扣分须在 0 至 100 分之间",
+            ));
+        }
         if !(0.0..=1.0).contains(&self.basically_satisfied_weight) {
             return Err(crate::FieldError::new(
                 "basically_satisfied_weight",
@@ -381,6 +449,7 @@ mod tests {
             dissatisfied: 1,
             resolved: 3,
             rehandled: 1,
+            ..Counts::default()
         };
         let r = Rates::of(&c, &Formulas::default());
         assert_eq!(r.response_rate, Some(1.0));
@@ -425,6 +494,19 @@ mod tests {
             Err("composite".to_string())
         );
         assert!(Formulas::preset("ordos").is_some_and(|f| f.check().is_ok()));
+        // Deductions: 0.5 a late order, 1 an escalated one.
+        let c = Counts {
+            late: 4,
+            escalated: 1,
+            ..Counts::default()
+        };
+        let f = Formulas::default();
+        assert_eq!(f.evaluate(&c, &r).map(|s| s.round()), Some(62.0));
+        let many = Counts {
+            escalated: 500,
+            ..Counts::default()
+        };
+        assert_eq!(f.evaluate(&many, &r), Some(0.0));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{NaiveDate, Utc};
 use jiesu_core::org::UnitKind;
-use jiesu_core::stats::{Composite, Counts, Formulas, Measure};
+use jiesu_core::stats::{Composite, Counts, Deductions, Formulas, Measure};
 use jiesu_core::{FieldError, UnitId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -64,6 +64,10 @@ pub struct CountsDto {
     pub resolved: u64,
     /// … sent back for re-handling after a callback.
     pub rehandled: u64,
+    /// … whose lead let its sign-for or reply deadline pass.
+    pub late: u64,
+    /// … closed unsatisfied after the last round of re-handling.
+    pub escalated: u64,
 }
 
 impl From<Counts> for CountsDto {
@@ -83,6 +87,8 @@ impl From<Counts> for CountsDto {
             dissatisfied: c.dissatisfied,
             resolved: c.resolved,
             rehandled: c.rehandled,
+            late: c.late,
+            escalated: c.escalated,
         }
     }
 }
@@ -107,6 +113,18 @@ pub struct FormulasDto {
     /// Default 0.1 / 0.5 / 0.4.
     #[serde(default)]
     pub composite: Option<CompositeDto>,
+    /// Points off the evaluation score per order (default 0.5 a late one, 1 an escalated one).
+    #[serde(default)]
+    pub deductions: Option<DeductionsDto>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeductionsDto {
+    /// Per order whose sign-for or reply deadline the unit let pass (逾期).
+    pub late: f64,
+    /// Per order closed unsatisfied after the last round of re-handling (转督办).
+    pub escalated: f64,
 }
 
 impl From<Formulas> for FormulasDto {
@@ -117,6 +135,10 @@ impl From<Formulas> for FormulasDto {
                 response: f.composite.response,
                 resolution: f.composite.resolution,
                 satisfaction: f.composite.satisfaction,
+            }),
+            deductions: Some(DeductionsDto {
+                late: f.deductions.late,
+                escalated: f.deductions.escalated,
             }),
         }
     }
@@ -130,6 +152,10 @@ impl From<FormulasDto> for Formulas {
                 response: c.response,
                 resolution: c.resolution,
                 satisfaction: c.satisfaction,
+            }),
+            deductions: d.deductions.map_or(Deductions::default(), |x| Deductions {
+                late: x.late,
+                escalated: x.escalated,
             }),
         }
     }
@@ -196,7 +222,7 @@ async fn rates(
 pub struct StatOrdersParams {
     /// The count: `accepted`, `instant`, `dispatched`, `signed_on_time`, `completed`,
     /// `completed_on_time`, `callback_due`, `callback_done`, `called_back`, `satisfied`,
-    /// `basically_satisfied`, `dissatisfied`, `resolved`, `rehandled`.
+    /// `basically_satisfied`, `dissatisfied`, `resolved`, `rehandled`, `late`, `escalated`.
     pub measure: String,
     pub from: String,
     pub to: String,
@@ -302,6 +328,10 @@ pub struct RankedDto {
     pub rank: Option<usize>,
     /// Composite score 0–100 by the formulas.
     pub score: Option<f64>,
+    /// Points taken off (deductions × late and escalated orders).
+    pub deduction: f64,
+    /// The evaluation score (考核得分): score less deduction, at least 0; ranks by it.
+    pub evaluation: Option<f64>,
     pub response_rate: Option<f64>,
     pub completion_rate: Option<f64>,
     pub on_time_rate: Option<f64>,
@@ -353,6 +383,8 @@ async fn ranking(
                 unit_name: r.name,
                 rank: r.rank,
                 score: r.score.map(|s| (s * 100.0).round() / 100.0),
+                deduction: (r.deduction * 100.0).round() / 100.0,
+                evaluation: r.evaluation.map(|s| (s * 100.0).round() / 100.0),
                 response_rate: round(r.rates.response_rate),
                 completion_rate: round(r.rates.completion_rate),
                 on_time_rate: round(r.rates.on_time_rate),

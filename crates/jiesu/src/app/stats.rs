@@ -58,6 +58,9 @@ pub struct Ranked {
     pub rates: Rates,
     /// The composite score 0–100; `None` without any rate (nothing dispatched).
     pub score: Option<f64>,
+    pub deduction: f64,
+    /// The evaluation score: the composite less the deductions (ranks by it).
+    pub evaluation: Option<f64>,
     /// 1 for the best score among its peers; `None` without a score.
     pub rank: Option<usize>,
 }
@@ -213,30 +216,14 @@ impl App {
                     kind: u.kind,
                     counts: c,
                     score: formulas.composite.score(&rates),
+                    deduction: formulas.deduction(&c),
+                    evaluation: formulas.evaluate(&c, &rates),
                     rates,
                     rank: None,
                 }
             })
             .collect();
-        out.sort_by(|a, b| {
-            b.score
-                .unwrap_or(-1.0)
-                .total_cmp(&a.score.unwrap_or(-1.0))
-                .then(b.counts.dispatched.cmp(&a.counts.dispatched))
-                .then(a.unit.0.cmp(&b.unit.0))
-        });
-        // Equal scores share a rank (1, 2, 2, 4).
-        let mut previous: Option<(f64, usize)> = None;
-        for (i, r) in out.iter_mut().enumerate() {
-            let Some(score) = r.score else { continue };
-            let rounded = (score * 100.0).round();
-            let rank = match previous {
-                Some((s, k)) if s == rounded => k,
-                _ => i + 1,
-            };
-            previous = Some((rounded, rank));
-            r.rank = Some(rank);
-        }
+        rank(&mut out);
         Ok((out, formulas))
     }
 
@@ -289,5 +276,29 @@ impl App {
         self.audit(cap, "stat_formulas.update", "stat_formulas".into(), json)
             .await?;
         Ok(f)
+    }
+}
+
+/// Sorts by evaluation score (best first) and numbers the ranks; equal scores (to the
+/// hundredth) share a rank (1, 2, 2, 4); units without a score come last, unranked.
+pub fn rank(rows: &mut [Ranked]) {
+    rows.sort_by(|a, b| {
+        b.evaluation
+            .unwrap_or(-1.0)
+            .total_cmp(&a.evaluation.unwrap_or(-1.0))
+            .then(b.counts.dispatched.cmp(&a.counts.dispatched))
+            .then(a.unit.0.cmp(&b.unit.0))
+    });
+    let mut previous: Option<(f64, usize)> = None;
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.rank = None;
+        let Some(score) = r.evaluation else { continue };
+        let rounded = (score * 100.0).round();
+        let rank = match previous {
+            Some((s, k)) if s == rounded => k,
+            _ => i + 1,
+        };
+        previous = Some((rounded, rank));
+        r.rank = Some(rank);
     }
 }
