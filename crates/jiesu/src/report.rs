@@ -58,13 +58,17 @@ fn ranking(
         &[
             "名次",
             "单位",
+            "考核得分",
             "综合得分",
+            "扣分",
             "派单",
             "响应率",
             "办结率",
             "按期办结率",
             "解决率",
             "满意率",
+            "逾期",
+            "转督办",
         ],
     )?;
     for (i, r) in rows.iter().enumerate() {
@@ -74,16 +78,21 @@ fn ranking(
             None => ws.write(row, 0, "—")?,
         };
         ws.write(row, 1, r.name.as_str())?;
-        match r.score {
-            Some(s) => ws.write_number(row, 2, (s * 100.0).round() / 100.0)?,
-            None => ws.write(row, 2, "—")?,
-        };
-        ws.write_number(row, 3, r.counts.dispatched as f64)?;
-        rate(ws, pct, row, 4, r.rates.response_rate)?;
-        rate(ws, pct, row, 5, r.rates.completion_rate)?;
-        rate(ws, pct, row, 6, r.rates.on_time_rate)?;
-        rate(ws, pct, row, 7, r.rates.resolution_rate)?;
-        rate(ws, pct, row, 8, r.rates.satisfaction_rate)?;
+        for (col, v) in [(2, r.evaluation), (3, r.score)] {
+            match v {
+                Some(s) => ws.write_number(row, col, (s * 100.0).round() / 100.0)?,
+                None => ws.write(row, col, "—")?,
+            };
+        }
+        ws.write_number(row, 4, r.deduction)?;
+        ws.write_number(row, 5, r.counts.dispatched as f64)?;
+        rate(ws, pct, row, 6, r.rates.response_rate)?;
+        rate(ws, pct, row, 7, r.rates.completion_rate)?;
+        rate(ws, pct, row, 8, r.rates.on_time_rate)?;
+        rate(ws, pct, row, 9, r.rates.resolution_rate)?;
+        rate(ws, pct, row, 10, r.rates.satisfaction_rate)?;
+        ws.write_number(row, 11, r.counts.late as f64)?;
+        ws.write_number(row, 12, r.counts.escalated as f64)?;
     }
     ws.set_column_width(1, 24)?;
     ws.set_freeze_panes(1, 0)?;
