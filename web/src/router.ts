@@ -104,6 +104,26 @@ const routes: RouteRecordRaw[] = [
         meta: { title: '研判设置', roles: ['admin'] },
       },
       {
+        path: 'stats/rates',
+        component: () => import('./views/stats/RatesView.vue'),
+        meta: { title: '指标统计', roles: ['supervisor', 'leader', 'admin', 'dispatcher', 'unit_admin'] },
+      },
+      {
+        path: 'stats/ranking',
+        component: () => import('./views/stats/RankingView.vue'),
+        meta: { title: '单位排名', roles: ['supervisor', 'leader', 'admin', 'dispatcher'] },
+      },
+      {
+        path: 'stats/monthly',
+        component: () => import('./views/stats/MonthlyView.vue'),
+        meta: { title: '月报', roles: ['supervisor', 'leader', 'admin', 'dispatcher'] },
+      },
+      {
+        path: 'stats/formulas',
+        component: () => import('./views/stats/FormulasView.vue'),
+        meta: { title: '考核公式', roles: ['admin'] },
+      },
+      {
         path: 'admin/dispatch-catalogue',
         component: () => import('./views/admin/DispatchCatalogueView.vue'),
         meta: { title: '派单目录', roles: ['admin', 'dispatcher', 'supervisor'] },

@@ -677,3 +677,90 @@ export interface PublicRequest {
   can_rate: boolean
   rating: { satisfaction: string; satisfaction_label: string; comment?: string | null; at: string } | null
 }
+
+// ---- statistics and evaluation (统计考核) ----
+
+/** The counts behind the rates (orders accepted in the period). */
+export interface StatCounts {
+  accepted: number
+  instant: number
+  dispatched: number
+  signed_on_time: number
+  completed: number
+  completed_on_time: number
+  callback_due: number
+  callback_done: number
+  called_back: number
+  satisfied: number
+  basically_satisfied: number
+  dissatisfied: number
+  resolved: number
+  rehandled: number
+}
+
+export type StatMeasure = keyof StatCounts
+
+export interface CompositeWeights {
+  response: number
+  resolution: number
+  satisfaction: number
+}
+
+/** How the satisfaction rate and the composite score are computed. */
+export interface StatFormulas {
+  basically_satisfied_weight: number
+  composite: CompositeWeights
+  /** Later additions (e.g. deductions) travel through unchanged. */
+  [more: string]: unknown
+}
+
+/** Rates are fractions 0–1, null where nothing was there to count. */
+export interface StatRates {
+  from: string
+  to: string
+  unit_id: number | null
+  unit_name: string | null
+  response_rate: number | null
+  completion_rate: number | null
+  on_time_rate: number | null
+  resolution_rate: number | null
+  satisfaction_rate: number | null
+  instant_answer_rate: number | null
+  callback_rate: number | null
+  counts: StatCounts
+  formulas: StatFormulas
+}
+
+export interface StatOrders {
+  total: number
+  items: OrderSummary[]
+}
+
+export interface RankedUnit {
+  unit_id: number
+  unit_name: string
+  rank: number | null
+  /** 0–100 */
+  score: number | null
+  response_rate: number | null
+  completion_rate: number | null
+  on_time_rate: number | null
+  resolution_rate: number | null
+  satisfaction_rate: number | null
+  counts: StatCounts
+}
+
+export interface StatRanking {
+  from: string
+  to: string
+  kind: string
+  formulas: StatFormulas
+  items: RankedUnit[]
+}
+
+export interface FormulaPreset {
+  name: string
+  /** The formulas stated in Chinese. */
+  label: string
+  formulas: StatFormulas
+}

@@ -16,8 +16,22 @@ describe('role → menu', () => {
       '/knowledge',
       '/insight/hotspots',
       '/insight/warnings',
+      '/stats/rates',
+      '/stats/ranking',
+      '/stats/monthly',
       '/admin/dispatch-catalogue',
     ])
+  })
+  it('gives the figures to the centre, a unit admin only the rates, the formulas to admins', () => {
+    for (const r of ['supervisor', 'leader', 'admin', 'dispatcher']) {
+      expect(paths([r])).toEqual(expect.arrayContaining(['/stats/rates', '/stats/ranking', '/stats/monthly']))
+    }
+    expect(paths(['unit_admin'])).toContain('/stats/rates')
+    expect(paths(['unit_admin'])).not.toContain('/stats/ranking')
+    expect(paths(['unit_admin'])).not.toContain('/stats/monthly')
+    for (const r of ['agent', 'handler', 'callback']) expect(paths([r]).filter((p) => p.startsWith('/stats'))).toEqual([])
+    expect(paths(['admin'])).toContain('/stats/formulas')
+    expect(paths(['leader'])).not.toContain('/stats/formulas')
   })
   it('gives insight to the centre roles that weigh it, settings to admins', () => {
     for (const r of ['supervisor', 'leader', 'admin']) expect(paths([r])).toContain('/insight/hotspots')
@@ -27,9 +41,10 @@ describe('role → menu', () => {
     expect(paths(['supervisor'])).toContain('/admin/dispatch-catalogue')
     expect(paths(['leader'])).not.toContain('/admin/dispatch-catalogue')
   })
-  it('groups the menu: ungrouped first, then insight, then administration', () => {
+  it('groups the menu: ungrouped first, then insight, figures, administration', () => {
     const g = groupedMenu(menuFor(['admin']))
-    expect(g.map((x) => x.group)).toEqual([null, '研判分析', '系统管理'])
+    expect(g.map((x) => x.group)).toEqual([null, '研判分析', '统计考核', '系统管理'])
+    expect(groupedMenu(menuFor(['unit_admin'])).map((x) => x.group)).toEqual([null, '统计考核', '系统管理'])
     expect(groupedMenu(menuFor(['agent'])).map((x) => x.group)).toEqual([null])
   })
   it('gives handling units their inbox, unit admins their staff', () => {

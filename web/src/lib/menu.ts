@@ -38,9 +38,13 @@ const ALL: readonly Role[] = [...CENTRE, ...UNIT]
 export const INSIGHT_ROLES: readonly Role[] = ['dispatcher', 'supervisor', 'leader', 'admin']
 /** Roles that may read the dispatch catalogue (admins edit it). */
 export const CATALOGUE_ROLES: readonly Role[] = ['admin', 'dispatcher', 'supervisor']
+/** Roles that see the centre's figures and rankings (统计考核). */
+export const STATS_CENTRE_ROLES: readonly Role[] = ['supervisor', 'leader', 'admin', 'dispatcher']
+/** … and the rates page, where a unit admin sees the figures of their own unit. */
+export const STATS_ROLES: readonly Role[] = [...STATS_CENTRE_ROLES, 'unit_admin']
 
 /** The menu groups, in order (items without a group come first). */
-export const MENU_GROUPS: readonly string[] = ['研判分析', '系统管理']
+export const MENU_GROUPS: readonly string[] = ['研判分析', '统计考核', '系统管理']
 
 export const MENU: readonly MenuItem[] = [
   { path: '/', label: '首页', icon: 'HomeFilled', roles: ALL },
@@ -54,6 +58,10 @@ export const MENU: readonly MenuItem[] = [
   { path: '/insight/hotspots', label: '热点', icon: 'TrendCharts', roles: INSIGHT_ROLES, group: '研判分析' },
   { path: '/insight/warnings', label: '预警', icon: 'Warning', roles: INSIGHT_ROLES, group: '研判分析' },
   { path: '/insight/settings', label: '研判设置', icon: 'Setting', roles: ['admin'], group: '研判分析' },
+  { path: '/stats/rates', label: '指标统计', icon: 'DataAnalysis', roles: STATS_ROLES, group: '统计考核' },
+  { path: '/stats/ranking', label: '单位排名', icon: 'Histogram', roles: STATS_CENTRE_ROLES, group: '统计考核' },
+  { path: '/stats/monthly', label: '月报', icon: 'Document', roles: STATS_CENTRE_ROLES, group: '统计考核' },
+  { path: '/stats/formulas', label: '考核公式', icon: 'Operation', roles: ['admin'], group: '统计考核' },
   { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },
   { path: '/admin/users', label: '用户与角色', icon: 'User', roles: ['admin', 'unit_admin'], group: '系统管理' },
   { path: '/admin/categories', label: '诉求分类', icon: 'Files', roles: ['admin'], group: '系统管理' },

@@ -8,7 +8,7 @@ import { holidayName } from './holidays'
 import { homeCardsFor } from './home'
 import { CursorPager } from './pager'
 import { describeLimit, describeWhen } from './timeRules'
-import { buildTree, keyPathOf, pathOf } from './tree'
+import { buildTree, keyPathOf, pathOf, subtreeIds } from './tree'
 
 describe('CursorPager', () => {
   it('walks forward with next_cursor and back with the kept cursors', () => {
@@ -76,6 +76,18 @@ describe('trees', () => {
     expect(pathOf(m, '01.05.03', (c) => c.parent, (c) => c.name)).toEqual(['城乡建设', '物业管理', '物业服务质量'])
     expect(keyPathOf(m, '01.05.03', (c) => c.parent)).toEqual(['01', '01.05', '01.05.03'])
     expect(pathOf(m, 'missing', (c) => c.parent, (c) => c.name)).toEqual([])
+  })
+  it('finds a subtree whatever the order of the items', () => {
+    const units = [
+      { id: 5, parent_id: 4 },
+      { id: 1, parent_id: null },
+      { id: 2, parent_id: 1 },
+      { id: 4, parent_id: 2 },
+      { id: 3, parent_id: 1 },
+    ]
+    expect([...subtreeIds(units, 2)].sort()).toEqual([2, 4, 5])
+    expect(subtreeIds(units, 1).size).toBe(5)
+    expect([...subtreeIds(units, 9)]).toEqual([9])
   })
 })
 

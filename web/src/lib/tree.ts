@@ -110,3 +110,25 @@ export function searchTree<T>(
   }
   return buildTree(keep, key, parent, label)
 }
+
+/** The ids of `root` and every item below it, whatever the order of `items`. */
+export function subtreeIds<T extends { id: number; parent_id: number | null }>(items: readonly T[], root: number): Set<number> {
+  const children = new Map<number, number[]>()
+  for (const it of items) {
+    if (it.parent_id === null) continue
+    const list = children.get(it.parent_id)
+    if (list) list.push(it.id)
+    else children.set(it.parent_id, [it.id])
+  }
+  const out = new Set<number>([root])
+  const todo = [root]
+  while (todo.length) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      if (!out.has(c)) {
+        out.add(c)
+        todo.push(c)
+      }
+    }
+  }
+  return out
+}
