@@ -367,7 +367,178 @@ async fn the_monthly_report_carries_the_figures_of_the_api(t: &TestApp) {
     );
 }
 
+/// The last day of `YYYY-MM`.
+fn month_end(month: &str) -> chrono::NaiveDate {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").unwrap();
+    (first + Duration::days(32)).with_day(1).unwrap() - Duration::days(1)
+}
+
+/// An order accepted at `when`, through the API afterwards.
+async fn accepted_at(t: &TestApp, when: chrono::DateTime<Utc>) -> i64 {
+    let p = t.agent_principal().await;
+    let new = serde_json::from_value(json!({
+        "channel": "phone", "request_type": "complaint", "category": null, "title": "小区路灯不亮",
+        "content": "幸福小区路灯不亮",
+        "citizen": {"name": null, "phone": null, "id_number": null, "anonymous": true},
+        "location": {"address": null, "region_code": null, "lat": null, "lng": null},
+        "urgency": "normal",
+        "flags": {"emergency": false, "complex": false, "repeat": false,
+                  "confidential": false, "needs_contact": false},
+        "external_ref": null
+    }))
+    .unwrap();
+    t.app
+        .accept_order_at(&p, new, None, Some(when))
+        .await
+        .unwrap()
+        .stored
+        .id
+        .0
+}
+
+async fn a_closed_month_is_frozen_and_corrected_by_recorded_adjustments(t: &TestApp) {
+    let when = Utc::now() - Duration::days(40);
+    let month = (china_today() - Duration::days(40))
+        .format("%Y-%m")
+        .to_string();
+    let dispatcher = t.login("dispatcher").await;
+    let handler = t.login("handler").await;
+    let cb = t.login("callback").await;
+    let to_p1 = json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]});
+    let id = accepted_at(t, when).await;
+    step(&dispatcher, t, id, "dispatch", to_p1.clone()).await;
+    step(&handler, t, id, "sign", json!({})).await;
+    step(
+        &handler,
+        t,
+        id,
+        "reply",
+        json!({"content": "已修复", "contacted_citizen": true}),
+    )
+    .await;
+    step(&dispatcher, t, id, "check", json!({"approve": true})).await;
+    step(
+        &cb,
+        t,
+        id,
+        "callback",
+        json!({"satisfaction": "satisfied", "resolved": true}),
+    )
+    .await;
+
+    let leader = t.login("leader").await;
+    let url = |s: &str| t.url(&format!("/api/evaluations/{month}{s}"));
+    let (s, live) = get(&leader, url("?kind=department")).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    assert_eq!(live["closed"], false);
+    assert_eq!(live["items"][0]["unit_name"], "住建局");
+    assert_eq!(
+        (
+            live["items"][0]["rank"].as_u64(),
+            live["items"][0]["evaluation"].as_f64()
+        ),
+        (Some(1), Some(100.0))
+    );
+
+    // Only admins close, only past months, once.
+    let admin = t.login("admin").await;
+    let (s, _) = call(&leader, url("/close"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let this_month = china_today().format("%Y-%m").to_string();
+    let (s, e) = call(
+        &admin,
+        t.url(&format!("/api/evaluations/{this_month}/close")),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+    let (s, _) = call(&admin, url("/close"), json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(&admin, url("/close"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // A late-found order of that month changes the live figures, not the frozen score.
+    let unsigned = accepted_at(t, when).await;
+    step(&dispatcher, t, unsigned, "dispatch", to_p1).await;
+    let (_, r) = figures(
+        &leader,
+        t,
+        &format!(
+            "from={month}-01&to={}&unit={}",
+            month_end(&month),
+            t.unit("P1")
+        ),
+    )
+    .await;
+    assert_eq!(r["response_rate"], 0.5, "{r}");
+    let (_, frozen) = get(&leader, url("?kind=department")).await;
+    assert_eq!(frozen["closed"], true);
+    assert_eq!(frozen["closed_by"], "系统管理员");
+    assert_eq!(frozen["items"][0]["evaluation"], 100.0);
+
+    // Corrections are adjustments with a reason, on top of the frozen score.
+    let adjust = |body: Value| {
+        let admin = admin.clone();
+        let u = url("/adjustments");
+        async move { call(&admin, u, body).await }
+    };
+    let (s, e) = adjust(json!({"unit_id": t.unit("P1"), "points": 0, "reason": "x"})).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("points"))
+    );
+    let (s, e) = adjust(json!({"unit_id": 999_999, "points": -5, "reason": "x"})).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unit_id"))
+    );
+    let (s, _) =
+        adjust(json!({"unit_id": t.unit("P1"), "points": -5, "reason": "核实群众投诉，扣 5 分"}))
+            .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, v) = get(&leader, url("?kind=department")).await;
+    let p1 = &v["items"][0];
+    assert_eq!(
+        (
+            p1["adjustment"].as_f64(),
+            p1["adjusted"].as_f64(),
+            p1["evaluation"].as_f64()
+        ),
+        (Some(-5.0), Some(95.0), Some(100.0))
+    );
+    assert_eq!(v["adjustments"][0]["reason"], "核实群众投诉，扣 5 分");
+    assert_eq!(v["adjustments"][0]["by"], "系统管理员");
+    let (s, _) = call(
+        &admin,
+        t.url(&format!("/api/evaluations/{this_month}/adjustments")),
+        json!({"unit_id": t.unit("P1"), "points": 1, "reason": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The year: the mean of its closed months.
+    let year = &month[..4];
+    let (s, y) = get(
+        &leader,
+        t.url(&format!("/api/evaluations/year/{year}?kind=department")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{y}");
+    assert_eq!(y["months"], json!([month]));
+    assert_eq!(
+        (
+            y["items"][0]["unit_name"].as_str(),
+            y["items"][0]["mean"].as_f64()
+        ),
+        (Some("住建局"), Some(95.0))
+    );
+}
+
 on_both_backends! {
+    a_closed_month_is_frozen_and_corrected_by_recorded_adjustments => super::a_closed_month_is_frozen_and_corrected_by_recorded_adjustments,
     the_monthly_report_carries_the_figures_of_the_api => super::the_monthly_report_carries_the_figures_of_the_api,
     rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them => super::rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them,
 }

@@ -10,6 +10,7 @@ pub mod attachments;
 pub mod audit;
 pub mod catalog;
 pub mod dispatch;
+pub mod evaluations;
 pub mod insight;
 pub mod kb;
 pub mod migration;

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005Knowledge),
             Box::new(M0006SearchOutbox),
             Box::new(M0007Dispatch),
+            Box::new(M0008Evaluations),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -534,5 +535,47 @@ CREATE INDEX orders_notice_pending ON orders (tenant_id, updated_at) WHERE notic
 impl MigrationTrait for M0007Dispatch {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0007).await
+    }
+}
+
+/// Monthly evaluations (考核): a closed month's scores frozen as a snapshot, and the
+/// adjustments made to them afterwards (who, when, why).
+struct M0008Evaluations;
+
+impl MigrationName for M0008Evaluations {
+    fn name(&self) -> &str {
+        "m0008_evaluations"
+    }
+}
+
+const M0008: &str = r#"
+CREATE TABLE evaluations (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    period TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    closed_at BIGINT NOT NULL,
+    closed_by BIGINT NOT NULL,
+    closed_by_name TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, period)
+);
+CREATE TABLE evaluation_adjustments (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    period TEXT NOT NULL,
+    unit_id BIGINT NOT NULL,
+    centipoints BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    by_user BIGINT NOT NULL,
+    by_name TEXT NOT NULL,
+    {LEAF_PK}
+);
+CREATE INDEX evaluation_adjustments_period ON evaluation_adjustments (tenant_id, period)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0008Evaluations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0008).await
     }
 }

@@ -428,6 +428,217 @@ async fn monthly_report(
     ))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KindParams {
+    /// The peer group: `department` (default), `town`, `district_centre`, `community`, `grid`.
+    pub kind: Option<String>,
+}
+
+fn kind_of(k: Option<&str>) -> ApiResult<UnitKind> {
+    UnitKind::parse(k.unwrap_or("department"))
+        .filter(|k| *k != UnitKind::CityCentre)
+        .ok_or_else(|| {
+            FieldError::new(
+                "kind",
+                "单位类别须为 department、town、district_centre、community 或 grid",
+            )
+            .into()
+        })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvalLineDto {
+    pub unit_id: i64,
+    pub unit_name: String,
+    /// Rank by the adjusted score; null without a score.
+    pub rank: Option<usize>,
+    /// The evaluation score as computed (frozen once the month is closed).
+    pub evaluation: Option<f64>,
+    /// Adjustments made after closing, in points.
+    pub adjustment: f64,
+    /// evaluation + adjustment, within 0–100.
+    pub adjusted: Option<f64>,
+    pub score: Option<f64>,
+    pub deduction: f64,
+    pub dispatched: u64,
+    pub late: u64,
+    pub escalated: u64,
+    pub response_rate: Option<f64>,
+    pub completion_rate: Option<f64>,
+    pub on_time_rate: Option<f64>,
+    pub resolution_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdjustmentDto {
+    pub unit_id: i64,
+    pub points: f64,
+    pub reason: String,
+    pub at: Option<chrono::DateTime<Utc>>,
+    pub by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvaluationDto {
+    /// `YYYY-MM`
+    pub month: String,
+    pub kind: String,
+    /// Closed months are frozen; open ones are live figures.
+    pub closed: bool,
+    pub closed_at: Option<chrono::DateTime<Utc>>,
+    pub closed_by: Option<String>,
+    pub formulas: FormulasDto,
+    pub items: Vec<EvalLineDto>,
+    pub adjustments: Vec<AdjustmentDto>,
+}
+
+fn two(x: Option<f64>) -> Option<f64> {
+    x.map(|v| (v * 100.0).round() / 100.0)
+}
+
+/// A month's evaluation (考核) of one peer group: live until the month is closed, then frozen,
+/// with later adjustments on top.
+#[utoipa::path(get, path = "/api/evaluations/{month}", tag = "stats", params(("month" = String, Path), KindParams),
+    responses((status = 200, body = EvaluationDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn evaluation(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path(month): axum::extract::Path<String>,
+    q: Result<Query<KindParams>, QueryRejection>,
+) -> ApiResult<Json<EvaluationDto>> {
+    let q = query(q)?;
+    let kind = kind_of(q.kind.as_deref())?;
+    let v = app.evaluation(&p, &month, kind).await?;
+    Ok(Json(EvaluationDto {
+        month: v.period,
+        kind: kind.as_str().to_string(),
+        closed: v.closed.is_some(),
+        closed_at: v.closed.as_ref().map(|c| c.0),
+        closed_by: v.closed.map(|c| c.1),
+        formulas: v.formulas.into(),
+        items: v
+            .lines
+            .into_iter()
+            .map(|l| EvalLineDto {
+                unit_id: l.row.unit_id,
+                unit_name: l.row.unit_name,
+                rank: l.rank,
+                evaluation: two(l.row.evaluation),
+                adjustment: (l.adjustment * 100.0).round() / 100.0,
+                adjusted: two(l.adjusted),
+                score: two(l.row.score),
+                deduction: l.row.deduction,
+                dispatched: l.row.dispatched,
+                late: l.row.late,
+                escalated: l.row.escalated,
+                response_rate: l.row.response_rate,
+                completion_rate: l.row.completion_rate,
+                on_time_rate: l.row.on_time_rate,
+                resolution_rate: l.row.resolution_rate,
+                satisfaction_rate: l.row.satisfaction_rate,
+            })
+            .collect(),
+        adjustments: v
+            .adjustments
+            .into_iter()
+            .map(|a| AdjustmentDto {
+                unit_id: a.unit_id,
+                points: a.centipoints as f64 / 100.0,
+                reason: a.reason,
+                at: chrono::DateTime::from_timestamp_millis(a.at),
+                by: a.by_name,
+            })
+            .collect(),
+    }))
+}
+
+/// Close a past month (admin): every peer group's scores are frozen as they are now.
+#[utoipa::path(post, path = "/api/evaluations/{month}/close", tag = "stats", params(("month" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn close_evaluation(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path(month): axum::extract::Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let cap = p.as_admin()?;
+    app.close_evaluation(&cap, &month).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    pub unit_id: i64,
+    /// Points added (or, negative, taken off), −100…100.
+    pub points: f64,
+    pub reason: String,
+}
+
+/// Correct a closed month's score of one unit (admin), with the reason.
+#[utoipa::path(post, path = "/api/evaluations/{month}/adjustments", tag = "stats", params(("month" = String, Path)), request_body = AdjustmentRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn adjust_evaluation(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path(month): axum::extract::Path<String>,
+    ApiJson(r): ApiJson<AdjustmentRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    let cap = p.as_admin()?;
+    app.adjust_evaluation(&cap, &month, UnitId(r.unit_id), r.points, r.reason)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct YearLineDto {
+    pub unit_id: i64,
+    pub unit_name: String,
+    pub rank: usize,
+    /// Mean adjusted score over the closed months the unit was scored in.
+    pub mean: f64,
+    pub months: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct YearDto {
+    pub year: i32,
+    pub kind: String,
+    /// The closed months it is made of.
+    pub months: Vec<String>,
+    pub items: Vec<YearLineDto>,
+}
+
+/// A year's evaluation of one peer group: the mean of its closed months.
+#[utoipa::path(get, path = "/api/evaluations/year/{year}", tag = "stats", params(("year" = i32, Path), KindParams),
+    responses((status = 200, body = YearDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn year_evaluation(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path(year): axum::extract::Path<i32>,
+    q: Result<Query<KindParams>, QueryRejection>,
+) -> ApiResult<Json<YearDto>> {
+    let q = query(q)?;
+    let kind = kind_of(q.kind.as_deref())?;
+    let (months, lines) = app.year_evaluation(&p, year, kind).await?;
+    Ok(Json(YearDto {
+        year,
+        kind: kind.as_str().to_string(),
+        months,
+        items: lines
+            .into_iter()
+            .map(|l| YearLineDto {
+                unit_id: l.unit_id,
+                unit_name: l.unit_name,
+                rank: l.rank,
+                mean: (l.mean * 100.0).round() / 100.0,
+                months: l.months,
+            })
+            .collect(),
+    }))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SectionDto {
     /// How many orders the list has (at most 200 are listed).
@@ -487,4 +698,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ranking))
         .routes(routes!(monthly_report))
         .routes(routes!(board))
+        .routes(routes!(evaluation))
+        .routes(routes!(close_evaluation))
+        .routes(routes!(adjust_evaluation))
+        .routes(routes!(year_evaluation))
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod dispatch;
+pub mod evaluation;
 pub mod files;
 pub mod insight;
 pub mod kb;

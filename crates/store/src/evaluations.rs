@@ -1,0 +1,131 @@
+//! Closed months' evaluations (考核): a snapshot of the scores as closed, and adjustments.
+
+use crate::{Result, Store, StoreError, col};
+use jiesu_core::{TenantId, UserId};
+use sea_orm::ConnectionTrait;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedEvaluation {
+    pub period: String,
+    /// The scores as closed (JSON, written by the application).
+    pub snapshot: String,
+    pub closed_at: i64,
+    pub closed_by_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub id: i64,
+    pub period: String,
+    pub unit_id: i64,
+    /// Hundredths of a point, signed.
+    pub centipoints: i64,
+    pub reason: String,
+    pub at: i64,
+    pub by_name: String,
+}
+
+impl Store {
+    /// Freezes `period`; `Duplicate` when it was closed already.
+    pub async fn close_evaluation(
+        &self,
+        tenant: TenantId,
+        period: &str,
+        snapshot: &str,
+        at: i64,
+        by: (UserId, &str),
+    ) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "INSERT INTO evaluations (tenant_id, period, snapshot, closed_at, closed_by, closed_by_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![
+                    tenant.0.into(),
+                    period.into(),
+                    snapshot.into(),
+                    at.into(),
+                    by.0.0.into(),
+                    by.1.into(),
+                ],
+            ))
+            .await;
+        match r {
+            Err(e) if crate::is_unique_violation(&e) => Err(StoreError::Duplicate("period")),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// The closed evaluations whose period starts with `prefix` (`2026-` for a year, or a
+    /// whole `2026-11`), by period.
+    pub async fn closed_evaluations(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+    ) -> Result<Vec<ClosedEvaluation>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT period, snapshot, closed_at, closed_by_name FROM evaluations \
+                 WHERE tenant_id = $1 AND period LIKE $2 ORDER BY period",
+                vec![tenant.0.into(), format!("{prefix}%").into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClosedEvaluation {
+                    period: col(r, "period")?,
+                    snapshot: col(r, "snapshot")?,
+                    closed_at: col(r, "closed_at")?,
+                    closed_by_name: col(r, "closed_by_name")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_adjustment(&self, tenant: TenantId, a: &Adjustment, by: UserId) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "INSERT INTO evaluation_adjustments (tenant_id, period, unit_id, centipoints, reason, at, by_user, by_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                vec![
+                    tenant.0.into(),
+                    a.period.clone().into(),
+                    a.unit_id.into(),
+                    a.centipoints.into(),
+                    a.reason.clone().into(),
+                    a.at.into(),
+                    by.0.into(),
+                    a.by_name.clone().into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// The adjustments of the periods starting with `prefix`, oldest first.
+    pub async fn adjustments(&self, tenant: TenantId, prefix: &str) -> Result<Vec<Adjustment>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, period, unit_id, centipoints, reason, at, by_name FROM evaluation_adjustments \
+                 WHERE tenant_id = $1 AND period LIKE $2 ORDER BY at, id",
+                vec![tenant.0.into(), format!("{prefix}%").into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Adjustment {
+                    id: col(r, "id")?,
+                    period: col(r, "period")?,
+                    unit_id: col(r, "unit_id")?,
+                    centipoints: col(r, "centipoints")?,
+                    reason: col(r, "reason")?,
+                    at: col(r, "at")?,
+                    by_name: col(r, "by_name")?,
+                })
+            })
+            .collect()
+    }
+}
