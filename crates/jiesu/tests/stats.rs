@@ -537,7 +537,59 @@ async fn a_closed_month_is_frozen_and_corrected_by_recorded_adjustments(t: &Test
     );
 }
 
+async fn the_cockpit_shows_today_the_month_the_districts_and_the_trend(t: &TestApp) {
+    let handler = t.login("handler").await;
+    order(t, "P1", Some(&handler), Some(("satisfied", true))).await;
+    order(t, "P2", None, None).await;
+    // Ten days ago, in B区.
+    let p = t.agent_principal().await;
+    let new = serde_json::from_value(json!({
+        "channel": "phone", "request_type": "help", "category": null, "title": "井盖缺失",
+        "content": "和平路井盖缺失", "citizen": {"name": null, "phone": null, "id_number": null, "anonymous": true},
+        "location": {"address": null, "region_code": "990102", "lat": null, "lng": null},
+        "urgency": "normal",
+        "flags": {"emergency": false, "complex": false, "repeat": false, "confidential": false, "needs_contact": false},
+        "external_ref": null
+    }))
+    .unwrap();
+    t.app
+        .accept_order_at(&p, new, None, Some(Utc::now() - Duration::days(10)))
+        .await
+        .unwrap();
+    let leader = t.login("leader").await;
+    let (s, c) = get(&leader, t.url("/api/cockpit")).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["today"], china_today().to_string());
+    assert_eq!(c["accepted_today"], 2, "{c}");
+    let trend = c["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 30);
+    assert_eq!(trend.last().unwrap()["orders"], 2);
+    assert_eq!(
+        trend
+            .iter()
+            .map(|d| d["orders"].as_i64().unwrap())
+            .sum::<i64>(),
+        3
+    );
+    // The two of today are in A区 (一街道); the older one in B区.
+    let districts: Vec<(&str, i64)> = c["districts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["orders"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(districts, [("A区", 2), ("B区", 1)]);
+    assert_eq!(c["departments"][0]["unit_name"], "住建局");
+    assert!(
+        c["month"]["counts"]["accepted"].as_u64().unwrap() >= 2,
+        "{c}"
+    );
+    let (s, _) = get(&t.login("unit_admin").await, t.url("/api/cockpit")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
 on_both_backends! {
+    the_cockpit_shows_today_the_month_the_districts_and_the_trend => super::the_cockpit_shows_today_the_month_the_districts_and_the_trend,
     a_closed_month_is_frozen_and_corrected_by_recorded_adjustments => super::a_closed_month_is_frozen_and_corrected_by_recorded_adjustments,
     the_monthly_report_carries_the_figures_of_the_api => super::the_monthly_report_carries_the_figures_of_the_api,
     rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them => super::rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them,

@@ -199,22 +199,7 @@ async fn rates(
     let q = query(q)?;
     let period = period(&q.from, &q.to)?;
     let r = app.rates(&p, period, q.unit.map(UnitId)).await?;
-    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
-    Ok(Json(RatesDto {
-        from: period.from.to_string(),
-        to: period.to.to_string(),
-        unit_id: r.unit.as_ref().map(|(u, _)| u.0),
-        unit_name: r.unit.map(|(_, n)| n),
-        response_rate: round(r.rates.response_rate),
-        completion_rate: round(r.rates.completion_rate),
-        on_time_rate: round(r.rates.on_time_rate),
-        resolution_rate: round(r.rates.resolution_rate),
-        satisfaction_rate: round(r.rates.satisfaction_rate),
-        instant_answer_rate: round(r.rates.instant_answer_rate),
-        callback_rate: round(r.rates.callback_rate),
-        counts: r.counts.into(),
-        formulas: r.formulas.into(),
-    }))
+    Ok(Json(rates_dto(r)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -360,39 +345,14 @@ async fn ranking(
 ) -> ApiResult<Json<RankingDto>> {
     let q = query(q)?;
     let period = period(&q.from, &q.to)?;
-    let kind_name = q.kind.as_deref().unwrap_or("department");
-    let kind = UnitKind::parse(kind_name)
-        .filter(|k| *k != UnitKind::CityCentre)
-        .ok_or_else(|| {
-            FieldError::new(
-                "kind",
-                "单位类别须为 department、town、district_centre、community 或 grid",
-            )
-        })?;
+    let kind = kind_of(q.kind.as_deref())?;
     let (items, formulas) = app.ranking(&p, period, kind).await?;
-    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
     Ok(Json(RankingDto {
         from: period.from.to_string(),
         to: period.to.to_string(),
         kind: kind.as_str().to_string(),
         formulas: formulas.into(),
-        items: items
-            .into_iter()
-            .map(|r| RankedDto {
-                unit_id: r.unit.0,
-                unit_name: r.name,
-                rank: r.rank,
-                score: r.score.map(|s| (s * 100.0).round() / 100.0),
-                deduction: (r.deduction * 100.0).round() / 100.0,
-                evaluation: r.evaluation.map(|s| (s * 100.0).round() / 100.0),
-                response_rate: round(r.rates.response_rate),
-                completion_rate: round(r.rates.completion_rate),
-                on_time_rate: round(r.rates.on_time_rate),
-                resolution_rate: round(r.rates.resolution_rate),
-                satisfaction_rate: round(r.rates.satisfaction_rate),
-                counts: r.counts.into(),
-            })
-            .collect(),
+        items: items.into_iter().map(ranked_dto).collect(),
     }))
 }
 
@@ -640,6 +600,123 @@ async fn year_evaluation(
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct DistrictDto {
+    pub code: String,
+    pub name: String,
+    /// Orders over the last 30 days.
+    pub orders: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DayDto {
+    pub date: String,
+    pub orders: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CockpitWarningDto {
+    pub category: String,
+    pub region: String,
+    pub count: i64,
+    pub baseline: f64,
+    pub level: String,
+}
+
+/// The leader cockpit in one read.
+#[derive(Serialize, ToSchema)]
+pub struct CockpitDto {
+    pub today: String,
+    pub accepted_today: i64,
+    /// This month so far (the same as `/api/stats/rates` for it).
+    pub month: RatesDto,
+    /// The best departments this month by evaluation score (at most 10).
+    pub departments: Vec<RankedDto>,
+    /// Requests per district over the last 30 days (the heat map), most first.
+    pub districts: Vec<DistrictDto>,
+    /// Requests per day over the last 30 days.
+    pub trend: Vec<DayDto>,
+    pub warnings: Vec<CockpitWarningDto>,
+}
+
+fn rates_dto(r: crate::app::stats::RateReport) -> RatesDto {
+    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
+    RatesDto {
+        from: r.period.from.to_string(),
+        to: r.period.to.to_string(),
+        unit_id: r.unit.as_ref().map(|(u, _)| u.0),
+        unit_name: r.unit.map(|(_, n)| n),
+        response_rate: round(r.rates.response_rate),
+        completion_rate: round(r.rates.completion_rate),
+        on_time_rate: round(r.rates.on_time_rate),
+        resolution_rate: round(r.rates.resolution_rate),
+        satisfaction_rate: round(r.rates.satisfaction_rate),
+        instant_answer_rate: round(r.rates.instant_answer_rate),
+        callback_rate: round(r.rates.callback_rate),
+        counts: r.counts.into(),
+        formulas: r.formulas.into(),
+    }
+}
+
+fn ranked_dto(r: crate::app::stats::Ranked) -> RankedDto {
+    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
+    RankedDto {
+        unit_id: r.unit.0,
+        unit_name: r.name,
+        rank: r.rank,
+        score: r.score.map(|s| (s * 100.0).round() / 100.0),
+        deduction: (r.deduction * 100.0).round() / 100.0,
+        evaluation: r.evaluation.map(|s| (s * 100.0).round() / 100.0),
+        response_rate: round(r.rates.response_rate),
+        completion_rate: round(r.rates.completion_rate),
+        on_time_rate: round(r.rates.on_time_rate),
+        resolution_rate: round(r.rates.resolution_rate),
+        satisfaction_rate: round(r.rates.satisfaction_rate),
+        counts: r.counts.into(),
+    }
+}
+
+/// The leader cockpit (领导驾驶舱): today's volume, this month's rates, the best departments,
+/// requests over the districts, the 30-day trend and today's warnings (centre staff).
+#[utoipa::path(get, path = "/api/cockpit", tag = "stats",
+    responses((status = 200, body = CockpitDto), (status = 403, body = ErrorBody)))]
+async fn cockpit(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+) -> ApiResult<Json<CockpitDto>> {
+    let c = app.cockpit(&p).await?;
+    Ok(Json(CockpitDto {
+        today: c.today.to_string(),
+        accepted_today: c.accepted_today,
+        month: rates_dto(c.month),
+        departments: c.departments.into_iter().map(ranked_dto).collect(),
+        districts: c
+            .districts
+            .into_iter()
+            .map(|(code, name, orders)| DistrictDto { code, name, orders })
+            .collect(),
+        trend: c
+            .trend
+            .into_iter()
+            .map(|(d, orders)| DayDto {
+                date: d.to_string(),
+                orders,
+            })
+            .collect(),
+        warnings: c
+            .warnings
+            .into_iter()
+            .map(|w| CockpitWarningDto {
+                category: w.category.1,
+                region: w.region.1,
+                count: w.count,
+                baseline: w.baseline,
+                level: w.level.to_string(),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct SectionDto {
     /// How many orders the list has (at most 200 are listed).
     pub total: usize,
@@ -698,6 +775,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ranking))
         .routes(routes!(monthly_report))
         .routes(routes!(board))
+        .routes(routes!(cockpit))
         .routes(routes!(evaluation))
         .routes(routes!(close_evaluation))
         .routes(routes!(adjust_evaluation))

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cockpit;
 pub mod dispatch;
 pub mod evaluation;
 pub mod files;
