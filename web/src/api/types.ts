@@ -696,6 +696,10 @@ export interface StatCounts {
   dissatisfied: number
   resolved: number
   rehandled: number
+  /** … whose lead let its sign-for or reply deadline pass (逾期). */
+  late: number
+  /** … closed unsatisfied after the last round of re-handling (转督办). */
+  escalated: number
 }
 
 export type StatMeasure = keyof StatCounts
@@ -707,9 +711,18 @@ export interface CompositeWeights {
 }
 
 /** How the satisfaction rate and the composite score are computed. */
+export interface Deductions {
+  /** Points per late order. */
+  late: number
+  /** Points per escalated order. */
+  escalated: number
+}
+
 export interface StatFormulas {
   basically_satisfied_weight: number
   composite: CompositeWeights
+  /** Points off the evaluation score per order. */
+  deductions?: Deductions
   /** Later additions (e.g. deductions) travel through unchanged. */
   [more: string]: unknown
 }
@@ -740,8 +753,12 @@ export interface RankedUnit {
   unit_id: number
   unit_name: string
   rank: number | null
-  /** 0–100 */
+  /** The composite score 0–100. */
   score: number | null
+  /** Points taken off (late and escalated orders). */
+  deduction?: number
+  /** 考核得分: the score less the deduction (at least 0); ranks by it. */
+  evaluation?: number | null
   response_rate: number | null
   completion_rate: number | null
   on_time_rate: number | null

@@ -21,6 +21,7 @@ import {
   pickOf,
   presetOf,
   rateCards,
+  rankingScore,
   scoreText,
   topScores,
   weightSum,
@@ -102,6 +103,8 @@ const COUNTS: StatCounts = {
   dissatisfied: 1,
   resolved: 93,
   rehandled: 15,
+  late: 40,
+  escalated: 2,
 }
 
 const RATES: StatRates = {
@@ -164,6 +167,8 @@ describe('rates', () => {
     expect(otherCounts(COUNTS).map((t) => [t.label, t.count])).toEqual([
       ['不满意数', 1],
       ['重办数', 15],
+      ['逾期数', 40],
+      ['转督办数', 2],
     ])
   })
   it('states the formulas like the presets do', () => {
@@ -174,6 +179,15 @@ describe('rates', () => {
       '综合得分 = 0.3 × 响应率 + 0.35 × 解决率 + 0.35 × 满意率',
     )
     expect(weightText(0.30000000000000004)).toBe('0.3')
+    expect(
+      formulasText({
+        basically_satisfied_weight: 0.9,
+        composite: { response: 0.3, resolution: 0.35, satisfaction: 0.35 },
+        deductions: { late: 0.5, escalated: 1 },
+      }),
+    ).toBe(
+      '满意率 =（满意 + 0.9 × 基本满意）/ 回访数；综合得分 = 0.3 × 响应率 + 0.35 × 解决率 + 0.35 × 满意率；考核得分 = 综合得分 − 0.5 × 逾期件数 − 1 × 转督办件数',
+    )
   })
 })
 
@@ -194,27 +208,44 @@ describe('ranking', () => {
     expect(topScores(items, 3).values).toEqual([63, 62, 61])
     expect(topScores([]).labels).toEqual([])
   })
+  it('charts the evaluation (what ranks) where the server gives one', () => {
+    const items = [
+      { unit_id: 1, unit_name: '甲', score: 99, evaluation: 90 },
+      { unit_id: 2, unit_name: '乙', score: 95, evaluation: 95 },
+      { unit_id: 3, unit_name: '丙', score: null, evaluation: null },
+    ]
+    expect(topScores(items)).toEqual({ labels: ['乙', '甲'], values: [95, 90], ids: [2, 1] })
+    expect(rankingScore(items[0])).toBe(90)
+    expect(rankingScore({ score: 80 })).toBe(80)
+  })
 })
 
+const D = { late: 0.5, escalated: 1 }
 const PRESETS: FormulaPreset[] = [
-  { name: 'standard', label: '标准', formulas: { basically_satisfied_weight: 1, composite: { response: 0.1, resolution: 0.5, satisfaction: 0.4 } } },
-  { name: 'strict', label: '从严', formulas: { basically_satisfied_weight: 0.9, composite: { response: 0.1, resolution: 0.5, satisfaction: 0.4 } } },
-  { name: 'ordos', label: '鄂尔多斯', formulas: { basically_satisfied_weight: 0.9, composite: { response: 0.3, resolution: 0.35, satisfaction: 0.35 } } },
+  { name: 'standard', label: '标准', formulas: { basically_satisfied_weight: 1, composite: { response: 0.1, resolution: 0.5, satisfaction: 0.4 }, deductions: D } },
+  { name: 'strict', label: '从严', formulas: { basically_satisfied_weight: 0.9, composite: { response: 0.1, resolution: 0.5, satisfaction: 0.4 }, deductions: D } },
+  { name: 'ordos', label: '鄂尔多斯', formulas: { basically_satisfied_weight: 0.9, composite: { response: 0.3, resolution: 0.35, satisfaction: 0.35 }, deductions: D } },
 ]
 
 describe('formulas form', () => {
   it('turns a preset into the form and back', () => {
     const form = formulasToForm(PRESETS[2].formulas)
-    expect(form).toEqual({ basically_satisfied_weight: 0.9, response: 0.3, resolution: 0.35, satisfaction: 0.35 })
+    expect(form).toEqual({ basically_satisfied_weight: 0.9, response: 0.3, resolution: 0.35, satisfaction: 0.35, late: 0.5, escalated: 1 })
     expect(formToFormulas(form)).toEqual(PRESETS[2].formulas)
     expect(presetOf(form, PRESETS)?.name).toBe('ordos')
     expect(presetOf({ ...form, response: 0.2, resolution: 0.45 }, PRESETS)).toBeNull()
+    expect(presetOf({ ...form, late: 2 }, PRESETS)).toBeNull()
+  })
+  it('fills the deductions with their defaults where the server has none', () => {
+    const form = formulasToForm({ basically_satisfied_weight: 1, composite: { response: 0.1, resolution: 0.5, satisfaction: 0.4 } })
+    expect([form.late, form.escalated]).toEqual([0.5, 1])
   })
   it('keeps settings the form does not edit', () => {
-    const base = { ...PRESETS[0].formulas, deductions: { late: 1 } }
+    const base = { ...PRESETS[0].formulas, later: { x: 1 } }
     const out = formToFormulas(formulasToForm(PRESETS[1].formulas), base)
-    expect(out.deductions).toEqual({ late: 1 })
+    expect(out.later).toEqual({ x: 1 })
     expect(out.basically_satisfied_weight).toBe(0.9)
+    expect(out.deductions).toEqual(D)
   })
   it('checks the weights like the server', () => {
     const ok = formulasToForm(PRESETS[2].formulas)
@@ -223,6 +254,8 @@ describe('formulas form', () => {
     expect(checkFormulas({ ...ok, basically_satisfied_weight: 1.2 })?.field).toBe('basically_satisfied_weight')
     expect(checkFormulas({ ...ok, response: 0.4 })).toEqual({ field: 'composite', message: '综合得分的权重合计须为 1（现为 1.1）' })
     expect(checkFormulas({ ...ok, response: -0.1, resolution: 0.75 })?.field).toBe('composite')
-    expect(checkFormulas({ basically_satisfied_weight: 1, response: 0.1, resolution: 0.2, satisfaction: 0.7 })).toBeNull()
+    expect(checkFormulas({ ...ok, basically_satisfied_weight: 1, response: 0.1, resolution: 0.2, satisfaction: 0.7 })).toBeNull()
+    expect(checkFormulas({ ...ok, late: 101 })).toEqual({ field: 'deductions', message: '扣分须在 0 至 100 分之间' })
+    expect(checkFormulas({ ...ok, escalated: -1 })?.field).toBe('deductions')
   })
 })

@@ -1,7 +1,7 @@
 // The centre's figures (统计考核) as text: periods (quick picks in China time), the seven rates
 // with their formulas in words and the counts behind them, the ranking's scores and chart, and
 // the formulas ⇄ the settings form.
-import type { FormulaPreset, RankedUnit, StatCounts, StatFormulas, StatMeasure, StatRates } from '../api/types'
+import type { Deductions, FormulaPreset, RankedUnit, StatCounts, StatFormulas, StatMeasure, StatRates } from '../api/types'
 import { todayCst } from './time'
 
 // ---- periods ----
@@ -137,6 +137,8 @@ export const MEASURE_LABELS: Record<StatMeasure, string> = {
   dissatisfied: '不满意数',
   resolved: '已解决数',
   rehandled: '重办数',
+  late: '逾期数',
+  escalated: '转督办数',
 }
 
 /** Every count, in the order the counts strip lists them. */
@@ -249,9 +251,18 @@ export function otherCounts(counts: StatCounts): RateTerm[] {
   return MEASURES.filter((m) => !shown.has(m)).map((m) => ({ measure: m, label: MEASURE_LABELS[m], count: counts[m] ?? 0, weight: 1 }))
 }
 
-/** The formulas stated like the presets: `满意率 =（满意 + 0.9 × 基本满意）/ 回访数；综合得分 = …`. */
-export function formulasText(f: Pick<StatFormulas, 'basically_satisfied_weight' | 'composite'>): string {
-  return `满意率 =${satisfactionWords(f.basically_satisfied_weight, true)}；${compositeText(f)}`
+/**
+ * The formulas stated like the presets: `满意率 =（满意 + 0.9 × 基本满意）/ 回访数；综合得分 = …`,
+ * and the deductions when there are any.
+ */
+export function formulasText(f: Pick<StatFormulas, 'basically_satisfied_weight' | 'composite' | 'deductions'>): string {
+  const base = `满意率 =${satisfactionWords(f.basically_satisfied_weight, true)}；${compositeText(f)}`
+  return f.deductions ? `${base}；${deductionText(f.deductions)}` : base
+}
+
+/** `考核得分 = 综合得分 − 0.5 × 逾期件数 − 1 × 转督办件数`. */
+export function deductionText(d: Deductions): string {
+  return `考核得分 = 综合得分 − ${weightText(d.late)} × 逾期件数 − ${weightText(d.escalated)} × 转督办件数`
 }
 
 /** `综合得分 = 0.1 × 响应率 + 0.5 × 解决率 + 0.4 × 满意率`. */
@@ -278,6 +289,11 @@ export function scoreText(score: number | null | undefined): string {
   return (Math.round(score * 100) / 100).toFixed(2)
 }
 
+/** What ranks a unit: its evaluation (考核得分) where the server gives one, else its composite score. */
+export function rankingScore(u: Pick<RankedUnit, 'score' | 'evaluation'>): number | null {
+  return u.evaluation !== undefined ? u.evaluation : u.score
+}
+
 export interface ScoreBars {
   /** Best first. */
   labels: string[]
@@ -287,15 +303,16 @@ export interface ScoreBars {
 }
 
 /** The best `n` scored units (unscored ones are left out), best first. */
-export function topScores(items: readonly Pick<RankedUnit, 'unit_id' | 'unit_name' | 'score'>[], n = 10): ScoreBars {
+export function topScores(items: readonly Pick<RankedUnit, 'unit_id' | 'unit_name' | 'score' | 'evaluation'>[], n = 10): ScoreBars {
   const scored = items
-    .filter((i): i is typeof i & { score: number } => typeof i.score === 'number' && Number.isFinite(i.score))
-    .sort((a, b) => b.score - a.score)
+    .map((i) => ({ i, s: rankingScore(i) }))
+    .filter((x): x is { i: (typeof items)[number]; s: number } => typeof x.s === 'number' && Number.isFinite(x.s))
+    .sort((a, b) => b.s - a.s)
     .slice(0, n)
   return {
-    labels: scored.map((i) => i.unit_name),
-    values: scored.map((i) => Math.round(i.score * 100) / 100),
-    ids: scored.map((i) => i.unit_id),
+    labels: scored.map((x) => x.i.unit_name),
+    values: scored.map((x) => Math.round(x.s * 100) / 100),
+    ids: scored.map((x) => x.i.unit_id),
   }
 }
 
@@ -306,14 +323,26 @@ export interface FormulaForm {
   response: number
   resolution: number
   satisfaction: number
+  /** Points off per late order (逾期). */
+  late: number
+  /** Points off per escalated order (转督办). */
+  escalated: number
 }
 
-export function formulasToForm(f: Pick<StatFormulas, 'basically_satisfied_weight' | 'composite'>): FormulaForm {
+/** The server's defaults for the deductions. */
+export const DEFAULT_DEDUCTIONS: Deductions = { late: 0.5, escalated: 1 }
+
+export const MAX_DEDUCTION = 100
+
+export function formulasToForm(f: Pick<StatFormulas, 'basically_satisfied_weight' | 'composite' | 'deductions'>): FormulaForm {
+  const d = f.deductions ?? DEFAULT_DEDUCTIONS
   return {
     basically_satisfied_weight: f.basically_satisfied_weight,
     response: f.composite.response,
     resolution: f.composite.resolution,
     satisfaction: f.composite.satisfaction,
+    late: d.late,
+    escalated: d.escalated,
   }
 }
 
@@ -323,6 +352,7 @@ export function formToFormulas(form: FormulaForm, base: Partial<StatFormulas> = 
     ...base,
     basically_satisfied_weight: form.basically_satisfied_weight,
     composite: { response: form.response, resolution: form.resolution, satisfaction: form.satisfaction },
+    deductions: { late: form.late, escalated: form.escalated },
   }
 }
 
@@ -333,8 +363,14 @@ export function weightSum(form: Pick<FormulaForm, 'response' | 'resolution' | 's
 
 const inUnit = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1
 
-/** The first problem of the form as the server would name it (`basically_satisfied_weight`, `composite`). */
-export function checkFormulas(form: FormulaForm): { field: 'basically_satisfied_weight' | 'composite'; message: string } | null {
+export type FormulaField = 'basically_satisfied_weight' | 'composite' | 'deductions'
+
+/** The first problem of the form as the server would name it (`deductions`, `basically_satisfied_weight`, `composite`). */
+export function checkFormulas(form: FormulaForm): { field: FormulaField; message: string } | null {
+  const points = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= MAX_DEDUCTION
+  if (!points(form.late) || !points(form.escalated)) {
+    return { field: 'deductions', message: `扣分须在 0 至 ${MAX_DEDUCTION} 分之间` }
+  }
   if (!inUnit(form.basically_satisfied_weight)) {
     return { field: 'basically_satisfied_weight', message: '基本满意的权重须在 0 至 1 之间' }
   }
@@ -358,7 +394,9 @@ export function presetOf(f: FormulaForm, presets: readonly FormulaPreset[]): For
         near(q.basically_satisfied_weight, f.basically_satisfied_weight) &&
         near(q.response, f.response) &&
         near(q.resolution, f.resolution) &&
-        near(q.satisfaction, f.satisfaction)
+        near(q.satisfaction, f.satisfaction) &&
+        near(q.late, f.late) &&
+        near(q.escalated, f.escalated)
       )
     }) ?? null
   )
