@@ -51,11 +51,17 @@ pub async fn launch(
     Ok(())
 }
 
-/// Periodic upkeep: expired sessions are removed hourly.
+/// Periodic upkeep, hourly: expired sessions are removed, and the reports of periods that
+/// have ended are generated and kept.
 async fn housekeeping(app: Arc<App>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        match app.generate_due_reports(chrono::Utc::now()).await {
+            Ok(n) if n > 0 => tracing::info!(reports = n, "scheduled reports generated"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "generating scheduled reports failed"),
+        }
         match app.store.purge_sessions(chrono::Utc::now()).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions purged"),
             Ok(_) => {}

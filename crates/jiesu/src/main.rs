@@ -1,6 +1,7 @@
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use jiesu::app::admin::UserInput;
+use jiesu::app::report::ReportKind;
 use jiesu::config::{Config, Overrides};
 use jiesu_core::role::RoleSet;
 use std::path::PathBuf;
@@ -169,22 +170,45 @@ enum Cmd {
     },
 }
 
+/// Where a report goes and who makes it.
+#[derive(clap::Args)]
+struct ReportOut {
+    /// The file to write (.xlsx).
+    #[arg(long)]
+    out: PathBuf,
+    /// Tenant code (default: the configured default tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The account the report is made as (a centre supervisor, leader or admin).
+    #[arg(long, default_value = "admin")]
+    as_user: String,
+}
+
 #[derive(Subcommand)]
 enum ReportCmd {
-    /// The monthly report: rates, volumes, rankings, hot spots, re-handled orders.
+    /// The daily report (日报) of one day.
+    Daily {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        to: ReportOut,
+    },
+    /// The weekly report (周报) of the Monday-to-Sunday week of a day.
+    Weekly {
+        /// A day of the week, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        to: ReportOut,
+    },
+    /// The monthly report (月报): rates, volumes, rankings, hot spots, re-handled orders.
     Monthly {
         /// The month, YYYY-MM.
         #[arg(long)]
         month: String,
-        /// The file to write (.xlsx).
-        #[arg(long)]
-        out: PathBuf,
-        /// Tenant code (default: the configured default tenant).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// The account the report is made as (a centre supervisor, leader or admin).
-        #[arg(long, default_value = "admin")]
-        as_user: String,
+        #[command(flatten)]
+        to: ReportOut,
     },
 }
 
@@ -490,42 +514,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Report {
-            common,
-            kind:
-                ReportCmd::Monthly {
-                    month,
-                    out,
-                    tenant,
-                    as_user,
-                },
-        } => {
-            let ext = out
+        Cmd::Report { common, kind } => {
+            let (kind, key, to) = match kind {
+                ReportCmd::Daily { date, to } => (ReportKind::Daily, date, to),
+                ReportCmd::Weekly { date, to } => (ReportKind::Weekly, date, to),
+                ReportCmd::Monthly { month, to } => (ReportKind::Monthly, month, to),
+            };
+            let ext = to
+                .out
                 .extension()
                 .and_then(|e| e.to_str())
                 .map(str::to_ascii_lowercase);
             if ext.as_deref() != Some("xlsx") {
                 anyhow::bail!(
                     "--out {}: the report is written as .xlsx (a printable PDF is not available yet)",
-                    out.display()
+                    to.out.display()
                 );
             }
             let config = common.load()?;
             let app = jiesu::open_app(config).await?;
             let r = async {
-                let p = jiesu::import::principal(&app, tenant.as_deref(), &as_user).await?;
+                let p = jiesu::import::principal(&app, to.tenant.as_deref(), &to.as_user).await?;
                 let report = app
-                    .monthly_report(&p, &month)
+                    .report(&p, kind, &key)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
-                let bytes = jiesu::report::monthly_xlsx(&report)?;
-                std::fs::write(&out, bytes)
-                    .with_context(|| format!("cannot write {}", out.display()))?;
+                let bytes = jiesu::report::report_xlsx(&report)?;
+                std::fs::write(&to.out, bytes)
+                    .with_context(|| format!("cannot write {}", to.out.display()))?;
                 println!(
-                    "{} 月报: {} orders accepted, written to {}",
-                    report.month,
+                    "{} {}: {} orders accepted, written to {}",
+                    report.name,
+                    kind.label(),
                     report.figures.counts.accepted,
-                    out.display()
+                    to.out.display()
                 );
                 anyhow::Ok(())
             }

@@ -1,7 +1,7 @@
 //! The monthly report as an Excel workbook: rates as numbers (fractions, shown as
 //! percentages), so that the figures can be checked and reused.
 
-use crate::app::report::{MonthlyReport, count_rows, rate_rows};
+use crate::app::report::{Report, count_rows, rate_rows};
 use crate::app::stats::Ranked;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
@@ -100,19 +100,24 @@ fn ranking(
 }
 
 /// The workbook: 概况, 受理量, 部门排名, 乡镇街道排名, 热点, 重办工单.
-pub fn monthly_xlsx(r: &MonthlyReport) -> Result<Vec<u8>, XlsxError> {
+pub fn report_xlsx(r: &Report) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let pct = Format::new().set_num_format("0.00%");
     {
         let ws = wb.add_worksheet();
         ws.set_name("概况")?;
-        ws.write_with_format(0, 0, format!("{} {} 月报", r.tenant, r.month), &bold)?;
+        ws.write_with_format(
+            0,
+            0,
+            format!("{} {} {}", r.tenant, r.name, r.kind.label()),
+            &bold,
+        )?;
         ws.write(
             1,
             0,
             format!(
-                "统计期间 {} 至 {}（按受理时间；工单此后的办理、回访计入受理当月）",
+                "统计期间 {} 至 {}（按受理时间；工单此后的办理、回访计入受理当期）",
                 r.figures.period.from, r.figures.period.to
             ),
         )?;

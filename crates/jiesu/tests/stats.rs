@@ -588,7 +588,89 @@ async fn the_cockpit_shows_today_the_month_the_districts_and_the_trend(t: &TestA
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
+/// Daily and weekly reports, and the reports the server generates and keeps on schedule.
+async fn reports_of_each_period_are_made_on_demand_and_kept_on_schedule(t: &TestApp) {
+    let handler = t.login("handler").await;
+    order(t, "P1", Some(&handler), Some(("satisfied", true))).await;
+    let leader = t.login("leader").await;
+    let today = china_today();
+    for (kind, query) in [
+        ("daily", format!("date={today}")),
+        ("weekly", format!("date={today}")),
+    ] {
+        let r = leader
+            .get(t.url(&format!("/api/reports/{kind}?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        use calamine::Reader;
+        let sheet = wb.worksheet_range("概况").unwrap();
+        let accepted = sheet
+            .rows()
+            .find_map(|row| match (row.first(), row.get(1)) {
+                (Some(calamine::Data::String(n)), Some(calamine::Data::Float(v)))
+                    if n == "受理" =>
+                {
+                    Some(*v)
+                }
+                _ => None,
+            });
+        assert_eq!(accepted, Some(1.0), "{kind}");
+    }
+    let (s, e) = get(&leader, t.url("/api/reports/daily")).await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("date"))
+    );
+    let (s, _) = get(&leader, t.url("/api/reports/yearly?date=2026-01-01")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // On schedule: tomorrow, yesterday's daily report (today's), last week's weekly and last
+    // month's monthly ones are made once and kept (the server made those already due at
+    // its start).
+    let tomorrow = Utc::now() + Duration::days(1);
+    let made = t.app.generate_due_reports(tomorrow).await.unwrap();
+    assert!(made >= 1, "{made}");
+    assert_eq!(
+        t.app.generate_due_reports(tomorrow).await.unwrap(),
+        0,
+        "kept once"
+    );
+    let (s, kept) = get(&leader, t.url("/api/reports")).await;
+    assert_eq!(s, StatusCode::OK, "{kept}");
+    let names: Vec<(String, String)> = kept["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&("daily".into(), today.to_string())),
+        "{names:?}"
+    );
+    let r = leader
+        .get(t.url(&format!("/api/reports/daily/{today}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"));
+    let (s, _) = get(&leader, t.url("/api/reports/daily/1999-01-01")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = get(&handler, t.url("/api/reports")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
 on_both_backends! {
+    reports_of_each_period_are_made_on_demand_and_kept_on_schedule => super::reports_of_each_period_are_made_on_demand_and_kept_on_schedule,
     the_cockpit_shows_today_the_month_the_districts_and_the_trend => super::the_cockpit_shows_today_the_month_the_districts_and_the_trend,
     a_closed_month_is_frozen_and_corrected_by_recorded_adjustments => super::a_closed_month_is_frozen_and_corrected_by_recorded_adjustments,
     the_monthly_report_carries_the_figures_of_the_api => super::the_monthly_report_carries_the_figures_of_the_api,

@@ -129,3 +129,84 @@ impl Store {
             .collect()
     }
 }
+
+/// A report kept by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    pub kind: String,
+    pub name: String,
+    pub generated_at: i64,
+}
+
+impl Store {
+    /// Keeps a generated report; false when one of that kind and name was kept already.
+    pub async fn save_report(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        name: &str,
+        data: Vec<u8>,
+        at: i64,
+    ) -> Result<bool> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "INSERT INTO reports (tenant_id, kind, name, generated_at, data) VALUES ($1, $2, $3, $4, $5)",
+                vec![tenant.0.into(), kind.into(), name.into(), at.into(), data.into()],
+            ))
+            .await;
+        match r {
+            Err(e) if crate::is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(true),
+        }
+    }
+
+    pub async fn report_kept(&self, tenant: TenantId, kind: &str, name: &str) -> Result<bool> {
+        Ok(self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT 1 AS x FROM reports WHERE tenant_id = $1 AND kind = $2 AND name = $3",
+                vec![tenant.0.into(), kind.into(), name.into()],
+            ))
+            .await?
+            .is_some())
+    }
+
+    /// The kept reports, newest first, at most `limit`.
+    pub async fn kept_reports(&self, tenant: TenantId, limit: u64) -> Result<Vec<StoredReport>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT kind, name, generated_at FROM reports WHERE tenant_id = $1 \
+                 ORDER BY generated_at DESC, kind, name LIMIT $2",
+                vec![tenant.0.into(), (limit as i64).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredReport {
+                    kind: col(r, "kind")?,
+                    name: col(r, "name")?,
+                    generated_at: col(r, "generated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn report_data(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT data FROM reports WHERE tenant_id = $1 AND kind = $2 AND name = $3",
+                vec![tenant.0.into(), kind.into(), name.into()],
+            ))
+            .await?;
+        row.map(|r| col(&r, "data")).transpose()
+    }
+}

@@ -570,7 +570,16 @@ CREATE TABLE evaluation_adjustments (
     by_name TEXT NOT NULL,
     {LEAF_PK}
 );
-CREATE INDEX evaluation_adjustments_period ON evaluation_adjustments (tenant_id, period)
+CREATE INDEX evaluation_adjustments_period ON evaluation_adjustments (tenant_id, period);
+-- Reports generated on schedule (日报/周报/月报), kept as the workbooks made then.
+CREATE TABLE reports (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    generated_at BIGINT NOT NULL,
+    data {BYTES} NOT NULL,
+    PRIMARY KEY (tenant_id, kind, name)
+)
 "#;
 
 #[async_trait::async_trait]

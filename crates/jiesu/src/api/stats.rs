@@ -4,6 +4,7 @@
 use super::auth::AuthUser;
 use super::dto::OrderSummaryDto;
 use super::{ApiJson, ApiResult, AppState, ErrorBody, query};
+use crate::app::report::ReportKind;
 use crate::app::stats::Period;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -359,25 +360,39 @@ async fn ranking(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
-    /// `YYYY-MM`
-    pub month: String,
+    /// `YYYY-MM`, for the monthly report.
+    pub month: Option<String>,
+    /// `YYYY-MM-DD`, for the daily report (that day) and the weekly one (its Monday-to-Sunday
+    /// week).
+    pub date: Option<String>,
 }
 
-/// The monthly report (月报) as an Excel workbook: the month's rates and counts, volumes by
-/// channel, type, category and district, departments and towns ranked, hot spots and the
-/// orders sent back for re-handling; the same numbers as `/api/stats/rates`.
-#[utoipa::path(get, path = "/api/reports/monthly", tag = "stats", params(ReportParams),
+/// A report (日报 `daily`, 周报 `weekly`, 月报 `monthly`) as an Excel workbook: the period's
+/// rates and counts, volumes by channel, type, category and district, departments and towns
+/// ranked, hot spots and the orders sent back for re-handling; the same numbers as
+/// `/api/stats/rates`.
+#[utoipa::path(get, path = "/api/reports/{kind}", tag = "stats", params(("kind" = String, Path), ReportParams),
     responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn monthly_report(
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn report(
     State(app): State<AppState>,
     AuthUser(p): AuthUser,
+    axum::extract::Path(kind): axum::extract::Path<String>,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> ApiResult<axum::response::Response> {
     let q = query(q)?;
-    let report = app.monthly_report(&p, &q.month).await?;
-    let name = format!("{}月报.xlsx", report.month);
-    let bytes = tokio::task::spawn_blocking(move || crate::report::monthly_xlsx(&report))
+    let kind = ReportKind::parse(&kind).ok_or(crate::app::AppError::NotFound("报表"))?;
+    let key = match kind {
+        ReportKind::Monthly => q
+            .month
+            .ok_or_else(|| FieldError::new("month", "请指定月份 YYYY-MM"))?,
+        _ => q
+            .date
+            .ok_or_else(|| FieldError::new("date", "请指定日期 YYYY-MM-DD"))?,
+    };
+    let report = app.report(&p, kind, &key).await?;
+    let name = format!("{}{}.xlsx", report.name, kind.label());
+    let bytes = tokio::task::spawn_blocking(move || crate::report::report_xlsx(&report))
         .await
         .map_err(|e| crate::app::AppError::Internal(e.to_string()))?
         .map_err(|e| crate::app::AppError::Internal(format!("xlsx: {e}")))?;
@@ -385,6 +400,59 @@ async fn monthly_report(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         &name,
         bytes,
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeptReportDto {
+    /// `daily`, `weekly` or `monthly`.
+    pub kind: String,
+    /// The day, the week's Monday or the month.
+    pub name: String,
+    pub generated_at: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeptReportsDto {
+    pub items: Vec<KeptReportDto>,
+}
+
+/// The reports the server generated on schedule (yesterday's daily, last week's weekly, last
+/// month's monthly, and so on back), newest first.
+#[utoipa::path(get, path = "/api/reports", tag = "stats",
+    responses((status = 200, body = KeptReportsDto), (status = 403, body = ErrorBody)))]
+async fn kept_reports(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+) -> ApiResult<Json<KeptReportsDto>> {
+    let items = app
+        .kept_reports(&p)
+        .await?
+        .into_iter()
+        .map(|r| KeptReportDto {
+            kind: r.kind,
+            name: r.name,
+            generated_at: chrono::DateTime::from_timestamp_millis(r.generated_at),
+        })
+        .collect();
+    Ok(Json(KeptReportsDto { items }))
+}
+
+/// A kept report's workbook, as generated.
+#[utoipa::path(get, path = "/api/reports/{kind}/{name}", tag = "stats", params(("kind" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn kept_report(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path((kind, name)): axum::extract::Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    let kind = ReportKind::parse(&kind).ok_or(crate::app::AppError::NotFound("报表"))?;
+    let data = app.kept_report(&p, kind, &name).await?;
+    Ok(super::files::file_response(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("{name}{}.xlsx", kind.label()),
+        data,
     ))
 }
 
@@ -773,7 +841,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_formulas, put_formulas))
         .routes(routes!(presets))
         .routes(routes!(ranking))
-        .routes(routes!(monthly_report))
+        .routes(routes!(report))
+        .routes(routes!(kept_reports))
+        .routes(routes!(kept_report))
         .routes(routes!(board))
         .routes(routes!(cockpit))
         .routes(routes!(evaluation))

@@ -1,7 +1,7 @@
-//! The monthly report (月报): the month's figures, volumes by channel, type, category and
-//! district, the units ranked among their peers, the month's hot spots and the orders that
+//! Reports (日报/周报/月报): the period's figures, volumes by channel, type, category and
+//! district, the units ranked among their peers, the period's hot spots and the orders that
 //! went back for re-handling. The same numbers as `/api/stats/*`: one pass over the orders
-//! accepted in the month.
+//! accepted in the period.
 
 use super::stats::{Period, Ranked, RateReport};
 use super::{App, AppError, AppResult, Principal};
@@ -30,9 +30,64 @@ pub struct NotableLine {
     pub rehandled: u32,
 }
 
-pub struct MonthlyReport {
+/// How long a report's period is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl ReportKind {
+    pub const ALL: [ReportKind; 3] = [ReportKind::Daily, ReportKind::Weekly, ReportKind::Monthly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Daily => "daily",
+            ReportKind::Weekly => "weekly",
+            ReportKind::Monthly => "monthly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportKind> {
+        ReportKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ReportKind::Daily => "日报",
+            ReportKind::Weekly => "周报",
+            ReportKind::Monthly => "月报",
+        }
+    }
+
+    /// The period a key names — a day (`YYYY-MM-DD`), the Monday-to-Sunday week of a day, a
+    /// month (`YYYY-MM`) — and the period's name (the day, the week's Monday, the month).
+    pub fn period(self, key: &str) -> AppResult<(Period, String)> {
+        let key = key.trim();
+        match self {
+            ReportKind::Monthly => Ok((month_period(key)?, key.to_string())),
+            ReportKind::Daily | ReportKind::Weekly => {
+                let day = NaiveDate::parse_from_str(key, "%Y-%m-%d")
+                    .map_err(|_| AppError::invalid("date", "日期格式须为 YYYY-MM-DD"))?;
+                if self == ReportKind::Daily {
+                    return Ok((Period::new(day, day)?, day.to_string()));
+                }
+                let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+                Ok((
+                    Period::new(monday, monday + Duration::days(6))?,
+                    monday.to_string(),
+                ))
+            }
+        }
+    }
+}
+
+pub struct Report {
     pub tenant: String,
-    pub month: String,
+    pub kind: ReportKind,
+    /// The period's name: the day, the week's Monday or the month.
+    pub name: String,
     pub figures: RateReport,
     /// (label, orders), largest first.
     pub by_channel: Vec<(String, u64)>,
@@ -66,7 +121,12 @@ fn sorted(map: BTreeMap<String, u64>) -> Vec<(String, u64)> {
 
 impl App {
     /// The monthly report for `month` (`YYYY-MM`), for the centre's staff.
-    pub async fn monthly_report(&self, p: &Principal, month: &str) -> AppResult<MonthlyReport> {
+    pub async fn monthly_report(&self, p: &Principal, month: &str) -> AppResult<Report> {
+        self.report(p, ReportKind::Monthly, month).await
+    }
+
+    /// The report of the period `key` names (see [`ReportKind::period`]).
+    pub async fn report(&self, p: &Principal, kind: ReportKind, key: &str) -> AppResult<Report> {
         p.require_any(
             &[
                 Role::Supervisor,
@@ -74,16 +134,16 @@ impl App {
                 Role::Admin,
                 Role::Dispatcher,
             ],
-            "生成月报",
+            "生成报表",
         )?;
-        let period = month_period(month)?;
+        let (period, name) = kind.period(key)?;
         let org = self.org(p.tenant).await?;
         let refs = self.ref_data(p.tenant).await?;
         let figures = self.rates(p, period, None).await?;
         let (departments, _) = self.ranking(p, period, UnitKind::Department).await?;
         let (towns, _) = self.ranking(p, period, UnitKind::Town).await?;
         let mut channel: BTreeMap<String, u64> = BTreeMap::new();
-        let mut kind: BTreeMap<String, u64> = BTreeMap::new();
+        let mut types: BTreeMap<String, u64> = BTreeMap::new();
         let mut category: BTreeMap<String, u64> = BTreeMap::new();
         let mut district: BTreeMap<String, u64> = BTreeMap::new();
         let mut texts: Vec<OrderText> = Vec::new();
@@ -94,7 +154,7 @@ impl App {
         self.each_order(p, period, &None, |s, f| {
             let o = &s.order;
             *channel.entry(o.channel.label().to_string()).or_default() += 1;
-            *kind.entry(o.request_type.label().to_string()).or_default() += 1;
+            *types.entry(o.request_type.label().to_string()).or_default() += 1;
             let top = o
                 .category
                 .as_ref()
@@ -176,12 +236,13 @@ impl App {
             .find(|t| t.id == p.tenant)
             .map(|t| t.name)
             .unwrap_or_default();
-        Ok(MonthlyReport {
+        Ok(Report {
             tenant,
-            month: format!("{:04}-{:02}", period.from.year(), period.from.month()),
+            kind,
+            name,
             figures,
             by_channel: sorted(channel),
-            by_type: sorted(kind),
+            by_type: sorted(types),
             by_category: sorted(category),
             by_district: sorted(district),
             departments,
@@ -218,4 +279,97 @@ pub fn count_rows(c: &Counts) -> [(&'static str, u64); 9] {
         ("满意", c.satisfied),
         ("基本满意", c.basically_satisfied),
     ]
+}
+
+impl App {
+    /// Generates and keeps the reports whose periods have ended and that are not kept yet:
+    /// yesterday's daily report, last week's weekly one, last month's monthly one, for every
+    /// tenant. Run hourly by the server (and at start); returns how many it made.
+    pub async fn generate_due_reports(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> AppResult<usize> {
+        let today = (now + Duration::hours(8)).date_naive();
+        let last_month = today.with_day(1).unwrap_or(today) - Duration::days(1);
+        let due = [
+            (ReportKind::Daily, (today - Duration::days(1)).to_string()),
+            (ReportKind::Weekly, (today - Duration::days(7)).to_string()),
+            (
+                ReportKind::Monthly,
+                format!("{:04}-{:02}", last_month.year(), last_month.month()),
+            ),
+        ];
+        let mut made = 0;
+        for t in self.store.tenants().await? {
+            let org = self.org(t.id).await?;
+            let Some(root) = org.root() else { continue };
+            // Reports are read as the centre's leadership reads them.
+            let p = Principal {
+                tenant: t.id,
+                user_id: jiesu_core::UserId(0),
+                username: "system".into(),
+                display_name: "系统".into(),
+                unit_id: root,
+                roles: jiesu_core::role::RoleSet::of(&[Role::Leader]),
+                via_token: false,
+            };
+            for (kind, key) in &due {
+                let (_, name) = kind.period(key)?;
+                if self.store.report_kept(t.id, kind.as_str(), &name).await? {
+                    continue;
+                }
+                let report = self.report(&p, *kind, key).await?;
+                let bytes =
+                    tokio::task::spawn_blocking(move || crate::report::report_xlsx(&report))
+                        .await
+                        .map_err(|e| AppError::Internal(e.to_string()))?
+                        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+                if self
+                    .store
+                    .save_report(t.id, kind.as_str(), &name, bytes, now.timestamp_millis())
+                    .await?
+                {
+                    made += 1;
+                }
+            }
+        }
+        Ok(made)
+    }
+}
+
+impl App {
+    fn require_reports(&self, p: &Principal) -> AppResult<()> {
+        p.require_any(
+            &[
+                Role::Supervisor,
+                Role::Leader,
+                Role::Admin,
+                Role::Dispatcher,
+            ],
+            "查看报表",
+        )
+    }
+
+    /// The reports kept by the server, newest first.
+    pub async fn kept_reports(
+        &self,
+        p: &Principal,
+    ) -> AppResult<Vec<jiesu_store::evaluations::StoredReport>> {
+        self.require_reports(p)?;
+        Ok(self.store.kept_reports(p.tenant, 200).await?)
+    }
+
+    /// A kept report's workbook.
+    pub async fn kept_report(
+        &self,
+        p: &Principal,
+        kind: ReportKind,
+        name: &str,
+    ) -> AppResult<Vec<u8>> {
+        self.require_reports(p)?;
+        self.store
+            .report_data(p.tenant, kind.as_str(), name)
+            .await?
+            .ok_or(AppError::NotFound("报表"))
+    }
 }
