@@ -124,6 +124,47 @@ async fn a_supervision_notice_reaches_the_unit_and_its_answer_the_history(t: &Te
             ("发出督办单", "supervisor", "请于明日前上报整改进展")
         ]
     );
+    // The printable sheet carries the order and its whole history; the citizen as each
+    // reader may see them; another unit cannot print it.
+    let sheet = |c: Client| {
+        let url = t.url(&format!("/api/orders/{id}/sheet"));
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            let status = r.status();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, kind, r.text().await.unwrap())
+        }
+    };
+    let (s, kind, html) = sheet(supervisor.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(html.contains(o["number"].as_str().unwrap()));
+    assert!(
+        html.contains("发出督办单") && html.contains("督办回复"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("13800138000"),
+        "a supervisor needs no phone number"
+    );
+    let (_, _, html) = sheet(t.login("callback").await).await;
+    assert!(
+        html.contains("13800138000"),
+        "who calls citizens back sees it"
+    );
+    let (s, _, html) = sheet(handler.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !html.contains("13800138000"),
+        "a unit sees the phone masked"
+    );
+    let (s, _, _) = sheet(handler2.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
     // The board is for the centre; a bad list filter is named.
     let (s, _) = get(&handler, t.url("/api/supervision/board")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);

@@ -497,6 +497,31 @@ async fn callback(
     .await
 }
 
+/// The printable work-order sheet (工单打印): the order on an A4 page with its whole history,
+/// as HTML to print or save as PDF; the citizen as the caller may see them.
+#[utoipa::path(get, path = "/api/orders/{id}/sheet", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, description = "an HTML page for printing", content_type = "text/html"),
+              (status = 404, body = ErrorBody)))]
+async fn sheet(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    let v = app.order_detail(&p, OrderId(id)).await?;
+    let (events, _) = app.order_history(&p, OrderId(id)).await?;
+    let org = app.org(p.tenant).await?;
+    let refs = app.ref_data(p.tenant).await?;
+    let centre = org
+        .root()
+        .map(|r| org.name(r).to_string())
+        .unwrap_or_default();
+    let html = crate::sheet::order_sheet(&centre, &v, &events, &org, &refs.category_names);
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )))
+}
+
 /// Put the order under supervision (督办) and send a notice (提示单/督办单) to a unit that
 /// handles it (the lead by default), which must respond within the hours given (supervisors
 /// of the centre).
@@ -668,6 +693,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(callback))
         .routes(routes!(callback_attempt))
         .routes(routes!(supervise))
+        .routes(routes!(sheet))
         .routes(routes!(notice_response))
         .routes(routes!(close))
         .routes(routes!(withdraw))
