@@ -269,6 +269,7 @@ async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(
     let (s, mine) = figures(&liaison, t, &period).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(mine["counts"]["dispatched"], 3, "{mine}");
+    assert_eq!(mine["unit_name"], "住建局", "{mine}");
     let (s, _) = figures(&liaison, t, &p2).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = figures(&handler, t, &period).await;

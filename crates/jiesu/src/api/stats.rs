@@ -302,7 +302,7 @@ pub struct RankingParams {
     pub from: String,
     pub to: String,
     /// The peers ranked: `department` (职能部门, default), `town` (乡镇街道),
-    /// `district_centre`, `community`.
+    /// `district_centre`, `community`, `grid`.
     pub kind: Option<String>,
 }
 

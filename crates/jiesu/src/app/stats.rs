@@ -161,6 +161,8 @@ impl App {
         let mut counts = Counts::default();
         self.each_order(p, period, &units, |_, f| counts.add(f))
             .await?;
+        // A unit's staff read their own unit's figures when they name none.
+        let unit = unit.or_else(|| units.as_ref().map(|_| p.unit_id));
         Ok(RateReport {
             period,
             unit: unit.map(|u| (u, org.name(u).to_string())),
