@@ -151,7 +151,7 @@ pub struct Duplicate {
     pub similarity: f32,
 }
 
-fn incoming(t: &OrderText) -> Incoming<'_> {
+pub(crate) fn incoming(t: &OrderText) -> Incoming<'_> {
     Incoming {
         id: t.id,
         time: t.accepted_at,
@@ -163,7 +163,7 @@ fn incoming(t: &OrderText) -> Incoming<'_> {
     }
 }
 
-fn text_of(s: &StoredOrder) -> OrderText {
+pub(crate) fn text_of(s: &StoredOrder) -> OrderText {
     let o = &s.order;
     OrderText {
         id: s.id.0,

@@ -177,20 +177,10 @@ impl App {
                     rehandled: o.rehandle_count,
                 });
             }
-            texts.push(OrderText {
-                id: s.id.0,
-                accepted_at: o.accepted_at.timestamp_millis(),
-                title: o.title.clone(),
-                content: o.content.chars().take(300).collect(),
-                address: o.location.address.clone().unwrap_or_default(),
-                region_code: o
-                    .location
-                    .region_code
-                    .as_ref()
-                    .map(|r| r.as_str().to_string()),
-                category_code: None,
-                phone: o.citizen.phone.as_ref().map(|p| p.as_str().to_string()),
-            });
+            let mut t = super::insight::text_of(&s);
+            // The clustering reads the opening only.
+            t.content = t.content.chars().take(300).collect();
+            texts.push(t);
         })
         .await?;
         let (analyzer, _) = self.analyzer().await?;
@@ -201,18 +191,7 @@ impl App {
         let spots = tokio::task::spawn_blocking(move || {
             texts.sort_by_key(|t| (t.accepted_at, t.id));
             let mut h = Hotspots::new(analyzer, Settings::default());
-            let incoming: Vec<Incoming<'_>> = texts
-                .iter()
-                .map(|t| Incoming {
-                    id: t.id,
-                    time: t.accepted_at,
-                    title: &t.title,
-                    content: &t.content,
-                    address: &t.address,
-                    region: t.region_code.as_deref(),
-                    caller: t.phone.as_deref(),
-                })
-                .collect();
+            let incoming: Vec<Incoming<'_>> = texts.iter().map(super::insight::incoming).collect();
             h.add(&incoming);
             let titles: std::collections::HashMap<i64, String> =
                 texts.iter().map(|t| (t.id, t.title.clone())).collect();
