@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { useSession } from './stores/session'
-import { canOpen, landingFor } from './lib/menu'
+import { canOpen, COCKPIT_ROLES, landingFor, STATS_CENTRE_ROLES, SUPERVISION_ROLES } from './lib/menu'
 import { setUnauthenticatedHandler } from './api/http'
 
 declare module 'vue-router' {
@@ -21,6 +21,11 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./layouts/StaffLayout.vue'),
     children: [
       { path: '', component: () => import('./views/HomeView.vue'), meta: { title: '首页' } },
+      {
+        path: 'cockpit',
+        component: () => import('./views/CockpitView.vue'),
+        meta: { title: '领导驾驶舱', roles: [...COCKPIT_ROLES] },
+      },
       {
         path: 'accept',
         component: () => import('./views/AcceptView.vue'),
@@ -44,7 +49,7 @@ const routes: RouteRecordRaw[] = [
       {
         path: 'supervise',
         component: () => import('./views/SuperviseView.vue'),
-        meta: { title: '督办', roles: ['supervisor', 'leader', 'dispatcher'] },
+        meta: { title: '督办看板', roles: [...SUPERVISION_ROLES] },
       },
       { path: 'orders', component: () => import('./views/OrdersView.vue'), meta: { title: '工单查询' } },
       {
@@ -112,6 +117,16 @@ const routes: RouteRecordRaw[] = [
         path: 'stats/ranking',
         component: () => import('./views/stats/RankingView.vue'),
         meta: { title: '单位排名', roles: ['supervisor', 'leader', 'admin', 'dispatcher'] },
+      },
+      {
+        path: 'stats/evaluation',
+        component: () => import('./views/stats/EvaluationView.vue'),
+        meta: { title: '考核评价', roles: [...STATS_CENTRE_ROLES] },
+      },
+      {
+        path: 'stats/reports',
+        component: () => import('./views/stats/ReportsView.vue'),
+        meta: { title: '报表', roles: [...STATS_CENTRE_ROLES] },
       },
       {
         path: 'stats/monthly',

@@ -207,9 +207,45 @@ export interface Order {
   repeat_of?: RepeatRef[]
   external_ref: string | null
   rehandle_count: number
+  /** Callback attempts that did not reach the citizen in the current round (the third closes the order). */
+  callback_attempts: number
+  /** Not satisfied after the last round of re-handling: closed and handed to supervision (转督办). */
+  escalated: boolean
+  /** The highest supervision level (`daily`, `key`, `task_force`), if supervised. */
+  supervision: Coded | null
+  /** Supervision notices to units, in the order issued, with their responses. */
+  notices: SupervisionNotice[]
   updated_at: string
   closed_at: string | null
   version: number
+}
+
+export type NoticeKind = 'reminder' | 'supervision'
+export type SupervisionLevel = 'daily' | 'key' | 'task_force'
+
+/** A supervision notice (提示单/督办单) to a unit, with the response it requires. */
+export interface SupervisionNotice {
+  /** 1-based position in `Order.notices`. */
+  no: number
+  kind: NoticeKind
+  level: SupervisionLevel
+  unit_id: number
+  content: string
+  /** The unit must respond by then. */
+  respond_by: string
+  issued_at: string
+  issued_by: number
+  response: { content: string; at: string; by: number } | null
+}
+
+export interface SuperviseRequest {
+  kind: NoticeKind
+  level: SupervisionLevel
+  /** Default: the lead unit. */
+  unit_id?: number
+  content: string
+  /** 1–240. */
+  respond_within_hours: number
 }
 
 export interface OrderDeadline extends DeadlineItem {
@@ -780,4 +816,112 @@ export interface FormulaPreset {
   /** The formulas stated in Chinese. */
   label: string
   formulas: StatFormulas
+}
+
+// ---- supervision board, cockpit, evaluation, reports ----
+
+export interface BoardSection {
+  /** How many orders the list has (at most 200 are listed). */
+  total: number
+  items: OrderSummary[]
+}
+
+/** The supervisor's board (督办看板, GET /api/supervision/board). */
+export interface SupervisionBoard {
+  overdue: BoardSection
+  returned_twice: BoardSection
+  rehandled: BoardSection
+  repeats: BoardSection
+  escalated: BoardSection
+  notices_pending: BoardSection
+  notices_overdue: BoardSection
+}
+
+export interface CockpitDistrict {
+  code: string
+  name: string
+  /** Orders over the last 30 days. */
+  orders: number
+}
+
+export interface CockpitWarning {
+  category: string
+  region: string
+  count: number
+  baseline: number
+  level: WarningLevel | string
+}
+
+/** The leader cockpit (领导驾驶舱, GET /api/cockpit). */
+export interface Cockpit {
+  today: string
+  accepted_today: number
+  /** This month so far. */
+  month: StatRates
+  /** The best departments this month (at most 10). */
+  departments: RankedUnit[]
+  /** Most first. */
+  districts: CockpitDistrict[]
+  /** The last 30 days, oldest first. */
+  trend: { date: string; orders: number }[]
+  warnings: CockpitWarning[]
+}
+
+export interface EvaluationLine {
+  unit_id: number
+  unit_name: string
+  rank: number | null
+  /** The evaluation score as computed (frozen once the month is closed). */
+  evaluation: number | null
+  /** Adjustments made after closing, in points. */
+  adjustment: number
+  /** evaluation + adjustment, within 0–100. */
+  adjusted: number | null
+  score: number | null
+  deduction: number
+  dispatched: number
+  late: number
+  escalated: number
+  response_rate: number | null
+  completion_rate: number | null
+  on_time_rate: number | null
+  resolution_rate: number | null
+  satisfaction_rate: number | null
+}
+
+export interface EvaluationAdjustment {
+  unit_id: number
+  points: number
+  reason: string
+  at: string | null
+  by: string
+}
+
+/** A month's evaluation of one peer group (GET /api/evaluations/{YYYY-MM}?kind=). */
+export interface Evaluation {
+  month: string
+  kind: string
+  closed: boolean
+  closed_at: string | null
+  closed_by: string | null
+  formulas: StatFormulas
+  items: EvaluationLine[]
+  adjustments: EvaluationAdjustment[]
+}
+
+export interface YearEvaluation {
+  year: number
+  kind: string
+  /** The closed months it is made of. */
+  months: string[]
+  items: { unit_id: number; unit_name: string; rank: number; mean: number; months: number }[]
+}
+
+export type ReportKind = 'daily' | 'weekly' | 'monthly'
+
+export interface KeptReport {
+  kind: ReportKind | string
+  /** The day, the week's Monday or the month. */
+  name: string
+  generated_at: string | null
 }

@@ -1,6 +1,7 @@
 // Which commands to offer on an order. This mirrors the lifecycle rules (crates/core/src/order/
 // decide.rs) only to hide buttons that cannot work; the server decides and explains refusals.
 import type { Assignment, Me, Order } from '../api/types'
+import { pendingNoticesFor } from './supervision'
 
 export type ActionKey =
   | 'sign'
@@ -20,6 +21,9 @@ export type ActionKey =
   | 'check'
   | 'callback'
   | 'close_no_callback'
+  | 'callback_attempt'
+  | 'supervise'
+  | 'notice_response'
 
 export const ACTION_LABELS: Record<ActionKey, string> = {
   sign: '签收',
@@ -39,7 +43,15 @@ export const ACTION_LABELS: Record<ActionKey, string> = {
   check: '核验',
   callback: '回访',
   close_no_callback: '免回访办结',
+  callback_attempt: '未接通',
+  supervise: '督办',
+  notice_response: '回复督办',
 }
+
+/** Callback attempts that do not reach the citizen before the order closes without callback. */
+export const MAX_CALLBACK_ATTEMPTS = 3
+/** Rounds of re-handling after an unsatisfied callback; after them the order goes to supervision. */
+export const MAX_REHANDLE_ROUNDS = 2
 
 const OPEN = ['pending_sign', 'handling']
 const TERMINAL = ['closed', 'withdrawn', 'invalid', 'merged']
@@ -89,12 +101,16 @@ export function availableActions(order: Order, me: Me): ActionKey[] {
       out.push('extension_review')
     if (st === 'replied' && has('dispatcher')) out.push('check')
     if (st === 'callback_pending') {
-      if (has('callback')) out.push('callback')
+      if (has('callback')) out.push('callback', 'callback_attempt')
       if (has('dispatcher', 'callback')) out.push('close_no_callback')
     }
     if (['pending_review', 'returned', 'dispatched', 'handling', 'replied'].includes(st) && has('agent', 'dispatcher'))
       out.push('withdraw')
   }
+  // 督办: a centre supervisor, once a unit handles the order.
+  if (centre && has('supervisor') && !TERMINAL.includes(st) && order.assignments.length > 0) out.push('supervise')
+  // The unit a notice is addressed to answers it.
+  if (has('handler', 'unit_admin') && pendingNoticesFor(order, me.unit_id).length > 0) out.push('notice_response')
   if (!TERMINAL.includes(st)) {
     const noteRoles = has('handler', 'unit_admin', 'dispatcher', 'agent', 'callback', 'supervisor')
     if (noteRoles && (centre || heldOpen)) out.push('note')

@@ -9,6 +9,7 @@ const STAGES: Record<string, string> = {
   callback: '回访',
 }
 const ROLES: Record<string, string> = { lead: '主办', co: '协办', sub: '下派' }
+const LEVELS: Record<string, string> = { daily: '日常督办', key: '重点督办', task_force: '专班调度' }
 const SATISFACTION: Record<string, string> = {
   satisfied: '满意',
   basically_satisfied: '基本满意',
@@ -97,6 +98,7 @@ export function describeEvent(
       if (str(p.comment)) out.push(`回访记录：${p.comment}`)
       const d = dueOf(p.rehandle, fmt)
       if (d) out.push(`退回重办，反馈时限 ${d}`)
+      if (p.escalated === true) out.push('重办后仍不满意：办结并转督办')
       break
     }
     case 'instant_answered': {
@@ -122,6 +124,24 @@ export function describeEvent(
     case 'overdue_marked':
       out.push(`${STAGES[String(p.stage)] ?? p.stage}已逾期`)
       break
+    case 'supervised': {
+      const n = (p.notice ?? {}) as P
+      const level = LEVELS[String(n.level)] ?? ''
+      const to = n.unit_id !== undefined ? `致 ${unitName(Number(n.unit_id))}` : ''
+      const head = [level, to].filter(Boolean).join('，')
+      if (head) out.push(head)
+      if (str(n.content)) out.push(String(n.content))
+      if (str(n.respond_by)) out.push(`回复时限 ${fmt(String(n.respond_by))}`)
+      break
+    }
+    case 'notice_responded':
+      if (p.no !== undefined) out.push(`回复第 ${p.no} 号督办通知`)
+      if (str(p.content)) out.push(String(p.content))
+      break
+    case 'callback_not_reached':
+      if (p.attempt !== undefined) out.push(`第 ${p.attempt} 次未接通`)
+      if (str(p.note)) out.push(String(p.note))
+      break
   }
   if (e.reason && !out.some((l) => l.includes(e.reason!))) out.push(`原因：${e.reason}`)
   return out
@@ -129,8 +149,8 @@ export function describeEvent(
 
 /** Timeline dot colours by kind. */
 export function eventTone(kind: string): 'primary' | 'success' | 'warning' | 'danger' | 'info' {
-  if (['overdue_marked', 'returned', 'invalidated', 'withdrawn'].includes(kind)) return 'danger'
-  if (['reminder_sent', 'extension_requested'].includes(kind)) return 'warning'
+  if (['overdue_marked', 'returned', 'invalidated', 'withdrawn', 'supervised'].includes(kind)) return 'danger'
+  if (['reminder_sent', 'extension_requested', 'callback_not_reached'].includes(kind)) return 'warning'
   if (['called_back', 'instant_answered', 'closed_without_callback', 'checked'].includes(kind)) return 'success'
   if (['note_added', 'attachment_added'].includes(kind)) return 'info'
   return 'primary'

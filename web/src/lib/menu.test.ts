@@ -10,14 +10,18 @@ describe('role → menu', () => {
   it('gives the dispatcher review as well as accept, insight and the catalogue', () => {
     expect(paths(['dispatcher'])).toEqual([
       '/',
+      '/cockpit',
       '/accept',
       '/review',
+      '/supervise',
       '/orders',
       '/knowledge',
       '/insight/hotspots',
       '/insight/warnings',
       '/stats/rates',
       '/stats/ranking',
+      '/stats/evaluation',
+      '/stats/reports',
       '/stats/monthly',
       '/admin/dispatch-catalogue',
     ])
@@ -32,6 +36,16 @@ describe('role → menu', () => {
     for (const r of ['agent', 'handler', 'callback']) expect(paths([r]).filter((p) => p.startsWith('/stats'))).toEqual([])
     expect(paths(['admin'])).toContain('/stats/formulas')
     expect(paths(['leader'])).not.toContain('/stats/formulas')
+  })
+  it('gives the cockpit, the board, the evaluation and the reports to the centre roles the API lets read them', () => {
+    for (const r of ['supervisor', 'leader', 'admin', 'dispatcher']) {
+      expect(paths([r])).toEqual(expect.arrayContaining(['/cockpit', '/supervise', '/stats/evaluation', '/stats/reports']))
+    }
+    for (const r of ['agent', 'handler', 'unit_admin', 'callback']) {
+      for (const p of ['/cockpit', '/supervise', '/stats/evaluation', '/stats/reports']) expect(paths([r])).not.toContain(p)
+    }
+    expect(menuFor(['leader']).find((m) => m.path === '/cockpit')?.label).toBe('领导驾驶舱')
+    expect(menuFor(['supervisor']).find((m) => m.path === '/supervise')?.label).toBe('督办看板')
   })
   it('gives insight to the centre roles that weigh it, settings to admins', () => {
     for (const r of ['supervisor', 'leader', 'admin']) expect(paths([r])).toContain('/insight/hotspots')

@@ -43,16 +43,22 @@ export const STATS_CENTRE_ROLES: readonly Role[] = ['supervisor', 'leader', 'adm
 /** … and the rates page, where a unit admin sees the figures of their own unit. */
 export const STATS_ROLES: readonly Role[] = [...STATS_CENTRE_ROLES, 'unit_admin']
 
+/** Roles that may open the leader cockpit (the API: centre staff who see figures and warnings). */
+export const COCKPIT_ROLES: readonly Role[] = STATS_CENTRE_ROLES
+/** Roles that may read the supervisor's board (督办看板); only supervisors issue notices. */
+export const SUPERVISION_ROLES: readonly Role[] = ['supervisor', 'leader', 'admin', 'dispatcher']
+
 /** The menu groups, in order (items without a group come first). */
 export const MENU_GROUPS: readonly string[] = ['研判分析', '统计考核', '系统管理']
 
 export const MENU: readonly MenuItem[] = [
   { path: '/', label: '首页', icon: 'HomeFilled', roles: ALL },
+  { path: '/cockpit', label: '领导驾驶舱', icon: 'Monitor', roles: COCKPIT_ROLES },
   { path: '/accept', label: '来电受理', icon: 'Phone', roles: ['agent', 'dispatcher'] },
   { path: '/review', label: '审核派单', icon: 'Promotion', roles: ['dispatcher'] },
   { path: '/inbox', label: '承办工作台', icon: 'Box', roles: ['handler', 'unit_admin'] },
   { path: '/callback', label: '回访', icon: 'ChatDotRound', roles: ['callback'] },
-  { path: '/supervise', label: '督办', icon: 'AlarmClock', roles: ['supervisor', 'leader'] },
+  { path: '/supervise', label: '督办看板', icon: 'AlarmClock', roles: SUPERVISION_ROLES },
   { path: '/orders', label: '工单查询', icon: 'Search', roles: ALL },
   { path: '/knowledge', label: '知识库', icon: 'Reading', roles: ALL },
   { path: '/insight/hotspots', label: '热点', icon: 'TrendCharts', roles: INSIGHT_ROLES, group: '研判分析' },
@@ -60,6 +66,8 @@ export const MENU: readonly MenuItem[] = [
   { path: '/insight/settings', label: '研判设置', icon: 'Setting', roles: ['admin'], group: '研判分析' },
   { path: '/stats/rates', label: '指标统计', icon: 'DataAnalysis', roles: STATS_ROLES, group: '统计考核' },
   { path: '/stats/ranking', label: '单位排名', icon: 'Histogram', roles: STATS_CENTRE_ROLES, group: '统计考核' },
+  { path: '/stats/evaluation', label: '考核评价', icon: 'Trophy', roles: STATS_CENTRE_ROLES, group: '统计考核' },
+  { path: '/stats/reports', label: '报表', icon: 'Tickets', roles: STATS_CENTRE_ROLES, group: '统计考核' },
   { path: '/stats/monthly', label: '月报', icon: 'Document', roles: STATS_CENTRE_ROLES, group: '统计考核' },
   { path: '/stats/formulas', label: '考核公式', icon: 'Operation', roles: ['admin'], group: '统计考核' },
   { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },

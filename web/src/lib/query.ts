@@ -17,6 +17,8 @@ export interface OrderFilters {
   emergency?: boolean
   number?: string
   phone?: string
+  /** `pending`: open orders with a supervision notice (督办) awaiting its unit's response. */
+  notice?: 'pending'
   sort?: string
 }
 
@@ -64,6 +66,7 @@ export function filtersToParams(
   if (f.emergency) p.set('emergency', 'true')
   text('number', f.number)
   text('phone', f.phone?.replace(/[\s()-]/g, ''))
+  text('notice', f.notice)
   if (f.sort && f.sort !== '-accepted_at') p.set('sort', f.sort)
   if (page.limit) p.set('limit', String(page.limit))
   if (page.cursor) p.set('cursor', page.cursor)
@@ -98,6 +101,7 @@ export function filtersFromQuery(q: Record<string, unknown>): OrderFilters {
   if (s('emergency') === 'true') f.emergency = true
   if (s('number')) f.number = s('number')
   if (s('phone')) f.phone = s('phone')
+  if (s('notice') === 'pending') f.notice = 'pending'
   if (s('sort')) f.sort = s('sort')
   return f
 }
