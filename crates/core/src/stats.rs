@@ -107,6 +107,154 @@ impl OrderFacts {
     }
 }
 
+/// Milliseconds from UTC to China time (UTC+8, no daylight saving).
+const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The China-time day (days since 1970-01-01) an instant falls on.
+pub fn china_day(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    (at.timestamp_millis() + CHINA_OFFSET_MS).div_euclid(DAY_MS)
+}
+
+/// The category a warning counts in: its first two levels (城乡建设 › 物业管理).
+pub fn warning_category(code: &str) -> &str {
+    match code.match_indices('.').nth(1) {
+        Some((i, _)) => &code[..i],
+        None => code,
+    }
+}
+
+/// The district (six-digit division) of a region code.
+pub fn district(code: &str) -> &str {
+    if code.len() > 6 && code.is_char_boundary(6) {
+        &code[..6]
+    } else {
+        code
+    }
+}
+
+/// The cuts the maintained aggregates keep each order's facts under: a row per day and
+/// lead unit, per day and category, per day and region, and per day and issue (the
+/// category's first two levels in a district, `01.02|150602`: what early warnings compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dim {
+    Unit,
+    Category,
+    Region,
+    Issue,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 4] = [Dim::Unit, Dim::Category, Dim::Region, Dim::Issue];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dim::Unit => "u",
+            Dim::Category => "c",
+            Dim::Region => "r",
+            Dim::Issue => "i",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dim> {
+        Dim::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// Where one order's facts are tallied: the day it was accepted (China time), its keys under
+/// each cut (the lead unit's id or `0`, the category code or ``, the region code or ``),
+/// and the facts. The aggregates move an order's tally from its old to its new state in the
+/// transaction that changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub day: i64,
+    pub unit: String,
+    pub category: String,
+    pub region: String,
+    /// `category|district` (see `Dim::Issue`), or empty without both.
+    pub issue: String,
+    pub facts: OrderFacts,
+}
+
+impl Tally {
+    pub fn of(o: &Order) -> Tally {
+        let facts = OrderFacts::of(o);
+        let issue = match (&o.category, &o.location.region_code) {
+            (Some(c), Some(r)) => {
+                format!("{}|{}", warning_category(c.as_str()), district(r.as_str()))
+            }
+            _ => String::new(),
+        };
+        Tally {
+            issue,
+            day: china_day(o.accepted_at),
+            unit: facts.lead.map_or(0, |u| u.0).to_string(),
+            category: o
+                .category
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+            region: o
+                .location
+                .region_code
+                .as_ref()
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
+            facts,
+        }
+    }
+
+    pub fn key(&self, d: Dim) -> &str {
+        match d {
+            Dim::Unit => &self.unit,
+            Dim::Category => &self.category,
+            Dim::Region => &self.region,
+            Dim::Issue => &self.issue,
+        }
+    }
+
+    /// The changes to the aggregate rows moving from `before` (none for a new order) to
+    /// `self`: `(dim, day, key, deltas by Measure::ALL)`, only rows whose counts change.
+    pub fn deltas<'a>(&'a self, before: Option<&'a Tally>) -> Vec<(Dim, i64, &'a str, [i64; 16])> {
+        let mut out = Vec::new();
+        let add = |f: &OrderFacts, sign: i64, d: &mut [i64; 16]| {
+            for (i, m) in Measure::ALL.iter().enumerate() {
+                if m.counts(f) {
+                    d[i] += sign;
+                }
+            }
+        };
+        for dim in Dim::ALL {
+            let key = self.key(dim);
+            match before {
+                Some(b) if b.key(dim) == key && b.day == self.day => {
+                    let mut d = [0; 16];
+                    add(&self.facts, 1, &mut d);
+                    add(&b.facts, -1, &mut d);
+                    if d.iter().any(|x| *x != 0) {
+                        out.push((dim, self.day, key, d));
+                    }
+                }
+                _ => {
+                    let mut d = [0; 16];
+                    add(&self.facts, 1, &mut d);
+                    out.push((dim, self.day, key, d));
+                }
+            }
+        }
+        if let Some(b) = before {
+            for dim in Dim::ALL {
+                if b.key(dim) != self.key(dim) || b.day != self.day {
+                    let mut d = [0; 16];
+                    add(&b.facts, -1, &mut d);
+                    out.push((dim, b.day, b.key(dim), d));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The counts behind the rates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -170,6 +318,28 @@ impl Measure {
         Measure::Escalated,
     ];
 
+    /// The snake_case name (also the aggregate table's column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Accepted => "accepted",
+            Measure::Instant => "instant",
+            Measure::Dispatched => "dispatched",
+            Measure::SignedOnTime => "signed_on_time",
+            Measure::Completed => "completed",
+            Measure::CompletedOnTime => "completed_on_time",
+            Measure::CallbackDue => "callback_due",
+            Measure::CallbackDone => "callback_done",
+            Measure::CalledBack => "called_back",
+            Measure::Satisfied => "satisfied",
+            Measure::BasicallySatisfied => "basically_satisfied",
+            Measure::Dissatisfied => "dissatisfied",
+            Measure::Resolved => "resolved",
+            Measure::Rehandled => "rehandled",
+            Measure::Late => "late",
+            Measure::Escalated => "escalated",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Measure> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
     }
@@ -203,6 +373,18 @@ impl Counts {
             if m.counts(f) {
                 *self.get_mut(m) += 1;
             }
+        }
+    }
+
+    /// Adds `n` to the count of `m` (aggregate rows read back).
+    pub fn add_to(&mut self, m: Measure, n: u64) {
+        *self.get_mut(m) += n;
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Counts) {
+        for m in Measure::ALL {
+            *self.get_mut(m) += other.get(m);
         }
     }
 
@@ -431,6 +613,65 @@ impl Rates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measure_names_are_their_wire_names() {
+        for m in Measure::ALL {
+            assert_eq!(Measure::parse(m.as_str()), Some(m));
+        }
+    }
+
+    fn tally(unit: &str, category: &str, facts: OrderFacts) -> Tally {
+        Tally {
+            day: 20_000,
+            unit: unit.into(),
+            category: category.into(),
+            region: "150602".into(),
+            issue: format!("{category}|150602"),
+            facts,
+        }
+    }
+
+    #[test]
+    fn a_tally_moves_only_what_changed_and_a_new_order_counts_once_under_each_cut() {
+        let new = tally("0", "01", OrderFacts::default());
+        let d = new.deltas(None);
+        assert_eq!(d.len(), 4);
+        for (_, day, _, x) in &d {
+            assert_eq!(*day, 20_000);
+            assert_eq!(x[0], 1, "accepted");
+            assert_eq!(x.iter().sum::<i64>(), 1);
+        }
+        // Nothing changed: nothing to write.
+        assert!(new.deltas(Some(&new)).is_empty());
+        // Dispatched to unit 7: the unit cut moves the order from 0 to 7; the category and
+        // region rows gain `dispatched` only.
+        let facts = OrderFacts {
+            dispatched: true,
+            lead: Some(UnitId(7)),
+            ..OrderFacts::default()
+        };
+        let dispatched = tally("7", "01", facts);
+        let d = dispatched.deltas(Some(&new));
+        let unit: Vec<_> = d.iter().filter(|x| x.0 == Dim::Unit).collect();
+        assert_eq!(unit.len(), 2);
+        let to7 = unit.iter().find(|x| x.2 == "7").map(|x| x.3);
+        let from0 = unit.iter().find(|x| x.2 == "0").map(|x| x.3);
+        assert_eq!(to7.map(|x| (x[0], x[2])), Some((1, 1)));
+        assert_eq!(from0.map(|x| (x[0], x[2])), Some((-1, 0)));
+        let cat: Vec<_> = d.iter().filter(|x| x.0 == Dim::Category).collect();
+        assert_eq!(cat.len(), 1);
+        assert_eq!(d.len(), 5);
+        assert_eq!(cat[0].3.iter().sum::<i64>(), 1);
+        assert_eq!(cat[0].3[2], 1, "dispatched");
+        // Re-classified: the category rows move, the others keep their counts.
+        let moved = tally("7", "02", facts);
+        let d = moved.deltas(Some(&dispatched));
+        assert_eq!(d.len(), 4);
+        assert!(d.iter().all(|x| matches!(x.0, Dim::Category | Dim::Issue)));
+        let total: i64 = d.iter().map(|x| x.3[0]).sum();
+        assert_eq!(total, 0);
+    }
 
     #[test]
     fn rates_are_counts_over_their_bases_and_absent_without_a_base() {

@@ -287,6 +287,77 @@ async fn rates_are_counted_from_the_orders_of_the_period_and_drill_down_to_them(
     let (s, e) = get(&leader, loudest).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["field"], "measure");
+    // After the whole lifecycle (re-handling included) the maintained aggregates agree with
+    // a recount of the orders.
+    assert_verified(t).await;
+}
+
+async fn assert_verified(t: &TestApp) {
+    let report = t.app.store.verify(|_| {}).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// Figures by category and by region (from the maintained aggregates) and by a unit and a
+/// category together (counted through the orders) are the counts of the orders behind them.
+async fn figures_by_category_and_region_are_the_counts_of_their_orders(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let leader = t.login("leader").await;
+    let mut ids = Vec::new();
+    for (category, region, unit) in [
+        ("01.01", "990101001", Some("P1")),
+        ("01.02", "990101002", Some("P2")),
+        ("02.01", "990102", None),
+        ("01.01", "990101001", None),
+    ] {
+        let o = t
+            .accept(&agent, json!({"category": category, "region_code": region}))
+            .await;
+        let id = o["id"].as_i64().unwrap();
+        if let Some(u) = unit {
+            let to = json!({"targets": [{"unit_id": t.unit(u), "role": "lead"}]});
+            step(&dispatcher, t, id, "dispatch", to).await;
+        }
+        ids.push(id);
+    }
+    let today = china_today();
+    let period = format!("from={today}&to={today}");
+    let count = |r: &Value, k: &str| r["counts"][k].as_u64().unwrap();
+    for (cut, accepted, dispatched) in [
+        ("category=01", 3, 2),
+        ("category=01.01", 2, 1),
+        ("category=02", 1, 0),
+        ("category=03", 0, 0),
+        ("region=990101", 3, 2),
+        ("region=990101001", 2, 1),
+        ("region=990102", 1, 0),
+        (&*format!("unit={}&category=01", t.unit("P1")), 1, 1),
+        (&*format!("unit={}&category=02", t.unit("P1")), 0, 0),
+        (&*format!("category=01&region=990101002"), 1, 1),
+    ] {
+        let (s, r) = figures(&leader, t, &format!("{period}&{cut}")).await;
+        assert_eq!(s, StatusCode::OK, "{cut}: {r}");
+        assert_eq!(
+            (count(&r, "accepted"), count(&r, "dispatched")),
+            (accepted, dispatched),
+            "{cut}: {r}"
+        );
+        let (n, _) = drill(&leader, t, &format!("measure=accepted&{period}&{cut}")).await;
+        assert_eq!(n, accepted, "{cut}");
+    }
+    let (_, listed) = drill(
+        &leader,
+        t,
+        &format!("measure=accepted&{period}&category=01.01"),
+    )
+    .await;
+    assert_eq!(listed, vec![ids[0], ids[3]]);
+    for (cut, field) in [("category=x!", "category"), ("region=12", "region")] {
+        let (s, e) = figures(&leader, t, &format!("{period}&{cut}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{cut}");
+        assert_eq!(e["error"]["field"], field, "{cut}");
+    }
+    assert_verified(t).await;
 }
 
 /// The monthly report opened as a workbook: its figures are the API's.
@@ -671,6 +742,7 @@ async fn reports_of_each_period_are_made_on_demand_and_kept_on_schedule(t: &Test
 }
 
 on_both_backends! {
+    figures_by_category_and_region_are_the_counts_of_their_orders => super::figures_by_category_and_region_are_the_counts_of_their_orders,
     reports_of_each_period_are_made_on_demand_and_kept_on_schedule => super::reports_of_each_period_are_made_on_demand_and_kept_on_schedule,
     the_cockpit_shows_today_the_month_the_districts_and_the_trend => super::the_cockpit_shows_today_the_month_the_districts_and_the_trend,
     a_closed_month_is_frozen_and_corrected_by_recorded_adjustments => super::a_closed_month_is_frozen_and_corrected_by_recorded_adjustments,

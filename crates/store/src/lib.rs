@@ -17,6 +17,7 @@ pub mod migration;
 pub mod orders;
 pub mod org;
 pub mod settings;
+pub mod stats;
 pub mod tenants;
 pub mod users;
 mod writer;

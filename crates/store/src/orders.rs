@@ -8,6 +8,7 @@ use jiesu_core::chain;
 use jiesu_core::order::{
     AssignmentRole, AssignmentStatus, Channel, Event, Notice, Order, RequestType, Status,
 };
+use jiesu_core::stats::{Dim, Measure, Tally};
 use jiesu_core::{OrderId, TenantId, UnitId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use serde::Serialize;
@@ -40,6 +41,9 @@ pub struct OrderChange {
     pub prev_hash: String,
     pub order: Order,
     pub events: Vec<Event>,
+    /// Where the order's facts were tallied before these events (`Tally::of` the order as
+    /// read): the aggregates move it to where the new state belongs.
+    pub before: Tally,
 }
 
 /// Which orders a viewer may see at all.
@@ -207,7 +211,7 @@ pub struct VerifyProblem {
 }
 
 /// Dynamic SQL with `$n` placeholders, valid on both backends.
-struct Sql {
+pub(crate) struct Sql {
     text: String,
     values: Vec<Value>,
 }
@@ -260,7 +264,7 @@ impl Sql {
         let ps: Vec<String> = items.iter().map(|i| self.param(i.clone())).collect();
         ps.join(", ")
     }
-    fn build(self, backend: DbBackend) -> Statement {
+    pub(crate) fn build(self, backend: DbBackend) -> Statement {
         Statement::from_sql_and_values(backend, self.text, self.values)
     }
 }
@@ -464,6 +468,65 @@ fn count_sql(tenant: TenantId, status: Status, delta: i64) -> Sql {
     q
 }
 
+/// The aggregate rows to move: `(tenant, dim, day, key)` → deltas by `Measure::ALL`.
+pub(crate) type TallyDeltas = BTreeMap<(TenantId, Dim, i64, String), [i64; 16]>;
+
+/// Adds the moves of one order from `before` to `after` to `acc`.
+pub(crate) fn tally_into(
+    acc: &mut TallyDeltas,
+    tenant: TenantId,
+    before: Option<&Tally>,
+    after: &Tally,
+) {
+    for (dim, day, key, d) in after.deltas(before) {
+        let row = acc
+            .entry((tenant, dim, day, key.to_string()))
+            .or_insert([0; 16]);
+        for (r, x) in row.iter_mut().zip(d) {
+            *r += x;
+        }
+    }
+}
+
+/// Upserts of the aggregate rows (`stat_daily`), sorted by key so that concurrent writers
+/// lock them in one order; rows whose deltas are all zero are left out.
+pub(crate) fn tally_sql(acc: TallyDeltas) -> Vec<Sql> {
+    let rows: Vec<_> = acc
+        .into_iter()
+        .filter(|(_, d)| d.iter().any(|x| *x != 0))
+        .collect();
+    let cols: Vec<&str> = Measure::ALL.iter().map(|m| m.as_str()).collect();
+    rows.chunks(200)
+        .map(|chunk| {
+            let mut q = Sql::new(&format!(
+                "INSERT INTO stat_daily (tenant_id, dim, day, key, {}) VALUES ",
+                cols.join(", ")
+            ));
+            for (n, ((t, dim, day, key), d)) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                let mut values: Vec<Value> = vec![
+                    t.0.into(),
+                    dim.as_str().into(),
+                    (*day).into(),
+                    key.clone().into(),
+                ];
+                values.extend(d.iter().map(|x| Value::from(*x)));
+                q.push_values(values);
+                q.push(")");
+            }
+            let set: Vec<String> = cols
+                .iter()
+                .map(|c| format!("{c} = stat_daily.{c} + excluded.{c}"))
+                .collect();
+            q.push(&format!(
+                " ON CONFLICT (tenant_id, dim, day, key) DO UPDATE SET {}",
+                set.join(", ")
+            ));
+            q
+        })
+        .collect()
+}
+
 /// Runs statements that return nothing: on SQLite as one script (one call to its database
 /// thread), on PostgreSQL one by one (its protocol takes one parameterised statement a call).
 async fn execute_all(txn: &DatabaseTransaction, backend: DbBackend, stmts: Vec<Sql>) -> Result<()> {
@@ -625,6 +688,11 @@ pub(crate) async fn insert_new(
             .into_iter()
             .map(|((t, _), (st, n))| count_sql(t, st, n)),
     );
+    let mut tallies = TallyDeltas::new();
+    for (t, o, _) in &orders {
+        tally_into(&mut tallies, *t, None, &Tally::of(o));
+    }
+    stmts.extend(tally_sql(tallies));
     let mut changed = Vec::with_capacity(orders.len());
     for (t, o, _) in &orders {
         changed.push((*t, id_of(*t, &o.number)?));
@@ -735,6 +803,9 @@ async fn apply_change(
             stmts.push(notice_sql(c.tenant, c.id, &o.number, &n, e.at));
         }
     }
+    let mut tallies = TallyDeltas::new();
+    tally_into(&mut tallies, c.tenant, Some(&c.before), &Tally::of(o));
+    stmts.extend(tally_sql(tallies));
     stmts.extend(outbox_sql(&[(c.tenant, c.id)]));
     execute_all(txn, backend, stmts).await?;
     if units_changed {
@@ -1051,6 +1122,7 @@ impl Store {
         let mut report = VerifyReport::default();
         for t in self.tenants().await? {
             let mut after = 0i64;
+            let mut tallies = TallyDeltas::new();
             loop {
                 let orders = self
                     .read
@@ -1082,6 +1154,9 @@ impl Store {
                     let evs = by_order.remove(&id).unwrap_or_default();
                     report.orders += 1;
                     report.events += evs.len() as u64;
+                    if let Ok(order) = serde_json::from_str::<Order>(&col::<String>(o, "state")?) {
+                        tally_into(&mut tallies, t.id, None, &Tally::of(&order));
+                    }
                     if let Err((seq, reason)) = verify_one(t.id, o, &evs) {
                         report.problems.push(VerifyProblem {
                             tenant_id: t.id,
@@ -1125,6 +1200,26 @@ impl Store {
                         reason: format!("order_counts says {k} orders are {status}, there are {a}"),
                     });
                 }
+            }
+            // The aggregates of the rates agree with a recount.
+            tallies.retain(|_, d| d.iter().any(|x| *x != 0));
+            let kept = self.stat_rows(t.id).await?;
+            if kept != tallies {
+                let differ = kept
+                    .iter()
+                    .filter(|(k, d)| tallies.get(*k) != Some(*d))
+                    .map(|(k, _)| k)
+                    .chain(tallies.keys().filter(|k| !kept.contains_key(*k)))
+                    .count();
+                report.problems.push(VerifyProblem {
+                    tenant_id: t.id,
+                    order_id: OrderId(0),
+                    number: "-".into(),
+                    seq: 0,
+                    reason: format!(
+                        "stat_daily differs from a recount of the orders in {differ} rows"
+                    ),
+                });
             }
         }
         Ok(report)

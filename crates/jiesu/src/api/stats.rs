@@ -5,13 +5,14 @@ use super::auth::AuthUser;
 use super::dto::OrderSummaryDto;
 use super::{ApiJson, ApiResult, AppState, ErrorBody, query};
 use crate::app::report::ReportKind;
-use crate::app::stats::Period;
+use crate::app::stats::{Period, StatCut};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{NaiveDate, Utc};
 use jiesu_core::org::UnitKind;
 use jiesu_core::stats::{Composite, Counts, Deductions, Formulas, Measure};
+use jiesu_core::values::{CategoryCode, RegionCode};
 use jiesu_core::{FieldError, UnitId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +28,26 @@ pub struct RateParams {
     pub to: String,
     /// A unit: its figures with the units below it. Default: all the caller may see.
     pub unit: Option<i64>,
+    /// A category code: its figures with the categories below it.
+    pub category: Option<String>,
+    /// A region code (district, street or community): the orders located within it.
+    pub region: Option<String>,
+}
+
+/// The cut of `unit`, `category` and `region` parameters, each checked.
+fn cut(unit: Option<i64>, category: Option<&str>, region: Option<&str>) -> ApiResult<StatCut> {
+    fn nonempty(s: Option<&str>) -> Option<&str> {
+        s.map(str::trim).filter(|s| !s.is_empty())
+    }
+    Ok(StatCut {
+        unit: unit.map(UnitId),
+        category: nonempty(category)
+            .map(|c| CategoryCode::parse("category", c))
+            .transpose()?,
+        region: nonempty(region)
+            .map(|r| RegionCode::parse("region", r))
+            .transpose()?,
+    })
 }
 
 fn day(field: &str, s: &str) -> ApiResult<NaiveDate> {
@@ -199,7 +220,8 @@ async fn rates(
 ) -> ApiResult<Json<RatesDto>> {
     let q = query(q)?;
     let period = period(&q.from, &q.to)?;
-    let r = app.rates(&p, period, q.unit.map(UnitId)).await?;
+    let cut = cut(q.unit, q.category.as_deref(), q.region.as_deref())?;
+    let r = app.rates(&p, period, &cut).await?;
     Ok(Json(rates_dto(r)))
 }
 
@@ -213,6 +235,8 @@ pub struct StatOrdersParams {
     pub from: String,
     pub to: String,
     pub unit: Option<i64>,
+    pub category: Option<String>,
+    pub region: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -235,9 +259,8 @@ async fn stat_orders(
     let measure = Measure::parse(q.measure.trim())
         .ok_or_else(|| FieldError::new("measure", "没有这项统计"))?;
     let period = period(&q.from, &q.to)?;
-    let (views, total) = app
-        .stat_orders(&p, measure, period, q.unit.map(UnitId))
-        .await?;
+    let cut = cut(q.unit, q.category.as_deref(), q.region.as_deref())?;
+    let (views, total) = app.stat_orders(&p, measure, period, &cut).await?;
     let now = Utc::now();
     Ok(Json(StatOrdersDto {
         total,

@@ -3,13 +3,14 @@
 //! today's warnings, in one read.
 
 use super::insight::{Warning, china_today};
-use super::stats::{Period, Ranked, RateReport};
+use super::stats::{Period, Ranked, RateReport, StatCut};
 use super::{App, AppResult, Principal};
 use chrono::{Datelike, Duration, NaiveDate};
 use jiesu_core::org::UnitKind;
+use jiesu_core::stats::Dim;
+use jiesu_store::stats::StatGroup;
 use std::collections::BTreeMap;
 
-const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
 /// Days of the trend and the heat map.
 const DAYS: i64 = 30;
 
@@ -26,53 +27,51 @@ pub struct Cockpit {
     pub warnings: Vec<Warning>,
 }
 
-fn day_start_ms(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0)
-        .map_or(0, |t| t.and_utc().timestamp_millis() - CHINA_OFFSET_MS)
-}
-
 impl App {
     pub async fn cockpit(&self, p: &Principal) -> AppResult<Cockpit> {
         let today = china_today();
         let month = Period::new(today.with_day(1).unwrap_or(today), today)?;
         // Centre staff only: the rates, ranking and warnings check that.
-        let figures = self.rates(p, month, None).await?;
+        let figures = self.rates(p, month, &StatCut::default()).await?;
         let (mut departments, _) = self.ranking(p, month, UnitKind::Department).await?;
         departments.retain(|r| r.rank.is_some());
         departments.truncate(10);
         let warnings = self.warnings(p, today).await?;
         let first = today - Duration::days(DAYS - 1);
-        let rows = self
+        // Both from the maintained aggregates: a row per day, a row per region.
+        let window = Period::new(first, today)?;
+        let (from, to) = window.days();
+        let by_day = self
             .store
-            .day_counts(
-                p.tenant,
-                day_start_ms(first),
-                day_start_ms(today + Duration::days(1)),
-                None,
-                None,
-            )
+            .stat_sums(p.tenant, Dim::Unit, from, to, StatGroup::Day)
+            .await?;
+        let by_region = self
+            .store
+            .stat_sums(p.tenant, Dim::Region, from, to, StatGroup::Key)
             .await?;
         let refs = self.ref_data(p.tenant).await?;
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-        let first_day = (first - epoch).num_days();
         let mut per_day = vec![0i64; DAYS as usize];
-        let mut per_district: BTreeMap<String, i64> = BTreeMap::new();
-        let today_day = (today - epoch).num_days();
         let mut accepted_today = 0;
-        for r in &rows {
-            if let Some(slot) = usize::try_from(r.day - first_day)
+        for r in &by_day {
+            let Some(day) = r.day else { continue };
+            let n = r.counts.accepted as i64;
+            if let Some(slot) = usize::try_from(day - from)
                 .ok()
                 .and_then(|i| per_day.get_mut(i))
             {
-                *slot += r.count;
+                *slot += n;
             }
-            if r.day == today_day {
-                accepted_today += r.count;
+            if day == to {
+                accepted_today += n;
             }
-            if let Some(code) = &r.region_code {
-                let district = code.get(..6).unwrap_or(code).to_string();
-                *per_district.entry(district).or_default() += r.count;
+        }
+        let mut per_district: BTreeMap<String, i64> = BTreeMap::new();
+        for r in &by_region {
+            if r.key.is_empty() {
+                continue;
             }
+            let district = r.key.get(..6).unwrap_or(&r.key).to_string();
+            *per_district.entry(district).or_default() += r.counts.accepted as i64;
         }
         let mut districts: Vec<(String, String, i64)> = per_district
             .into_iter()

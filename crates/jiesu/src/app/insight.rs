@@ -12,9 +12,11 @@ use super::{App, AppError, AppResult, Principal};
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, Utc};
 use jiesu_core::order::{NewOrder, OrderRef, RepeatBasis, RepeatLink, Status};
 use jiesu_core::role::Role;
+use jiesu_core::stats::Dim;
 use jiesu_core::{OrderId, TenantId};
 use jiesu_store::insight::OrderText;
 use jiesu_store::orders::{Scope, StoredOrder};
+use jiesu_store::stats::StatGroup;
 use jiesu_text::hotspots::{self, Hotspot, Hotspots, Incoming, Rank};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -186,23 +188,6 @@ fn is_open(status: Status) -> bool {
         status,
         Status::Closed | Status::Withdrawn | Status::Invalid | Status::Merged
     )
-}
-
-/// The category a warning counts in: its first two levels (城乡建设 › 物业管理).
-fn warning_category(code: &str) -> &str {
-    match code.match_indices('.').nth(1) {
-        Some((i, _)) => &code[..i],
-        None => code,
-    }
-}
-
-/// The district (six-digit division) of a region code.
-fn district(code: &str) -> &str {
-    if code.len() > 6 && code.is_char_boundary(6) {
-        &code[..6]
-    } else {
-        code
-    }
 }
 
 fn china_day(ms: i64) -> i64 {
@@ -706,51 +691,45 @@ impl App {
         let day = date
             .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default())
             .num_days();
+        // From the maintained aggregates (a row per day and issue): the last four weeks and
+        // the 15 days around the same date last year.
         let rows = self
             .store
-            .day_counts(
+            .stat_sums(
                 p.tenant,
-                day_start_ms(day - BASELINE_DAYS),
-                day_start_ms(day + 1),
-                None,
-                None,
+                Dim::Issue,
+                day - BASELINE_DAYS,
+                day,
+                StatGroup::DayKey,
             )
             .await?;
-        // Same period last year: the 15 days around the same date.
         let ly = day - 365;
         let last_year_rows = self
             .store
-            .day_counts(
-                p.tenant,
-                day_start_ms(ly - 7),
-                day_start_ms(ly + 8),
-                None,
-                None,
-            )
+            .stat_sums(p.tenant, Dim::Issue, ly - 7, ly + 7, StatGroup::Key)
             .await?;
         type Key = (String, String);
-        let key = |c: &Option<String>, r: &Option<String>| -> Option<Key> {
-            Some((
-                warning_category(c.as_deref()?).to_string(),
-                district(r.as_deref()?).to_string(),
-            ))
+        let key = |k: &str| -> Option<Key> {
+            let (c, r) = k.split_once('|')?;
+            Some((c.to_string(), r.to_string()))
         };
         let mut today: BTreeMap<Key, i64> = BTreeMap::new();
         let mut before: HashMap<Key, i64> = HashMap::new();
         for r in &rows {
-            let Some(k) = key(&r.category_code, &r.region_code) else {
+            let Some(k) = key(&r.key) else {
                 continue;
             };
-            if r.day == day {
-                *today.entry(k).or_default() += r.count;
+            let n = r.counts.accepted as i64;
+            if r.day == Some(day) {
+                *today.entry(k).or_default() += n;
             } else {
-                *before.entry(k).or_default() += r.count;
+                *before.entry(k).or_default() += n;
             }
         }
         let mut last_year: HashMap<Key, i64> = HashMap::new();
         for r in &last_year_rows {
-            if let Some(k) = key(&r.category_code, &r.region_code) {
-                *last_year.entry(k).or_default() += r.count;
+            if let Some(k) = key(&r.key) {
+                *last_year.entry(k).or_default() += r.counts.accepted as i64;
             }
         }
         let mut out: Vec<Warning> = today
@@ -878,6 +857,7 @@ pub fn china_today() -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiesu_core::stats::{district, warning_category};
 
     #[test]
     fn a_spike_needs_the_minimum_twice_the_usual_level_and_more_than_chance() {

@@ -254,6 +254,16 @@ impl App {
 
     async fn kb_catch_up_with(&self, engine: &KbEngine, progress: &dyn Progress) -> AppResult<u64> {
         let mut applied = engine.applied.lock().await;
+        self.kb_apply_changes(engine, &mut applied, progress).await
+    }
+
+    /// Applies the changes after `applied`'s bookmark; the caller holds the engine's lock.
+    async fn kb_apply_changes(
+        &self,
+        engine: &KbEngine,
+        applied: &mut Bookmark,
+        progress: &dyn Progress,
+    ) -> AppResult<u64> {
         let mut n = 0;
         for t in self.store.tenants().await? {
             let mut after = applied.seq.get(&t.id.0).copied().unwrap_or(0);
@@ -289,20 +299,20 @@ impl App {
     /// Rebuilds the index from the database (`jiesu reindex`).
     pub async fn kb_rebuild(&self, progress: &dyn Progress) -> AppResult<u64> {
         let engine = self.kb().await?;
-        {
-            let mut applied = engine.applied.lock().await;
-            let mut fresh = applied.clone();
-            fresh.seq.clear();
-            let p = serde_json::to_string(&fresh).map_err(internal)?;
-            engine.index.clear(Some(&p)).map_err(internal)?;
-            *applied = fresh;
-        }
+        // The lock is held from clearing to the end, so the background indexer cannot apply
+        // part of the changes in between.
+        let mut applied = engine.applied.lock().await;
+        let mut fresh = applied.clone();
+        fresh.seq.clear();
+        let p = serde_json::to_string(&fresh).map_err(internal)?;
+        engine.index.clear(Some(&p)).map_err(internal)?;
+        *applied = fresh;
         let mut total = 0;
         for t in self.store.tenants().await? {
             total += self.store.kb_count(t.id).await?;
         }
         progress.total(total);
-        self.kb_catch_up_with(&engine, progress).await
+        self.kb_apply_changes(&engine, &mut applied, progress).await
     }
 
     /// Marks published entries whose validity has ended as expired.

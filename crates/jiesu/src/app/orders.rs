@@ -6,6 +6,7 @@ use jiesu_core::mask::{CitizenView, Disclosure, disclosure};
 use jiesu_core::order::{Command, Ctx, InstantAnswer, NewOrder, Order, OrderRef};
 use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
+use jiesu_core::stats::Tally;
 use jiesu_core::{OrderId, UnitId};
 use jiesu_store::StoreError;
 use jiesu_store::audit::PiiRead;
@@ -255,6 +256,7 @@ impl App {
                 prev_hash: stored.last_hash.clone(),
                 order: order.clone(),
                 events,
+                before: Tally::of(&stored.order),
             };
             match self.store.append(vec![(change, units_changed)]).await {
                 Ok(()) => {
@@ -330,6 +332,7 @@ impl App {
                         prev_hash: src.last_hash.clone(),
                         order: s.clone(),
                         events: se,
+                        before: Tally::of(&src.order),
                     },
                     s_units,
                 ),
@@ -341,6 +344,7 @@ impl App {
                         prev_hash: dst.last_hash.clone(),
                         order: d,
                         events: de,
+                        before: Tally::of(&dst.order),
                     },
                     false,
                 ),

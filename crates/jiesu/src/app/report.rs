@@ -3,7 +3,7 @@
 //! went back for re-handling. The same numbers as `/api/stats/*`: one pass over the orders
 //! accepted in the period.
 
-use super::stats::{Period, Ranked, RateReport};
+use super::stats::{Period, Ranked, RateReport, StatCut};
 use super::{App, AppError, AppResult, Principal};
 use chrono::{Datelike, Duration, NaiveDate};
 use jiesu_core::org::UnitKind;
@@ -139,7 +139,7 @@ impl App {
         let (period, name) = kind.period(key)?;
         let org = self.org(p.tenant).await?;
         let refs = self.ref_data(p.tenant).await?;
-        let figures = self.rates(p, period, None).await?;
+        let figures = self.rates(p, period, &StatCut::default()).await?;
         let (departments, _) = self.ranking(p, period, UnitKind::Department).await?;
         let (towns, _) = self.ranking(p, period, UnitKind::Town).await?;
         let mut channel: BTreeMap<String, u64> = BTreeMap::new();

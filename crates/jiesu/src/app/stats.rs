@@ -1,8 +1,11 @@
 //! The centre's figures (四率 and more) for a period, a unit's subtree or the whole centre,
 //! each with the counts behind it and the list of orders behind every count.
 //!
-//! Computed from the orders accepted in the period (see `jiesu_core::stats` for what each
-//! order counts towards).
+//! Counted from the orders accepted in the period (see `jiesu_core::stats` for what each
+//! order counts towards). The figures by unit, by category and by region are read from the
+//! maintained aggregates (`stat_daily`: a row per day and key, kept in each order's write
+//! transaction); other cuts (a unit and a category together) and the lists behind the figures
+//! go through the orders themselves, with the same facts.
 
 use super::orders::OrderView;
 use super::{AdminCap, App, AppError, AppResult, Principal};
@@ -10,8 +13,11 @@ use chrono::{Duration, NaiveDate};
 use jiesu_core::UnitId;
 use jiesu_core::org::UnitKind;
 use jiesu_core::role::Role;
+use jiesu_core::stats::Dim;
 use jiesu_core::stats::{Counts, Formulas, Measure, OrderFacts, Rates};
+use jiesu_core::values::{CategoryCode, RegionCode};
 use jiesu_store::orders::{Scope, StoredOrder};
+use jiesu_store::stats::StatGroup;
 use std::collections::HashMap;
 use std::collections::HashSet;
 
@@ -39,6 +45,12 @@ impl Period {
         Ok(Period { from, to })
     }
 
+    /// The first and last day as days since 1970-01-01 (the aggregates' `day`).
+    pub fn days(&self) -> (i64, i64) {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        ((self.from - epoch).num_days(), (self.to - epoch).num_days())
+    }
+
     /// `[start, end)` in epoch milliseconds.
     fn millis(&self) -> (i64, i64) {
         let start = |d: NaiveDate| {
@@ -63,6 +75,44 @@ pub struct Ranked {
     pub evaluation: Option<f64>,
     /// 1 for the best score among its peers; `None` without a score.
     pub rank: Option<usize>,
+}
+
+/// What figures are cut by: a unit's subtree, a category and those below it, a region and
+/// those within it (each optional; all together narrow).
+#[derive(Debug, Clone, Default)]
+pub struct StatCut {
+    pub unit: Option<UnitId>,
+    pub category: Option<CategoryCode>,
+    pub region: Option<RegionCode>,
+}
+
+impl StatCut {
+    pub fn unit(unit: Option<UnitId>) -> StatCut {
+        StatCut {
+            unit,
+            ..StatCut::default()
+        }
+    }
+
+    /// Whether an order of this category and region is in the cut (the unit is checked on
+    /// the lead).
+    fn admits(&self, category: Option<&str>, region: Option<&str>) -> bool {
+        self.category
+            .as_ref()
+            .is_none_or(|c| category.is_some_and(|k| category_within(k, c.as_str())))
+            && self
+                .region
+                .as_ref()
+                .is_none_or(|r| region.is_some_and(|k| k.starts_with(r.as_str())))
+    }
+}
+
+/// `code` is `parent` or a category below it (`01` ⊃ `01.02`).
+fn category_within(code: &str, parent: &str) -> bool {
+    code == parent
+        || code
+            .strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 pub struct RateReport {
@@ -116,6 +166,19 @@ impl App {
         p: &Principal,
         period: Period,
         units: &Option<HashSet<UnitId>>,
+        f: impl FnMut(StoredOrder, &OrderFacts),
+    ) -> AppResult<()> {
+        self.each_order_in(p, period, units, &StatCut::default(), f)
+            .await
+    }
+
+    /// `each_order` narrowed to the category and region of `cut`.
+    async fn each_order_in(
+        &self,
+        p: &Principal,
+        period: Period,
+        units: &Option<HashSet<UnitId>>,
+        cut: &StatCut,
         mut f: impl FnMut(StoredOrder, &OrderFacts),
     ) -> AppResult<()> {
         let (from, to) = period.millis();
@@ -131,6 +194,12 @@ impl App {
             after = (*at, last.id.0);
             let n = page.len();
             for (_, o) in page {
+                if !cut.admits(
+                    o.order.category.as_ref().map(|c| c.as_str()),
+                    o.order.location.region_code.as_ref().map(|r| r.as_str()),
+                ) {
+                    continue;
+                }
                 let facts = OrderFacts::of(&o.order);
                 let counted = match units {
                     None => true,
@@ -147,22 +216,57 @@ impl App {
         Ok(())
     }
 
-    /// The rates of the orders accepted in `period`, for `unit`'s subtree or all that `p`
-    /// may see.
+    /// The rates of the orders accepted in `period` within `cut`, of all that `p` may see.
     pub async fn rates(
         &self,
         p: &Principal,
         period: Period,
-        unit: Option<UnitId>,
+        cut: &StatCut,
     ) -> AppResult<RateReport> {
         let org = self.org(p.tenant).await?;
-        let units = self.stats_units(p, &org, unit)?;
+        let units = self.stats_units(p, &org, cut.unit)?;
         let formulas = self.stat_formulas(p.tenant).await?;
-        let mut counts = Counts::default();
-        self.each_order(p, period, &units, |_, f| counts.add(f))
-            .await?;
+        let counts = match (&units, &cut.category, &cut.region) {
+            (_, None, None) => {
+                let mut counts = Counts::default();
+                for r in self.stat_rows(p, period, Dim::Unit).await? {
+                    let counted = match &units {
+                        None => true,
+                        Some(us) => r.key.parse::<i64>().is_ok_and(|u| us.contains(&UnitId(u))),
+                    };
+                    if counted {
+                        counts.merge(&r.counts);
+                    }
+                }
+                counts
+            }
+            (None, Some(c), None) => {
+                let mut counts = Counts::default();
+                for r in self.stat_rows(p, period, Dim::Category).await? {
+                    if category_within(&r.key, c.as_str()) {
+                        counts.merge(&r.counts);
+                    }
+                }
+                counts
+            }
+            (None, None, Some(g)) => {
+                let mut counts = Counts::default();
+                for r in self.stat_rows(p, period, Dim::Region).await? {
+                    if !r.key.is_empty() && r.key.starts_with(g.as_str()) {
+                        counts.merge(&r.counts);
+                    }
+                }
+                counts
+            }
+            _ => {
+                let mut counts = Counts::default();
+                self.each_order_in(p, period, &units, cut, |_, f| counts.add(f))
+                    .await?;
+                counts
+            }
+        };
         // A unit's staff read their own unit's figures when they name none.
-        let unit = unit.or_else(|| units.as_ref().map(|_| p.unit_id));
+        let unit = cut.unit.or_else(|| units.as_ref().map(|_| p.unit_id));
         Ok(RateReport {
             period,
             unit: unit.map(|u| (u, org.name(u).to_string())),
@@ -170,6 +274,20 @@ impl App {
             counts,
             formulas,
         })
+    }
+
+    /// The aggregate rows of the period under one cut, a row per key.
+    async fn stat_rows(
+        &self,
+        p: &Principal,
+        period: Period,
+        dim: Dim,
+    ) -> AppResult<Vec<jiesu_store::stats::StatRow>> {
+        let (from, to) = period.days();
+        Ok(self
+            .store
+            .stat_sums(p.tenant, dim, from, to, StatGroup::Key)
+            .await?)
     }
 
     /// The units of one kind (the peers: departments, towns …) ranked by their composite
@@ -197,15 +315,19 @@ impl App {
         let formulas = self.stat_formulas(p.tenant).await?;
         // Each order counts for its lead and every unit above it.
         let mut counts: HashMap<UnitId, Counts> = HashMap::new();
-        self.each_order(p, period, &None, |_, f| {
-            if let Some(lead) = f.lead {
-                counts.entry(lead).or_default().add(f);
-                for a in org.ancestors(lead) {
-                    counts.entry(a).or_default().add(f);
-                }
+        for r in self.stat_rows(p, period, Dim::Unit).await? {
+            let Ok(lead) = r.key.parse::<i64>() else {
+                continue;
+            };
+            if lead == 0 {
+                continue;
             }
-        })
-        .await?;
+            let lead = UnitId(lead);
+            counts.entry(lead).or_default().merge(&r.counts);
+            for a in org.ancestors(lead) {
+                counts.entry(a).or_default().merge(&r.counts);
+            }
+        }
         let mut out: Vec<Ranked> = org
             .units()
             .filter(|u| u.kind == kind && u.active)
@@ -236,13 +358,13 @@ impl App {
         p: &Principal,
         measure: Measure,
         period: Period,
-        unit: Option<UnitId>,
+        cut: &StatCut,
     ) -> AppResult<(Vec<OrderView>, u64)> {
         let org = self.org(p.tenant).await?;
-        let units = self.stats_units(p, &org, unit)?;
+        let units = self.stats_units(p, &org, cut.unit)?;
         let mut items = Vec::new();
         let mut total = 0u64;
-        self.each_order(p, period, &units, |o, f| {
+        self.each_order_in(p, period, &units, cut, |o, f| {
             if measure.counts(f) {
                 total += 1;
                 if items.len() < MAX_LIST {

@@ -1,0 +1,132 @@
+//! The maintained aggregates of the rates (`stat_daily`, migration M0009): each order's facts
+//! counted under the day it was accepted by lead unit, category and region, kept in the
+//! transaction that changes the order (`orders::tally_sql`). A month of figures for a
+//! thousand units reads tens of thousands of rows however many orders there are.
+
+use crate::orders::TallyDeltas;
+use crate::{Result, Store, StoreError, col};
+use jiesu_core::TenantId;
+use jiesu_core::stats::{Counts, Dim, Measure};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+/// How `stat_sums` groups the rows of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatGroup {
+    /// One row per key over the whole period.
+    Key,
+    /// One row per day over every key.
+    Day,
+    /// One row per day and key.
+    DayKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatRow {
+    /// The day (days since 1970-01-01, China time) for `StatGroup::Day` and `DayKey`.
+    pub day: Option<i64>,
+    /// The key for `StatGroup::Key` and `DayKey`: the unit id (`0`: undispatched), category or region code.
+    pub key: String,
+    pub counts: Counts,
+}
+
+fn sum_columns() -> String {
+    Measure::ALL
+        .iter()
+        // PostgreSQL sums BIGINT as NUMERIC: cast back (SQLite keeps integers either way).
+        .map(|m| format!("CAST(SUM({0}) AS BIGINT) AS {0}", m.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn counts_of(r: &QueryResult) -> Result<Counts> {
+    let mut c = Counts::default();
+    for m in Measure::ALL {
+        let n: i64 = col(r, m.as_str())?;
+        c.add_to(m, n.max(0) as u64);
+    }
+    Ok(c)
+}
+
+impl Store {
+    /// The counts under `dim` of the orders accepted on days `from..=to`, grouped by key or
+    /// by day.
+    pub async fn stat_sums(
+        &self,
+        tenant: TenantId,
+        dim: Dim,
+        from: i64,
+        to: i64,
+        group: StatGroup,
+    ) -> Result<Vec<StatRow>> {
+        let by = match group {
+            StatGroup::Key => "key",
+            StatGroup::Day => "day",
+            StatGroup::DayKey => "day, key",
+        };
+        let sql = format!(
+            "SELECT {by}, {} FROM stat_daily WHERE tenant_id = $1 AND dim = $2 AND day >= $3 AND day <= $4 GROUP BY {by}",
+            sum_columns()
+        );
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &sql,
+                vec![tenant.0.into(), dim.as_str().into(), from.into(), to.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(match group {
+                    StatGroup::Key => StatRow {
+                        day: None,
+                        key: col(r, "key")?,
+                        counts: counts_of(r)?,
+                    },
+                    StatGroup::Day => StatRow {
+                        day: Some(col(r, "day")?),
+                        key: String::new(),
+                        counts: counts_of(r)?,
+                    },
+                    StatGroup::DayKey => StatRow {
+                        day: Some(col(r, "day")?),
+                        key: col(r, "key")?,
+                        counts: counts_of(r)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Every aggregate row of the tenant whose counts are not all zero, as `TallyDeltas`
+    /// (for `verify` to compare with a recount).
+    pub(crate) async fn stat_rows(&self, tenant: TenantId) -> Result<TallyDeltas> {
+        let cols: Vec<&str> = Measure::ALL.iter().map(|m| m.as_str()).collect();
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &format!(
+                    "SELECT dim, day, key, {} FROM stat_daily WHERE tenant_id = $1",
+                    cols.join(", ")
+                ),
+                vec![tenant.0.into()],
+            ))
+            .await?;
+        let mut out = TallyDeltas::new();
+        for r in &rows {
+            let dim: String = col(r, "dim")?;
+            let Some(dim) = Dim::parse(&dim) else {
+                return Err(StoreError::corrupt(format!(
+                    "stat_daily row of unknown dim {dim}"
+                )));
+            };
+            let mut d = [0i64; 16];
+            for (i, c) in cols.iter().enumerate() {
+                d[i] = col(r, c)?;
+            }
+            if d.iter().any(|x| *x != 0) {
+                out.insert((tenant, dim, col(r, "day")?, col(r, "key")?), d);
+            }
+        }
+        Ok(out)
+    }
+}
