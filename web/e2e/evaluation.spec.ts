@@ -3,7 +3,7 @@
 // unit's score by an adjustment with its reason, which the list and the final score show; the
 // year's ranking is the mean of its closed months.
 import { apiGet } from './api-steps'
-import { closeContext, expect, expectSuccess, loginAs, shot, test } from './fixtures'
+import { closeContext, expect, expectSuccess, loginAs, quietMessages, shot, test } from './fixtures'
 
 interface EvalLine {
   unit_id: number
@@ -112,6 +112,7 @@ test('an admin closes the month, the scores freeze, and an adjustment corrects o
   await expect(row.getByTestId('eval-adjustment')).toHaveText(String(Math.round(line.adjustment * 100) / 100))
   await expect(row.getByTestId('eval-adjusted')).toHaveText(score(line.adjusted))
   await page.waitForTimeout(300)
+  await quietMessages(page)
   await shot(page, 'evaluation.png')
 
   // The year: the mean of its closed months, this one among them.

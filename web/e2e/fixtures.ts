@@ -68,6 +68,11 @@ export async function pickUnit(page: Page, testid: string, search: string, name:
   await page.keyboard.press('Escape').catch(() => {})
 }
 
+/** Waits until the transient messages (toasts) are gone, for a clean screenshot. */
+export async function quietMessages(page: Page) {
+  await expect(page.locator('.el-message')).toHaveCount(0, { timeout: 15_000 })
+}
+
 /** Waits for the success message of a command. */
 export async function expectSuccess(page: Page, text: string | RegExp) {
   await expect(page.locator('.el-message--success').filter({ hasText: text }).first()).toBeVisible()

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Download, Page } from '@playwright/test'
 import { apiGet } from './api-steps'
-import { closeContext, expect, expectSuccess, loginAs, shot, test } from './fixtures'
+import { closeContext, expect, expectSuccess, loginAs, quietMessages, shot, test } from './fixtures'
 
 const pad = (n: number) => String(n).padStart(2, '0')
 const iso = (d: Date) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
@@ -74,6 +74,7 @@ test('a leader downloads the daily, weekly and monthly reports and the kept ones
   await expect(list.getByTestId('kept-period').filter({ hasText: p.yesterday }).first()).toBeVisible()
   await expect(list.getByTestId('kept-period').filter({ hasText: `${p.month.slice(0, 4)}年${Number(p.month.slice(5))}月` })).toHaveCount(1)
   await page.waitForTimeout(300)
+  await quietMessages(page)
   await shot(page, 'reports.png')
 
   // Only the monthly ones, and last month's downloads as kept.

@@ -4,7 +4,7 @@
 // whole history on a sheet (打印工单).
 import type { Page } from '@playwright/test'
 import { acceptAndDispatch } from './api-steps'
-import { closeContext, expect, expectSuccess, loginAs, shot, test } from './fixtures'
+import { closeContext, expect, expectSuccess, loginAs, quietMessages, shot, test } from './fixtures'
 
 const SECTIONS = ['overdue', 'notices_pending', 'notices_overdue', 'returned_twice', 'rehandled', 'repeats', 'escalated'] as const
 type Board = Record<(typeof SECTIONS)[number], { total: number; items: { id: number; number: string }[] }>
@@ -87,6 +87,7 @@ test('a supervision notice goes to the unit, appears on the board, is answered a
   await page.getByTestId('board-card-notices_pending').click()
   await expect(page.getByTestId('board-orders').getByRole('link', { name: number })).toBeVisible()
   await page.waitForTimeout(300)
+  await quietMessages(page)
   await shot(page, 'supervision-board.png')
   await closeContext(context)
 
@@ -107,8 +108,9 @@ test('a supervision notice goes to the unit, appears on the board, is answered a
   await reply.locator('textarea[name=content]').fill(answer)
   await page.getByTestId('action-submit').click()
   await expectSuccess(page, '已回复督办')
-  await expect(notice.getByTestId('notice-state')).toHaveText('已回复')
-  await expect(notice.getByTestId('notice-response')).toHaveText(answer)
+  const answered = page.getByTestId('notice')
+  await expect(answered.getByTestId('notice-state')).toHaveText('已回复')
+  await expect(answered.getByTestId('notice-response')).toHaveText(answer)
   await expect(page.getByTestId('notice-answer')).toHaveCount(0)
   await expect(page.getByTestId('timeline').getByText('督办回复', { exact: true })).toBeVisible()
   await page.goto('/inbox?tab=notices')
@@ -127,6 +129,7 @@ test('a supervision notice goes to the unit, appears on the board, is answered a
   await page.goto(`/orders/${id}`)
   await expect(page.getByTestId('notice-response')).toHaveText(answer)
   await page.waitForTimeout(300)
+  await quietMessages(page)
   await shot(page, 'order-supervision.png')
   const print = page.getByTestId('print-sheet')
   await expect(print).toHaveText('打印工单')
