@@ -181,6 +181,25 @@ describe('event details', () => {
       '核验时限剩余约 3 小时',
     ])
   })
+  it('describes supervision notices, their answers and unanswered callbacks', () => {
+    const notice = { no: 1, kind: 'supervision', level: 'key', unit_id: 2, content: '请上报进展', respond_by: '2026-11-26T09:30:00Z' }
+    expect(describeEvent({ kind: 'supervised', reason: '请上报进展', payload: { type: 'supervised', notice } }, unit, fmt)).toEqual([
+      '重点督办，致 住建局',
+      '请上报进展',
+      '回复时限 2026-11-26',
+    ])
+    expect(describeEvent({ kind: 'notice_responded', reason: '已整改', payload: { no: 1, content: '已整改' } }, unit, fmt)).toEqual([
+      '回复第 1 号督办通知',
+      '已整改',
+    ])
+    expect(describeEvent({ kind: 'callback_not_reached', reason: '关机', payload: { attempt: 3, note: '关机' } }, unit, fmt)).toEqual([
+      '第 3 次未接通',
+      '关机',
+    ])
+    expect(
+      describeEvent({ kind: 'called_back', reason: null, payload: { satisfaction: 'dissatisfied', resolved: false, escalated: true } }, unit, fmt),
+    ).toEqual(['不满意，未解决', '重办后仍不满意：办结并转督办'])
+  })
   it('adds the reason once', () => {
     expect(describeEvent({ kind: 'returned', reason: '不属于本单位', payload: { reason: '不属于本单位' } }, unit, fmt)).toEqual([
       '原因：不属于本单位',

@@ -25,6 +25,11 @@ describe('filtersToParams', () => {
     const p = filtersToParams({ phone: '138-0013 8000', sort: 'due_at' }, { limit: 20, cursor: 'abc' })
     expect(p.toString()).toBe('phone=13800138000&sort=due_at&limit=20&cursor=abc')
   })
+  it('asks for the orders with a supervision notice awaiting an answer', () => {
+    expect(filtersToParams({ notice: 'pending', sort: 'due_at' }).toString()).toBe('notice=pending&sort=due_at')
+    expect(filtersFromQuery({ notice: 'pending' }).notice).toBe('pending')
+    expect(filtersFromQuery({ notice: 'all' }).notice).toBeUndefined()
+  })
   it('keeps due_within_hours whole and positive', () => {
     expect(filtersToParams({ due_within_hours: 4.7 }).get('due_within_hours')).toBe('4')
     expect(filtersToParams({ due_within_hours: 0 }).has('due_within_hours')).toBe(false)
