@@ -31,6 +31,10 @@
 //!   --scheduler-interval-ms 100 --backlog 20000` against `--scheduler-interval-ms 0`
 //!   (target: **≤ 10% slower**).
 //!
+//! * `rates`: the demo grown to 1,000 units, the maintained aggregates of 10,000,000 orders
+//!   over 12 months, then this month's rates and rankings and the cockpit over HTTP.
+//!   Targets: **monthly rates and ranking < 1 s**, **cockpit < 200 ms**.
+//!
 //! The `jiesu` binary defaults to the release build in `$CARGO_TARGET_DIR/release/jiesu`
 //! (else `./target/release/jiesu`); build both with
 //! `cargo build --release -p jiesu -p jiesu-bench`.
@@ -44,6 +48,7 @@ mod kb;
 mod kb_http;
 mod list;
 mod order_search;
+mod rates;
 mod scheduler;
 mod server;
 mod stats;
@@ -93,6 +98,8 @@ enum Cmd {
     Dispatch(insight::DispatchArgs),
     /// Hot spots (jiesu-text alone): N orders in the window, then an update of new ones.
     Hotspots(insight::HotspotArgs),
+    /// Rates, rankings and the cockpit over 1,000 units and 10,000,000 orders' aggregates.
+    Rates(rates::RatesArgs),
 }
 
 /// What every scenario needs.
@@ -236,6 +243,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Scheduler(args) => {
             let report = scheduler::run(&common, args).await?;
+            emit(cli.json, &report, || report.print())?;
+        }
+        Cmd::Rates(args) => {
+            let report = rates::run(&common, args).await?;
             emit(cli.json, &report, || report.print())?;
         }
     }

@@ -10,6 +10,7 @@ pub mod hotspotfile;
 pub mod import;
 pub mod kbfile;
 pub mod report;
+pub mod report_pdf;
 pub mod sheet;
 
 use app::App;

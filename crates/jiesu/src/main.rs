@@ -173,7 +173,7 @@ enum Cmd {
 /// Where a report goes and who makes it.
 #[derive(clap::Args)]
 struct ReportOut {
-    /// The file to write (.xlsx).
+    /// The file to write: .xlsx (a workbook) or .pdf (printable).
     #[arg(long)]
     out: PathBuf,
     /// Tenant code (default: the configured default tenant).
@@ -525,12 +525,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .extension()
                 .and_then(|e| e.to_str())
                 .map(str::to_ascii_lowercase);
-            if ext.as_deref() != Some("xlsx") {
-                anyhow::bail!(
-                    "--out {}: the report is written as .xlsx (a printable PDF is not available yet)",
+            let pdf = match ext.as_deref() {
+                Some("xlsx") => false,
+                Some("pdf") => true,
+                _ => anyhow::bail!(
+                    "--out {}: the report is written as .xlsx or .pdf",
                     to.out.display()
-                );
-            }
+                ),
+            };
             let config = common.load()?;
             let app = jiesu::open_app(config).await?;
             let r = async {
@@ -539,7 +541,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .report(&p, kind, &key)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", field_message(&e)))?;
-                let bytes = jiesu::report::report_xlsx(&report)?;
+                let bytes = if pdf {
+                    jiesu::report_pdf::report_pdf(&report)
+                } else {
+                    jiesu::report::report_xlsx(&report)?
+                };
                 std::fs::write(&to.out, bytes)
                     .with_context(|| format!("cannot write {}", to.out.display()))?;
                 println!(

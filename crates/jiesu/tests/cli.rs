@@ -396,6 +396,35 @@ fn the_demo_builds_a_city_with_orders_in_every_state_and_a_login_per_role() {
     assert!(text(&o).contains("orders accepted"), "{}", text(&o));
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+    // … and as a printable PDF, its pages readable.
+    let pdf = dir.path().join("report.pdf");
+    let o = jiesu(
+        dir.path(),
+        &[
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--out",
+            &pdf.to_string_lossy(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let doc = lopdf::Document::load(&pdf).unwrap();
+    assert!(!doc.get_pages().is_empty());
+    let o = jiesu(
+        dir.path(),
+        &[
+            "report",
+            "monthly",
+            "--month",
+            &month,
+            "--out",
+            &dir.path().join("report.doc").to_string_lossy(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains(".pdf"), "{}", text(&o));
     let o = jiesu(
         dir.path(),
         &[

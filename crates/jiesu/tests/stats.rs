@@ -360,7 +360,30 @@ async fn figures_by_category_and_region_are_the_counts_of_their_orders(t: &TestA
     assert_verified(t).await;
 }
 
-/// The monthly report opened as a workbook: its figures are the API's.
+/// The strings a PDF shows (`Tj`), page by page, decoded from the report's UCS-2 codes.
+fn pdf_texts(bytes: &[u8]) -> Vec<String> {
+    let doc = lopdf::Document::load_mem(bytes).unwrap();
+    let mut out = Vec::new();
+    for (_, page) in doc.get_pages() {
+        let data = doc.get_page_content(page).unwrap();
+        let content = lopdf::content::Content::decode(&data).unwrap();
+        for op in content.operations {
+            if op.operator != "Tj" {
+                continue;
+            }
+            if let Some(lopdf::Object::String(b, _)) = op.operands.first() {
+                let units: Vec<u16> = b
+                    .chunks(2)
+                    .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                    .collect();
+                out.push(String::from_utf16_lossy(&units));
+            }
+        }
+    }
+    out
+}
+
+/// The monthly report opened as a workbook and as a PDF: its figures are the API's.
 async fn the_monthly_report_carries_the_figures_of_the_api(t: &TestApp) {
     use calamine::{Data, Reader};
     let handler = t.login("handler").await;
@@ -424,6 +447,45 @@ async fn the_monthly_report_carries_the_figures_of_the_api(t: &TestApp) {
         (first_row[0].as_str(), first_row[1].as_str()),
         ("1", "住建局"),
         "{first_row:?}"
+    );
+    // The printable PDF says the same: its text, in the order it is drawn.
+    let r = leader
+        .get(t.url(&format!("/api/reports/monthly?month={month}&format=pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let texts = pdf_texts(&r.bytes().await.unwrap());
+    let after = |label: &str| -> String {
+        let i = texts
+            .iter()
+            .position(|t| t == label)
+            .unwrap_or_else(|| panic!("no {label} in {texts:?}"));
+        texts[i + 1].clone()
+    };
+    for (name, key) in [
+        ("响应率", "response_rate"),
+        ("办结率", "completion_rate"),
+        ("满意率", "satisfaction_rate"),
+    ] {
+        let want = format!("{:.2}%", api[key].as_f64().unwrap() * 100.0);
+        assert_eq!(after(name), want, "{name}");
+    }
+    assert_eq!(after("受理"), api["counts"]["accepted"].to_string());
+    assert_eq!(after("派单"), api["counts"]["dispatched"].to_string());
+    // The departments' table starts with 住建局, ranked 1.
+    let i = texts.iter().position(|t| t == "住建局").unwrap();
+    assert_eq!(texts[i - 1], "1");
+    assert!(texts.iter().any(|t| t.starts_with("第 1 页 共")));
+    let (s, e) = get(
+        &leader,
+        t.url(&format!("/api/reports/monthly?month={month}&format=doc")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("format"))
     );
     // A unit's handler gets no report; a bad month is named.
     let (s, _) = get(

@@ -388,14 +388,17 @@ pub struct ReportParams {
     /// `YYYY-MM-DD`, for the daily report (that day) and the weekly one (its Monday-to-Sunday
     /// week).
     pub date: Option<String>,
+    /// `xlsx` (default, a workbook) or `pdf` (printable).
+    pub format: Option<String>,
 }
 
-/// A report (日报 `daily`, 周报 `weekly`, 月报 `monthly`) as an Excel workbook: the period's
+/// A report (日报 `daily`, 周报 `weekly`, 月报 `monthly`) as an Excel workbook (or a
+/// printable PDF with `format=pdf`): the period's
 /// rates and counts, volumes by channel, type, category and district, departments and towns
 /// ranked, hot spots and the orders sent back for re-handling; the same numbers as
 /// `/api/stats/rates`.
 #[utoipa::path(get, path = "/api/reports/{kind}", tag = "stats", params(("kind" = String, Path), ReportParams),
-    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    responses((status = 200, description = "an .xlsx workbook, or a PDF with format=pdf", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn report(
     State(app): State<AppState>,
@@ -413,7 +416,19 @@ async fn report(
             .date
             .ok_or_else(|| FieldError::new("date", "请指定日期 YYYY-MM-DD"))?,
     };
+    let pdf = match q.format.as_deref().map(str::trim) {
+        None | Some("") | Some("xlsx") => false,
+        Some("pdf") => true,
+        Some(_) => return Err(FieldError::new("format", "格式须为 xlsx 或 pdf").into()),
+    };
     let report = app.report(&p, kind, &key).await?;
+    if pdf {
+        let name = format!("{}{}.pdf", report.name, kind.label());
+        let bytes = tokio::task::spawn_blocking(move || crate::report_pdf::report_pdf(&report))
+            .await
+            .map_err(|e| crate::app::AppError::Internal(e.to_string()))?;
+        return Ok(super::files::file_response("application/pdf", &name, bytes));
+    }
     let name = format!("{}{}.xlsx", report.name, kind.label());
     let bytes = tokio::task::spawn_blocking(move || crate::report::report_xlsx(&report))
         .await
