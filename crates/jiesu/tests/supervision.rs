@@ -206,7 +206,134 @@ async fn the_board_lists_orders_returned_twice_rehandled_and_repeated(t: &TestAp
     assert!(ids(&b["rehandled"]).is_empty());
 }
 
+/// 每月一题: the month's issues ranked by what went wrong, one picked with its unit, the
+/// pick shown and kept once; who may read and pick.
+async fn the_hardest_issues_of_the_month_are_listed_and_one_is_picked(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let handler = t.login("handler").await;
+    let supervisor = t.login("supervisor").await;
+    let cb = t.login("callback").await;
+    let accept = |category: &'static str, region: &'static str| {
+        let agent = agent.clone();
+        async move {
+            t.accept(&agent, json!({"category": category, "region_code": region}))
+                .await["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    // Issue A (01.01 in district 990101): two orders, one called back dissatisfied and
+    // unresolved, so re-handled: difficulty 1 + 1 + 2 × 1 = 4.
+    let a = accept("01.01", "990101001").await;
+    accept("01.01", "990101002").await;
+    let to_p1 = json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]});
+    step(&dispatcher, t, a, "dispatch", to_p1).await;
+    step(&handler, t, a, "sign", json!({})).await;
+    step(
+        &handler,
+        t,
+        a,
+        "reply",
+        json!({"content": "已处理", "contacted_citizen": true}),
+    )
+    .await;
+    step(&dispatcher, t, a, "check", json!({"approve": true})).await;
+    step(
+        &cb,
+        t,
+        a,
+        "callback",
+        json!({"satisfaction": "dissatisfied", "resolved": false}),
+    )
+    .await;
+    // Issue B (02.01 in 990102): three orders, nothing wrong yet. Issue C: one order only.
+    for _ in 0..3 {
+        accept("02.01", "990102").await;
+    }
+    accept("03.01", "990102").await;
+    let month = jiesu::app::insight::china_today()
+        .format("%Y-%m")
+        .to_string();
+    let url = t.url(&format!("/api/supervision/hard-cases?month={month}"));
+    let (s, r) = get(&supervisor, url.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let items = r["items"].as_array().unwrap();
+    let keys: Vec<(String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["category_code"].as_str().unwrap().to_string(),
+                i["district_code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("01.01".to_string(), "990101".to_string()),
+            ("02.01".to_string(), "990102".to_string())
+        ],
+        "{r}"
+    );
+    assert_eq!(items[0]["difficulty"], 4);
+    assert_eq!(items[0]["counts"]["accepted"], 2);
+    assert_eq!(items[0]["counts"]["rehandled"], 1);
+    assert_eq!(items[0]["resolution_rate"], 0.0);
+    assert_eq!(items[1]["difficulty"], 0);
+    assert_eq!(items[1]["counts"]["accepted"], 3);
+    assert!(items[0]["picked"].is_null());
+    // The supervisor picks issue A and names 住建局; once only.
+    let pick_url = t.url(&format!("/api/supervision/hard-cases/{month}"));
+    let pick = json!({"category": "01.01", "district": "990101", "unit_id": t.unit("P1"), "note": "本月集中治理：小区油烟扰民"});
+    let (s, e) = call(&t.login("leader").await, pick_url.clone(), pick.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    for (bad, field) in [
+        (
+            json!({"category": "01.01.01", "district": "990101", "note": "x"}),
+            "category",
+        ),
+        (
+            json!({"category": "01.01", "district": "990101001", "note": "x"}),
+            "district",
+        ),
+        (
+            json!({"category": "01.01", "district": "990101", "note": " "}),
+            "note",
+        ),
+    ] {
+        let (s, e) = call(&supervisor, pick_url.clone(), bad).await;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{e}"
+        );
+    }
+    let (s, e) = call(&supervisor, pick_url.clone(), pick.clone()).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    let (s, _) = call(&supervisor, pick_url, pick).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (_, r) = get(&supervisor, url.clone()).await;
+    let picked = &r["items"][0]["picked"];
+    assert_eq!(picked["unit_name"], "住建局", "{r}");
+    assert_eq!(picked["note"], "本月集中治理：小区油烟扰民");
+    assert!(r["items"][1]["picked"].is_null());
+    // A unit's staff do not read the centre's list; a bad month is named.
+    let (s, _) = get(&t.login("unit_admin").await, url).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = get(
+        &supervisor,
+        t.url("/api/supervision/hard-cases?month=2026-13"),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+}
+
 on_both_backends! {
+    the_hardest_issues_of_the_month_are_listed_and_one_is_picked => super::the_hardest_issues_of_the_month_are_listed_and_one_is_picked,
     a_supervision_notice_reaches_the_unit_and_its_answer_the_history => super::a_supervision_notice_reaches_the_unit_and_its_answer_the_history,
     the_board_lists_orders_returned_twice_rehandled_and_repeated => super::the_board_lists_orders_returned_twice_rehandled_and_repeated,
 }

@@ -25,7 +25,78 @@ pub struct Adjustment {
     pub by_name: String,
 }
 
+/// An issue picked as the month's hard case (每月一题).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardCasePick {
+    pub month: String,
+    /// `category|district`, as the aggregates key issues.
+    pub issue: String,
+    pub unit_id: Option<i64>,
+    pub note: String,
+    pub by_name: String,
+    pub at: i64,
+}
+
 impl Store {
+    /// Records a pick; `Duplicate` when the issue was picked for the month already.
+    pub async fn pick_hard_case(
+        &self,
+        tenant: TenantId,
+        pick: &HardCasePick,
+        by: UserId,
+    ) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "INSERT INTO hard_cases (tenant_id, month, issue, unit_id, note, by_user, by_name, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                vec![
+                    tenant.0.into(),
+                    pick.month.clone().into(),
+                    pick.issue.clone().into(),
+                    pick.unit_id.into(),
+                    pick.note.clone().into(),
+                    by.0.into(),
+                    pick.by_name.clone().into(),
+                    pick.at.into(),
+                ],
+            ))
+            .await;
+        match r {
+            Err(e) if crate::is_unique_violation(&e) => Err(StoreError::Duplicate("issue")),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// The month's picks, in the order they were made.
+    pub async fn hard_case_picks(
+        &self,
+        tenant: TenantId,
+        month: &str,
+    ) -> Result<Vec<HardCasePick>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT month, issue, unit_id, note, by_name, at FROM hard_cases \
+                 WHERE tenant_id = $1 AND month = $2 ORDER BY at",
+                vec![tenant.0.into(), month.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HardCasePick {
+                    month: col(r, "month")?,
+                    issue: col(r, "issue")?,
+                    unit_id: col(r, "unit_id")?,
+                    note: col(r, "note")?,
+                    by_name: col(r, "by_name")?,
+                    at: col(r, "at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Freezes `period`; `Duplicate` when it was closed already.
     pub async fn close_evaluation(
         &self,

@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0007Dispatch),
             Box::new(M0008Evaluations),
             Box::new(M0009StatDaily),
+            Box::new(M0010HardCases),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -675,4 +676,35 @@ async fn backfill_stat_daily(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         conn.execute_raw(q.build(backend)).await?;
     }
     Ok(())
+}
+
+struct M0010HardCases;
+
+impl MigrationName for M0010HardCases {
+    fn name(&self) -> &str {
+        "m0010_hard_cases"
+    }
+}
+
+/// 每月一题: the issues (category × district) the centre picks each month for concentrated
+/// handling, with the unit made responsible and why.
+const M0010: &str = r#"
+CREATE TABLE hard_cases (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    month TEXT NOT NULL,
+    issue TEXT NOT NULL,
+    unit_id BIGINT,
+    note TEXT NOT NULL,
+    by_user BIGINT NOT NULL,
+    by_name TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, month, issue)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0010HardCases {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0010).await
+    }
 }

@@ -657,6 +657,123 @@ async fn adjust_evaluation(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HardCaseParams {
+    /// `YYYY-MM`.
+    pub month: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HardCasePickDto {
+    pub unit_id: Option<i64>,
+    pub unit_name: Option<String>,
+    pub note: String,
+    pub by_name: String,
+    pub at: chrono::DateTime<Utc>,
+}
+
+/// One issue of the month: a category's first two levels in a district.
+#[derive(Serialize, ToSchema)]
+pub struct HardCaseDto {
+    pub category_code: String,
+    pub category_name: String,
+    pub district_code: String,
+    pub district_name: String,
+    pub counts: CountsDto,
+    pub resolution_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+    /// Orders of the issue in the month before.
+    pub previous_accepted: u64,
+    /// 难点分 = (called back − resolved) + dissatisfied + 2 × re-handled + 3 × escalated + late.
+    pub difficulty: u64,
+    /// Set when the issue is one of the month's hard cases.
+    pub picked: Option<HardCasePickDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HardCasesDto {
+    pub month: String,
+    pub from: String,
+    pub to: String,
+    /// The hardest issues first (20 at most, plus every picked one).
+    pub items: Vec<HardCaseDto>,
+}
+
+/// 每月一题: the month's hardest issues (category × district) from the figures, and the
+/// ones picked for concentrated handling (centre staff).
+#[utoipa::path(get, path = "/api/supervision/hard-cases", tag = "stats", params(HardCaseParams),
+    responses((status = 200, body = HardCasesDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn hard_cases(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    q: Result<Query<HardCaseParams>, QueryRejection>,
+) -> ApiResult<Json<HardCasesDto>> {
+    let q = query(q)?;
+    let (period, items) = app.hard_cases(&p, &q.month).await?;
+    let round = |x: Option<f64>| x.map(|v| (v * 10_000.0).round() / 10_000.0);
+    Ok(Json(HardCasesDto {
+        month: period.from.format("%Y-%m").to_string(),
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        items: items
+            .into_iter()
+            .map(|h| HardCaseDto {
+                category_code: h.category.0,
+                category_name: h.category.1,
+                district_code: h.district.0,
+                district_name: h.district.1,
+                resolution_rate: round(h.rates.resolution_rate),
+                satisfaction_rate: round(h.rates.satisfaction_rate),
+                counts: h.counts.into(),
+                previous_accepted: h.previous,
+                difficulty: h.difficulty,
+                picked: h.picked.map(|k| HardCasePickDto {
+                    unit_id: k.unit.as_ref().map(|u| u.0.0),
+                    unit_name: k.unit.map(|u| u.1),
+                    note: k.note,
+                    by_name: k.by_name,
+                    at: k.at,
+                }),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HardCasePickRequest {
+    /// A first- or second-level category code.
+    pub category: String,
+    /// A district code (six digits).
+    pub district: String,
+    /// The unit made responsible.
+    pub unit_id: Option<i64>,
+    /// Why, and what is asked of the unit.
+    pub note: String,
+}
+
+/// Pick an issue as one of the month's hard cases (supervisors, administrators).
+#[utoipa::path(post, path = "/api/supervision/hard-cases/{month}", tag = "stats", params(("month" = String, Path)), request_body = HardCasePickRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn pick_hard_case(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    axum::extract::Path(month): axum::extract::Path<String>,
+    ApiJson(r): ApiJson<HardCasePickRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    app.pick_hard_case(
+        &p,
+        &month,
+        r.category.trim(),
+        r.district.trim(),
+        r.unit_id.map(UnitId),
+        r.note,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct YearLineDto {
     pub unit_id: i64,
@@ -883,6 +1000,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(kept_reports))
         .routes(routes!(kept_report))
         .routes(routes!(board))
+        .routes(routes!(hard_cases))
+        .routes(routes!(pick_hard_case))
         .routes(routes!(cockpit))
         .routes(routes!(evaluation))
         .routes(routes!(close_evaluation))

@@ -7,6 +7,7 @@ pub mod cockpit;
 pub mod dispatch;
 pub mod evaluation;
 pub mod files;
+pub mod hardcase;
 pub mod insight;
 pub mod kb;
 pub mod orders;
