@@ -1235,6 +1235,20 @@ proptest! {
         let (mut o, mut history) = accepted(&w, Flags { emergency, ..Flags::default() });
         let people = actors();
         let mut applied = 0;
+        // The maintained aggregates: moved by each change's deltas, they must always hold
+        // exactly the current state's tally.
+        let mut rows: std::collections::BTreeMap<(crate::stats::Dim, i64, String), [i64; 16]> =
+            std::collections::BTreeMap::new();
+        let mut tally = crate::stats::Tally::of(&o);
+        let add = |rows: &mut std::collections::BTreeMap<_, [i64; 16]>, d: Vec<(crate::stats::Dim, i64, &str, [i64; 16])>| {
+            for (dim, day, key, x) in d {
+                let r = rows.entry((dim, day, key.to_string())).or_insert([0; 16]);
+                for (a, b) in r.iter_mut().zip(x) {
+                    *a += b;
+                }
+            }
+        };
+        add(&mut rows, tally.deltas(None));
         for (who, anyone, cmd, hours) in steps {
             w.now += Duration::hours(hours);
             let before = o.clone();
@@ -1255,6 +1269,14 @@ proptest! {
             if let Err(msg) = check_invariants(&o) {
                 prop_assert!(false, "after {}: {}", cmd.name(), msg);
             }
+            let now = crate::stats::Tally::of(&o);
+            add(&mut rows, now.deltas(Some(&tally)));
+            tally = now;
+            rows.retain(|_, x| x.iter().any(|v| *v != 0));
+            let mut fresh = std::collections::BTreeMap::new();
+            add(&mut fresh, tally.deltas(None));
+            fresh.retain(|_, x: &mut [i64; 16]| x.iter().any(|v| *v != 0));
+            prop_assert_eq!(&rows, &fresh, "aggregates after {}", cmd.name());
             prop_assert_eq!(o.version as usize, history.len());
             // Every alert due by now has gone out once an Alert succeeded.
             if matches!(cmd, Command::Alert) && o.version as usize > before.version as usize {
