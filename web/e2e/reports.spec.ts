@@ -1,6 +1,6 @@
-// 报表: the daily, weekly and monthly reports of a chosen period download as Excel workbooks,
-// and the reports the server generated on schedule are listed, each to download; a unit's staff
-// has no reports.
+// 报表: the daily, weekly and monthly reports of a chosen period download as Excel workbooks
+// and as PDF documents, and the reports the server generated on schedule are listed, each to
+// download; a unit's staff has no reports.
 import { readFile } from 'node:fs/promises'
 import type { Download, Page } from '@playwright/test'
 import { apiGet } from './api-steps'
@@ -20,14 +20,22 @@ function periods() {
   return { yesterday: iso(y), monday: iso(monday), sunday: iso(sunday), month: `${lm.getUTCFullYear()}-${pad(lm.getUTCMonth() + 1)}` }
 }
 
-/** Clicks a download button and checks the file is an xlsx workbook (a zip) of that name. */
-async function download(page: Page, button: ReturnType<Page['getByTestId']>, name: RegExp): Promise<Download> {
+/**
+ * Clicks a download button and checks the file of that name: an xlsx workbook (a zip) or, with
+ * `pdf`, a PDF document.
+ */
+async function download(page: Page, button: ReturnType<Page['getByTestId']>, name: RegExp, pdf = false): Promise<Download> {
   const wait = page.waitForEvent('download')
   await button.click()
   const file = await wait
   expect(file.suggestedFilename()).toMatch(name)
   const bytes = await readFile((await file.path())!)
-  expect(bytes.subarray(0, 2).toString('latin1')).toBe('PK')
+  if (pdf) {
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('%PDF')
+    expect(bytes.subarray(-64).toString('latin1')).toContain('%%EOF')
+  } else {
+    expect(bytes.subarray(0, 2).toString('latin1')).toBe('PK')
+  }
   expect(bytes.length).toBeGreaterThan(2000)
   return file
 }
@@ -51,6 +59,9 @@ test('a leader downloads the daily, weekly and monthly reports and the kept ones
   await expect(page.getByTestId('report-covers')).toHaveText(p.yesterday)
   await download(page, page.getByTestId('report-download'), new RegExp(`^${p.yesterday}日报\\.xlsx$`))
   await expectSuccess(page, '已导出')
+  // … and as a printable PDF.
+  await expect(page.getByTestId('report-download-pdf')).toHaveText('下载日报（PDF）')
+  await download(page, page.getByTestId('report-download-pdf'), new RegExp(`^${p.yesterday}日报\\.pdf$`), true)
 
   // 周报: the week of the chosen day, Monday to Sunday.
   await page.getByTestId('report-kinds').getByRole('tab', { name: '周报' }).click()
@@ -58,12 +69,14 @@ test('a leader downloads the daily, weekly and monthly reports and the kept ones
   await expect(make).toHaveAttribute('data-key', p.monday)
   await expect(page.getByTestId('report-covers')).toHaveText(`${p.monday} 至 ${p.sunday}`)
   await download(page, page.getByTestId('report-download'), new RegExp(`^${p.monday}周报\\.xlsx$`))
+  await download(page, page.getByTestId('report-download-pdf'), new RegExp(`^${p.monday}周报\\.pdf$`), true)
 
   // 月报: last month by default.
   await page.getByTestId('report-kinds').getByRole('tab', { name: '月报' }).click()
   await expect(make).toHaveAttribute('data-key', p.month)
   await expect(page.getByTestId('report-covers')).toHaveText(`${p.month.slice(0, 4)}年${Number(p.month.slice(5))}月`)
   await download(page, page.getByTestId('report-download'), new RegExp(`^${p.month}月报\\.xlsx$`))
+  await download(page, page.getByTestId('report-download-pdf'), new RegExp(`^${p.month}月报\\.pdf$`), true)
 
   // The kept reports: as many as the API lists, the scheduled ones among them.
   const kept = (await apiGet<{ items: { kind: string; name: string }[] }>(browser, 'leader', '/api/reports')).items

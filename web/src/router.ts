@@ -51,6 +51,11 @@ const routes: RouteRecordRaw[] = [
         component: () => import('./views/SuperviseView.vue'),
         meta: { title: '督办看板', roles: [...SUPERVISION_ROLES] },
       },
+      {
+        path: 'supervise/hard-cases',
+        component: () => import('./views/HardCasesView.vue'),
+        meta: { title: '每月一题', roles: [...SUPERVISION_ROLES] },
+      },
       { path: 'orders', component: () => import('./views/OrdersView.vue'), meta: { title: '工单查询' } },
       {
         path: 'orders/:id(\\d+)',

@@ -925,3 +925,39 @@ export interface KeptReport {
   name: string
   generated_at: string | null
 }
+
+// ---- 每月一题 (the month's hard cases) ----
+
+/** The pick of an issue as one of the month's hard cases. */
+export interface HardCasePick {
+  unit_id: number | null
+  unit_name: string | null
+  note: string
+  by_name: string
+  at: string
+}
+
+/** One issue of a month: a category's first two levels in a district. */
+export interface HardCase {
+  category_code: string
+  category_name: string
+  district_code: string
+  district_name: string
+  counts: StatCounts
+  /** Fractions 0–1, null where nothing was called back. */
+  resolution_rate: number | null
+  satisfaction_rate: number | null
+  /** Orders of the issue in the month before. */
+  previous_accepted: number
+  /** 难点分 = (called back − resolved) + dissatisfied + 2 × re-handled + 3 × escalated + late. */
+  difficulty: number
+  picked: HardCasePick | null
+}
+
+/** GET /api/supervision/hard-cases?month=YYYY-MM: the hardest first. */
+export interface HardCases {
+  month: string
+  from: string
+  to: string
+  items: HardCase[]
+}

@@ -14,6 +14,7 @@ describe('role → menu', () => {
       '/accept',
       '/review',
       '/supervise',
+      '/supervise/hard-cases',
       '/orders',
       '/knowledge',
       '/insight/hotspots',
@@ -39,13 +40,14 @@ describe('role → menu', () => {
   })
   it('gives the cockpit, the board, the evaluation and the reports to the centre roles the API lets read them', () => {
     for (const r of ['supervisor', 'leader', 'admin', 'dispatcher']) {
-      expect(paths([r])).toEqual(expect.arrayContaining(['/cockpit', '/supervise', '/stats/evaluation', '/stats/reports']))
+      expect(paths([r])).toEqual(expect.arrayContaining(['/cockpit', '/supervise', '/supervise/hard-cases', '/stats/evaluation', '/stats/reports']))
     }
     for (const r of ['agent', 'handler', 'unit_admin', 'callback']) {
-      for (const p of ['/cockpit', '/supervise', '/stats/evaluation', '/stats/reports']) expect(paths([r])).not.toContain(p)
+      for (const p of ['/cockpit', '/supervise', '/supervise/hard-cases', '/stats/evaluation', '/stats/reports']) expect(paths([r])).not.toContain(p)
     }
     expect(menuFor(['leader']).find((m) => m.path === '/cockpit')?.label).toBe('领导驾驶舱')
     expect(menuFor(['supervisor']).find((m) => m.path === '/supervise')?.label).toBe('督办看板')
+    expect(menuFor(['leader']).find((m) => m.path === '/supervise/hard-cases')?.label).toBe('每月一题')
   })
   it('gives insight to the centre roles that weigh it, settings to admins', () => {
     for (const r of ['supervisor', 'leader', 'admin']) expect(paths([r])).toContain('/insight/hotspots')

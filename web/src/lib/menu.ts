@@ -45,7 +45,10 @@ export const STATS_ROLES: readonly Role[] = [...STATS_CENTRE_ROLES, 'unit_admin'
 
 /** Roles that may open the leader cockpit (the API: centre staff who see figures and warnings). */
 export const COCKPIT_ROLES: readonly Role[] = STATS_CENTRE_ROLES
-/** Roles that may read the supervisor's board (督办看板); only supervisors issue notices. */
+/**
+ * Roles that may read the supervisor's board (督办看板) and the month's hard cases (每月一题);
+ * only supervisors issue notices, supervisors and admins pick the hard cases.
+ */
 export const SUPERVISION_ROLES: readonly Role[] = ['supervisor', 'leader', 'admin', 'dispatcher']
 
 /** The menu groups, in order (items without a group come first). */
@@ -59,6 +62,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/inbox', label: '承办工作台', icon: 'Box', roles: ['handler', 'unit_admin'] },
   { path: '/callback', label: '回访', icon: 'ChatDotRound', roles: ['callback'] },
   { path: '/supervise', label: '督办看板', icon: 'AlarmClock', roles: SUPERVISION_ROLES },
+  { path: '/supervise/hard-cases', label: '每月一题', icon: 'Flag', roles: SUPERVISION_ROLES },
   { path: '/orders', label: '工单查询', icon: 'Search', roles: ALL },
   { path: '/knowledge', label: '知识库', icon: 'Reading', roles: ALL },
   { path: '/insight/hotspots', label: '热点', icon: 'TrendCharts', roles: INSIGHT_ROLES, group: '研判分析' },

@@ -18,6 +18,8 @@ describe('reports', () => {
     expect(reportUrl('daily', '2026-03-04')).toBe('/api/reports/daily?date=2026-03-04')
     expect(reportUrl('weekly', '2026-03-02')).toBe('/api/reports/weekly?date=2026-03-02')
     expect(reportUrl('monthly', '2026-03')).toBe('/api/reports/monthly?month=2026-03')
+    expect(reportUrl('monthly', '2026-03', 'pdf')).toBe('/api/reports/monthly?month=2026-03&format=pdf')
+    expect(reportUrl('daily', '2026-03-04', 'pdf')).toBe('/api/reports/daily?date=2026-03-04&format=pdf')
     expect(keptReportUrl('daily', '2026-03-04')).toBe('/api/reports/daily/2026-03-04')
   })
   it('names kinds and files', () => {
@@ -26,5 +28,6 @@ describe('reports', () => {
     expect(isReportKind('yearly')).toBe(false)
     expect(reportFilename('weekly', '2026-03-04')).toBe('2026-03-02周报.xlsx')
     expect(reportFilename('monthly', '2026-03')).toBe('2026-03月报.xlsx')
+    expect(reportFilename('weekly', '2026-03-04', 'pdf')).toBe('2026-03-02周报.pdf')
   })
 })

@@ -52,10 +52,15 @@ export function reportPeriodText(kind: string, key: string): string {
   return key
 }
 
-/** The on-demand workbook of a period: the day or any day of the week, or the month `YYYY-MM`. */
-export function reportUrl(kind: ReportKind, key: string): string {
+export type ReportFormat = 'xlsx' | 'pdf'
+
+/**
+ * The on-demand report of a period (the day or any day of the week, or the month `YYYY-MM`): a
+ * workbook, or with `pdf` the printable document.
+ */
+export function reportUrl(kind: ReportKind, key: string, format: ReportFormat = 'xlsx'): string {
   const q = kind === 'monthly' ? `month=${encodeURIComponent(key)}` : `date=${encodeURIComponent(key)}`
-  return `/api/reports/${kind}?${q}`
+  return `/api/reports/${kind}?${q}${format === 'pdf' ? '&format=pdf' : ''}`
 }
 
 /** A kept report's workbook. */
@@ -64,7 +69,7 @@ export function keptReportUrl(kind: string, name: string): string {
 }
 
 /** The file name the download gets when the server gives none. */
-export function reportFilename(kind: string, key: string): string {
+export function reportFilename(kind: string, key: string, format: ReportFormat = 'xlsx'): string {
   const name = kind === 'weekly' ? mondayOf(key) : key
-  return `${name}${reportKindLabel(kind)}.xlsx`
+  return `${name}${reportKindLabel(kind)}.${format}`
 }
