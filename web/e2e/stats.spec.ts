@@ -3,7 +3,7 @@
 // workbook; a unit admin sees only their own unit's figures.
 import { readFile } from 'node:fs/promises'
 import type { Page } from '@playwright/test'
-import { closeContext, expect, expectSuccess, loginAs, shot, test } from './fixtures'
+import { apiAs, closeContext, expect, expectSuccess, loginAs, shot, test } from './fixtures'
 
 const RATES = ['响应率', '办结率', '按期办结率', '解决率', '满意率', '即答率', '回访率']
 const RATE_TEXT = /^(\d{1,3}\.\d{2}%|—)$/
@@ -80,6 +80,66 @@ test('a leader reads the rates of this month and the orders behind a count', asy
   const number = (await link.textContent())!.trim()
   await link.click()
   await expect(page.getByTestId('order-number')).toHaveText(number)
+  await closeContext(context)
+})
+
+/** Types into a category or region picker of the rates page and picks the match ending in `name`. */
+async function pickCut(page: Page, testid: string, search: string, name: string) {
+  const input = page.getByTestId(testid).locator('input')
+  await input.click()
+  await input.fill(search)
+  await page.locator('.el-cascader__dropdown:visible .el-cascader__suggestion-item', { hasText: new RegExp(`${name}$`) }).first().click()
+  await expect(page.locator('.el-cascader__dropdown:visible')).toHaveCount(0)
+}
+
+test('the rates of a category in a district, and the orders behind them', async ({ browser }) => {
+  const { context, page } = await loginAs(browser, 'supervisor')
+  const { last } = months()
+  await page.goto(`/stats/rates?from=${last[0]}&to=${last[1]}`)
+  const rates = page.getByTestId('stats-rates')
+  await expect(rates).toHaveAttribute('data-loaded', `${last[0]}/${last[1]}/`)
+  await expect(rates).toHaveAttribute('data-cut', '|')
+  const all = Number((await page.getByTestId('count-accepted').first().textContent())!.replace(/[,\s]/g, ''))
+
+  // 城市建设和市政管理 (its subtree) in A1区 (the orders located within it).
+  await pickCut(page, 'stats-category', '城市建设和市政管理', '城市建设和市政管理')
+  await expect(page).toHaveURL(/category=[\d.]+/)
+  await pickCut(page, 'stats-region', 'A1区', 'A1区')
+  await expect(page).toHaveURL(/region=\d+/)
+  const q = new URL(page.url()).searchParams
+  const category = q.get('category')!
+  const region = q.get('region')!
+  await expect(rates).toHaveAttribute('data-cut', `${category}|${region}`)
+  await expect(page.getByTestId('stats-cut')).toContainText('城市建设和市政管理')
+  await expect(page.getByTestId('stats-cut')).toContainText('A1区')
+
+  // The figures are the API's for that cut, fewer than the whole city's.
+  const api = await apiAs(browser, 'supervisor')
+  const r = await api.request.get(`/api/stats/rates?from=${last[0]}&to=${last[1]}&category=${category}&region=${region}`)
+  expect(r.ok()).toBeTruthy()
+  const cut = (await r.json()) as { counts: Record<string, number> }
+  await api.close()
+  expect(cut.counts.accepted).toBeGreaterThan(0)
+  expect(cut.counts.accepted).toBeLessThan(all)
+  await expect(page.getByTestId('count-accepted').first()).toHaveText(cut.counts.accepted.toLocaleString('zh-CN'))
+  await expect(page.getByTestId('count-dispatched').first()).toHaveText(cut.counts.dispatched.toLocaleString('zh-CN'))
+  await page.waitForTimeout(300)
+  await shot(page, 'stats-rates-cut.png')
+
+  // The drill-down asks for the same cut and lists as many orders.
+  const read = page.waitForResponse((x) => x.url().includes('/api/stats/orders?'))
+  const figure = await drillDown(page, 'accepted')
+  expect(figure).toBe(cut.counts.accepted)
+  const asked = new URL((await read).url()).searchParams
+  expect([asked.get('category'), asked.get('region')]).toEqual([category, region])
+  await expect(page.locator('.el-drawer__title')).toContainText('城市建设和市政管理')
+  await page.keyboard.press('Escape')
+
+  // Clearing the category leaves the district's figures.
+  await page.getByTestId('stats-category').locator('.el-cascader').hover()
+  await page.getByTestId('stats-category').locator('.el-input__suffix .el-icon').first().click()
+  await expect(page).not.toHaveURL(/category=/)
+  await expect(rates).toHaveAttribute('data-cut', `|${region}`)
   await closeContext(context)
 })
 
