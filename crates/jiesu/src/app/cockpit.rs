@@ -3,7 +3,7 @@
 //! today's warnings, in one read.
 
 use super::insight::{Warning, china_today};
-use super::stats::{Period, Ranked, RateReport, StatCut};
+use super::stats::{Period, Ranked, RateReport};
 use super::{App, AppResult, Principal};
 use chrono::{Datelike, Duration, NaiveDate};
 use jiesu_core::org::UnitKind;
@@ -31,24 +31,30 @@ impl App {
     pub async fn cockpit(&self, p: &Principal) -> AppResult<Cockpit> {
         let today = china_today();
         let month = Period::new(today.with_day(1).unwrap_or(today), today)?;
-        // Centre staff only: the rates, ranking and warnings check that.
-        let figures = self.rates(p, month, &StatCut::default()).await?;
-        let (mut departments, _) = self.ranking(p, month, UnitKind::Department).await?;
-        departments.retain(|r| r.rank.is_some());
-        departments.truncate(10);
-        let warnings = self.warnings(p, today).await?;
+        // Centre staff only: the ranking and warnings check that. This month's rates and
+        // ranking come from one read; the warnings, the trend and the heat map (volumes from
+        // the aggregates too) are read at the same time.
         let first = today - Duration::days(DAYS - 1);
-        // Both from the maintained aggregates: a row per day, a row per region.
         let window = Period::new(first, today)?;
         let (from, to) = window.days();
-        let by_day = self
-            .store
-            .stat_sums(p.tenant, Dim::Unit, from, to, StatGroup::Day)
-            .await?;
-        let by_region = self
-            .store
-            .stat_sums(p.tenant, Dim::Region, from, to, StatGroup::Key)
-            .await?;
+        let ((figures, mut departments), warnings, by_day, by_region) = tokio::try_join!(
+            self.rates_and_ranking(p, month, UnitKind::Department),
+            self.warnings(p, today),
+            async {
+                Ok(self
+                    .store
+                    .stat_accepted(p.tenant, Dim::Unit, from, to, StatGroup::Day)
+                    .await?)
+            },
+            async {
+                Ok(self
+                    .store
+                    .stat_accepted(p.tenant, Dim::Region, from, to, StatGroup::Key)
+                    .await?)
+            },
+        )?;
+        departments.retain(|r| r.rank.is_some());
+        departments.truncate(10);
         let refs = self.ref_data(p.tenant).await?;
         let mut per_day = vec![0i64; DAYS as usize];
         let mut accepted_today = 0;

@@ -695,7 +695,7 @@ impl App {
         // the 15 days around the same date last year.
         let rows = self
             .store
-            .stat_sums(
+            .stat_accepted(
                 p.tenant,
                 Dim::Issue,
                 day - BASELINE_DAYS,
@@ -706,7 +706,7 @@ impl App {
         let ly = day - 365;
         let last_year_rows = self
             .store
-            .stat_sums(p.tenant, Dim::Issue, ly - 7, ly + 7, StatGroup::Key)
+            .stat_accepted(p.tenant, Dim::Issue, ly - 7, ly + 7, StatGroup::Key)
             .await?;
         type Key = (String, String);
         let key = |k: &str| -> Option<Key> {

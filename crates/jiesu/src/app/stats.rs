@@ -313,42 +313,48 @@ impl App {
             return Err(AppError::Forbidden("单位排名仅市级中心人员可查看".into()));
         }
         let formulas = self.stat_formulas(p.tenant).await?;
-        // Each order counts for its lead and every unit above it.
-        let mut counts: HashMap<UnitId, Counts> = HashMap::new();
-        for r in self.stat_rows(p, period, Dim::Unit).await? {
-            let Ok(lead) = r.key.parse::<i64>() else {
-                continue;
-            };
-            if lead == 0 {
-                continue;
-            }
-            let lead = UnitId(lead);
-            counts.entry(lead).or_default().merge(&r.counts);
-            for a in org.ancestors(lead) {
-                counts.entry(a).or_default().merge(&r.counts);
-            }
+        let rows = self.stat_rows(p, period, Dim::Unit).await?;
+        Ok((ranked_of(&org, &formulas, &rows, kind), formulas))
+    }
+
+    /// The whole centre's rates and the ranking of `kind` from one read of the aggregates
+    /// (the cockpit): centre staff who may read rankings.
+    pub(crate) async fn rates_and_ranking(
+        &self,
+        p: &Principal,
+        period: Period,
+        kind: UnitKind,
+    ) -> AppResult<(RateReport, Vec<Ranked>)> {
+        let org = self.org(p.tenant).await?;
+        p.require_any(
+            &[
+                Role::Supervisor,
+                Role::Leader,
+                Role::Admin,
+                Role::Dispatcher,
+            ],
+            "查看单位排名",
+        )?;
+        if !matches!(self.scope(p, &org), Scope::All) {
+            return Err(AppError::Forbidden("单位排名仅市级中心人员可查看".into()));
         }
-        let mut out: Vec<Ranked> = org
-            .units()
-            .filter(|u| u.kind == kind && u.active)
-            .map(|u| {
-                let c = counts.get(&u.id).copied().unwrap_or_default();
-                let rates = Rates::of(&c, &formulas);
-                Ranked {
-                    unit: u.id,
-                    name: u.name.clone(),
-                    kind: u.kind,
-                    counts: c,
-                    score: formulas.composite.score(&rates),
-                    deduction: formulas.deduction(&c),
-                    evaluation: formulas.evaluate(&c, &rates),
-                    rates,
-                    rank: None,
-                }
-            })
-            .collect();
-        rank(&mut out);
-        Ok((out, formulas))
+        let formulas = self.stat_formulas(p.tenant).await?;
+        let rows = self.stat_rows(p, period, Dim::Unit).await?;
+        let mut counts = Counts::default();
+        for r in &rows {
+            counts.merge(&r.counts);
+        }
+        let ranked = ranked_of(&org, &formulas, &rows, kind);
+        Ok((
+            RateReport {
+                period,
+                unit: None,
+                rates: Rates::of(&counts, &formulas),
+                counts,
+                formulas,
+            },
+            ranked,
+        ))
     }
 
     /// The orders behind one count (drill-down), oldest first: at most 5,000, and how many
@@ -401,6 +407,52 @@ impl App {
             .await?;
         Ok(f)
     }
+}
+
+/// The active units of `kind` ranked, each with its subtree's counts from the aggregate rows
+/// by lead unit.
+fn ranked_of(
+    org: &jiesu_core::org::OrgTree,
+    formulas: &Formulas,
+    rows: &[jiesu_store::stats::StatRow],
+    kind: UnitKind,
+) -> Vec<Ranked> {
+    // Each order counts for its lead and every unit above it.
+    let mut counts: HashMap<UnitId, Counts> = HashMap::new();
+    for r in rows {
+        let Ok(lead) = r.key.parse::<i64>() else {
+            continue;
+        };
+        if lead == 0 {
+            continue;
+        }
+        let lead = UnitId(lead);
+        counts.entry(lead).or_default().merge(&r.counts);
+        for a in org.ancestors(lead) {
+            counts.entry(a).or_default().merge(&r.counts);
+        }
+    }
+    let mut out: Vec<Ranked> = org
+        .units()
+        .filter(|u| u.kind == kind && u.active)
+        .map(|u| {
+            let c = counts.get(&u.id).copied().unwrap_or_default();
+            let rates = Rates::of(&c, formulas);
+            Ranked {
+                unit: u.id,
+                name: u.name.clone(),
+                kind: u.kind,
+                counts: c,
+                score: formulas.composite.score(&rates),
+                deduction: formulas.deduction(&c),
+                evaluation: formulas.evaluate(&c, &rates),
+                rates,
+                rank: None,
+            }
+        })
+        .collect();
+    rank(&mut out);
+    out
 }
 
 /// Sorts by evaluation score (best first) and numbers the ranks; equal scores (to the
