@@ -299,6 +299,17 @@ impl App {
         period: Period,
         kind: UnitKind,
     ) -> AppResult<(Vec<Ranked>, Formulas)> {
+        let org = self.ranking_org(p).await?;
+        let formulas = self.stat_formulas(p.tenant).await?;
+        let rows = self.stat_rows(p, period, Dim::Unit).await?;
+        Ok((ranked_of(&org, &formulas, &rows, kind), formulas))
+    }
+
+    /// The organisation, for centre staff who may read rankings.
+    async fn ranking_org(
+        &self,
+        p: &Principal,
+    ) -> AppResult<std::sync::Arc<jiesu_core::org::OrgTree>> {
         let org = self.org(p.tenant).await?;
         p.require_any(
             &[
@@ -312,9 +323,7 @@ impl App {
         if !matches!(self.scope(p, &org), Scope::All) {
             return Err(AppError::Forbidden("单位排名仅市级中心人员可查看".into()));
         }
-        let formulas = self.stat_formulas(p.tenant).await?;
-        let rows = self.stat_rows(p, period, Dim::Unit).await?;
-        Ok((ranked_of(&org, &formulas, &rows, kind), formulas))
+        Ok(org)
     }
 
     /// The whole centre's rates and the ranking of `kind` from one read of the aggregates
@@ -325,19 +334,7 @@ impl App {
         period: Period,
         kind: UnitKind,
     ) -> AppResult<(RateReport, Vec<Ranked>)> {
-        let org = self.org(p.tenant).await?;
-        p.require_any(
-            &[
-                Role::Supervisor,
-                Role::Leader,
-                Role::Admin,
-                Role::Dispatcher,
-            ],
-            "查看单位排名",
-        )?;
-        if !matches!(self.scope(p, &org), Scope::All) {
-            return Err(AppError::Forbidden("单位排名仅市级中心人员可查看".into()));
-        }
+        let org = self.ranking_org(p).await?;
         let formulas = self.stat_formulas(p.tenant).await?;
         let rows = self.stat_rows(p, period, Dim::Unit).await?;
         let mut counts = Counts::default();
