@@ -79,3 +79,56 @@ impl CitizenView {
             && (self.name.is_some() || self.phone.is_some() || self.id_number.is_some())
     }
 }
+
+/// Free text fit for publication: every run of seven or more digits (a phone or ID number a
+/// citizen wrote into the request, including an ID's final `X`) keeps its first three and last
+/// two characters and is starred in between.
+pub fn redact_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i < chars.len() && i > start && matches!(chars[i], 'X' | 'x') {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        if run.len() >= 7 {
+            out.extend(&run[..3]);
+            out.extend(std::iter::repeat_n('*', run.len() - 5));
+            out.extend(&run[run.len() - 2..]);
+        } else {
+            out.extend(run);
+        }
+        if i == start {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_numbers;
+
+    #[test]
+    fn numbers_written_into_a_request_are_starred_for_publication() {
+        assert_eq!(
+            redact_numbers("请回电13800138000，谢谢"),
+            "请回电138******00，谢谢"
+        );
+        assert_eq!(
+            redact_numbers("身份证11010519491231002X丢失"),
+            "身份证110*************2X丢失"
+        );
+        assert_eq!(
+            redact_numbers("3号楼12单元，2026年5月"),
+            "3号楼12单元，2026年5月"
+        );
+        assert_eq!(redact_numbers("电话 0477-8581234"), "电话 0477-858**34");
+    }
+}

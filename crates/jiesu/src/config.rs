@@ -39,6 +39,14 @@ pub struct Config {
     pub scheduler_interval_ms: u64,
     /// Largest file that may be attached to an order, in MiB.
     pub attachment_limit_mib: usize,
+    /// How long a webhook receiver may take to answer, in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// Webhook deliveries in flight at once.
+    pub webhook_concurrency: usize,
+    /// Attempts before a delivery is given up (dead, retryable by an admin).
+    pub webhook_max_attempts: u32,
+    /// The first retry's delay in milliseconds; each further one doubles it (at most an hour).
+    pub webhook_retry_base_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +84,10 @@ impl Default for Config {
             time_rules_preset: "ordos".into(),
             scheduler_interval_ms: 2000,
             attachment_limit_mib: 10,
+            webhook_timeout_ms: 5000,
+            webhook_concurrency: 32,
+            webhook_max_attempts: 12,
+            webhook_retry_base_ms: 1000,
         }
     }
 }
@@ -101,7 +113,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 14] = [
+    const KEYS: [&'static str; 18] = [
         "data_dir",
         "listen",
         "database_url",
@@ -116,6 +128,10 @@ impl Config {
         "time_rules_preset",
         "scheduler_interval_ms",
         "attachment_limit_mib",
+        "webhook_timeout_ms",
+        "webhook_concurrency",
+        "webhook_max_attempts",
+        "webhook_retry_base_ms",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -170,6 +186,35 @@ impl Config {
                 key: "attachment_limit_mib",
                 message: "must be between 1 and 100".into(),
             });
+        }
+        for (key, ok, message) in [
+            (
+                "webhook_timeout_ms",
+                (100..=120_000).contains(&self.webhook_timeout_ms),
+                "must be between 100 and 120000",
+            ),
+            (
+                "webhook_concurrency",
+                (1..=1024).contains(&self.webhook_concurrency),
+                "must be between 1 and 1024",
+            ),
+            (
+                "webhook_max_attempts",
+                (1..=100).contains(&self.webhook_max_attempts),
+                "must be between 1 and 100",
+            ),
+            (
+                "webhook_retry_base_ms",
+                (10..=3_600_000).contains(&self.webhook_retry_base_ms),
+                "must be between 10 and 3600000",
+            ),
+        ] {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: message.into(),
+                });
+            }
         }
         if self.body_limit_kib < 16 {
             return Err(ConfigError::Invalid {

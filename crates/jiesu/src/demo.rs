@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::order::*;
 use jiesu_core::org::{OrgTree, UnitKind};
-use jiesu_core::role::{Role, RoleSet};
+use jiesu_core::role::{Role, RoleSet, Scope, ScopeSet};
 use jiesu_core::values::{CategoryCode, Phone, RegionCode};
 use jiesu_core::{OrderId, TenantId, UnitId, UserId};
 use jiesu_store::catalog::{Category, Region};
@@ -31,6 +31,8 @@ const CATEGORY_KEYWORDS_JSON: &str = include_str!("../demo/category-keywords.jso
 const MESSAGES_GZ: &[u8] = include_bytes!("../demo/messages.jsonl.gz");
 
 pub const DEMO_TENANT: &str = "demo";
+/// The demo city's Open311 `api_key`.
+pub const DEMO_OPEN311_KEY: &str = "jiesu-demo";
 pub const DEMO_PASSWORD: &str = "jiesu-demo";
 
 #[derive(Deserialize)]
@@ -443,6 +445,30 @@ async fn build_users(app: &App, t: TenantId, u: &Units, org: &OrgTree) -> anyhow
         cast.staff
             .insert(unit_id, actor(id, &username, roles, unit_id));
     }
+    // The demo city's Open311 partner (a city app), with the published demo key.
+    let open311 = app
+        .add_user(
+            t,
+            UserInput {
+                username: "sys-open311".into(),
+                display_name: "城市服务APP（Open311）".into(),
+                password: None,
+                unit_id: u.root,
+                roles: RoleSet::of(&[Role::System]),
+                system_account: true,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.register_key(
+        t,
+        open311,
+        "城市服务APP（Open311）",
+        DEMO_OPEN311_KEY,
+        ScopeSet::of(&[Scope::Open311]),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(cast)
 }
 
@@ -983,6 +1009,7 @@ async fn build(app: &App) -> anyhow::Result<()> {
             },
             external_ref: None,
             query_code_hash: None,
+            source: Default::default(),
         };
         // Who handles it: the department for the category, the town (through the district
         // centre, or directly), or the housing department where the demo's handler works.
@@ -1077,7 +1104,7 @@ async fn insight_examples(
         display_name: "话务员王芳".into(),
         unit_id: cast.agent.unit_id,
         roles: cast.agent.roles,
-        via_token: false,
+        token_scopes: None,
     };
     let noise = code_of
         .get(&(
@@ -1175,6 +1202,7 @@ async fn insight_examples(
             flags: Flags::default(),
             external_ref: None,
             query_code_hash: None,
+            source: Default::default(),
         };
         app.accept_order_at(&p, new, None, Some(at))
             .await
@@ -1300,7 +1328,7 @@ async fn merge_some_duplicates(app: &App, t: TenantId, cast: &Cast) -> anyhow::R
         display_name: "派单员李强".into(),
         unit_id: cast.dispatcher.unit_id,
         roles: cast.dispatcher.roles,
-        via_token: false,
+        token_scopes: None,
     };
     let filter = jiesu_store::orders::OrderFilter {
         statuses: vec![Status::PendingReview],

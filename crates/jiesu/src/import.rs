@@ -330,7 +330,7 @@ pub async fn principal(app: &App, tenant: Option<&str>, user: &str) -> anyhow::R
         display_name: u.display_name,
         unit_id: u.unit_id,
         roles: u.roles,
-        via_token: false,
+        token_scopes: None,
     })
 }
 

@@ -43,12 +43,14 @@ pub async fn launch(
     let upkeep = tokio::spawn(housekeeping(app.clone()));
     let scheduler = tokio::spawn(scheduler(app.clone()));
     let indexer = tokio::spawn(indexer(app.clone()));
+    let webhooks = tokio::spawn(app::webhooks::run(app.clone()));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     upkeep.abort();
     scheduler.abort();
     indexer.abort();
+    webhooks.abort();
     app.store.close().await;
     Ok(())
 }

@@ -39,6 +39,7 @@ fn new_order(
         flags: Flags::default(),
         external_ref: None,
         query_code_hash: None,
+        source: Default::default(),
     }
 }
 

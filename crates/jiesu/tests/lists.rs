@@ -142,7 +142,7 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
                 display_name: "agent".into(),
                 unit_id: t.seed.units["root"],
                 roles: jiesu_core::role::RoleSet::of(&[jiesu_core::role::Role::Agent]),
-                via_token: false,
+                token_scopes: None,
             },
             serde_json::from_value::<jiesu::api::dto::CreateOrderRequest>(
                 json!({"channel": "phone", "request_type": "help", "content": "旧诉求"}),

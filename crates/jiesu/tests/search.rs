@@ -198,7 +198,7 @@ async fn the_order_index_catches_up_and_rebuilds(backend: Backend) {
             display_name: u.display_name,
             unit_id: u.unit_id,
             roles: u.roles,
-            via_token: false,
+            token_scopes: None,
         }
     };
     let new = jiesu_core::order::NewOrder {
@@ -218,6 +218,7 @@ async fn the_order_index_catches_up_and_rebuilds(backend: Backend) {
         flags: jiesu_core::order::Flags::default(),
         external_ref: None,
         query_code_hash: None,
+        source: Default::default(),
     };
     app.accept_order(&p, new, None).await.unwrap();
     app.store.close().await;

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod stats;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 mod writer;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0008Evaluations),
             Box::new(M0009StatDaily),
             Box::new(M0010HardCases),
+            Box::new(M0011Interfaces),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -706,5 +707,68 @@ CREATE TABLE hard_cases (
 impl MigrationTrait for M0010HardCases {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0010).await
+    }
+}
+
+struct M0011Interfaces;
+
+impl MigrationName for M0011Interfaces {
+    fn name(&self) -> &str {
+        "m0011_interfaces"
+    }
+}
+
+/// Issue 8: each API token names the interfaces it may use (existing tokens keep the JSON
+/// API); outbound webhooks: every order's new events go to an outbox in the transaction that
+/// stores them, fan out into one delivery per subscribed endpoint, and are delivered in order
+/// per order and endpoint, with retries and a log.
+const M0011: &str = r#"
+ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'api';
+CREATE TABLE event_outbox (
+    tenant_id BIGINT NOT NULL,
+    {ID},
+    order_id BIGINT NOT NULL,
+    from_seq INTEGER NOT NULL,
+    to_seq INTEGER NOT NULL,
+    {LEAF_PK}
+);
+CREATE TABLE webhooks (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    active {BOOL} NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by BIGINT NOT NULL,
+    {PK}
+);
+CREATE TABLE webhook_deliveries (
+    tenant_id BIGINT NOT NULL,
+    {ID},
+    webhook_id BIGINT NOT NULL,
+    order_id BIGINT NOT NULL,
+    seq INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT,
+    last_status INTEGER,
+    last_error TEXT,
+    {LEAF_PK},
+    UNIQUE (tenant_id, webhook_id, order_id, seq)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at, id);
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries (tenant_id, webhook_id, id)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011Interfaces {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0011).await
     }
 }

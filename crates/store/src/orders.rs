@@ -61,6 +61,10 @@ pub struct OrderFilter {
     pub channels: Vec<Channel>,
     /// This category and everything below it.
     pub category: Option<String>,
+    /// Exactly one of these categories (Open311's service codes).
+    pub categories: Vec<String>,
+    /// Only orders that have a category.
+    pub categorised: bool,
     /// This region and everything below it (division codes are hierarchical).
     pub region: Option<String>,
     /// Orders dispatched to any of these units (a unit and its subtree, resolved by the caller).
@@ -139,6 +143,8 @@ impl OrderFilter {
             request_types,
             channels,
             category,
+            categories,
+            categorised,
             region,
             units,
             assignment_status,
@@ -155,6 +161,8 @@ impl OrderFilter {
         request_types.is_empty()
             && channels.is_empty()
             && category.is_none()
+            && categories.is_empty()
+            && !categorised
             && region.is_none()
             && units.is_none()
             && assignment_status.is_none()
@@ -217,17 +225,17 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         Sql {
             text: text.to_string(),
             values: Vec::new(),
         }
     }
-    fn param(&mut self, v: impl Into<Value>) -> String {
+    pub(crate) fn param(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         format!("${}", self.values.len())
     }
-    fn push(&mut self, s: &str) {
+    pub(crate) fn push(&mut self, s: &str) {
         self.text.push_str(s);
     }
     /// Appends another statement after this one (`;`-separated), renumbering its parameters:
@@ -251,7 +259,7 @@ impl Sql {
         self.values.extend(other.values);
     }
     /// Appends `$a, $b, …` for `values`.
-    fn push_values(&mut self, values: impl IntoIterator<Item = Value>) {
+    pub(crate) fn push_values(&mut self, values: impl IntoIterator<Item = Value>) {
         for (i, v) in values.into_iter().enumerate() {
             if i > 0 {
                 self.text.push_str(", ");
@@ -260,7 +268,7 @@ impl Sql {
             self.text.push_str(&p);
         }
     }
-    fn in_list<T: Into<Value> + Clone>(&mut self, items: &[T]) -> String {
+    pub(crate) fn in_list<T: Into<Value> + Clone>(&mut self, items: &[T]) -> String {
         let ps: Vec<String> = items.iter().map(|i| self.param(i.clone())).collect();
         ps.join(", ")
     }
@@ -454,6 +462,24 @@ fn outbox_sql(orders: &[(TenantId, OrderId)]) -> Vec<Sql> {
             for (n, (t, id)) in chunk.iter().enumerate() {
                 q.push(if n == 0 { "(" } else { ", (" });
                 q.push_values([t.0.into(), id.0.into()]);
+                q.push(")");
+            }
+            q
+        })
+        .collect()
+}
+
+/// Outbox rows for webhook delivery: each order's new events `from..=to`, in the transaction
+/// that stores them (a crash never loses an event the order already shows).
+fn event_outbox_sql(rows: &[(TenantId, OrderId, u32, u32)]) -> Vec<Sql> {
+    rows.chunks(250)
+        .map(|chunk| {
+            let mut q = Sql::new(
+                "INSERT INTO event_outbox (tenant_id, order_id, from_seq, to_seq) VALUES ",
+            );
+            for (n, (t, id, from, to)) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                q.push_values([t.0.into(), id.0.into(), (*from).into(), (*to).into()]);
                 q.push(")");
             }
             q
@@ -694,10 +720,14 @@ pub(crate) async fn insert_new(
     }
     stmts.extend(tally_sql(tallies));
     let mut changed = Vec::with_capacity(orders.len());
+    let mut events = Vec::with_capacity(orders.len());
     for (t, o, _) in &orders {
-        changed.push((*t, id_of(*t, &o.number)?));
+        let id = id_of(*t, &o.number)?;
+        changed.push((*t, id));
+        events.push((*t, id, 1, o.version));
     }
     stmts.extend(outbox_sql(&changed));
+    stmts.extend(event_outbox_sql(&events));
     execute_all(txn, backend, stmts).await?;
     let mut out = Vec::with_capacity(orders.len());
     for ((t, o, _), last_hash) in orders.into_iter().zip(lasts) {
@@ -807,6 +837,12 @@ async fn apply_change(
     tally_into(&mut tallies, c.tenant, Some(&c.before), &Tally::of(o));
     stmts.extend(tally_sql(tallies));
     stmts.extend(outbox_sql(&[(c.tenant, c.id)]));
+    stmts.extend(event_outbox_sql(&[(
+        c.tenant,
+        c.id,
+        c.expected_version + 1,
+        o.version,
+    )]));
     execute_all(txn, backend, stmts).await?;
     if units_changed {
         write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
@@ -950,6 +986,27 @@ impl Store {
             .query_one_raw(self.stmt(
                 "SELECT id FROM orders WHERE tenant_id = $1 AND number = $2",
                 vec![tenant.0.into(), number.into()],
+            ))
+            .await?;
+        row.map(|r| Ok(OrderId(col(&r, "id")?))).transpose()
+    }
+
+    /// The order a source system knows by `external_ref` on `channel` (unique per channel).
+    pub async fn order_id_by_external_ref(
+        &self,
+        tenant: TenantId,
+        channel: Channel,
+        external_ref: &str,
+    ) -> Result<Option<OrderId>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT id FROM orders WHERE tenant_id = $1 AND channel = $2 AND external_ref = $3",
+                vec![
+                    tenant.0.into(),
+                    channel.as_str().into(),
+                    external_ref.into(),
+                ],
             ))
             .await?;
         row.map(|r| Ok(OrderId(col(&r, "id")?))).transpose()
@@ -1334,6 +1391,12 @@ fn where_clause(
         w.push(format!(
             "o.category_code >= {lo} AND o.category_code < {hi}"
         ));
+    }
+    if !f.categories.is_empty() {
+        w.push(format!("o.category_code IN ({})", q.in_list(&f.categories)));
+    }
+    if f.categorised {
+        w.push("o.category_code IS NOT NULL".into());
     }
     if let Some(r) = &f.region {
         // Division codes nest by digits: `r` and `r…` sort in [r, r + ':').

@@ -3,7 +3,7 @@
 
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
-use jiesu_core::role::RoleSet;
+use jiesu_core::role::{RoleSet, ScopeSet};
 use jiesu_core::{TenantId, UnitId, UserId};
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 use serde::Serialize;
@@ -50,6 +50,7 @@ pub struct ApiTokenInfo {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    pub scopes: ScopeSet,
 }
 
 const USER_COLS: &str = "u.id, u.tenant_id, u.username, u.display_name, u.password_hash, u.unit_id, u.roles, u.active, u.system_account";
@@ -261,12 +262,13 @@ impl Store {
         name: &str,
         token_hash: &str,
         expires_at: Option<DateTime<Utc>>,
+        scopes: ScopeSet,
     ) -> Result<i64> {
         let row = self
             .write
             .query_one_raw(self.stmt(
-                "INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, created_at, expires_at, scopes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 vec![
                     tenant.0.into(),
                     user.0.into(),
@@ -274,6 +276,7 @@ impl Store {
                     token_hash.into(),
                     to_ms(Utc::now()).into(),
                     expires_at.map(to_ms).into(),
+                    scopes.to_csv().into(),
                 ],
             ))
             .await?
@@ -281,29 +284,40 @@ impl Store {
         col(&row, "id")
     }
 
-    /// The active account behind a valid API token.
+    /// The active account behind a valid API token, with the token's scopes.
     pub async fn token_user(
         &self,
         tenant: TenantId,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserRecord>> {
-        self.one_user(
-            &format!(
-                "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id \
-                 WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL \
-                 AND (t.expires_at IS NULL OR t.expires_at > $3) AND u.active"
-            ),
-            vec![tenant.0.into(), token_hash.into(), to_ms(now).into()],
-        )
-        .await
+    ) -> Result<Option<(UserRecord, ScopeSet)>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                &format!(
+                    "SELECT {USER_COLS}, t.scopes FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id \
+                     WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL \
+                     AND (t.expires_at IS NULL OR t.expires_at > $3) AND u.active"
+                ),
+                vec![tenant.0.into(), token_hash.into(), to_ms(now).into()],
+            ))
+            .await?;
+        row.as_ref()
+            .map(|r| {
+                let scopes: String = col(r, "scopes")?;
+                Ok((
+                    user_from_row(r)?,
+                    ScopeSet::parse_csv(&scopes).map_err(StoreError::Corrupt)?,
+                ))
+            })
+            .transpose()
     }
 
     pub async fn api_tokens(&self, tenant: TenantId) -> Result<Vec<ApiTokenInfo>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
-                "SELECT id, user_id, name, created_at, expires_at, revoked_at FROM api_tokens WHERE tenant_id = $1 ORDER BY id",
+                "SELECT id, user_id, name, created_at, expires_at, revoked_at, scopes FROM api_tokens WHERE tenant_id = $1 ORDER BY id",
                 vec![tenant.0.into()],
             ))
             .await?;
@@ -316,6 +330,8 @@ impl Store {
                     created_at: from_ms(col(r, "created_at")?),
                     expires_at: col::<Option<i64>>(r, "expires_at")?.map(from_ms),
                     revoked: col::<Option<i64>>(r, "revoked_at")?.is_some(),
+                    scopes: ScopeSet::parse_csv(&col::<String>(r, "scopes")?)
+                        .map_err(StoreError::Corrupt)?,
                 })
             })
             .collect()

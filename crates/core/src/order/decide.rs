@@ -1091,6 +1091,7 @@ impl Order {
             flags: o.flags,
             external_ref: o.external_ref,
             query_code_hash: o.query_code_hash,
+            source: o.source,
             attachments: Vec::new(),
             status: Status::PendingReview,
             closure: None,

@@ -116,6 +116,7 @@ fn new_order(flags: Flags) -> NewOrder {
         flags,
         external_ref: None,
         query_code_hash: None,
+        source: Default::default(),
     }
 }
 

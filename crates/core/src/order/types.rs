@@ -4,6 +4,7 @@ use crate::ids::{OrderId, UnitId, UserId};
 use crate::values::{CategoryCode, Phone, RegionCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Declares a string-coded enum with its Chinese label.
 macro_rules! coded_enum {
@@ -260,6 +261,10 @@ pub struct NewOrder {
     /// Hash of the query code a citizen got at submission (portal), to follow the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_code_hash: Option<String>,
+    /// What the source system told us beyond the order's own fields (Open311's `media_url`,
+    /// `email`, `device_id`; the 110 platform's case data), kept as given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source: BTreeMap<String, String>,
 }
 
 /// A file attached to an order; its bytes are stored apart, under `id`.
@@ -456,6 +461,8 @@ pub struct Order {
     pub external_ref: Option<String>,
     #[serde(default)]
     pub query_code_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source: BTreeMap<String, String>,
     #[serde(default)]
     pub attachments: Vec<AttachmentRef>,
     pub status: Status,

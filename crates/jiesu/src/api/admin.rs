@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use jiesu_core::org::UnitKind;
-use jiesu_core::role::{Role, RoleSet};
+use jiesu_core::role::{Role, RoleSet, Scope, ScopeSet};
 use jiesu_core::{OrderId, UnitId, UserId};
 use jiesu_store::catalog::Region;
 use jiesu_store::org::UnitInput;
@@ -440,6 +440,8 @@ pub struct TokenDto {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked: bool,
+    /// The interfaces the token may use: `api`, `open311`, `transfer`, `telephony`, `grid`.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -469,6 +471,7 @@ async fn list_tokens(
                 created_at: t.created_at,
                 expires_at: t.expires_at,
                 revoked: t.revoked,
+                scopes: t.scopes.iter().map(|s| s.as_str().to_string()).collect(),
             })
             .collect(),
     }))
@@ -483,6 +486,10 @@ pub struct CreateTokenRequest {
     pub unit_id: i64,
     pub roles: Vec<String>,
     pub expires_days: Option<u32>,
+    /// The interfaces it may use (`api`, `open311`, `transfer`, `telephony`, `grid`);
+    /// default `["api"]`, the JSON API in the given roles.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -508,8 +515,26 @@ async fn create_token(
     if r.expires_days == Some(0) {
         return Err(AppError::invalid("expires_days", "有效期至少 1 天").into());
     }
+    let scopes = match &r.scopes {
+        None => ScopeSet::of(&[Scope::Api]),
+        Some(v) => {
+            let set =
+                ScopeSet::parse_csv(&v.join(",")).map_err(|m| AppError::invalid("scopes", m))?;
+            if set.is_empty() {
+                return Err(AppError::invalid("scopes", "至少选择一个接口范围").into());
+            }
+            set
+        }
+    };
     let (id, token) = app
-        .create_api_token(&cap, r.name, UnitId(r.unit_id), roles, r.expires_days)
+        .create_api_token(
+            &cap,
+            r.name,
+            UnitId(r.unit_id),
+            roles,
+            r.expires_days,
+            scopes,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(CreateTokenResponse { id, token })))
 }

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use jiesu_core::role::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,7 +31,11 @@ impl FromRequestParts<AppState> for AuthUser {
                 .strip_prefix("Bearer ")
                 .ok_or(ApiError::App(AppError::Unauthenticated))?;
             return match app.token_principal(token.trim()).await? {
-                Some(p) => Ok(AuthUser(p)),
+                Some(p) if p.may_use(Scope::Api) => Ok(AuthUser(p)),
+                Some(_) => Err(AppError::Forbidden(
+                    "该令牌只能用于其指定的对接接口，不能调用业务接口".into(),
+                )
+                .into()),
                 None => Err(AppError::Unauthenticated.into()),
             };
         }

@@ -175,6 +175,7 @@ impl CreateOrderRequest {
             flags,
             external_ref: optional_text("external_ref", self.external_ref.as_deref(), 100)?,
             query_code_hash: None,
+            source: Default::default(),
         };
         let instant = self.instant_answer.map(|a| InstantAnswer {
             knowledge_entry_id: a.knowledge_entry_id,

@@ -8,12 +8,14 @@ pub mod dto;
 pub mod files;
 pub mod insight;
 pub mod kb;
+pub mod open311;
 pub mod orders;
 pub mod portal;
 pub mod search;
 pub mod stats;
 pub mod time;
 pub mod ui;
+pub mod webhooks;
 
 use crate::app::{App, AppError};
 use axum::body::Bytes;
@@ -346,7 +348,10 @@ pub fn router(app: AppState) -> Router {
         .merge(dispatch::router())
         .merge(insight::router())
         .merge(stats::router())
+        .merge(webhooks::router())
         .split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(<open311::Open311Doc as utoipa::OpenApi>::openapi());
     let body_limit = app.config.body_limit_kib * 1024;
     // The outer cap lets an upload through; each extractor applies its route's own limit.
     let upload_limit =
@@ -354,6 +359,7 @@ pub fn router(app: AppState) -> Router {
     let openapi_json = Arc::new(openapi.clone());
     Router::new()
         .merge(api)
+        .merge(open311::router())
         .route(
             "/api/openapi.json",
             get(move || {

@@ -4,7 +4,7 @@
 use super::{AdminCap, App, AppError, AppResult};
 use chrono::Utc;
 use jiesu_core::org::UnitKind;
-use jiesu_core::role::RoleSet;
+use jiesu_core::role::{RoleSet, ScopeSet};
 use jiesu_core::values::required_text;
 use jiesu_core::{TenantId, UnitId, UserId};
 use jiesu_store::audit::AuditEntry;
@@ -384,6 +384,7 @@ impl App {
         unit_id: UnitId,
         roles: RoleSet,
         expires_days: Option<u32>,
+        scopes: ScopeSet,
     ) -> AppResult<(i64, String)> {
         let tenant = cap.0.tenant;
         let name = required_text("name", &name, 64)?;
@@ -408,12 +409,18 @@ impl App {
                 },
             )
             .await?;
-        let (id, token) = self.issue_token(tenant, user, &name, expires_days).await?;
+        let (id, token) = self
+            .issue_token(tenant, user, &name, expires_days, scopes)
+            .await?;
         self.audit(
             cap,
             "token.create",
             format!("token:{id}"),
-            format!("{name}, roles {}", roles.to_csv()),
+            format!(
+                "{name}, roles {}, scopes {}",
+                roles.to_csv(),
+                scopes.to_csv()
+            ),
         )
         .await?;
         Ok((id, token))

@@ -9,6 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use jiesu_core::TenantId;
+use jiesu_core::role::{Scope, ScopeSet};
 use jiesu_store::users::UserRecord;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -56,7 +57,7 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password(&random_secret()).unwrap_or_default())
 }
 
-fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
@@ -76,7 +77,7 @@ fn split_token(token: &str, sep: char) -> Option<(TenantId, &str)> {
     Some((TenantId(id), secret))
 }
 
-fn principal(u: UserRecord, via_token: bool) -> Principal {
+fn principal(u: UserRecord, token_scopes: Option<ScopeSet>) -> Principal {
     Principal {
         tenant: u.tenant_id,
         user_id: u.id,
@@ -84,7 +85,7 @@ fn principal(u: UserRecord, via_token: bool) -> Principal {
         display_name: u.display_name,
         unit_id: u.unit_id,
         roles: u.roles,
-        via_token,
+        token_scopes,
     }
 }
 
@@ -130,7 +131,7 @@ impl App {
             .create_session(tenant, &sha256_hex(&secret), user.id, expires)
             .await?;
         tracing::info!(user_id = user.id.0, tenant = tenant.0, "login");
-        Ok((format!("{}.{}", tenant.0, secret), principal(user, false)))
+        Ok((format!("{}.{}", tenant.0, secret), principal(user, None)))
     }
 
     pub async fn logout(&self, cookie: &str) -> AppResult<()> {
@@ -162,6 +163,37 @@ impl App {
         }
     }
 
+    /// The system behind an interface key (Open311's `api_key`, the transfer and telephony
+    /// interfaces' `X-Api-Key`): a token as issued, or a plain key a centre agreed with the
+    /// other system (stored hashed like any token), in `tenant`. The token must hold `scope`.
+    pub async fn key_principal(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        scope: Scope,
+    ) -> AppResult<Principal> {
+        let key = key.trim();
+        let found = match key
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|rest| split_token(rest, '_'))
+        {
+            Some((t, secret)) if t == tenant => self.principal_for(t, secret, true).await?,
+            Some(_) => None,
+            None if key.len() >= 8 && key.len() <= 200 => {
+                self.principal_for(tenant, key, true).await?
+            }
+            None => None,
+        };
+        match found {
+            Some(p) if p.may_use(scope) => Ok(p),
+            Some(_) => Err(AppError::Forbidden(format!(
+                "该密钥不能用于{}",
+                scope.label()
+            ))),
+            None => Err(AppError::Forbidden("api_key 无效或已失效".into())),
+        }
+    }
+
     /// Looks up a session (or API token) secret, through the short-lived cache.
     async fn principal_for(
         &self,
@@ -170,20 +202,47 @@ impl App {
         token: bool,
     ) -> AppResult<Option<Principal>> {
         let key = sha256_hex(secret);
-        if let Some(p) = self.principals.get(&key) {
+        // A plain interface key is only unique within its tenant; a session secret could in
+        // principle equal a token's: the cache tells them apart.
+        let cache_key = format!("{}:{}:{key}", if token { 't' } else { 's' }, tenant.0);
+        if let Some(p) = self.principals.get(&cache_key) {
             return Ok(Some(p));
         }
         let now = Utc::now();
-        let user = if token {
-            self.store.token_user(tenant, &key, now).await?
+        let p = if token {
+            self.store
+                .token_user(tenant, &key, now)
+                .await?
+                .map(|(u, scopes)| principal(u, Some(scopes)))
         } else {
-            self.store.session_user(tenant, &key, now).await?
+            self.store
+                .session_user(tenant, &key, now)
+                .await?
+                .map(|u| principal(u, None))
         };
-        let p = user.map(|u| principal(u, token));
         if let Some(p) = &p {
-            self.principals.put(key, p.clone());
+            self.principals.put(cache_key, p.clone());
         }
         Ok(p)
+    }
+
+    /// Registers a key agreed with another system (e.g. the demo's Open311 key), stored hashed
+    /// like a minted token.
+    pub async fn register_key(
+        &self,
+        tenant: TenantId,
+        user: jiesu_core::UserId,
+        name: &str,
+        key: &str,
+        scopes: ScopeSet,
+    ) -> AppResult<i64> {
+        if key.len() < 8 {
+            return Err(AppError::invalid("key", "密钥至少 8 个字符"));
+        }
+        Ok(self
+            .store
+            .create_api_token(tenant, user, name, &sha256_hex(key), None, scopes)
+            .await?)
     }
 
     /// Mints a token for `user`; the clear value is returned once and never stored.
@@ -193,12 +252,13 @@ impl App {
         user: jiesu_core::UserId,
         name: &str,
         expires_days: Option<u32>,
+        scopes: ScopeSet,
     ) -> AppResult<(i64, String)> {
         let secret = random_secret();
         let expires = expires_days.map(|d| Utc::now() + Duration::days(i64::from(d)));
         let id = self
             .store
-            .create_api_token(tenant, user, name, &sha256_hex(&secret), expires)
+            .create_api_token(tenant, user, name, &sha256_hex(&secret), expires, scopes)
             .await?;
         Ok((id, format!("{TOKEN_PREFIX}{}_{secret}", tenant.0)))
     }

@@ -10,6 +10,7 @@ pub mod files;
 pub mod hardcase;
 pub mod insight;
 pub mod kb;
+pub mod open311;
 pub mod orders;
 pub mod portal;
 pub mod report;
@@ -17,12 +18,13 @@ pub mod search;
 pub mod stats;
 pub mod supervision;
 pub mod time;
+pub mod webhooks;
 
 use crate::config::Config;
 use jiesu_core::calendar::{Calendar, CalendarData, WorkingHours};
 use jiesu_core::order::Actor;
 use jiesu_core::org::OrgTree;
-use jiesu_core::role::{Role, RoleSet};
+use jiesu_core::role::{Role, RoleSet, Scope, ScopeSet};
 use jiesu_core::{DomainError, FieldError, TenantId, UnitId, UserId};
 use jiesu_store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
@@ -118,10 +120,16 @@ pub struct Principal {
     pub display_name: String,
     pub unit_id: UnitId,
     pub roles: RoleSet,
-    pub via_token: bool,
+    /// The scopes of the API token the caller came with; `None` for a login session.
+    pub token_scopes: Option<ScopeSet>,
 }
 
 impl Principal {
+    /// A login session may use everything its roles allow; a token only its scopes.
+    pub fn may_use(&self, scope: Scope) -> bool {
+        self.token_scopes.is_none_or(|s| s.contains(scope))
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: self.user_id,

@@ -58,7 +58,7 @@ impl App {
             display_name: "市民（网上诉求）".into(),
             unit_id: root,
             roles: RoleSet::of(&[Role::System]),
-            via_token: false,
+            token_scopes: None,
         })
     }
 

@@ -290,7 +290,7 @@ impl App {
                 display_name: "系统".into(),
                 unit_id: root,
                 roles: jiesu_core::role::RoleSet::of(&[Role::Leader]),
-                via_token: false,
+                token_scopes: None,
             };
             for (kind, key) in &due {
                 let (_, name) = kind.period(key)?;

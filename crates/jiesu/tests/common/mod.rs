@@ -275,7 +275,7 @@ impl TestApp {
             display_name: u.display_name,
             unit_id: u.unit_id,
             roles: u.roles,
-            via_token: false,
+            token_scopes: None,
         }
     }
 
@@ -338,6 +338,9 @@ pub fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Confi
     )
     .expect("config");
     c.scheduler_interval_ms = 0;
+    // Webhook retries in tens of milliseconds, not seconds: the failure tests stay short.
+    c.webhook_timeout_ms = 400;
+    c.webhook_retry_base_ms = 50;
     c
 }
 

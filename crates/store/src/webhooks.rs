@@ -1,0 +1,424 @@
+//! Outbound webhooks: subscriptions, the event outbox they are fed from, and the durable
+//! delivery queue with its log. Every order's new events enter `event_outbox` in the
+//! transaction that stores them; a fan-out pass turns each into one delivery per subscribed
+//! endpoint (and removes it from the outbox) in one transaction; deliveries are attempted in
+//! order per endpoint and order, retried with back-off, and end delivered or dead.
+
+use crate::orders::Sql;
+use crate::{Result, Store, StoreError, col, from_ms, to_ms};
+use chrono::{DateTime, Utc};
+use jiesu_core::order::Event;
+use jiesu_core::{OrderId, TenantId, UserId};
+use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    pub id: i64,
+    #[serde(skip)]
+    pub tenant: TenantId,
+    pub name: String,
+    pub url: String,
+    /// Signs every delivery (HMAC-SHA256); never shown again after creation.
+    #[serde(skip)]
+    pub secret: String,
+    /// Event kinds it wants (`accepted`, `dispatched`, …); empty: every event.
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == kind)
+    }
+}
+
+/// Orders with new events not yet fanned out.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub order_id: OrderId,
+    pub from_seq: u32,
+    pub to_seq: u32,
+}
+
+pub struct NewDelivery {
+    pub tenant: TenantId,
+    pub webhook_id: i64,
+    pub order_id: OrderId,
+    pub seq: u32,
+    pub event_type: String,
+    pub payload: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A delivery whose turn has come: the oldest pending one of its endpoint and order.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub webhook_id: i64,
+    pub order_id: OrderId,
+    pub seq: u32,
+    pub event_type: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub url: String,
+    pub secret: String,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub delivered: bool,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// Given up: no further attempts.
+    pub dead: bool,
+    pub next_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// One line of the delivery log.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub order_id: i64,
+    pub seq: u32,
+    pub event_type: String,
+    /// pending, delivered or dead.
+    pub status: String,
+    pub attempts: u32,
+    pub next_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+fn webhook_from_row(r: &QueryResult) -> Result<Webhook> {
+    let events: String = col(r, "events")?;
+    Ok(Webhook {
+        id: col(r, "id")?,
+        tenant: TenantId(col(r, "tenant_id")?),
+        name: col(r, "name")?,
+        url: col(r, "url")?,
+        secret: col(r, "secret")?,
+        events: events
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(String::from)
+            .collect(),
+        active: col(r, "active")?,
+        created_at: from_ms(col(r, "created_at")?),
+    })
+}
+
+const WEBHOOK_COLS: &str = "id, tenant_id, name, url, secret, events, active, created_at";
+
+impl Store {
+    pub async fn create_webhook(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        by: UserId,
+    ) -> Result<i64> {
+        let row = self
+            .write
+            .query_one_raw(self.stmt(
+                "INSERT INTO webhooks (tenant_id, name, url, secret, events, active, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                vec![
+                    tenant.0.into(),
+                    name.into(),
+                    url.into(),
+                    secret.into(),
+                    events.join(",").into(),
+                    true.into(),
+                    to_ms(Utc::now()).into(),
+                    by.0.into(),
+                ],
+            ))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        col(&row, "id")
+    }
+
+    pub async fn webhooks(&self, tenant: TenantId) -> Result<Vec<Webhook>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE tenant_id = $1 ORDER BY id"),
+                vec![tenant.0.into()],
+            ))
+            .await?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    /// Every tenant's subscriptions (the fan-out pass's view: a paused one collects its
+    /// deliveries and sends them when resumed).
+    pub async fn all_webhooks(&self) -> Result<Vec<Webhook>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &format!("SELECT {WEBHOOK_COLS} FROM webhooks ORDER BY tenant_id, id"),
+                vec![],
+            ))
+            .await?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    pub async fn set_webhook_active(&self, tenant: TenantId, id: i64, active: bool) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "UPDATE webhooks SET active = $3 WHERE tenant_id = $1 AND id = $2",
+                vec![tenant.0.into(), id.into(), active.into()],
+            ))
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The oldest outbox rows, across tenants.
+    pub async fn event_outbox(&self, limit: u64) -> Result<Vec<OutboxRow>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT id, tenant_id, order_id, from_seq, to_seq FROM event_outbox ORDER BY id LIMIT $1",
+                vec![(limit as i64).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: col(r, "id")?,
+                    tenant: TenantId(col(r, "tenant_id")?),
+                    order_id: OrderId(col(r, "order_id")?),
+                    from_seq: col::<i32>(r, "from_seq")? as u32,
+                    to_seq: col::<i32>(r, "to_seq")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// An order's events from `from_seq` on.
+    pub async fn order_events_from(
+        &self,
+        tenant: TenantId,
+        id: OrderId,
+        from_seq: u32,
+    ) -> Result<Vec<Event>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT payload FROM order_events WHERE tenant_id = $1 AND order_id = $2 AND seq >= $3 ORDER BY seq",
+                vec![tenant.0.into(), id.0.into(), (from_seq as i32).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = col(r, "payload")?;
+                serde_json::from_str(&payload).map_err(StoreError::corrupt)
+            })
+            .collect()
+    }
+
+    /// Stores the deliveries and removes the outbox rows they came from, together: a crash
+    /// leaves either both or neither (and a repeated pass adds no duplicate).
+    pub async fn fan_out(&self, deliveries: &[NewDelivery], done: &[i64]) -> Result<()> {
+        let txn = self.write.begin().await?;
+        for chunk in deliveries.chunks(100) {
+            let mut q = Sql::new(
+                "INSERT INTO webhook_deliveries (tenant_id, webhook_id, order_id, seq, event_type, payload, status, attempts, next_at, created_at) VALUES ",
+            );
+            for (n, d) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                q.push_values([
+                    d.tenant.0.into(),
+                    d.webhook_id.into(),
+                    d.order_id.0.into(),
+                    (d.seq as i32).into(),
+                    d.event_type.clone().into(),
+                    d.payload.clone().into(),
+                    "pending".into(),
+                    0i32.into(),
+                    to_ms(d.at).into(),
+                    to_ms(d.at).into(),
+                ]);
+                q.push(")");
+            }
+            q.push(" ON CONFLICT (tenant_id, webhook_id, order_id, seq) DO NOTHING");
+            txn.execute_raw(q.build(self.backend)).await?;
+        }
+        for chunk in done.chunks(500) {
+            let mut q = Sql::new("DELETE FROM event_outbox WHERE id IN (");
+            let list = q.in_list(chunk);
+            q.push(&list);
+            q.push(")");
+            txn.execute_raw(q.build(self.backend)).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deliveries whose turn has come: pending, due, of an active endpoint, and the oldest
+    /// pending one of their endpoint and order (so one order's events arrive in order).
+    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueDelivery>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT d.id, d.tenant_id, d.webhook_id, d.order_id, d.seq, d.event_type, d.payload, d.attempts, d.created_at, w.url, w.secret \
+                 FROM webhook_deliveries d JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
+                 WHERE d.status = 'pending' AND d.next_at <= $1 AND w.active \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.tenant_id = d.tenant_id AND e.webhook_id = d.webhook_id \
+                   AND e.order_id = d.order_id AND e.seq < d.seq AND e.status = 'pending') \
+                 ORDER BY d.id LIMIT $2",
+                vec![to_ms(now).into(), i64::from(limit).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueDelivery {
+                    id: col(r, "id")?,
+                    tenant: TenantId(col(r, "tenant_id")?),
+                    webhook_id: col(r, "webhook_id")?,
+                    order_id: OrderId(col(r, "order_id")?),
+                    seq: col::<i32>(r, "seq")? as u32,
+                    event_type: col(r, "event_type")?,
+                    payload: col(r, "payload")?,
+                    attempts: col::<i32>(r, "attempts")? as u32,
+                    created_at: from_ms(col(r, "created_at")?),
+                    url: col(r, "url")?,
+                    secret: col(r, "secret")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a batch of attempts in one transaction.
+    pub async fn record_attempts(&self, attempts: &[Attempt]) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write.begin().await?;
+        for a in attempts {
+            let status = if a.delivered {
+                "delivered"
+            } else if a.dead {
+                "dead"
+            } else {
+                "pending"
+            };
+            txn.execute_raw(self.stmt(
+                "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, next_at = $4, \
+                 delivered_at = $5, last_status = $6, last_error = $7 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    a.tenant.0.into(),
+                    a.id.into(),
+                    status.into(),
+                    to_ms(a.next_at).into(),
+                    a.delivered.then(|| to_ms(a.at)).into(),
+                    a.status.map(i32::from).into(),
+                    a.error.clone().into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The delivery log of one endpoint, newest first, optionally of one status.
+    pub async fn deliveries(
+        &self,
+        tenant: TenantId,
+        webhook_id: i64,
+        status: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>> {
+        let mut q = Sql::new(
+            "SELECT id, webhook_id, order_id, seq, event_type, status, attempts, next_at, created_at, delivered_at, last_status, last_error \
+             FROM webhook_deliveries WHERE tenant_id = ",
+        );
+        let t = q.param(tenant.0);
+        q.push(&t);
+        let w = q.param(webhook_id);
+        q.push(&format!(" AND webhook_id = {w}"));
+        if let Some(s) = status {
+            let p = q.param(s.to_string());
+            q.push(&format!(" AND status = {p}"));
+        }
+        if let Some(b) = before_id {
+            let p = q.param(b);
+            q.push(&format!(" AND id < {p}"));
+        }
+        let l = q.param(i64::from(limit));
+        q.push(&format!(" ORDER BY id DESC LIMIT {l}"));
+        let rows = self.read.query_all_raw(q.build(self.backend)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    id: col(r, "id")?,
+                    webhook_id: col(r, "webhook_id")?,
+                    order_id: col(r, "order_id")?,
+                    seq: col::<i32>(r, "seq")? as u32,
+                    event_type: col(r, "event_type")?,
+                    status: col(r, "status")?,
+                    attempts: col::<i32>(r, "attempts")? as u32,
+                    next_at: from_ms(col(r, "next_at")?),
+                    created_at: from_ms(col(r, "created_at")?),
+                    delivered_at: col::<Option<i64>>(r, "delivered_at")?.map(from_ms),
+                    last_status: col::<Option<i32>>(r, "last_status")?.map(|s| s as u16),
+                    last_error: col(r, "last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Sends a dead delivery again (an admin's decision once the receiver is fixed).
+    pub async fn retry_delivery(&self, tenant: TenantId, id: i64) -> Result<()> {
+        let r = self
+            .write
+            .execute_raw(self.stmt(
+                "UPDATE webhook_deliveries SET status = 'pending', next_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'dead'",
+                vec![tenant.0.into(), id.into(), to_ms(Utc::now()).into()],
+            ))
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deliveries per status (pending, delivered, dead) of one endpoint.
+    pub async fn delivery_counts(
+        &self,
+        tenant: TenantId,
+        webhook_id: i64,
+    ) -> Result<Vec<(String, u64)>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 GROUP BY status ORDER BY status",
+                vec![tenant.0.into(), webhook_id.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "status")?, col::<i64>(r, "n")? as u64)))
+            .collect()
+    }
+}
