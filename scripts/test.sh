@@ -51,4 +51,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "no
 fi
 # The server under test is the debug binary the integration tests above built.
 cargo build --locked -p jiesu
+
+echo "== Open311 contract tests (Python client and JSON Schemas written from the specification)"
+tests/contract/run.sh "$CARGO_TARGET_DIR/debug/jiesu" -q
 (cd web && JIESU_BIN="$CARGO_TARGET_DIR/debug/jiesu" npm run e2e --silent)

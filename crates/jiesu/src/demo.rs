@@ -454,7 +454,8 @@ async fn build_users(app: &App, t: TenantId, u: &Units, org: &OrgTree) -> anyhow
                 display_name: "城市服务APP（Open311）".into(),
                 password: None,
                 unit_id: u.root,
-                roles: RoleSet::of(&[Role::System]),
+                // It takes requests in as a call-taker of the city centre would.
+                roles: RoleSet::of(&[Role::Agent]),
                 system_account: true,
             },
         )

@@ -220,26 +220,27 @@ async fn every_event_arrives_once_and_in_order_through_failures_and_timeouts(t: 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let seen = receiver.seen.lock().unwrap();
-    let got: HashSet<String> = seen.processed.iter().cloned().collect();
-    assert_eq!(got, expected, "nothing lost, nothing extra");
-    assert_eq!(
-        seen.processed.len(),
-        expected.len(),
-        "nothing processed twice"
-    );
-    assert_eq!(seen.bad_signatures, 0);
-    assert!(seen.requests > expected.len(), "the failures were retried");
-    for (order, seqs) in &seen.order_seqs {
-        let mut sorted = seqs.clone();
-        sorted.sort_unstable();
+    let redelivered = {
+        let seen = receiver.seen.lock().unwrap();
+        let got: HashSet<String> = seen.processed.iter().cloned().collect();
+        assert_eq!(got, expected, "nothing lost, nothing extra");
         assert_eq!(
-            seqs, &sorted,
-            "order {order}: events arrived in their order"
+            seen.processed.len(),
+            expected.len(),
+            "nothing processed twice"
         );
-    }
-    let redelivered = seen.duplicates;
-    drop(seen);
+        assert_eq!(seen.bad_signatures, 0);
+        assert!(seen.requests > expected.len(), "the failures were retried");
+        for (order, seqs) in &seen.order_seqs {
+            let mut sorted = seqs.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                seqs, &sorted,
+                "order {order}: events arrived in their order"
+            );
+        }
+        seen.duplicates
+    };
 
     // The log tells what happened: failed attempts with their reasons, then success.
     let (s, log) = get(

@@ -50,8 +50,14 @@ pub enum Node {
 }
 
 impl Node {
+    /// Text; an empty value is null (an empty element in XML), so both formats agree.
     fn text(s: impl Into<String>) -> Node {
-        Node::Text(s.into())
+        let s = s.into();
+        if s.is_empty() {
+            Node::Null
+        } else {
+            Node::Text(s)
+        }
     }
     fn opt(s: Option<String>) -> Node {
         s.map_or(Node::Null, Node::Text)

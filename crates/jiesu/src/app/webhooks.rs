@@ -222,7 +222,13 @@ impl App {
         }
         let now = Utc::now();
         let mut deliveries = Vec::new();
-        let mut tenant_codes: HashMap<TenantId, String> = HashMap::new();
+        let tenant_codes: HashMap<TenantId, String> = self
+            .store
+            .tenants()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.code))
+            .collect();
         for row in &rows {
             let Some(subs) = by_tenant.get(&row.tenant) else {
                 continue;
@@ -230,17 +236,6 @@ impl App {
             let Some(order) = self.store.order(row.tenant, row.order_id).await? else {
                 continue;
             };
-            if !tenant_codes.contains_key(&row.tenant) {
-                let code = self
-                    .store
-                    .tenants()
-                    .await?
-                    .into_iter()
-                    .find(|t| t.id == row.tenant)
-                    .map(|t| t.code)
-                    .unwrap_or_default();
-                tenant_codes.insert(row.tenant, code);
-            }
             let tenant_code = tenant_codes.get(&row.tenant).cloned().unwrap_or_default();
             let events = self
                 .store
