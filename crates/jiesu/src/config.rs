@@ -47,6 +47,11 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// The first retry's delay in milliseconds; each further one doubles it (at most an hour).
     pub webhook_retry_base_ms: u64,
+    /// 漏话回拨: callback attempts that do not reach the caller before the item is closed as
+    /// unreachable.
+    pub missed_call_max_attempts: u32,
+    /// The service level's threshold: calls answered within this many seconds.
+    pub telephony_service_level_s: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,6 +93,8 @@ impl Default for Config {
             webhook_concurrency: 32,
             webhook_max_attempts: 12,
             webhook_retry_base_ms: 1000,
+            missed_call_max_attempts: 3,
+            telephony_service_level_s: 20,
         }
     }
 }
@@ -113,7 +120,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 18] = [
+    const KEYS: [&'static str; 20] = [
         "data_dir",
         "listen",
         "database_url",
@@ -132,6 +139,8 @@ impl Config {
         "webhook_concurrency",
         "webhook_max_attempts",
         "webhook_retry_base_ms",
+        "missed_call_max_attempts",
+        "telephony_service_level_s",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -207,6 +216,16 @@ impl Config {
                 "webhook_retry_base_ms",
                 (10..=3_600_000).contains(&self.webhook_retry_base_ms),
                 "must be between 10 and 3600000",
+            ),
+            (
+                "missed_call_max_attempts",
+                (1..=20).contains(&self.missed_call_max_attempts),
+                "must be between 1 and 20",
+            ),
+            (
+                "telephony_service_level_s",
+                (1..=600).contains(&self.telephony_service_level_s),
+                "must be between 1 and 600",
             ),
         ] {
             if !ok {

@@ -44,6 +44,7 @@ pub async fn launch(
     let scheduler = tokio::spawn(scheduler(app.clone()));
     let indexer = tokio::spawn(indexer(app.clone()));
     let webhooks = tokio::spawn(app::webhooks::run(app.clone()));
+    let transfers = tokio::spawn(app::transfers::run(app.clone()));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -51,6 +52,7 @@ pub async fn launch(
     scheduler.abort();
     indexer.abort();
     webhooks.abort();
+    transfers.abort();
     app.store.close().await;
     Ok(())
 }

@@ -25,6 +25,8 @@ impl MigratorTrait for Migrator {
             Box::new(M0009StatDaily),
             Box::new(M0010HardCases),
             Box::new(M0011Interfaces),
+            Box::new(M0012Telephony),
+            Box::new(M0013Transfers),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -770,5 +772,124 @@ CREATE INDEX webhook_deliveries_log ON webhook_deliveries (tenant_id, webhook_id
 impl MigrationTrait for M0011Interfaces {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0011).await
+    }
+}
+
+struct M0012Telephony;
+
+impl MigrationName for M0012Telephony {
+    fn name(&self) -> &str {
+        "m0012_telephony"
+    }
+}
+
+/// Issue 8: the call centre's call events (one row per call, its state and times) and the
+/// missed-call queue (漏话回拨): one pending item per caller, every attempt in its log.
+const M0012: &str = r#"
+CREATE TABLE calls (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    call_id TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    line TEXT NOT NULL,
+    state TEXT NOT NULL,
+    agent TEXT,
+    incoming_at BIGINT NOT NULL,
+    answered_at BIGINT,
+    abandoned_at BIGINT,
+    ended_at BIGINT,
+    {LEAF_PK},
+    UNIQUE (tenant_id, call_id)
+);
+CREATE INDEX calls_period ON calls (tenant_id, incoming_at);
+CREATE TABLE missed_calls (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    caller TEXT NOT NULL,
+    first_call_id TEXT NOT NULL,
+    missed INTEGER NOT NULL,
+    first_at BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    attempts INTEGER NOT NULL,
+    order_id BIGINT,
+    closed_at BIGINT,
+    {LEAF_PK}
+);
+CREATE UNIQUE INDEX missed_calls_pending ON missed_calls (tenant_id, caller) WHERE status = 'pending';
+CREATE INDEX missed_calls_queue ON missed_calls (tenant_id, status, first_at);
+CREATE TABLE missed_call_log (
+    tenant_id BIGINT NOT NULL,
+    missed_id BIGINT NOT NULL,
+    no INTEGER NOT NULL,
+    at BIGINT NOT NULL,
+    by_user BIGINT,
+    by_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    note TEXT,
+    order_id BIGINT,
+    PRIMARY KEY (tenant_id, missed_id, no)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0012Telephony {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0012).await
+    }
+}
+
+struct M0013Transfers;
+
+impl MigrationName for M0013Transfers {
+    fn name(&self) -> &str {
+        "m0013_transfers"
+    }
+}
+
+/// Issue 8: the platforms a centre exchanges orders with (110, utility hotlines, the grid
+/// platform, other 12345 centres) and each transfer between them: outbound ones are sent until
+/// the other side answers; inbound ones report the order's progress back until it has seen
+/// every change (`synced_seq`).
+const M0013: &str = r#"
+CREATE TABLE transfer_peers (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    {ID},
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    token TEXT NOT NULL,
+    active {BOOL} NOT NULL,
+    created_at BIGINT NOT NULL,
+    {PK},
+    UNIQUE (tenant_id, code)
+);
+CREATE TABLE transfers (
+    tenant_id BIGINT NOT NULL,
+    {ID},
+    peer_id BIGINT NOT NULL,
+    direction TEXT NOT NULL,
+    transfer_key TEXT NOT NULL,
+    order_id BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    remote_ref TEXT,
+    attempts INTEGER NOT NULL,
+    next_at BIGINT NOT NULL,
+    last_error TEXT,
+    synced_seq INTEGER NOT NULL,
+    created_at BIGINT NOT NULL,
+    {LEAF_PK},
+    UNIQUE (tenant_id, peer_id, direction, transfer_key)
+);
+CREATE INDEX transfers_due ON transfers (state, next_at);
+CREATE INDEX transfers_order ON transfers (tenant_id, order_id)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0013Transfers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0013).await
     }
 }

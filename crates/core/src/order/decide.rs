@@ -181,6 +181,29 @@ pub enum Command {
     },
     /// The scheduler: send the reminders and the overdue mark that are due by now.
     Alert,
+    /// Transfer to another platform (转110 / 转公共事业热线) before dispatch. An emergency
+    /// (突发) goes to 110 first: another platform only after a transfer to 110.
+    Transfer {
+        id: String,
+        peer_id: i64,
+        peer: String,
+        kind: PeerKind,
+        reason: String,
+        close_on_accept: bool,
+    },
+    /// The platform's answer to a transfer (the interface, acting as the system).
+    TransferAnswer {
+        id: String,
+        accepted: bool,
+        remote_ref: Option<String>,
+        reason: Option<String>,
+    },
+    /// The platform's report on a transfer it accepted.
+    TransferStatus {
+        id: String,
+        status: String,
+        note: Option<String>,
+    },
 }
 
 impl Command {
@@ -207,6 +230,9 @@ impl Command {
             Command::MergeInto { .. } => "merge",
             Command::AbsorbMerge { .. } => "absorb_merge",
             Command::Alert => "alert",
+            Command::Transfer { .. } => "transfer",
+            Command::TransferAnswer { .. } => "transfer_answer",
+            Command::TransferStatus { .. } => "transfer_status",
         }
     }
 }
@@ -900,6 +926,105 @@ impl Order {
                 }
                 Ok((who, events))
             }
+            Command::Transfer {
+                id,
+                peer_id,
+                peer,
+                kind,
+                reason,
+                close_on_accept,
+            } => {
+                let who = actor.act_as(&[Role::Agent, Role::Dispatcher], "转办其他平台")?;
+                self.ensure_centre_staff(ctx, "转办其他平台")?;
+                self.ensure_status(&[Status::PendingReview, Status::Returned], "转办其他平台")?;
+                let live = |t: &&Transfer| t.state != TransferState::Failed;
+                if self
+                    .transfers
+                    .iter()
+                    .filter(live)
+                    .any(|t| t.peer_id == *peer_id)
+                {
+                    return Err(DomainError::conflict(format!("工单已转办“{peer}”")));
+                }
+                if self.flags.emergency
+                    && *kind != PeerKind::Police110
+                    && !self
+                        .transfers
+                        .iter()
+                        .filter(live)
+                        .any(|t| t.kind == PeerKind::Police110)
+                {
+                    return Err(DomainError::invalid(
+                        "peer_id",
+                        "突发事件涉及人身财产安全，须先转110处置",
+                    ));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::TransferRequested {
+                        transfer: Box::new(Transfer {
+                            id: required_text("id", id, 100)?,
+                            peer_id: *peer_id,
+                            peer: peer.clone(),
+                            kind: *kind,
+                            reason: reason_text("reason", reason)?,
+                            close_on_accept: *close_on_accept,
+                            state: TransferState::Requested,
+                            remote_ref: None,
+                            remote_status: None,
+                            requested_at: ctx.now,
+                        }),
+                    }],
+                ))
+            }
+            Command::TransferAnswer {
+                id,
+                accepted,
+                remote_ref,
+                reason,
+            } => {
+                let who = actor.act_as(&[Role::System], "记录转办结果")?;
+                let t = self
+                    .transfers
+                    .iter()
+                    .find(|t| t.id == *id)
+                    .ok_or_else(|| DomainError::conflict("没有这次转办"))?;
+                if t.state != TransferState::Requested {
+                    return Err(DomainError::conflict("转办结果已记录"));
+                }
+                // Closed meanwhile (e.g. withdrawn): the acknowledgement is still recorded,
+                // and closes nothing.
+                let kind = if *accepted {
+                    EventKind::TransferAccepted {
+                        id: id.clone(),
+                        remote_ref: remote_ref.clone(),
+                    }
+                } else {
+                    EventKind::TransferFailed {
+                        id: id.clone(),
+                        reason: reason.clone().unwrap_or_else(|| "对方平台拒收".into()),
+                    }
+                };
+                Ok((who, vec![kind]))
+            }
+            Command::TransferStatus { id, status, note } => {
+                let who = actor.act_as(&[Role::System], "记录对方平台进展")?;
+                if !self.transfers.iter().any(|t| t.id == *id) {
+                    return Err(DomainError::conflict("没有这次转办"));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::TransferStatus {
+                        id: id.clone(),
+                        status: required_text("status", status, 100)?,
+                        note: crate::values::optional_text(
+                            "note",
+                            note.as_deref(),
+                            MAX_TEXT_CHARS,
+                        )?,
+                    }],
+                ))
+            }
             Command::AbsorbMerge { source } => {
                 let who = actor.act_as(&[Role::Dispatcher], "合并工单")?;
                 if matches!(
@@ -1117,6 +1242,7 @@ impl Order {
             escalated: false,
             supervision: None,
             notices: Vec::new(),
+            transfers: Vec::new(),
             updated_at: e.at,
             closed_at: None,
             version: 1,
@@ -1505,6 +1631,28 @@ impl Order {
                     due: *due,
                     unit_id: *unit_id,
                 });
+            }
+            EventKind::TransferRequested { transfer } => self.transfers.push((**transfer).clone()),
+            EventKind::TransferAccepted { id, remote_ref } => {
+                let mut close = false;
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == *id) {
+                    t.state = TransferState::Accepted;
+                    t.remote_ref = remote_ref.clone();
+                    close = t.close_on_accept;
+                }
+                if close && !self.status.is_terminal() {
+                    self.close(Status::Closed, Some(Closure::Transferred), at);
+                }
+            }
+            EventKind::TransferFailed { id, .. } => {
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == *id) {
+                    t.state = TransferState::Failed;
+                }
+            }
+            EventKind::TransferStatus { id, status, .. } => {
+                if let Some(t) = self.transfers.iter_mut().find(|t| t.id == *id) {
+                    t.remote_status = Some(status.clone());
+                }
             }
         }
         self.version = e.seq;

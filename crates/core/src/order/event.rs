@@ -158,6 +158,27 @@ pub enum EventKind {
         due: DateTime<Utc>,
         unit_id: UnitId,
     },
+    /// The centre transfers the order to another platform (转110, 转公共事业热线).
+    TransferRequested {
+        transfer: Box<Transfer>,
+    },
+    /// The other platform acknowledged the transfer; with `close_on_accept` the order is
+    /// closed as transferred.
+    TransferAccepted {
+        id: String,
+        remote_ref: Option<String>,
+    },
+    /// The other platform refused the transfer, or could not be reached in time.
+    TransferFailed {
+        id: String,
+        reason: String,
+    },
+    /// The other platform reported how it is handling the transferred order.
+    TransferStatus {
+        id: String,
+        status: String,
+        note: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -187,6 +208,10 @@ impl EventKind {
             EventKind::RepeatFound { .. } => "repeat_found",
             EventKind::ReminderSent { .. } => "reminder_sent",
             EventKind::OverdueMarked { .. } => "overdue_marked",
+            EventKind::TransferRequested { .. } => "transfer_requested",
+            EventKind::TransferAccepted { .. } => "transfer_accepted",
+            EventKind::TransferFailed { .. } => "transfer_failed",
+            EventKind::TransferStatus { .. } => "transfer_status",
         }
     }
 
@@ -226,6 +251,10 @@ impl EventKind {
             EventKind::RepeatFound { .. } => "识别为重复诉求",
             EventKind::ReminderSent { .. } => "到期提醒",
             EventKind::OverdueMarked { .. } => "逾期",
+            EventKind::TransferRequested { .. } => "转办其他平台",
+            EventKind::TransferAccepted { .. } => "对方平台已接收",
+            EventKind::TransferFailed { .. } => "转办失败",
+            EventKind::TransferStatus { .. } => "对方平台办理进展",
         }
     }
 
@@ -247,6 +276,9 @@ impl EventKind {
             EventKind::Supervised { notice } => Some(&notice.content),
             EventKind::NoticeResponded { content, .. } => Some(content),
             EventKind::Dispatched { note, .. } => note.as_deref(),
+            EventKind::TransferRequested { transfer } => Some(&transfer.reason),
+            EventKind::TransferFailed { reason, .. } => Some(reason),
+            EventKind::TransferStatus { note, status, .. } => note.as_deref().or(Some(status)),
             _ => None,
         }
     }

@@ -113,8 +113,47 @@ coded_enum!(
         InstantAnswer = "instant_answer": "即答办结",
         Callback = "callback": "回访办结",
         WithoutCallback = "without_callback": "免回访办结",
+        Transferred = "transferred": "转办结",
     }
 );
+
+coded_enum!(
+    /// The kind of platform an order can be transferred to (DOMAIN §8).
+    PeerKind {
+        Police110 = "police_110": "110",
+        Utility = "utility": "公共事业热线",
+        Grid = "grid": "网格平台",
+        Hotline = "hotline": "其他12345平台",
+    }
+);
+
+coded_enum!(
+    /// Where an outbound transfer stands.
+    TransferState {
+        Requested = "requested": "转办中",
+        Accepted = "accepted": "对方已接收",
+        Failed = "failed": "转办失败",
+    }
+);
+
+/// An outbound transfer of the order to another platform (110, a utility hotline, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// Our id of the transfer: the idempotency key the other platform sees.
+    pub id: String,
+    pub peer_id: i64,
+    pub peer: String,
+    pub kind: PeerKind,
+    pub reason: String,
+    /// Close the order as transferred once the other platform accepts it.
+    pub close_on_accept: bool,
+    pub state: TransferState,
+    /// The other platform's number for it, once accepted.
+    pub remote_ref: Option<String>,
+    /// Its latest status there, as reported back.
+    pub remote_status: Option<String>,
+    pub requested_at: DateTime<Utc>,
+}
 
 coded_enum!(
     /// A unit's part in an order.
@@ -499,6 +538,9 @@ pub struct Order {
     /// Supervision notices to units, in the order issued.
     #[serde(default)]
     pub notices: Vec<SupervisionNotice>,
+    /// Transfers to other platforms (110, utility hotlines, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<Transfer>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     /// Number of events folded in; the next event's sequence number is `version + 1`.

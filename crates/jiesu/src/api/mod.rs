@@ -13,6 +13,7 @@ pub mod orders;
 pub mod portal;
 pub mod search;
 pub mod stats;
+pub mod telephony;
 pub mod time;
 pub mod ui;
 pub mod webhooks;
@@ -312,6 +313,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "dispatch", description = "智能派单：派单目录、派单建议（分类、区域、承办单位）与建议准确率"),
         (name = "insight", description = "研判分析：热点、预警、同比趋势、疑似重复工单"),
         (name = "stats", description = "统计：响应率、办结率、按期办结率、解决率、满意率、即答率、回访率及其明细工单"),
+        (name = "telephony", description = "话务对接：通话事件、接通率与应答时长、漏话回拨"),
         (name = "system", description = "健康检查"),
     )
 )]
@@ -349,6 +351,7 @@ pub fn router(app: AppState) -> Router {
         .merge(insight::router())
         .merge(stats::router())
         .merge(webhooks::router())
+        .merge(telephony::router())
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(<open311::Open311Doc as utoipa::OpenApi>::openapi());

@@ -55,7 +55,7 @@ fn day(field: &str, s: &str) -> ApiResult<NaiveDate> {
         .map_err(|_| FieldError::new(field, "日期格式须为 YYYY-MM-DD").into())
 }
 
-fn period(from: &str, to: &str) -> ApiResult<Period> {
+pub(crate) fn period(from: &str, to: &str) -> ApiResult<Period> {
     Ok(Period::new(day("from", from)?, day("to", to)?)?)
 }
 
@@ -205,6 +205,11 @@ pub struct RatesDto {
     pub instant_answer_rate: Option<f64>,
     /// 回访率 = callback_done / callback_due
     pub callback_rate: Option<f64>,
+    /// 接通率 = calls answered / (answered + abandoned), from the call centre's events; only
+    /// for the whole centre (no unit, category or region) and where calls were reported.
+    pub connect_rate: Option<f64>,
+    /// The calls behind `connect_rate`.
+    pub calls: Option<CallCountsDto>,
     pub counts: CountsDto,
     pub formulas: FormulasDto,
 }
@@ -222,7 +227,30 @@ async fn rates(
     let period = period(&q.from, &q.to)?;
     let cut = cut(q.unit, q.category.as_deref(), q.region.as_deref())?;
     let r = app.rates(&p, period, &cut).await?;
-    Ok(Json(rates_dto(r)))
+    // Calls are the centre's: only for a reader of the whole centre with no cut.
+    let calls = if r.unit.is_none() && cut.category.is_none() && cut.region.is_none() {
+        Some(app.call_stats_of(p.tenant, period).await?)
+    } else {
+        None
+    };
+    let mut dto = rates_dto(r);
+    if let Some(c) = calls.filter(|c| c.offered > 0) {
+        dto.connect_rate = c.connect_rate.map(|v| (v * 10_000.0).round() / 10_000.0);
+        dto.calls = Some(CallCountsDto {
+            offered: c.offered,
+            answered: c.answered,
+            abandoned: c.abandoned,
+        });
+    }
+    Ok(Json(dto))
+}
+
+/// Calls counted for 接通率.
+#[derive(Serialize, ToSchema)]
+pub struct CallCountsDto {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -875,6 +903,8 @@ fn rates_dto(r: crate::app::stats::RateReport) -> RatesDto {
         satisfaction_rate: round(r.rates.satisfaction_rate),
         instant_answer_rate: round(r.rates.instant_answer_rate),
         callback_rate: round(r.rates.callback_rate),
+        connect_rate: None,
+        calls: None,
         counts: r.counts.into(),
         formulas: r.formulas.into(),
     }

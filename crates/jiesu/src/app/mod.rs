@@ -17,7 +17,9 @@ pub mod report;
 pub mod search;
 pub mod stats;
 pub mod supervision;
+pub mod telephony;
 pub mod time;
+pub mod transfers;
 pub mod webhooks;
 
 use crate::config::Config;

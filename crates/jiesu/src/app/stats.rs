@@ -52,7 +52,7 @@ impl Period {
     }
 
     /// `[start, end)` in epoch milliseconds.
-    fn millis(&self) -> (i64, i64) {
+    pub(crate) fn millis(&self) -> (i64, i64) {
         let start = |d: NaiveDate| {
             d.and_hms_opt(0, 0, 0)
                 .map_or(0, |t| t.and_utc().timestamp_millis() - CHINA_OFFSET_MS)

@@ -177,13 +177,18 @@ impl TestApp {
 
     /// A client logged in as `username` (cookie session).
     pub async fn login(&self, username: &str) -> Client {
+        self.login_tenant(username, "t1").await
+    }
+
+    /// A client logged in as `username` of the tenant with code `tenant`.
+    pub async fn login_tenant(&self, username: &str, tenant: &str) -> Client {
         let c = Client::builder()
             .cookie_store(true)
             .build()
             .expect("client");
         let r = c
             .post(self.url("/api/auth/login"))
-            .json(&json!({"username": username, "password": PASSWORD, "tenant": "t1"}))
+            .json(&json!({"username": username, "password": PASSWORD, "tenant": tenant}))
             .send()
             .await
             .expect("login request");
