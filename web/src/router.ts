@@ -94,6 +94,11 @@ const routes: RouteRecordRaw[] = [
         meta: { title: '接口令牌', roles: ['admin'] },
       },
       {
+        path: 'admin/webhooks',
+        component: () => import('./views/admin/WebhooksView.vue'),
+        meta: { title: '推送订阅', roles: ['admin'] },
+      },
+      {
         path: 'admin/qrcode',
         component: () => import('./views/admin/QrCodeView.vue'),
         meta: { title: '码上说二维码', roles: ['admin'] },

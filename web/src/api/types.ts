@@ -69,6 +69,47 @@ export interface Token {
   created_at: string
   expires_at?: string | null
   revoked: boolean
+  /** The interfaces it may use: api, open311, transfer, telephony, grid. */
+  scopes: string[]
+}
+
+/** A subscription of another system to order events (GET /api/webhooks). */
+export interface Webhook {
+  id: number
+  name: string
+  url: string
+  /** Event kinds it receives; empty: all. */
+  events: string[]
+  active: boolean
+  created_at: string
+  /** Deliveries by status. */
+  pending: number
+  delivered: number
+  dead: number
+}
+
+export interface Webhooks {
+  items: Webhook[]
+  /** The event kinds a subscription may name. */
+  event_kinds: string[]
+}
+
+/** One event of one order sent (or to be sent) to one subscription, newest first. */
+export interface WebhookDelivery {
+  id: number
+  order_id: number
+  seq: number
+  /** `order.<kind>`. */
+  event_type: string
+  /** pending, delivered or dead. */
+  status: string
+  attempts: number
+  next_at: string
+  created_at: string
+  delivered_at: string | null
+  /** The receiver's HTTP status of the last attempt, if it answered. */
+  last_status: number | null
+  last_error: string | null
 }
 
 export interface OrderSummary {

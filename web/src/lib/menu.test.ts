@@ -73,7 +73,7 @@ describe('role → menu', () => {
   })
   it('gives admins every admin page', () => {
     const p = paths(['admin'])
-    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/qrcode', '/admin/kb-synonyms', '/admin/dispatch-catalogue']) {
+    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/webhooks', '/admin/qrcode', '/admin/kb-synonyms', '/admin/dispatch-catalogue']) {
       expect(p).toContain(x)
     }
   })

@@ -80,6 +80,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/admin/time-rules', label: '办理时限', icon: 'Timer', roles: ['admin'], group: '系统管理' },
   { path: '/admin/calendar', label: '工作日历', icon: 'Calendar', roles: ['admin'], group: '系统管理' },
   { path: '/admin/tokens', label: '接口令牌', icon: 'Key', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/webhooks', label: '推送订阅', icon: 'Share', roles: ['admin'], group: '系统管理' },
   { path: '/admin/qrcode', label: '码上说二维码', icon: 'Grid', roles: ['admin'], group: '系统管理' },
   { path: '/admin/dispatch-catalogue', label: '派单目录', icon: 'Guide', roles: CATALOGUE_ROLES, group: '系统管理' },
   { path: '/admin/kb-synonyms', label: '知识库同义词', icon: 'Connection', roles: ['admin'], group: '系统管理' },

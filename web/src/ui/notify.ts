@@ -24,3 +24,13 @@ export async function confirm(message: string, title = '请确认'): Promise<boo
     return false
   }
 }
+
+/** Copies a secret shown once (a token, a signing key) to the clipboard, saying how it went. */
+export async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text)
+    showOk('已复制')
+  } catch {
+    showError(new Error('无法访问剪贴板，请手动复制'))
+  }
+}
