@@ -6,7 +6,7 @@ use crate::app::{AppError, Principal};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use jiesu_core::role::Scope;
@@ -53,6 +53,31 @@ impl FromRequestParts<AppState> for AuthUser {
             return Err(AppError::Forbidden("跨站请求被拒绝".into()).into());
         }
         Ok(AuthUser(p))
+    }
+}
+
+/// The system behind an interface's bearer token, which must hold one of `scopes` (a token
+/// for the JSON API alone cannot use the interfaces, and the other way round).
+pub async fn interface_principal(
+    app: &AppState,
+    headers: &HeaderMap,
+    scopes: &[Scope],
+) -> ApiResult<Principal> {
+    let token = header_str(headers, header::AUTHORIZATION)
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .ok_or(ApiError::App(AppError::Unauthenticated))?;
+    match app.token_principal(token.trim()).await? {
+        Some(p)
+            if p.token_scopes
+                .is_some_and(|s| scopes.iter().any(|x| s.contains(*x))) =>
+        {
+            Ok(p)
+        }
+        Some(_) => {
+            let names: Vec<&str> = scopes.iter().map(|s| s.label()).collect();
+            Err(AppError::Forbidden(format!("该令牌不能用于{}", names.join("或"))).into())
+        }
+        None => Err(AppError::Unauthenticated.into()),
     }
 }
 

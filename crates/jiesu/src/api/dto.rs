@@ -381,6 +381,10 @@ pub struct OrderDto {
     /// Supervision notices to units, with their responses.
     #[schema(value_type = Vec<Object>)]
     pub notices: Vec<jiesu_core::order::SupervisionNotice>,
+    /// Transfers to other platforms (110, utility hotlines): peer, kind, reason, state
+    /// (`requested`, `accepted`, `failed`), the platform's number and latest reported status.
+    #[schema(value_type = Vec<Object>)]
+    pub transfers: Vec<jiesu_core::order::Transfer>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: u32,
@@ -454,6 +458,7 @@ impl OrderDto {
             escalated: o.escalated,
             supervision: o.supervision.map(|l| coded!(l)),
             notices: o.notices.clone(),
+            transfers: o.transfers.clone(),
             updated_at: o.updated_at,
             closed_at: o.closed_at,
             version: o.version,

@@ -15,6 +15,7 @@ pub mod search;
 pub mod stats;
 pub mod telephony;
 pub mod time;
+pub mod transfers;
 pub mod ui;
 pub mod webhooks;
 
@@ -313,6 +314,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
         (name = "dispatch", description = "智能派单：派单目录、派单建议（分类、区域、承办单位）与建议准确率"),
         (name = "insight", description = "研判分析：热点、预警、同比趋势、疑似重复工单"),
         (name = "stats", description = "统计：响应率、办结率、按期办结率、解决率、满意率、即答率、回访率及其明细工单"),
+        (name = "transfer", description = "平台转办：110、公共事业热线、网格平台与其他热线平台之间的工单转办、回执与状态同步"),
         (name = "telephony", description = "话务对接：通话事件、接通率与应答时长、漏话回拨"),
         (name = "system", description = "健康检查"),
     )
@@ -352,6 +354,7 @@ pub fn router(app: AppState) -> Router {
         .merge(stats::router())
         .merge(webhooks::router())
         .merge(telephony::router())
+        .merge(transfers::router())
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(<open311::Open311Doc as utoipa::OpenApi>::openapi());

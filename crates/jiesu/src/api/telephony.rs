@@ -1,15 +1,15 @@
 //! Telephony: call events from the call centre, the missed-call queue (漏话回拨) and the
 //! centre's call figures (接通率, answer times).
 
-use super::auth::AuthUser;
+use super::auth::{AuthUser, interface_principal};
 use super::stats::period;
-use super::{ApiError, ApiJson, ApiResult, AppState, ErrorBody, header_str, query};
+use super::{ApiJson, ApiResult, AppState, ErrorBody, query};
+use crate::app::AppError;
 use crate::app::telephony::{CallEventInput, CallStats, MissedView};
-use crate::app::{AppError, Principal};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use jiesu_core::role::Scope;
 use jiesu_store::telephony::{CallApplied, MissedCallLog};
@@ -17,23 +17,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// The system behind an interface's bearer token, which must hold `scope` (a token for the
-/// JSON API alone cannot post call events, and the other way round).
-pub async fn interface_principal(
-    app: &AppState,
-    headers: &HeaderMap,
-    scope: Scope,
-) -> ApiResult<Principal> {
-    let token = header_str(headers, header::AUTHORIZATION)
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .ok_or(ApiError::App(AppError::Unauthenticated))?;
-    match app.token_principal(token.trim()).await? {
-        Some(p) if p.token_scopes.is_some_and(|s| s.contains(scope)) => Ok(p),
-        Some(_) => Err(AppError::Forbidden(format!("该令牌不能用于{}", scope.label())).into()),
-        None => Err(AppError::Unauthenticated.into()),
-    }
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +58,7 @@ async fn call_event(
     headers: HeaderMap,
     ApiJson(r): ApiJson<CallEventRequest>,
 ) -> ApiResult<Json<CallEventResponse>> {
-    let p = interface_principal(&app, &headers, Scope::Telephony).await?;
+    let p = interface_principal(&app, &headers, &[Scope::Telephony]).await?;
     let call_id = r.call_id.clone();
     let result = app
         .call_event(
