@@ -27,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0011Interfaces),
             Box::new(M0012Telephony),
             Box::new(M0013Transfers),
+            Box::new(M0014Notifications),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -891,5 +892,47 @@ CREATE INDEX transfers_order ON transfers (tenant_id, order_id)
 impl MigrationTrait for M0013Transfers {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0013).await
+    }
+}
+
+struct M0014Notifications;
+
+impl MigrationName for M0014Notifications {
+    fn name(&self) -> &str {
+        "m0014_outbound_messages"
+    }
+}
+
+/// Issue 8: notifications (SMS to citizens, WeChat work messages to units) derived from order
+/// events in the fan-out pass, kept until the adapter has sent them: one per event, template
+/// and recipient.
+const M0014: &str = r#"
+CREATE TABLE outbound_messages (
+    tenant_id BIGINT NOT NULL,
+    {ID},
+    order_id BIGINT NOT NULL,
+    seq INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    template TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    sent_at BIGINT,
+    adapter TEXT,
+    last_error TEXT,
+    {LEAF_PK},
+    UNIQUE (tenant_id, order_id, seq, template, recipient)
+);
+CREATE INDEX outbound_messages_due ON outbound_messages (status, next_at, id);
+CREATE INDEX outbound_messages_order ON outbound_messages (tenant_id, order_id)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0014Notifications {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0014).await
     }
 }

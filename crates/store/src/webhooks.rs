@@ -54,6 +54,77 @@ pub struct NewDelivery {
     pub at: DateTime<Utc>,
 }
 
+/// A notification to store, derived from an event.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub tenant: TenantId,
+    pub order_id: OrderId,
+    pub seq: u32,
+    /// sms or wechat
+    pub channel: &'static str,
+    /// A phone number, or `unit:<id>` for a unit's work account.
+    pub recipient: String,
+    pub template: &'static str,
+    pub body: String,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub tenant: TenantId,
+    pub order_id: i64,
+    pub seq: u32,
+    pub channel: String,
+    pub recipient: String,
+    pub template: String,
+    pub body: String,
+    /// pending, sent or failed
+    pub status: String,
+    pub attempts: u32,
+    pub next_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub adapter: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// What one send came to.
+#[derive(Debug, Clone)]
+pub struct SendResult {
+    pub id: i64,
+    pub tenant: TenantId,
+    /// sent, pending (to retry) or failed
+    pub status: &'static str,
+    pub adapter: String,
+    pub error: Option<String>,
+    pub next_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+const MESSAGE_COLS: &str = "id, tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at, sent_at, adapter, last_error";
+
+fn message_from_row(r: &QueryResult) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: col(r, "id")?,
+        tenant: TenantId(col(r, "tenant_id")?),
+        order_id: col(r, "order_id")?,
+        seq: col::<i32>(r, "seq")? as u32,
+        channel: col(r, "channel")?,
+        recipient: col(r, "recipient")?,
+        template: col(r, "template")?,
+        body: col(r, "body")?,
+        status: col(r, "status")?,
+        attempts: col::<i32>(r, "attempts")? as u32,
+        next_at: from_ms(col(r, "next_at")?),
+        created_at: from_ms(col(r, "created_at")?),
+        sent_at: col::<Option<i64>>(r, "sent_at")?.map(from_ms),
+        adapter: col(r, "adapter")?,
+        last_error: col(r, "last_error")?,
+    })
+}
+
 /// A delivery whose turn has come: the oldest pending one of its endpoint and order.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
@@ -238,8 +309,38 @@ impl Store {
 
     /// Stores the deliveries and removes the outbox rows they came from, together: a crash
     /// leaves either both or neither (and a repeated pass adds no duplicate).
-    pub async fn fan_out(&self, deliveries: &[NewDelivery], done: &[i64]) -> Result<()> {
+    pub async fn fan_out(
+        &self,
+        deliveries: &[NewDelivery],
+        notifications: &[NewMessage],
+        done: &[i64],
+    ) -> Result<()> {
         let txn = self.write.begin().await?;
+        let now = to_ms(Utc::now());
+        for chunk in notifications.chunks(100) {
+            let mut q = Sql::new(
+                "INSERT INTO outbound_messages (tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at) VALUES ",
+            );
+            for (n, x) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                q.push_values([
+                    x.tenant.0.into(),
+                    x.order_id.0.into(),
+                    (x.seq as i32).into(),
+                    x.channel.into(),
+                    x.recipient.clone().into(),
+                    x.template.into(),
+                    x.body.clone().into(),
+                    "pending".into(),
+                    0i32.into(),
+                    now.into(),
+                    now.into(),
+                ]);
+                q.push(")");
+            }
+            q.push(" ON CONFLICT (tenant_id, order_id, seq, template, recipient) DO NOTHING");
+            txn.execute_raw(q.build(self.backend)).await?;
+        }
         for chunk in deliveries.chunks(100) {
             let mut q = Sql::new(
                 "INSERT INTO webhook_deliveries (tenant_id, webhook_id, order_id, seq, event_type, payload, status, attempts, next_at, created_at) VALUES ",
@@ -420,5 +521,114 @@ impl Store {
         rows.iter()
             .map(|r| Ok((col(r, "status")?, col::<i64>(r, "n")? as u64)))
             .collect()
+    }
+}
+
+impl Store {
+    /// Several orders' events from the given sequence numbers on (the fan-out's read).
+    pub async fn events_from(
+        &self,
+        tenant: TenantId,
+        from: &[(OrderId, u32)],
+    ) -> Result<Vec<(OrderId, Event)>> {
+        if from.is_empty() {
+            return Ok(Vec::new());
+        }
+        let min: std::collections::HashMap<i64, u32> =
+            from.iter().map(|(o, s)| (o.0, *s)).collect();
+        let mut q = Sql::new("SELECT order_id, seq, payload FROM order_events WHERE tenant_id = ");
+        let t = q.param(tenant.0);
+        q.push(&t);
+        q.push(" AND order_id IN (");
+        let ids: Vec<i64> = min.keys().copied().collect();
+        let list = q.in_list(&ids);
+        q.push(&list);
+        q.push(") ORDER BY order_id, seq");
+        let rows = self.read.query_all_raw(q.build(self.backend)).await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let order: i64 = col(r, "order_id")?;
+            let seq = col::<i32>(r, "seq")? as u32;
+            if min.get(&order).is_some_and(|m| seq >= *m) {
+                let payload: String = col(r, "payload")?;
+                out.push((
+                    OrderId(order),
+                    serde_json::from_str(&payload).map_err(StoreError::corrupt)?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Notifications due to be sent, across tenants.
+    pub async fn due_messages(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<MessageRow>> {
+        let rows = self
+            .read
+            .query_all_raw(self.stmt(
+                &format!(
+                    "SELECT {MESSAGE_COLS} FROM outbound_messages WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at, id LIMIT $2"
+                ),
+                vec![to_ms(now).into(), i64::from(limit).into()],
+            ))
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Records a batch of sends in one transaction.
+    pub async fn record_sends(&self, sends: &[SendResult]) -> Result<()> {
+        if sends.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write.begin().await?;
+        for s in sends {
+            txn.execute_raw(self.stmt(
+                "UPDATE outbound_messages SET status = $3, attempts = attempts + 1, next_at = $4, sent_at = $5, adapter = $6, last_error = $7 \
+                 WHERE tenant_id = $1 AND id = $2",
+                vec![
+                    s.tenant.0.into(),
+                    s.id.into(),
+                    s.status.into(),
+                    to_ms(s.next_at).into(),
+                    (s.status == "sent").then(|| to_ms(s.at)).into(),
+                    s.adapter.clone().into(),
+                    s.error.clone().into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The notification log, newest first, optionally of one order and one status.
+    pub async fn outbound_messages(
+        &self,
+        tenant: TenantId,
+        order: Option<OrderId>,
+        status: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {MESSAGE_COLS} FROM outbound_messages WHERE tenant_id = "
+        ));
+        let t = q.param(tenant.0);
+        q.push(&t);
+        if let Some(o) = order {
+            let p = q.param(o.0);
+            q.push(&format!(" AND order_id = {p}"));
+        }
+        if let Some(s) = status {
+            let p = q.param(s.to_string());
+            q.push(&format!(" AND status = {p}"));
+        }
+        if let Some(b) = before_id {
+            let p = q.param(b);
+            q.push(&format!(" AND id < {p}"));
+        }
+        let l = q.param(i64::from(limit));
+        q.push(&format!(" ORDER BY id DESC LIMIT {l}"));
+        let rows = self.read.query_all_raw(q.build(self.backend)).await?;
+        rows.iter().map(message_from_row).collect()
     }
 }

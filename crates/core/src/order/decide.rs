@@ -191,6 +191,14 @@ pub enum Command {
         reason: String,
         close_on_accept: bool,
     },
+    /// The order was dispatched to a grid cell: the platform pushes it to the grid platform
+    /// (the system acts; the cell still signs and replies here).
+    GridPush {
+        id: String,
+        peer_id: i64,
+        peer: String,
+        reason: String,
+    },
     /// The platform's answer to a transfer (the interface, acting as the system).
     TransferAnswer {
         id: String,
@@ -231,6 +239,7 @@ impl Command {
             Command::AbsorbMerge { .. } => "absorb_merge",
             Command::Alert => "alert",
             Command::Transfer { .. } => "transfer",
+            Command::GridPush { .. } => "grid_push",
             Command::TransferAnswer { .. } => "transfer_answer",
             Command::TransferStatus { .. } => "transfer_status",
         }
@@ -969,6 +978,37 @@ impl Order {
                             kind: *kind,
                             reason: reason_text("reason", reason)?,
                             close_on_accept: *close_on_accept,
+                            state: TransferState::Requested,
+                            remote_ref: None,
+                            remote_status: None,
+                            requested_at: ctx.now,
+                        }),
+                    }],
+                ))
+            }
+            Command::GridPush {
+                id,
+                peer_id,
+                peer,
+                reason,
+            } => {
+                let who = actor.act_as(&[Role::System], "推送网格平台")?;
+                if self.transfers.iter().any(|t| t.id == *id) {
+                    return Err(DomainError::conflict("已推送网格平台"));
+                }
+                if self.status.is_terminal() {
+                    return Err(self.state_conflict("推送网格平台"));
+                }
+                Ok((
+                    who,
+                    vec![EventKind::TransferRequested {
+                        transfer: Box::new(Transfer {
+                            id: id.clone(),
+                            peer_id: *peer_id,
+                            peer: peer.clone(),
+                            kind: PeerKind::Grid,
+                            reason: reason.clone(),
+                            close_on_accept: false,
                             state: TransferState::Requested,
                             remote_ref: None,
                             remote_status: None,

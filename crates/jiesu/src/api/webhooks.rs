@@ -216,8 +216,52 @@ async fn retry(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct NotificationsQuery {
+    pub order_id: Option<i64>,
+    /// pending, sent or failed
+    pub status: Option<String>,
+    /// Only notifications older than this id (paging).
+    pub before: Option<i64>,
+    /// 1–500, default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationsResponse {
+    /// Newest first; `recipient` is the phone masked, or `unit:<id>`; `channel` sms (to the
+    /// citizen) or wechat (a unit's work account); `template` accepted, closed, dispatched,
+    /// reminder, overdue or supervised; `status` pending, sent or failed; `adapter` the one
+    /// that sent it (`log` by default).
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<jiesu_store::webhooks::MessageRow>,
+}
+
+/// The outbound message log (admin): SMS to citizens on acceptance and closure, work messages to
+/// units on dispatch, deadline reminders, overdue marks and supervision notices.
+#[utoipa::path(get, path = "/api/messages", tag = "admin", params(NotificationsQuery),
+    responses((status = 200, body = NotificationsResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn notifications(
+    State(app): State<AppState>,
+    AuthUser(p): AuthUser,
+    Query(q): Query<NotificationsQuery>,
+) -> ApiResult<Json<NotificationsResponse>> {
+    let cap = p.as_admin()?;
+    let items = app
+        .notification_log(
+            &cap,
+            q.order_id.map(jiesu_core::OrderId),
+            q.status.as_deref(),
+            q.before,
+            q.limit.unwrap_or(100),
+        )
+        .await?;
+    Ok(Json(NotificationsResponse { items }))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(notifications))
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(set_active))
         .routes(routes!(deliveries))

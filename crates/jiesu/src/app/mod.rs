@@ -10,6 +10,7 @@ pub mod files;
 pub mod hardcase;
 pub mod insight;
 pub mod kb;
+pub mod notify;
 pub mod open311;
 pub mod orders;
 pub mod portal;
@@ -228,6 +229,8 @@ pub struct App {
     orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
     refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
     pub principals: PrincipalCache,
+    /// Sends SMS and work messages (default: the log).
+    pub notifier: Arc<dyn notify::Notifier>,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
@@ -258,6 +261,7 @@ impl App {
             orgs: Mutex::new(HashMap::new()),
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
+            notifier: Arc::new(notify::LogNotifier),
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),

@@ -377,6 +377,46 @@ impl App {
         Ok(true)
     }
 
+    /// Pushes an order dispatched to grid cell `unit` (event `seq`) to the tenant's grid
+    /// platform, if it has one. Idempotent: the transfer row and the order's event are each
+    /// made once, whatever the repeats.
+    pub(crate) async fn push_to_grid(
+        &self,
+        tenant: TenantId,
+        id: OrderId,
+        seq: u32,
+        unit: jiesu_core::UnitId,
+    ) -> AppResult<()> {
+        let Some(peer) = self
+            .store
+            .peers(tenant)
+            .await?
+            .into_iter()
+            .find(|p| p.active && p.kind == PeerKind::Grid.as_str())
+        else {
+            return Ok(());
+        };
+        let key = format!("{}-{}-g{seq}-{}", tenant.0, id.0, unit.0);
+        self.store
+            .insert_transfer(tenant, peer.id, "out", &key, id, "pending", None)
+            .await?;
+        let org = self.org(tenant).await?;
+        let actor = self.system_actor(tenant).await?;
+        let cmd = Command::GridPush {
+            id: key,
+            peer_id: peer.id,
+            peer: peer.name.clone(),
+            reason: format!("派至网格“{}”，同步推送网格平台", org.name(unit)),
+        };
+        match self
+            .run_command(tenant, &actor, None, id, &cmd, Utc::now())
+            .await
+        {
+            Ok(_) | Err(AppError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One pass: send what is due, report what changed. Returns the transfers handled.
     pub async fn transfer_once(&self, client: &reqwest::Client) -> AppResult<usize> {
         let due = self.store.due_transfers(Utc::now(), BATCH).await?;
@@ -420,18 +460,24 @@ impl App {
         };
         let o = &stored.order;
         let Some(tr) = o.transfers.iter().find(|x| x.id == t.key) else {
-            // The order's event never came (the command failed after the row was written
-            // and the clean-up did not happen): nothing to send.
-            let later = Utc::now() + chrono::Duration::hours(1);
+            // The order's event is written just after the row: wait for it a while. If it
+            // never comes (the command failed and the clean-up did not happen), there is
+            // nothing to send.
+            let now = Utc::now();
+            let (state, next) = if now - t.created_at < chrono::Duration::minutes(5) {
+                ("pending", now + chrono::Duration::seconds(1))
+            } else {
+                ("failed", now)
+            };
             return Ok(self
                 .store
                 .update_transfer(
                     t.tenant,
                     t.id,
-                    "failed",
+                    state,
                     None,
                     t.attempts,
-                    later,
+                    next,
                     Some("工单无转办记录"),
                     t.synced_seq,
                 )

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use hmac::{KeyInit, Mac};
 use jiesu_core::order::Event;
 use jiesu_core::{OrderId, TenantId};
-use jiesu_store::webhooks::{Attempt, DeliveryRow, DueDelivery, NewDelivery, Webhook};
+use jiesu_store::webhooks::{Attempt, DeliveryRow, DueDelivery, NewDelivery, OutboxRow, Webhook};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -209,7 +209,8 @@ impl App {
     }
 
     /// One fan-out pass: the outbox's oldest rows become deliveries to the endpoints that
-    /// want their events. Returns the rows handled.
+    /// want their events, notifications (SMS, work messages), and pushes of orders dispatched
+    /// to a grid cell to the grid platform. Returns the rows handled.
     pub async fn fan_out_once(&self) -> AppResult<usize> {
         let rows = self.store.event_outbox(FAN_OUT_BATCH).await?;
         if rows.is_empty() {
@@ -222,6 +223,8 @@ impl App {
         }
         let now = Utc::now();
         let mut deliveries = Vec::new();
+        let mut notifications = Vec::new();
+        let mut grid_pushes = Vec::new();
         let tenant_codes: HashMap<TenantId, String> = self
             .store
             .tenants()
@@ -229,37 +232,87 @@ impl App {
             .into_iter()
             .map(|t| (t.id, t.code))
             .collect();
+        let mut per_tenant: HashMap<TenantId, Vec<&OutboxRow>> = HashMap::new();
         for row in &rows {
-            let Some(subs) = by_tenant.get(&row.tenant) else {
-                continue;
-            };
-            let Some(order) = self.store.order(row.tenant, row.order_id).await? else {
-                continue;
-            };
-            let tenant_code = tenant_codes.get(&row.tenant).cloned().unwrap_or_default();
-            let events = self
+            per_tenant.entry(row.tenant).or_default().push(row);
+        }
+        for (tenant, rows) in per_tenant {
+            let org = self.org(tenant).await?;
+            let subs = by_tenant.get(&tenant);
+            let ids: Vec<OrderId> = rows.iter().map(|r| r.order_id).collect();
+            let orders: HashMap<OrderId, jiesu_store::orders::StoredOrder> = self
                 .store
-                .order_events_from(row.tenant, row.order_id, row.from_seq)
-                .await?;
-            for e in events.iter().filter(|e| e.seq <= row.to_seq) {
-                let kind = e.kind.name();
-                let payload =
-                    event_payload(&tenant_code, row.order_id, &order.order, e).to_string();
-                for h in subs.iter().filter(|h| h.wants(kind)) {
-                    deliveries.push(NewDelivery {
-                        tenant: row.tenant,
-                        webhook_id: h.id,
-                        order_id: row.order_id,
-                        seq: e.seq,
-                        event_type: format!("order.{kind}"),
-                        payload: payload.clone(),
-                        at: now,
-                    });
+                .orders_by_ids(tenant, &ids)
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o))
+                .collect();
+            let mut from: HashMap<OrderId, (u32, u32)> = HashMap::new();
+            for r in &rows {
+                let e = from.entry(r.order_id).or_insert((r.from_seq, r.to_seq));
+                e.0 = e.0.min(r.from_seq);
+                e.1 = e.1.max(r.to_seq);
+            }
+            let wanted: Vec<(OrderId, u32)> = from.iter().map(|(o, (f, _))| (*o, *f)).collect();
+            let events = self.store.events_from(tenant, &wanted).await?;
+            let tenant_code = tenant_codes.get(&tenant).cloned().unwrap_or_default();
+            let mut by_order: HashMap<OrderId, Vec<&Event>> = HashMap::new();
+            for (id, e) in &events {
+                if from.get(id).is_some_and(|(_, to)| e.seq <= *to) {
+                    by_order.entry(*id).or_default().push(e);
+                }
+            }
+            for (id, events) in by_order {
+                let Some(order) = orders.get(&id) else {
+                    continue;
+                };
+                notifications.extend(App::derive_notifications(
+                    tenant,
+                    id,
+                    &order.order,
+                    &events,
+                    &org,
+                ));
+                for e in &events {
+                    if let jiesu_core::order::EventKind::Dispatched { targets, .. } = &e.kind {
+                        for (unit, _) in targets {
+                            if org
+                                .get(*unit)
+                                .is_some_and(|u| u.kind == jiesu_core::org::UnitKind::Grid)
+                            {
+                                grid_pushes.push((tenant, id, e.seq, *unit));
+                            }
+                        }
+                    }
+                    let Some(subs) = subs else {
+                        continue;
+                    };
+                    let kind = e.kind.name();
+                    let payload = event_payload(&tenant_code, id, &order.order, e).to_string();
+                    for h in subs.iter().filter(|h| h.wants(kind)) {
+                        deliveries.push(NewDelivery {
+                            tenant,
+                            webhook_id: h.id,
+                            order_id: id,
+                            seq: e.seq,
+                            event_type: format!("order.{kind}"),
+                            payload: payload.clone(),
+                            at: now,
+                        });
+                    }
                 }
             }
         }
+        // Before the outbox rows go: a crash here repeats the pushes, which are idempotent.
+        for (tenant, id, seq, unit) in grid_pushes {
+            if let Err(e) = self.push_to_grid(tenant, id, seq, unit).await {
+                tracing::warn!(error = %e, order = id.0, "could not push an order to the grid platform");
+            }
+        }
         let done: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        self.store.fan_out(&deliveries, &done).await?;
+        self.store
+            .fan_out(&deliveries, &notifications, &done)
+            .await?;
         Ok(rows.len())
     }
 
@@ -406,7 +459,14 @@ pub async fn run(app: std::sync::Arc<App>) {
                 0
             }
         };
-        if fanned == 0 && sent == 0 {
+        let notified = match app.notify_once().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "notification pass failed");
+                0
+            }
+        };
+        if fanned == 0 && sent == 0 && notified == 0 {
             tokio::time::sleep(idle).await;
         }
     }
