@@ -1085,6 +1085,107 @@ async fn build(app: &App) -> anyhow::Result<()> {
     }
     merge_some_duplicates(app, t, &cast).await?;
     insight_examples(app, t, &cast, &code_of, now).await?;
+    build_calls(app, t, now).await?;
+    Ok(())
+}
+
+/// A week of the call centre's calls (about 120 a working day, 8% given up), so the 话务
+/// figures and the missed-call queue (漏话回拨) have something to show: older missed calls
+/// are called back, today's wait in the queue.
+async fn build_calls(app: &App, t: TenantId, now: DateTime<Utc>) -> anyhow::Result<()> {
+    use jiesu_store::telephony::{CallEvent, CallEventKind, CallbackOutcome, Doer};
+    let mut rng = StdRng::seed_from_u64(12345);
+    let agent = app
+        .store
+        .user_by_name(t, "agent")
+        .await?
+        .context("demo agent")?;
+    let mut n = 0u32;
+    for day in (0..7).rev() {
+        let date = (now - Duration::days(day))
+            .with_timezone(&china_offset())
+            .date_naive();
+        for _ in 0..120 {
+            let secs = rng.gen_range(8 * 3600 + 1800..17 * 3600 + 1800);
+            let Some(at) = date
+                .and_hms_opt(0, 0, 0)
+                .and_then(|d| china_offset().from_local_datetime(&d).single())
+                .map(|d| d.with_timezone(&Utc) + Duration::seconds(secs))
+            else {
+                continue;
+            };
+            if at > now {
+                continue;
+            }
+            n += 1;
+            let call_id = format!("demo-{day}-{n}");
+            let caller = format!(
+                "13{}{:08}",
+                rng.gen_range(3..10),
+                rng.gen_range(0..100_000_000u32)
+            );
+            let ev = |kind, at, agent: Option<String>| CallEvent {
+                call_id: call_id.clone(),
+                kind,
+                at,
+                caller: Some(caller.clone()),
+                line: Some("12345".into()),
+                agent,
+            };
+            let _ = app
+                .store
+                .apply_call_event(t, &ev(CallEventKind::Incoming, at, None))
+                .await?;
+            if rng.gen_bool(0.08) {
+                let gone = at + Duration::seconds(rng.gen_range(5..90));
+                let _ = app
+                    .store
+                    .apply_call_event(t, &ev(CallEventKind::Abandoned, gone, None))
+                    .await?;
+            } else {
+                let answered = at + Duration::seconds(rng.gen_range(2..35));
+                let who = format!("10{:02}", rng.gen_range(1..13));
+                let _ = app
+                    .store
+                    .apply_call_event(t, &ev(CallEventKind::Answered, answered, Some(who)))
+                    .await?;
+                let ended = answered + Duration::seconds(rng.gen_range(60..420));
+                if ended < now {
+                    let _ = app
+                        .store
+                        .apply_call_event(t, &ev(CallEventKind::Ended, ended, None))
+                        .await?;
+                }
+            }
+        }
+    }
+    // Yesterday's and older missed calls have been called back.
+    let by = Doer {
+        user: Some(agent.id),
+        name: &agent.display_name,
+    };
+    let today = now - Duration::hours(12);
+    for m in app.store.missed_calls(t, true, None, 1000).await? {
+        if m.first_at < today {
+            let outcome = if rng.gen_bool(0.85) {
+                CallbackOutcome::Reached
+            } else {
+                CallbackOutcome::NotReached
+            };
+            app.store
+                .record_missed_callback(
+                    t,
+                    m.id,
+                    &by,
+                    outcome,
+                    Some("演示数据：已回拨"),
+                    None,
+                    3,
+                    m.first_at + Duration::minutes(rng.gen_range(10..90)),
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 

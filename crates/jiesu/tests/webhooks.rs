@@ -296,3 +296,119 @@ async fn every_event_arrives_once_and_in_order_through_failures_and_timeouts(t: 
 on_both_backends! {
     every_event_arrives_once_and_in_order_through_failures_and_timeouts => super::every_event_arrives_once_and_in_order_through_failures_and_timeouts,
 }
+
+/// A receiver that refuses everything until told to accept.
+async fn switch_receiver() -> (
+    String,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (ok2, got2) = (ok.clone(), got.clone());
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap| {
+            let (ok, got) = (ok2.clone(), got2.clone());
+            async move {
+                if !ok.load(std::sync::atomic::Ordering::SeqCst) {
+                    return AxStatus::SERVICE_UNAVAILABLE;
+                }
+                let id = headers
+                    .get("x-jiesu-event-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                got.lock().unwrap().push(id);
+                AxStatus::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), ok, got)
+}
+
+/// After the allowed attempts a delivery is dead: it stays in the log with its last error,
+/// later events of the order still go out, and an admin's retry sends it once the receiver is
+/// back.
+async fn dead_deliveries_wait_for_a_retry(backend: common::Backend) {
+    let Some(t) = common::spawn_app(backend).await else {
+        return;
+    };
+    let mut cfg = t.config.clone();
+    cfg.webhook_max_attempts = 2;
+    let t = t.restart(cfg).await;
+    let (url, ok, got) = switch_receiver().await;
+    let admin = t.login("admin").await;
+    let (s, hook) = call(
+        &admin,
+        t.url("/api/webhooks"),
+        json!({"name": "x", "url": url, "events": ["accepted"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    let hook_id = hook["id"].as_i64().unwrap();
+    let agent = t.login("agent").await;
+    let o = t.accept(&agent, json!({})).await;
+    let log = t.url(&format!("/api/webhooks/{hook_id}/deliveries?status=dead"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let dead = loop {
+        let (_, v) = get(&admin, log.clone()).await;
+        if let Some(d) = v["items"].as_array().and_then(|a| a.first()).cloned() {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "the delivery never died");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (dead["attempts"].as_u64(), dead["last_status"].as_u64()),
+        (Some(2), Some(503)),
+        "{dead}"
+    );
+    assert_eq!(dead["order_id"], o["id"]);
+    let (_, list) = get(&admin, t.url("/api/webhooks")).await;
+    assert_eq!(list["items"][0]["dead"], 1, "{list}");
+    // Nothing went through while it was down.
+    assert!(got.lock().unwrap().is_empty());
+    // The receiver is back; an admin retries; it arrives once.
+    ok.store(true, std::sync::atomic::Ordering::SeqCst);
+    let id = dead["id"].as_i64().unwrap();
+    let r = admin
+        .post(t.url(&format!("/api/webhooks/deliveries/{id}/retry")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while got.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the retried delivery never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Only a dead delivery can be retried.
+    let r = admin
+        .post(t.url(&format!("/api/webhooks/deliveries/{id}/retry")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(got.lock().unwrap().len(), 1);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_deliveries_wait_for_a_retry_on_sqlite() {
+    dead_deliveries_wait_for_a_retry(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_deliveries_wait_for_a_retry_on_postgres() {
+    dead_deliveries_wait_for_a_retry(common::Backend::Postgres).await;
+}

@@ -231,6 +231,8 @@ pub struct App {
     pub principals: PrincipalCache,
     /// Sends SMS and work messages (default: the log).
     pub notifier: Arc<dyn notify::Notifier>,
+    /// Bumped by every invalidation: a cache fill that read before it is dropped.
+    cache_generation: std::sync::atomic::AtomicU64,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
@@ -262,6 +264,7 @@ impl App {
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
             notifier: Arc::new(notify::LogNotifier),
+            cache_generation: std::sync::atomic::AtomicU64::new(0),
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),
@@ -278,8 +281,17 @@ impl App {
         {
             return Ok(tree.clone());
         }
+        let generation = self
+            .cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst);
         let tree = Arc::new(OrgTree::new(self.store.units(tenant).await?));
-        if let Ok(mut g) = self.orgs.lock() {
+        // What was read before an invalidation is not kept: it may predate the change.
+        if self
+            .cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == generation
+            && let Ok(mut g) = self.orgs.lock()
+        {
             g.insert(tenant, (Instant::now(), tree.clone()));
         }
         Ok(tree)
@@ -292,6 +304,9 @@ impl App {
         {
             return Ok(r.clone());
         }
+        let generation = self
+            .cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst);
         let cats = self.store.categories(tenant).await?;
         let regions = self.store.regions(tenant).await?;
         let r = Arc::new(RefData {
@@ -304,7 +319,12 @@ impl App {
             category_names: cats.into_iter().map(|c| (c.code, c.name)).collect(),
             region_names: regions.into_iter().map(|r| (r.code, r.name)).collect(),
         });
-        if let Ok(mut g) = self.refs.lock() {
+        if self
+            .cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == generation
+            && let Ok(mut g) = self.refs.lock()
+        {
             g.insert(tenant, (Instant::now(), r.clone()));
         }
         Ok(r)
@@ -312,6 +332,8 @@ impl App {
 
     /// Forgets cached reference data and identities after an admin change on this node.
     pub fn invalidate_caches(&self, tenant: TenantId) {
+        self.cache_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.principals.clear();
         if let Ok(mut g) = self.orgs.lock() {
             g.remove(&tenant);
