@@ -56,3 +56,30 @@ export async function apiGet<T>(browser: Browser, user: string, path: string): P
   await api.close()
   return body
 }
+
+/** The organisation's root unit (the city centre). */
+export async function rootUnitId(browser: Browser): Promise<number> {
+  const units = await apiGet<{ items: { id: number; parent_id: number | null }[] }>(browser, 'admin', '/api/units')
+  const root = units.items.find((u) => u.parent_id === null)
+  expect(root, 'a root unit').toBeTruthy()
+  return root!.id
+}
+
+/** The admin issues an API token for another system (the root unit, as an agent) limited to `scopes`. */
+export async function issueToken(browser: Browser, name: string, scopes: string[]): Promise<string> {
+  const unit_id = await rootUnitId(browser)
+  const body = await post(browser, 'admin', '/api/tokens', { name, unit_id, roles: ['agent'], scopes })
+  expect(typeof body.token).toBe('string')
+  return body.token as string
+}
+
+/** An order the agent accepts over the API. */
+export async function agentAccepts(browser: Browser, body: Record<string, unknown>): Promise<Created> {
+  const o = await post(browser, 'agent', '/api/orders', body)
+  return { id: o.id, number: o.number }
+}
+
+/** A short unique suffix for names in one test run. */
+export function runSuffix(): string {
+  return `${Date.now() % 1_000_000}${Math.floor(Math.random() * 90 + 10)}`
+}

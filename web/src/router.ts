@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { useSession } from './stores/session'
-import { canOpen, COCKPIT_ROLES, landingFor, STATS_CENTRE_ROLES, SUPERVISION_ROLES } from './lib/menu'
+import { CALL_STATS_ROLES, canOpen, COCKPIT_ROLES, landingFor, MISSED_CALL_ROLES, STATS_CENTRE_ROLES, SUPERVISION_ROLES } from './lib/menu'
 import { setUnauthenticatedHandler } from './api/http'
 
 declare module 'vue-router' {
@@ -40,6 +40,11 @@ const routes: RouteRecordRaw[] = [
         path: 'inbox',
         component: () => import('./views/InboxView.vue'),
         meta: { title: '承办工作台', roles: ['handler', 'unit_admin', 'dispatcher'] },
+      },
+      {
+        path: 'missed-calls',
+        component: () => import('./views/MissedCallsView.vue'),
+        meta: { title: '漏话回拨', roles: [...MISSED_CALL_ROLES] },
       },
       {
         path: 'callback',
@@ -99,6 +104,11 @@ const routes: RouteRecordRaw[] = [
         meta: { title: '推送订阅', roles: ['admin'] },
       },
       {
+        path: 'admin/peers',
+        component: () => import('./views/admin/PeersView.vue'),
+        meta: { title: '对接平台', roles: ['admin'] },
+      },
+      {
         path: 'admin/qrcode',
         component: () => import('./views/admin/QrCodeView.vue'),
         meta: { title: '码上说二维码', roles: ['admin'] },
@@ -142,6 +152,11 @@ const routes: RouteRecordRaw[] = [
         path: 'stats/monthly',
         component: () => import('./views/stats/MonthlyView.vue'),
         meta: { title: '月报', roles: ['supervisor', 'leader', 'admin', 'dispatcher'] },
+      },
+      {
+        path: 'stats/calls',
+        component: () => import('./views/stats/CallsView.vue'),
+        meta: { title: '话务统计', roles: [...CALL_STATS_ROLES] },
       },
       {
         path: 'stats/formulas',

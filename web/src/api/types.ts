@@ -256,6 +256,8 @@ export interface Order {
   supervision: Coded | null
   /** Supervision notices to units, in the order issued, with their responses. */
   notices: SupervisionNotice[]
+  /** Transfers to other platforms (110, utility hotlines, …), in the order requested. */
+  transfers?: OrderTransfer[]
   updated_at: string
   closed_at: string | null
   version: number
@@ -817,6 +819,10 @@ export interface StatRates {
   satisfaction_rate: number | null
   instant_answer_rate: number | null
   callback_rate: number | null
+  /** 接通率 = calls answered / (answered + abandoned); only for the whole centre with no cut, where calls were reported. */
+  connect_rate?: number | null
+  /** The calls behind `connect_rate`. */
+  calls?: CallCounts | null
   counts: StatCounts
   formulas: StatFormulas
 }
@@ -1001,4 +1007,142 @@ export interface HardCases {
   from: string
   to: string
   items: HardCase[]
+}
+
+// ---- telephony (话务, 漏话回拨) ----
+
+/** An item of the missed-call queue: one caller whose call(s) were abandoned, until called back. */
+export interface MissedCall {
+  id: number
+  /** The number to call back; masked (`138****8000`) for roles that do not call citizens. */
+  caller: string
+  caller_masked: boolean
+  first_call_id: string
+  /** Calls from this number missed while it waited. */
+  missed: number
+  first_at: string
+  last_at: string
+  /** `pending` or `done`. */
+  status: string
+  /** Once done: `reached`, `called_in`, `unreachable` or `invalid_number`. */
+  result: string | null
+  /** Callback attempts that did not reach the caller. */
+  attempts: number
+  max_attempts: number
+  order_id: number | null
+  closed_at: string | null
+}
+
+export interface MissedCallLog {
+  no: number
+  at: string
+  /** Absent for the call centre's own events. */
+  by_user: number | null
+  by_name: string
+  /** `missed`, `called_in`, `reached`, `not_reached`, `unreachable`, `invalid_number`. */
+  action: string
+  note: string | null
+  order_id: number | null
+}
+
+export interface MissedCallDetail {
+  item: MissedCall
+  log: MissedCallLog[]
+}
+
+export type CallbackOutcome = 'reached' | 'not_reached' | 'invalid_number'
+
+export interface CallCounts {
+  offered: number
+  answered: number
+  abandoned: number
+}
+
+export interface AgentCalls {
+  /** The agent's id in the call centre. */
+  agent: string
+  answered: number
+  avg_answer_s: number | null
+  avg_talk_s: number | null
+}
+
+/** The missed-call queue's items first missed in the period. */
+export interface MissedStats {
+  items: number
+  pending: number
+  reached: number
+  called_in: number
+  unreachable: number
+  invalid_number: number
+  /** 漏话回拨率 = (reached + called_in) / items. */
+  recovery_rate: number | null
+}
+
+/** The centre's call figures (GET /api/telephony/stats). Rates are fractions 0–1, times seconds. */
+export interface CallStats extends CallCounts {
+  /** Still ringing or queued when asked. */
+  waiting: number
+  connect_rate: number | null
+  /** Share of answered + abandoned calls answered within `service_level_s` seconds. */
+  service_level: number | null
+  service_level_s: number
+  avg_answer_s: number | null
+  max_wait_s: number | null
+  avg_abandon_s: number | null
+  avg_talk_s: number | null
+  missed: MissedStats
+  agents: AgentCalls[]
+}
+
+// ---- transfers between platforms (一键转办) ----
+
+export type PeerKind = 'police_110' | 'utility' | 'grid' | 'hotline'
+
+/** A platform this centre exchanges orders with (GET /api/transfer/peers). */
+export interface Peer {
+  id: number
+  /** The other platform's code; its requests name it in `from`. */
+  code: string
+  name: string
+  kind: string
+  kind_label: string
+  /** Base URL of its transfer interface (admins only). */
+  url?: string | null
+  active: boolean
+  created_at: string
+}
+
+/** An outbound transfer as the order keeps it (`Order.transfers`). */
+export interface OrderTransfer {
+  /** Our id of the transfer (the key the other platform sees). */
+  id: string
+  peer_id: number
+  peer: string
+  kind: string
+  reason: string
+  close_on_accept: boolean
+  /** `requested`, `accepted` or `failed`. */
+  state: string
+  /** The other platform's number for it, once accepted. */
+  remote_ref: string | null
+  /** Its latest status there, as reported back. */
+  remote_status: string | null
+  requested_at: string
+}
+
+/** A transfer with its delivery state (GET /api/orders/{id}/transfers), either way. */
+export interface TransferRecord {
+  id: number
+  peer_id: number
+  peer: string
+  /** `out` (we sent it) or `in` (it came to us). */
+  direction: string
+  key: string
+  /** out: pending, accepted, rejected, failed; in: accepted. */
+  state: string
+  remote_ref: string | null
+  attempts: number
+  last_error: string | null
+  synced_seq: number
+  created_at: string
 }

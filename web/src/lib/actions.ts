@@ -24,6 +24,7 @@ export type ActionKey =
   | 'callback_attempt'
   | 'supervise'
   | 'notice_response'
+  | 'transfer'
 
 export const ACTION_LABELS: Record<ActionKey, string> = {
   sign: '签收',
@@ -46,6 +47,7 @@ export const ACTION_LABELS: Record<ActionKey, string> = {
   callback_attempt: '未接通',
   supervise: '督办',
   notice_response: '回复督办',
+  transfer: '转办',
 }
 
 /** Callback attempts that do not reach the citizen before the order closes without callback. */
@@ -95,6 +97,8 @@ export function availableActions(order: Order, me: Me): ActionKey[] {
       if (has('dispatcher')) out.push('dispatch')
       if (has('dispatcher', 'agent')) out.push('amend')
       if (st === 'pending_review' && has('dispatcher', 'agent')) out.push('instant_close')
+      // 一键转办 to 110, a utility hotline, the grid or another 12345 platform.
+      if (has('dispatcher', 'agent')) out.push('transfer')
       if (has('dispatcher')) out.push('invalidate', 'merge')
     }
     if (st === 'handling' && has('dispatcher') && order.extension && order.extension.approved === null)

@@ -1,5 +1,6 @@
 // One line of detail for each step of an order's history (一单到底), from the event payload.
 import type { OrderEvent } from '../api/types'
+import { peerKindLabel } from './transfers'
 
 const STAGES: Record<string, string> = {
   dispatch: '派单',
@@ -142,6 +143,24 @@ export function describeEvent(
       if (p.attempt !== undefined) out.push(`第 ${p.attempt} 次未接通`)
       if (str(p.note)) out.push(String(p.note))
       break
+    case 'transfer_requested': {
+      const t = (p.transfer ?? {}) as P
+      if (str(t.peer)) out.push(`转至 ${t.peer}${str(t.kind) ? `（${peerKindLabel(String(t.kind))}）` : ''}`)
+      if (str(t.reason)) out.push(`原因：${t.reason}`)
+      if (t.close_on_accept === true) out.push('对方接收后办结本单')
+      else if (t.close_on_accept === false) out.push('对方接收后本单继续办理')
+      break
+    }
+    case 'transfer_accepted':
+      if (str(p.remote_ref)) out.push(`对方编号 ${p.remote_ref}`)
+      break
+    case 'transfer_failed':
+      if (str(p.reason)) out.push(`原因：${p.reason}`)
+      break
+    case 'transfer_status':
+      if (str(p.status)) out.push(`对方进展：${p.status}`)
+      if (str(p.note) && p.note !== p.status) out.push(String(p.note))
+      break
   }
   if (e.reason && !out.some((l) => l.includes(e.reason!))) out.push(`原因：${e.reason}`)
   return out
@@ -149,9 +168,9 @@ export function describeEvent(
 
 /** Timeline dot colours by kind. */
 export function eventTone(kind: string): 'primary' | 'success' | 'warning' | 'danger' | 'info' {
-  if (['overdue_marked', 'returned', 'invalidated', 'withdrawn', 'supervised'].includes(kind)) return 'danger'
+  if (['overdue_marked', 'returned', 'invalidated', 'withdrawn', 'supervised', 'transfer_failed'].includes(kind)) return 'danger'
   if (['reminder_sent', 'extension_requested', 'callback_not_reached'].includes(kind)) return 'warning'
-  if (['called_back', 'instant_answered', 'closed_without_callback', 'checked'].includes(kind)) return 'success'
+  if (['called_back', 'instant_answered', 'closed_without_callback', 'checked', 'transfer_accepted'].includes(kind)) return 'success'
   if (['note_added', 'attachment_added'].includes(kind)) return 'info'
   return 'primary'
 }

@@ -4,8 +4,16 @@ import { canOpen, groupedMenu, landingFor, menuFor } from './menu'
 const paths = (roles: string[]) => menuFor(roles).map((m) => m.path)
 
 describe('role → menu', () => {
-  it('gives the agent the accept screen and search', () => {
-    expect(paths(['agent'])).toEqual(['/', '/accept', '/orders', '/knowledge'])
+  it('gives the agent the accept screen, the missed calls and search', () => {
+    expect(paths(['agent'])).toEqual(['/', '/accept', '/missed-calls', '/orders', '/knowledge'])
+  })
+  it('gives the missed calls to those who call back and those who follow them; call figures to supervisors, leaders, admins', () => {
+    for (const r of ['agent', 'callback', 'supervisor', 'admin']) expect(paths([r])).toContain('/missed-calls')
+    for (const r of ['dispatcher', 'leader', 'handler', 'unit_admin']) expect(paths([r])).not.toContain('/missed-calls')
+    for (const r of ['supervisor', 'leader', 'admin']) expect(paths([r])).toContain('/stats/calls')
+    for (const r of ['agent', 'dispatcher', 'callback', 'unit_admin']) expect(paths([r])).not.toContain('/stats/calls')
+    expect(menuFor(['agent']).find((m) => m.path === '/missed-calls')?.label).toBe('漏话回拨')
+    expect(menuFor(['leader']).find((m) => m.path === '/stats/calls')?.label).toBe('话务统计')
   })
   it('gives the dispatcher review as well as accept, insight and the catalogue', () => {
     expect(paths(['dispatcher'])).toEqual([
@@ -36,6 +44,8 @@ describe('role → menu', () => {
     expect(paths(['unit_admin'])).not.toContain('/stats/monthly')
     for (const r of ['agent', 'handler', 'callback']) expect(paths([r]).filter((p) => p.startsWith('/stats'))).toEqual([])
     expect(paths(['admin'])).toContain('/stats/formulas')
+    expect(menuFor(['admin']).find((m) => m.path === '/admin/peers')?.label).toBe('对接平台')
+    expect(paths(['dispatcher'])).not.toContain('/admin/peers')
     expect(paths(['leader'])).not.toContain('/stats/formulas')
   })
   it('gives the cockpit, the board, the evaluation and the reports to the centre roles the API lets read them', () => {
@@ -69,11 +79,11 @@ describe('role → menu', () => {
     expect(paths(['unit_admin'])).not.toContain('/admin/units')
   })
   it('gives the callback user the callback queue', () => {
-    expect(paths(['callback'])).toEqual(['/', '/callback', '/orders', '/knowledge'])
+    expect(paths(['callback'])).toEqual(['/', '/missed-calls', '/callback', '/orders', '/knowledge'])
   })
   it('gives admins every admin page', () => {
     const p = paths(['admin'])
-    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/webhooks', '/admin/qrcode', '/admin/kb-synonyms', '/admin/dispatch-catalogue']) {
+    for (const x of ['/admin/units', '/admin/users', '/admin/categories', '/admin/time-rules', '/admin/calendar', '/admin/tokens', '/admin/webhooks', '/admin/peers', '/admin/qrcode', '/admin/kb-synonyms', '/admin/dispatch-catalogue']) {
       expect(p).toContain(x)
     }
   })

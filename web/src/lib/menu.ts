@@ -43,6 +43,11 @@ export const STATS_CENTRE_ROLES: readonly Role[] = ['supervisor', 'leader', 'adm
 /** … and the rates page, where a unit admin sees the figures of their own unit. */
 export const STATS_ROLES: readonly Role[] = [...STATS_CENTRE_ROLES, 'unit_admin']
 
+/** Roles that see the call centre's figures (话务统计). */
+export const CALL_STATS_ROLES: readonly Role[] = ['supervisor', 'leader', 'admin']
+/** Roles that see the missed-call queue (漏话回拨): agents and callback staff call back, the others read it masked. */
+export const MISSED_CALL_ROLES: readonly Role[] = ['agent', 'callback', 'supervisor', 'admin']
+
 /** Roles that may open the leader cockpit (the API: centre staff who see figures and warnings). */
 export const COCKPIT_ROLES: readonly Role[] = STATS_CENTRE_ROLES
 /**
@@ -60,6 +65,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/accept', label: '来电受理', icon: 'Phone', roles: ['agent', 'dispatcher'] },
   { path: '/review', label: '审核派单', icon: 'Promotion', roles: ['dispatcher'] },
   { path: '/inbox', label: '承办工作台', icon: 'Box', roles: ['handler', 'unit_admin'] },
+  { path: '/missed-calls', label: '漏话回拨', icon: 'PhoneFilled', roles: MISSED_CALL_ROLES },
   { path: '/callback', label: '回访', icon: 'ChatDotRound', roles: ['callback'] },
   { path: '/supervise', label: '督办看板', icon: 'AlarmClock', roles: SUPERVISION_ROLES },
   { path: '/supervise/hard-cases', label: '每月一题', icon: 'Flag', roles: SUPERVISION_ROLES },
@@ -73,6 +79,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/stats/evaluation', label: '考核评价', icon: 'Trophy', roles: STATS_CENTRE_ROLES, group: '统计考核' },
   { path: '/stats/reports', label: '报表', icon: 'Tickets', roles: STATS_CENTRE_ROLES, group: '统计考核' },
   { path: '/stats/monthly', label: '月报', icon: 'Document', roles: STATS_CENTRE_ROLES, group: '统计考核' },
+  { path: '/stats/calls', label: '话务统计', icon: 'Headset', roles: CALL_STATS_ROLES, group: '统计考核' },
   { path: '/stats/formulas', label: '考核公式', icon: 'Operation', roles: ['admin'], group: '统计考核' },
   { path: '/admin/units', label: '组织机构', icon: 'OfficeBuilding', roles: ['admin'], group: '系统管理' },
   { path: '/admin/users', label: '用户与角色', icon: 'User', roles: ['admin', 'unit_admin'], group: '系统管理' },
@@ -81,6 +88,7 @@ export const MENU: readonly MenuItem[] = [
   { path: '/admin/calendar', label: '工作日历', icon: 'Calendar', roles: ['admin'], group: '系统管理' },
   { path: '/admin/tokens', label: '接口令牌', icon: 'Key', roles: ['admin'], group: '系统管理' },
   { path: '/admin/webhooks', label: '推送订阅', icon: 'Share', roles: ['admin'], group: '系统管理' },
+  { path: '/admin/peers', label: '对接平台', icon: 'Link', roles: ['admin'], group: '系统管理' },
   { path: '/admin/qrcode', label: '码上说二维码', icon: 'Grid', roles: ['admin'], group: '系统管理' },
   { path: '/admin/dispatch-catalogue', label: '派单目录', icon: 'Guide', roles: CATALOGUE_ROLES, group: '系统管理' },
   { path: '/admin/kb-synonyms', label: '知识库同义词', icon: 'Connection', roles: ['admin'], group: '系统管理' },

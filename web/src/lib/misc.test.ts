@@ -3,7 +3,7 @@ import type { Me, Order } from '../api/types'
 import { availableActions } from './actions'
 import { checkAttachment } from './attachments'
 import { filenameFromDisposition, formatBytes, percentOf } from './download'
-import { describeEvent } from './events'
+import { describeEvent, eventTone } from './events'
 import { holidayName } from './holidays'
 import { homeCardsFor } from './home'
 import { CursorPager } from './pager'
@@ -157,6 +157,15 @@ describe('availableActions', () => {
     const ext = order('handling', [], { extension: { approved: null } as Order['extension'] })
     expect(availableActions(ext, me(['dispatcher']))).toContain('extension_review')
   })
+  it('offers the transfer (转办) to agents and dispatchers while the order waits for dispatch', () => {
+    for (const st of ['pending_review', 'returned']) {
+      expect(availableActions(order(st), me(['agent']))).toContain('transfer')
+      expect(availableActions(order(st), me(['dispatcher']))).toContain('transfer')
+    }
+    expect(availableActions(order('dispatched', [{}]), me(['dispatcher']))).not.toContain('transfer')
+    expect(availableActions(order('pending_review'), me(['callback']))).not.toContain('transfer')
+    expect(availableActions(order('pending_review'), me(['agent'], 5, 'district_centre'))).not.toContain('transfer')
+  })
   it('offers no commands on closed orders', () => {
     expect(availableActions(order('closed'), me(['dispatcher', 'callback']))).toEqual([])
   })
@@ -199,6 +208,26 @@ describe('event details', () => {
     expect(
       describeEvent({ kind: 'called_back', reason: null, payload: { satisfaction: 'dissatisfied', resolved: false, escalated: true } }, unit, fmt),
     ).toEqual(['不满意，未解决', '重办后仍不满意：办结并转督办'])
+  })
+  it('describes transfers to other platforms and their answers', () => {
+    const t = { id: '1-7-k', peer_id: 2, peer: '市公安局110指挥中心', kind: 'police110', reason: '涉及人身安全', close_on_accept: true, state: 'requested' }
+    expect(describeEvent({ kind: 'transfer_requested', reason: '涉及人身安全', payload: { type: 'transfer_requested', transfer: t } }, unit, fmt)).toEqual([
+      '转至 市公安局110指挥中心（110）',
+      '原因：涉及人身安全',
+      '对方接收后办结本单',
+    ])
+    expect(describeEvent({ kind: 'transfer_accepted', reason: null, payload: { id: '1-7-k', remote_ref: '2026-12-01-000009' } }, unit, fmt)).toEqual([
+      '对方编号 2026-12-01-000009',
+    ])
+    expect(describeEvent({ kind: 'transfer_failed', reason: '对方平台拒收', payload: { id: '1-7-k', reason: '对方平台拒收' } }, unit, fmt)).toEqual([
+      '原因：对方平台拒收',
+    ])
+    expect(describeEvent({ kind: 'transfer_status', reason: '民警已到场处置', payload: { id: '1-7-k', status: '已出警', note: '民警已到场处置' } }, unit, fmt)).toEqual([
+      '对方进展：已出警',
+      '民警已到场处置',
+    ])
+    expect(eventTone('transfer_failed')).toBe('danger')
+    expect(eventTone('transfer_accepted')).toBe('success')
   })
   it('adds the reason once', () => {
     expect(describeEvent({ kind: 'returned', reason: '不属于本单位', payload: { reason: '不属于本单位' } }, unit, fmt)).toEqual([

@@ -2,6 +2,7 @@
 // delivery stands, paging the delivery log by cursor (`before` = the smallest id seen), and the
 // interfaces (scopes) an API token may use.
 import type { WebhookDelivery } from '../api/types'
+import { TRANSFER_EVENT_LABELS } from './transfers'
 
 /** The server's event kinds (`event_kinds` of GET /api/webhooks), in the order it lists them. */
 export const EVENT_KIND_LABELS: Record<string, string> = {
@@ -34,7 +35,7 @@ export const EVENT_KIND_LABELS: Record<string, string> = {
 /** `accepted` or a delivery's `order.accepted` → `受理`; an unknown kind stays as it is. */
 export function eventLabel(kind: string): string {
   const k = kind.startsWith('order.') ? kind.slice('order.'.length) : kind
-  return EVENT_KIND_LABELS[k] ?? kind
+  return EVENT_KIND_LABELS[k] ?? TRANSFER_EVENT_LABELS[k] ?? kind
 }
 
 /** What a subscription receives: `全部事件` when it names none. */
