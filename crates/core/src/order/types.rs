@@ -10,9 +10,28 @@ use std::collections::BTreeMap;
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),+ }
+
+        // Written as its code; read from the code or from serde's snake case of the variant
+        // (`police110`, as records written before the codes were used say).
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let bare = s.replace('_', "");
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s || v.as_str().replace('_', "") == bare)
+                    .ok_or_else(|| serde::de::Error::unknown_variant(&s, &[$($code),+]))
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

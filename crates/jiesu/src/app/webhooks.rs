@@ -68,6 +68,10 @@ pub fn event_kinds() -> &'static [&'static str] {
         "repeat_found",
         "reminder_sent",
         "overdue_marked",
+        "transfer_requested",
+        "transfer_accepted",
+        "transfer_failed",
+        "transfer_status",
     ]
 }
 
