@@ -160,6 +160,27 @@ fn phone<R: Rng>(rng: &mut R) -> String {
     )
 }
 
+/// A hotline description of 50–300 characters about `address`, of a random request type.
+pub fn description<R: Rng>(rng: &mut R, address: &str) -> String {
+    let request_type = pick(rng, REQUEST_TYPES);
+    content(rng, request_type, address)
+}
+
+/// A request type as the API names it (complaints most often).
+pub fn request_type<R: Rng>(rng: &mut R) -> &'static str {
+    pick(rng, REQUEST_TYPES)
+}
+
+/// A caller's surname and how the agent addresses them (先生, 女士…).
+pub fn caller_name<R: Rng>(rng: &mut R) -> (&'static str, &'static str) {
+    (pick(rng, SURNAMES), pick(rng, TITLES))
+}
+
+/// A mobile number.
+pub fn mobile<R: Rng>(rng: &mut R) -> String {
+    phone(rng)
+}
+
 /// The fields shared by the API body and the import row.
 struct Draft {
     channel: &'static str,
