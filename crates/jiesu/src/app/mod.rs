@@ -233,6 +233,7 @@ pub struct App {
     pub notifier: Arc<dyn notify::Notifier>,
     /// Bumped by every invalidation: a cache fill that read before it is dropped.
     cache_generation: std::sync::atomic::AtomicU64,
+    services: Mutex<HashMap<TenantId, (Instant, Arc<Vec<open311::Service>>)>>,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
@@ -265,6 +266,7 @@ impl App {
             principals: PrincipalCache::default(),
             notifier: Arc::new(notify::LogNotifier),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
+            services: Mutex::new(HashMap::new()),
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),
@@ -295,6 +297,31 @@ impl App {
             g.insert(tenant, (Instant::now(), tree.clone()));
         }
         Ok(tree)
+    }
+
+    pub(crate) fn cache_generation(&self) -> u64 {
+        self.cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn cached_services(&self, tenant: TenantId) -> Option<Arc<Vec<open311::Service>>> {
+        let g = self.services.lock().ok()?;
+        g.get(&tenant)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, s)| s.clone())
+    }
+
+    pub(crate) fn keep_services(
+        &self,
+        tenant: TenantId,
+        generation: u64,
+        s: Arc<Vec<open311::Service>>,
+    ) {
+        if self.cache_generation() == generation
+            && let Ok(mut g) = self.services.lock()
+        {
+            g.insert(tenant, (Instant::now(), s));
+        }
     }
 
     pub async fn ref_data(&self, tenant: TenantId) -> AppResult<Arc<RefData>> {
@@ -339,6 +366,9 @@ impl App {
             g.remove(&tenant);
         }
         if let Ok(mut g) = self.refs.lock() {
+            g.remove(&tenant);
+        }
+        if let Ok(mut g) = self.services.lock() {
             g.remove(&tenant);
         }
         if let Ok(mut g) = self.times.lock() {

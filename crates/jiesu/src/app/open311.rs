@@ -26,6 +26,7 @@ pub const DEFAULT_DAYS: i64 = 90;
 pub const MAX_IDS: usize = 200;
 
 /// A category offered as a service.
+#[derive(Debug, Clone)]
 pub struct Service {
     pub code: String,
     pub name: String,
@@ -138,8 +139,19 @@ fn request_token(p: &Principal, idempotency_key: Option<&str>) -> String {
 }
 
 impl App {
-    /// Every active category, as a service.
-    pub async fn open311_services(&self, tenant: TenantId) -> AppResult<Vec<Service>> {
+    /// Every active category, as a service (cached like the other reference data: a request
+    /// finds its service without reading the categories).
+    pub async fn open311_services(&self, tenant: TenantId) -> AppResult<Arc<Vec<Service>>> {
+        if let Some(s) = self.cached_services(tenant) {
+            return Ok(s);
+        }
+        let generation = self.cache_generation();
+        let services = Arc::new(self.load_services(tenant).await?);
+        self.keep_services(tenant, generation, services.clone());
+        Ok(services)
+    }
+
+    async fn load_services(&self, tenant: TenantId) -> AppResult<Vec<Service>> {
         let cats = self.store.categories(tenant).await?;
         let by_code: std::collections::HashMap<&str, &jiesu_store::catalog::Category> =
             cats.iter().map(|c| (c.code.as_str(), c)).collect();
@@ -175,8 +187,9 @@ impl App {
     pub async fn open311_service(&self, tenant: TenantId, code: &str) -> AppResult<Service> {
         self.open311_services(tenant)
             .await?
-            .into_iter()
+            .iter()
             .find(|s| s.code == code)
+            .cloned()
             .ok_or(AppError::NotFound("服务（service_code）"))
     }
 
