@@ -219,6 +219,9 @@ impl PrincipalCache {
     }
 }
 
+/// A cached value and when it was read.
+type Cached<T> = (Instant, Arc<T>);
+
 pub struct App {
     pub store: Store,
     pub config: Config,
@@ -233,7 +236,7 @@ pub struct App {
     pub notifier: Arc<dyn notify::Notifier>,
     /// Bumped by every invalidation: a cache fill that read before it is dropped.
     cache_generation: std::sync::atomic::AtomicU64,
-    services: Mutex<HashMap<TenantId, (Instant, Arc<Vec<open311::Service>>)>>,
+    services: Mutex<HashMap<TenantId, Cached<Vec<open311::Service>>>>,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
