@@ -976,6 +976,33 @@ impl Store {
         rows.iter().map(order_from_row).collect()
     }
 
+    /// Several orders' numbers and titles by id, from their columns (no state to read).
+    pub async fn order_titles(
+        &self,
+        tenant: TenantId,
+        ids: &[OrderId],
+    ) -> Result<std::collections::HashMap<OrderId, (String, String)>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut q = Sql::new("SELECT id, number, title FROM orders WHERE tenant_id = ");
+        let t = q.param(tenant.0);
+        q.push(&t);
+        q.push(" AND id IN (");
+        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+        q.push(&list);
+        q.push(")");
+        let rows = self.read.query_all_raw(q.build(self.backend)).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrderId(col(r, "id")?),
+                    (col(r, "number")?, col(r, "title")?),
+                ))
+            })
+            .collect()
+    }
+
     pub async fn order_id_by_number(
         &self,
         tenant: TenantId,

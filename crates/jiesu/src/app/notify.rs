@@ -10,7 +10,7 @@ use super::{AdminCap, App, AppResult};
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::future::BoxFuture;
 use jiesu_core::OrderId;
-use jiesu_core::order::{Closure, Event, EventKind, Order, Status};
+use jiesu_core::order::{Citizen, Event, EventKind, Status};
 use jiesu_core::org::OrgTree;
 use jiesu_store::webhooks::{MessageRow, NewMessage, SendResult};
 
@@ -85,28 +85,51 @@ fn china(t: DateTime<Utc>) -> String {
     }
 }
 
-/// The notifications one event of `order` gives rise to (template, channel, recipient, text).
+/// What an event's notifications need to know of its order: its number and title, and, for
+/// the events that tell the citizen, the citizen (an accepted order's come in its event).
+pub struct Brief<'a> {
+    pub number: &'a str,
+    pub title: &'a str,
+    pub citizen: Option<&'a Citizen>,
+}
+
+/// The event closes the order after handling (callback or without one): the citizen is told.
+pub fn closes_after_handling(e: &Event) -> bool {
+    e.to == Status::Closed
+        && e.from.is_some_and(|f| f != Status::Closed)
+        && matches!(
+            e.kind,
+            EventKind::CalledBack { .. } | EventKind::ClosedWithoutCallback { .. }
+        )
+}
+
+/// The notifications one event of an order gives rise to (template, channel, recipient, text).
 pub fn notifications_for(
-    order: &Order,
+    order: &Brief<'_>,
     e: &Event,
     org: &OrgTree,
 ) -> Vec<(&'static str, &'static str, String, String)> {
-    let citizen = order
-        .citizen
-        .phone
-        .as_ref()
-        .filter(|_| !order.citizen.anonymous)
-        .map(|p| p.as_str().to_string());
-    let no = &order.number;
+    let phone_of = |c: &Citizen| {
+        c.phone
+            .as_ref()
+            .filter(|_| !c.anonymous)
+            .map(|p| p.as_str().to_string())
+    };
+    let citizen = order.citizen.and_then(phone_of);
+    let no = order.number;
     let mut out = Vec::new();
     match &e.kind {
-        EventKind::Accepted { .. } if e.to != Status::Closed => {
-            if let Some(p) = &citizen {
+        EventKind::Accepted {
+            number, order: new, ..
+        } if e.to != Status::Closed => {
+            if let Some(p) = phone_of(&new.citizen) {
                 out.push((
                     "accepted",
                     "sms",
-                    p.clone(),
-                    format!("【12345】您反映的问题已受理，工单编号{no}，我们将尽快办理并答复您。"),
+                    p,
+                    format!(
+                        "【12345】您反映的问题已受理，工单编号{number}，我们将尽快办理并答复您。"
+                    ),
                 ));
             }
         }
@@ -178,12 +201,7 @@ pub fn notifications_for(
         _ => {}
     }
     // Closed by handling (not on the phone, not handed to another platform): tell the citizen.
-    if e.to == Status::Closed
-        && e.from.is_some_and(|f| f != Status::Closed)
-        && matches!(
-            order.closure,
-            Some(Closure::Callback | Closure::WithoutCallback)
-        )
+    if closes_after_handling(e)
         && let Some(p) = &citizen
     {
         out.push((
@@ -201,7 +219,7 @@ impl App {
     pub(crate) fn derive_notifications(
         tenant: jiesu_core::TenantId,
         id: OrderId,
-        order: &Order,
+        order: &Brief<'_>,
         events: &[&Event],
         org: &OrgTree,
     ) -> Vec<NewMessage> {

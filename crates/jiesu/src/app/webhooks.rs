@@ -244,13 +244,6 @@ impl App {
             let org = self.org(tenant).await?;
             let subs = by_tenant.get(&tenant);
             let ids: Vec<OrderId> = rows.iter().map(|r| r.order_id).collect();
-            let orders: HashMap<OrderId, jiesu_store::orders::StoredOrder> = self
-                .store
-                .orders_by_ids(tenant, &ids)
-                .await?
-                .into_iter()
-                .map(|o| (o.id, o))
-                .collect();
             let mut from: HashMap<OrderId, (u32, u32)> = HashMap::new();
             for r in &rows {
                 let e = from.entry(r.order_id).or_insert((r.from_seq, r.to_seq));
@@ -259,24 +252,56 @@ impl App {
             }
             let wanted: Vec<(OrderId, u32)> = from.iter().map(|(o, (f, _))| (*o, *f)).collect();
             let events = self.store.events_from(tenant, &wanted).await?;
-            let tenant_code = tenant_codes.get(&tenant).cloned().unwrap_or_default();
             let mut by_order: HashMap<OrderId, Vec<&Event>> = HashMap::new();
             for (id, e) in &events {
                 if from.get(id).is_some_and(|(_, to)| e.seq <= *to) {
                     by_order.entry(*id).or_default().push(e);
                 }
             }
+            // The whole order is read only where it is needed: for a subscriber's payload, or
+            // to tell the citizen the order is closed. Notifications otherwise need the
+            // number and title alone.
+            let full: Vec<OrderId> = if subs.is_some() {
+                ids.clone()
+            } else {
+                by_order
+                    .iter()
+                    .filter(|(_, evs)| {
+                        evs.iter()
+                            .any(|e| crate::app::notify::closes_after_handling(e))
+                    })
+                    .map(|(id, _)| *id)
+                    .collect()
+            };
+            let orders: HashMap<OrderId, jiesu_store::orders::StoredOrder> = self
+                .store
+                .orders_by_ids(tenant, &full)
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o))
+                .collect();
+            let titles = if subs.is_some() {
+                HashMap::new()
+            } else {
+                self.store.order_titles(tenant, &ids).await?
+            };
+            let tenant_code = tenant_codes.get(&tenant).cloned().unwrap_or_default();
             for (id, events) in by_order {
-                let Some(order) = orders.get(&id) else {
-                    continue;
+                let full_order = orders.get(&id);
+                let brief = match (full_order, titles.get(&id)) {
+                    (Some(o), _) => crate::app::notify::Brief {
+                        number: &o.order.number,
+                        title: &o.order.title,
+                        citizen: Some(&o.order.citizen),
+                    },
+                    (None, Some((number, title))) => crate::app::notify::Brief {
+                        number,
+                        title,
+                        citizen: None,
+                    },
+                    (None, None) => continue,
                 };
-                notifications.extend(App::derive_notifications(
-                    tenant,
-                    id,
-                    &order.order,
-                    &events,
-                    &org,
-                ));
+                notifications.extend(App::derive_notifications(tenant, id, &brief, &events, &org));
                 for e in &events {
                     if let jiesu_core::order::EventKind::Dispatched { targets, .. } = &e.kind {
                         for (unit, _) in targets {
@@ -288,7 +313,7 @@ impl App {
                             }
                         }
                     }
-                    let Some(subs) = subs else {
+                    let (Some(subs), Some(order)) = (subs, full_order) else {
                         continue;
                     };
                     let kind = e.kind.name();
