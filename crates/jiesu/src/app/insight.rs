@@ -455,31 +455,31 @@ impl App {
     }
 
     /// New or changed orders from the order indexer: those not yet clustered join the hot
-    /// spots of their tenant (where they are being kept).
-    pub(crate) fn observe_orders(&self, tenant: TenantId, orders: &[StoredOrder]) {
+    /// spots of their tenant (where they are being kept). The clustering (segmenting every
+    /// text) runs on a blocking thread, not on the threads that serve requests.
+    pub(crate) async fn observe_orders(&self, tenant: TenantId, orders: &[StoredOrder]) {
         let handle = match self.insight.spots.lock() {
             Ok(g) => g.get(&tenant).cloned(),
             Err(_) => None,
         };
         let Some(handle) = handle else { return };
-        let Ok(mut g) = handle.lock() else { return };
-        match &mut *g {
-            Spots::Building { pending } => {
-                pending.extend(orders.iter().map(text_of));
+        let mut texts: Vec<OrderText> = orders.iter().map(text_of).collect();
+        let work = tokio::task::spawn_blocking(move || {
+            let Ok(mut g) = handle.lock() else { return };
+            match &mut *g {
+                Spots::Building { pending } => pending.extend(texts),
+                Spots::Ready { spots, window_ms } => {
+                    let from = Utc::now().timestamp_millis() - *window_ms;
+                    texts.retain(|t| !spots.contains(t.id) && t.accepted_at >= from);
+                    texts.sort_by_key(|r| (r.accepted_at, r.id));
+                    let fresh: Vec<Incoming<'_>> = texts.iter().map(incoming).collect();
+                    spots.add(&fresh);
+                    spots.expire(from);
+                }
             }
-            Spots::Ready { spots, window_ms } => {
-                let from = Utc::now().timestamp_millis() - *window_ms;
-                let mut texts: Vec<OrderText> = orders
-                    .iter()
-                    .filter(|o| !spots.contains(o.id.0))
-                    .map(text_of)
-                    .filter(|t| t.accepted_at >= from)
-                    .collect();
-                texts.sort_by_key(|r| (r.accepted_at, r.id));
-                let fresh: Vec<Incoming<'_>> = texts.iter().map(incoming).collect();
-                spots.add(&fresh);
-                spots.expire(from);
-            }
+        });
+        if let Err(e) = work.await {
+            tracing::warn!(error = %e, "adding orders to the hot spots failed");
         }
     }
 

@@ -158,7 +158,7 @@ impl App {
                 ids.sort();
                 ids.dedup();
                 let orders = self.store.orders_by_ids(t, &ids).await?;
-                self.observe_orders(t, &orders);
+                self.observe_orders(t, &orders).await;
                 for s in &orders {
                     docs.push(doc_of(t, s));
                 }
