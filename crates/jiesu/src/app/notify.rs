@@ -63,18 +63,10 @@ impl Notifier for LogNotifier {
 /// A phone number masked (`138****8000`); a unit as it is.
 pub fn mask_recipient(r: &str) -> String {
     if r.starts_with("unit:") {
-        return r.to_string();
+        r.to_string()
+    } else {
+        super::telephony::mask_number(r)
     }
-    let n = r.chars().count();
-    if n <= 4 {
-        return "*".repeat(n);
-    }
-    let head = if n >= 11 { 3 } else { 0 };
-    let chars: Vec<char> = r.chars().collect();
-    let mut out: String = chars[..head].iter().collect();
-    out.push_str(&"*".repeat(n - head - 4));
-    out.extend(&chars[n - 4..]);
-    out
 }
 
 /// A time as people in China read it: `12月01日17:30`.

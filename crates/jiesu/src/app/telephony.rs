@@ -109,7 +109,8 @@ fn caller_number(s: &str) -> AppResult<String> {
     }
 }
 
-fn mask_number(s: &str) -> String {
+/// A number recognisable but not usable: `138****8000`.
+pub(crate) fn mask_number(s: &str) -> String {
     let n = s.chars().count();
     if n <= 4 {
         return "*".repeat(n);
