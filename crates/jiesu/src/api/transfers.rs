@@ -223,6 +223,8 @@ async fn order_transfers(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"from": "ordos-110", "key": "110-20261201-0042", "remote_ref": "J2026120100042", "reason": "非警务类求助，转12345办理",
+    "order": {"channel": "police_110", "request_type": "help", "content": "小区内路灯连续三晚不亮，老人夜间出行不便。", "citizen": {"name": "王女士", "phone": "13800138000"}, "address": "A市A3区洋湖街道某小区"}}))]
 pub struct InboundRequest {
     /// Our code for the sending platform (a registered peer).
     pub from: String,
