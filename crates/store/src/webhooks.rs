@@ -580,7 +580,46 @@ impl Store {
             return Ok(());
         }
         let txn = self.write.begin().await?;
-        for s in sends {
+        // The common case, sent at once: one statement per adapter, not one per message (the
+        // single write connection is shared with the order writer).
+        let mut sent: std::collections::BTreeMap<(i64, &str), Vec<i64>> = Default::default();
+        let mut at = None;
+        for s in sends
+            .iter()
+            .filter(|s| s.status == "sent" && s.error.is_none())
+        {
+            sent.entry((s.tenant.0, s.adapter.as_str()))
+                .or_default()
+                .push(s.id);
+            at = at.max(Some(to_ms(s.at)));
+        }
+        for ((tenant, adapter), ids) in &sent {
+            for chunk in ids.chunks(500) {
+                let mut q = Sql::new(
+                    "UPDATE outbound_messages SET status = 'sent', attempts = attempts + 1, sent_at = ",
+                );
+                let a = q.param(at.unwrap_or_default());
+                q.push(&a);
+                q.push(", next_at = ");
+                let n = q.param(at.unwrap_or_default());
+                q.push(&n);
+                q.push(", adapter = ");
+                let d = q.param(adapter.to_string());
+                q.push(&d);
+                q.push(" WHERE tenant_id = ");
+                let t = q.param(*tenant);
+                q.push(&t);
+                q.push(" AND id IN (");
+                let list = q.in_list(chunk);
+                q.push(&list);
+                q.push(")");
+                txn.execute_raw(q.build(self.backend)).await?;
+            }
+        }
+        for s in sends
+            .iter()
+            .filter(|s| !(s.status == "sent" && s.error.is_none()))
+        {
             txn.execute_raw(self.stmt(
                 "UPDATE outbound_messages SET status = $3, attempts = attempts + 1, next_at = $4, sent_at = $5, adapter = $6, last_error = $7 \
                  WHERE tenant_id = $1 AND id = $2",
