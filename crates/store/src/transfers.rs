@@ -38,7 +38,8 @@ pub struct TransferRow {
     pub direction: String,
     pub key: String,
     pub order_id: i64,
-    /// out: pending, accepted, rejected, failed; in: accepted
+    /// out: pending, accepted, rejected, failed; in: accepted, then closed once its finished
+    /// order has been reported (the pass looks at it no more).
     pub state: String,
     pub remote_ref: Option<String>,
     pub attempts: u32,
@@ -259,7 +260,7 @@ impl Store {
                  FROM transfers t JOIN transfer_peers p ON p.tenant_id = t.tenant_id AND p.id = t.peer_id \
                  LEFT JOIN orders o ON t.direction = 'in' AND o.tenant_id = t.tenant_id AND o.id = t.order_id \
                  WHERE p.active AND t.next_at <= $1 \
-                 AND ((t.direction = 'out' AND t.state = 'pending') OR (t.direction = 'in' AND o.version > t.synced_seq)) \
+                 AND ((t.direction = 'out' AND t.state = 'pending') OR (t.direction = 'in' AND t.state = 'accepted' AND o.version > t.synced_seq)) \
                  ORDER BY t.next_at, t.id LIMIT $2",
                 vec![to_ms(now).into(), i64::from(limit).into()],
             ))

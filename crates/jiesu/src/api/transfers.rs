@@ -176,7 +176,8 @@ pub struct TransferDto {
     /// out (we sent it) or in (it came to us)
     pub direction: String,
     pub key: String,
-    /// out: pending, accepted, rejected, failed; in: accepted
+    /// out: pending, accepted, rejected, failed; in: accepted (closed once its finished
+    /// order has been reported back)
     pub state: String,
     /// The other platform's number for the order.
     pub remote_ref: Option<String>,

@@ -8,7 +8,7 @@ use super::{App, AppError, AppResult, Principal};
 use chrono::{DateTime, Utc};
 use jiesu_core::OrderId;
 use jiesu_core::role::{Role, Scope};
-use jiesu_core::values::Phone;
+use jiesu_core::values::{Phone, optional_text};
 use jiesu_store::telephony::{
     CallApplied, CallEvent, CallEventError, CallEventKind, CallbackOutcome, Doer, MissedCall,
     MissedCallLog,
@@ -129,18 +129,6 @@ pub(crate) fn mask_number(s: &str) -> String {
     out
 }
 
-fn short_text(field: &str, v: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > max => {
-            Err(AppError::invalid(field, format!("不能超过 {max} 个字符")))
-        }
-        Some(s) if s.chars().any(char::is_control) => {
-            Err(AppError::invalid(field, "含有不可见的控制字符"))
-        }
-        other => Ok(other),
-    }
-}
-
 impl App {
     /// Records a call event from the call centre's system (a token with the `telephony`
     /// scope). A resent event changes nothing and says so.
@@ -160,7 +148,7 @@ impl App {
                 ));
             }
         };
-        let call_id = short_text("call_id", Some(e.call_id), 100)?
+        let call_id = optional_text("call_id", Some(&e.call_id), 100)?
             .ok_or_else(|| AppError::invalid("call_id", "缺少通话编号"))?;
         if e.at > Utc::now() + chrono::Duration::minutes(5) {
             return Err(AppError::invalid("at", "事件时间晚于当前时间"));
@@ -177,8 +165,8 @@ impl App {
             kind,
             at: e.at,
             caller,
-            line: short_text("line", e.line, 64)?,
-            agent: short_text("agent", e.agent, 64)?,
+            line: optional_text("line", e.line.as_deref(), 64)?,
+            agent: optional_text("agent", e.agent.as_deref(), 64)?,
         };
         if kind == CallEventKind::Answered && event.agent.is_none() {
             return Err(AppError::invalid("agent", "接通事件须有坐席工号"));
@@ -272,7 +260,7 @@ impl App {
                 ));
             }
         };
-        let note = short_text("note", note, 500)?;
+        let note = optional_text("note", note.as_deref(), 500)?;
         if let Some(o) = order_id {
             // The order must exist in this tenant.
             self.store

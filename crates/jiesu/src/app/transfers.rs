@@ -85,15 +85,7 @@ impl App {
         }
         let name = jiesu_core::values::required_text("name", &input.name, 64)?;
         let kind = PeerKind::parse("kind", input.kind.trim())?;
-        let url = input.url.trim().to_string();
-        let parsed = reqwest::Url::parse(&url)
-            .map_err(|_| AppError::invalid("url", "请填写对方平台接口的完整地址"))?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.host_str().is_none()
-            || url.len() > 500
-        {
-            return Err(AppError::invalid("url", "接口地址须为 http(s) 地址"));
-        }
+        let url = super::webhooks::http_url(&input.url, "对方平台接口地址")?;
         let token = jiesu_core::values::required_text("token", &input.token, 500)?;
         let id = self
             .store
@@ -654,17 +646,14 @@ impl App {
         match res {
             Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND => {
                 // 404: the peer does not know the transfer (anymore); nothing more to tell it.
+                // A finished order, once reported, leaves the pass's query for good.
+                let state = if o.status.is_terminal() {
+                    "closed"
+                } else {
+                    t.state.as_str()
+                };
                 self.store
-                    .update_transfer(
-                        t.tenant,
-                        t.id,
-                        &t.state,
-                        None,
-                        0,
-                        Utc::now(),
-                        None,
-                        o.version,
-                    )
+                    .update_transfer(t.tenant, t.id, state, None, 0, Utc::now(), None, o.version)
                     .await?;
             }
             other => {

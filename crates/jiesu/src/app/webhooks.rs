@@ -75,6 +75,26 @@ pub fn event_kinds() -> &'static [&'static str] {
     ]
 }
 
+/// An http(s) address of another system (a webhook receiver, a platform's interface), or a
+/// 422 on `url`.
+/// `what` names it in the message (接收地址, 接口地址).
+pub fn http_url(s: &str, what: &str) -> AppResult<String> {
+    let url = s.trim().to_string();
+    let parsed = reqwest::Url::parse(&url).map_err(|_| {
+        AppError::invalid(
+            "url",
+            format!("请填写完整的{what}，如 https://example.gov.cn/hook"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(AppError::invalid("url", format!("{what}须为 http(s) 地址")));
+    }
+    if url.len() > 500 {
+        return Err(AppError::invalid("url", format!("{what}过长")));
+    }
+    Ok(url)
+}
+
 /// A new subscription as an admin gives it.
 pub struct WebhookInput {
     pub name: String,
@@ -90,19 +110,7 @@ impl App {
         input: WebhookInput,
     ) -> AppResult<(i64, String)> {
         let name = jiesu_core::values::required_text("name", &input.name, 64)?;
-        let url = input.url.trim().to_string();
-        let parsed = reqwest::Url::parse(&url).map_err(|_| {
-            AppError::invalid(
-                "url",
-                "请填写完整的接收地址，如 https://example.gov.cn/hook",
-            )
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(AppError::invalid("url", "接收地址须为 http(s) 地址"));
-        }
-        if url.len() > 500 {
-            return Err(AppError::invalid("url", "接收地址过长"));
-        }
+        let url = http_url(&input.url, "接收地址")?;
         let known = event_kinds();
         for e in &input.events {
             if !known.contains(&e.as_str()) {
