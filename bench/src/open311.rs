@@ -5,7 +5,7 @@ use crate::body;
 use crate::client::{self, RefData};
 use crate::create::ensure_demo;
 use crate::server::{CpuMark, CpuUse, Memory, Server, SlowStatement};
-use crate::stats::{Latencies, LatencySummary, fmt_mib, thousands, verdict};
+use crate::stats::{Latencies, LatencySummary, thousands, verdict};
 use crate::{Common, DataDir};
 use anyhow::Context;
 use rand::rngs::StdRng;
@@ -89,19 +89,7 @@ impl Open311Report {
                 .unwrap_or_default()
         );
         println!("  cpu         {}", self.cpu.line());
-        println!(
-            "  server RSS  {} now, {} peak",
-            fmt_mib(self.server_memory.rss_bytes),
-            fmt_mib(self.server_memory.peak_rss_bytes)
-        );
-        for s in self.slow_statements.iter().take(3) {
-            println!(
-                "  slow SQL    {}× (max {:.1} s): {}",
-                s.count,
-                s.max_seconds,
-                s.statement.chars().take(160).collect::<String>()
-            );
-        }
+        crate::server::print_server_tail(&self.server_memory, &self.slow_statements);
         println!(
             "  demo data   built in {:.1} s in {} ({} services)",
             self.demo_build_seconds, self.data_dir, self.services

@@ -530,6 +530,23 @@ pub fn slow_statements(log: &str) -> Vec<SlowStatement> {
     out
 }
 
+/// The report's lines on the server's memory and its slowest statements.
+pub fn print_server_tail(memory: &Memory, slow: &[SlowStatement]) {
+    println!(
+        "  server RSS  {} now, {} peak",
+        crate::stats::fmt_mib(memory.rss_bytes),
+        crate::stats::fmt_mib(memory.peak_rss_bytes)
+    );
+    for s in slow.iter().take(3) {
+        println!(
+            "  slow SQL    {}× (max {:.1} s): {}",
+            s.count,
+            s.max_seconds,
+            s.statement.chars().take(160).collect::<String>()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@
 use crate::client::{self, RefData};
 use crate::create::{Stop, body_pool, ensure_demo};
 use crate::server::{CpuMark, CpuUse, Memory, Server, SlowStatement};
-use crate::stats::{Latencies, LatencySummary, fmt_mib, thousands, verdict};
+use crate::stats::{Latencies, LatencySummary, thousands, verdict};
 use crate::{Common, DataDir};
 use anyhow::Context;
 use axum::body::Bytes;
@@ -290,19 +290,7 @@ impl WebhooksReport {
             .map(|(k, n)| format!("{k} {}", thousands(*n)))
             .collect();
         println!("              by kind: {}", kinds.join(", "));
-        println!(
-            "  server RSS  {} now, {} peak",
-            fmt_mib(self.server_memory.rss_bytes),
-            fmt_mib(self.server_memory.peak_rss_bytes)
-        );
-        for s in self.slow_statements.iter().take(3) {
-            println!(
-                "  slow SQL    {}× (max {:.1} s): {}",
-                s.count,
-                s.max_seconds,
-                s.statement.chars().take(160).collect::<String>()
-            );
-        }
+        crate::server::print_server_tail(&self.server_memory, &self.slow_statements);
         println!(
             "  demo data   built in {:.1} s in {}",
             self.demo_build_seconds, self.data_dir
