@@ -306,10 +306,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     jiesu::launch(listener, app, jiesu::shutdown_signal()).await
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    // The database writer (its thread and, on SQLite, its connection's thread) is started
+    // from this thread and keeps the normal priority; the runtime's threads, which handle
+    // requests and derive indexes and messages, run a little below it. Every acceptance
+    // waits for the writer's next commit, a chain of hand-offs between those two threads:
+    // on a busy machine each hand-off queued behind request work, and the writer, not the
+    // processors, set the pace.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(lower_thread_priority)
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
         eprintln!("error: {e:#}");
         std::process::exit(2);
     }
@@ -818,5 +834,16 @@ fn field_message(e: &jiesu::app::AppError) -> String {
             format!("--{}: {}", f.field.replace('_', "-"), f.message)
         }
         e => e.to_string(),
+    }
+}
+
+/// Niceness of the runtime's threads, relative to the writer's.
+const RUNTIME_NICE: i32 = 6;
+
+/// Lowers the calling thread's scheduling priority (on Linux niceness is per thread).
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, RUNTIME_NICE) {
+        tracing::debug!(error = %e, "cannot lower the priority of a runtime thread");
     }
 }

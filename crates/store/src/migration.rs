@@ -28,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0012Telephony),
             Box::new(M0013Transfers),
             Box::new(M0014Notifications),
+            Box::new(M0015ExternalRefIndex),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -934,5 +935,30 @@ CREATE INDEX outbound_messages_order ON outbound_messages (tenant_id, order_id)
 impl MigrationTrait for M0014Notifications {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0014).await
+    }
+}
+
+struct M0015ExternalRefIndex;
+
+impl MigrationName for M0015ExternalRefIndex {
+    fn name(&self) -> &str {
+        "m0015_external_ref_index"
+    }
+}
+
+/// The source systems' references become a whole unique index instead of a partial one
+/// (`WHERE external_ref IS NOT NULL`): the same rule, since both backends let NULLs repeat in a
+/// unique index, but SQLite's planner, proving that a query implies the partial index's
+/// condition, marks every parameter compared with a column of `orders` as plan-relevant, and
+/// then re-prepares each such statement whenever its values change, i.e. on every execution.
+const M0015: &str = r#"
+DROP INDEX orders_external_ref;
+CREATE UNIQUE INDEX orders_external_ref ON orders (tenant_id, channel, external_ref)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0015ExternalRefIndex {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0015).await
     }
 }

@@ -273,8 +273,55 @@ impl Sql {
         ps.join(", ")
     }
     pub(crate) fn build(self, backend: DbBackend) -> Statement {
-        Statement::from_sql_and_values(backend, self.text, self.values)
+        match backend {
+            DbBackend::Sqlite => {
+                let (text, values) = anonymous_params(&self.text, &self.values);
+                Statement::from_sql_and_values(backend, text, values)
+            }
+            _ => Statement::from_sql_and_values(backend, self.text, self.values),
+        }
     }
+}
+
+/// `text` with every `$n` outside string literals written as a plain `?`, and the values in
+/// the order of those places (a parameter used twice is bound twice). On SQLite, binding a
+/// named parameter looks its name up in a list as long as the statement's parameters, which
+/// made binding a multi-row insert quadratic in its rows; anonymous ones are bound by
+/// position. A `$n` beyond `values` is left as it is.
+fn anonymous_params(text: &str, values: &[Value]) -> (String, Vec<Value>) {
+    let mut out = String::with_capacity(text.len());
+    let mut bound = Vec::with_capacity(values.len());
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if quoted || c != '$' || !chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| values.get(k.checked_sub(1)?))
+        {
+            Some(v) => {
+                out.push('?');
+                bound.push(v.clone());
+            }
+            None => {
+                out.push('$');
+                out.push_str(&digits);
+            }
+        }
+    }
+    (out, bound)
 }
 
 /// The smallest string greater than every string starting with `prefix` and ending in a
@@ -919,14 +966,15 @@ impl Store {
     /// Removes outbox rows the index has committed (exactly these: a row committed later
     /// with a lower id stays for the next pass).
     pub async fn search_outbox_done(&self, ids: &[i64]) -> Result<()> {
+        let mut stmts = Vec::new();
         for chunk in ids.chunks(500) {
             let mut q = Sql::new("DELETE FROM search_outbox WHERE id IN (");
             let list = q.in_list(chunk);
             q.push(&list);
             q.push(")");
-            self.write.execute_raw(q.build(self.backend)).await?;
+            stmts.push(q.build(self.backend));
         }
-        Ok(())
+        self.write_all(stmts).await
     }
 
     /// How many orders there are, in every tenant.
@@ -1489,6 +1537,29 @@ mod tests {
 
     fn local(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn sqlite_gets_anonymous_parameters_bound_in_the_order_they_are_used() {
+        let v: Vec<Value> = vec![10i64.into(), "b".into(), 30i64.into()];
+        let (text, bound) = anonymous_params(
+            "UPDATE t SET n = n + $3, p = '$1' WHERE a = $1 AND b = $2 AND c = $3",
+            &v,
+        );
+        assert_eq!(
+            text,
+            "UPDATE t SET n = n + ?, p = '$1' WHERE a = ? AND b = ? AND c = ?"
+        );
+        assert_eq!(
+            bound,
+            vec![v[2].clone(), v[0].clone(), v[1].clone(), v[2].clone()]
+        );
+        // Counting goes past nine.
+        let v: Vec<Value> = (1..=12i64).map(Value::from).collect();
+        let names: Vec<String> = (1..=12).map(|i| format!("${i}")).collect();
+        let (text, bound) = anonymous_params(&names.join(","), &v);
+        assert_eq!(text, ["?"; 12].join(","));
+        assert_eq!(bound, v);
     }
 
     #[test]

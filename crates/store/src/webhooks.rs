@@ -9,7 +9,7 @@ use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::order::Event;
 use jiesu_core::{OrderId, TenantId, UserId};
-use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, QueryResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -315,7 +315,7 @@ impl Store {
         notifications: &[NewMessage],
         done: &[i64],
     ) -> Result<()> {
-        let txn = self.write.begin().await?;
+        let mut stmts = Vec::new();
         let now = to_ms(Utc::now());
         for chunk in notifications.chunks(100) {
             let mut q = Sql::new(
@@ -339,7 +339,7 @@ impl Store {
                 q.push(")");
             }
             q.push(" ON CONFLICT (tenant_id, order_id, seq, template, recipient) DO NOTHING");
-            txn.execute_raw(q.build(self.backend)).await?;
+            stmts.push(q.build(self.backend));
         }
         for chunk in deliveries.chunks(100) {
             let mut q = Sql::new(
@@ -362,17 +362,16 @@ impl Store {
                 q.push(")");
             }
             q.push(" ON CONFLICT (tenant_id, webhook_id, order_id, seq) DO NOTHING");
-            txn.execute_raw(q.build(self.backend)).await?;
+            stmts.push(q.build(self.backend));
         }
         for chunk in done.chunks(500) {
             let mut q = Sql::new("DELETE FROM event_outbox WHERE id IN (");
             let list = q.in_list(chunk);
             q.push(&list);
             q.push(")");
-            txn.execute_raw(q.build(self.backend)).await?;
+            stmts.push(q.build(self.backend));
         }
-        txn.commit().await?;
-        Ok(())
+        self.write_all(stmts).await
     }
 
     /// Deliveries whose turn has come: pending, due, of an active endpoint, and the oldest
@@ -414,7 +413,7 @@ impl Store {
         if attempts.is_empty() {
             return Ok(());
         }
-        let txn = self.write.begin().await?;
+        let mut stmts = Vec::new();
         for a in attempts {
             let status = if a.delivered {
                 "delivered"
@@ -423,7 +422,7 @@ impl Store {
             } else {
                 "pending"
             };
-            txn.execute_raw(self.stmt(
+            stmts.push(self.stmt(
                 "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1, next_at = $4, \
                  delivered_at = $5, last_status = $6, last_error = $7 WHERE tenant_id = $1 AND id = $2",
                 vec![
@@ -435,11 +434,9 @@ impl Store {
                     a.status.map(i32::from).into(),
                     a.error.clone().into(),
                 ],
-            ))
-            .await?;
+            ));
         }
-        txn.commit().await?;
-        Ok(())
+        self.write_all(stmts).await
     }
 
     /// The delivery log of one endpoint, newest first, optionally of one status.
@@ -579,9 +576,8 @@ impl Store {
         if sends.is_empty() {
             return Ok(());
         }
-        let txn = self.write.begin().await?;
-        // The common case, sent at once: one statement per adapter, not one per message (the
-        // single write connection is shared with the order writer).
+        let mut stmts = Vec::new();
+        // The common case, sent at once: one statement per adapter, not one per message.
         let mut sent: std::collections::BTreeMap<(i64, &str), Vec<i64>> = Default::default();
         let mut at = None;
         for s in sends
@@ -613,14 +609,14 @@ impl Store {
                 let list = q.in_list(chunk);
                 q.push(&list);
                 q.push(")");
-                txn.execute_raw(q.build(self.backend)).await?;
+                stmts.push(q.build(self.backend));
             }
         }
         for s in sends
             .iter()
             .filter(|s| !(s.status == "sent" && s.error.is_none()))
         {
-            txn.execute_raw(self.stmt(
+            stmts.push(self.stmt(
                 "UPDATE outbound_messages SET status = $3, attempts = attempts + 1, next_at = $4, sent_at = $5, adapter = $6, last_error = $7 \
                  WHERE tenant_id = $1 AND id = $2",
                 vec![
@@ -632,11 +628,9 @@ impl Store {
                     s.adapter.clone().into(),
                     s.error.clone().into(),
                 ],
-            ))
-            .await?;
+            ));
         }
-        txn.commit().await?;
-        Ok(())
+        self.write_all(stmts).await
     }
 
     /// The notification log, newest first, optionally of one order and one status.

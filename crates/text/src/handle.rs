@@ -18,12 +18,14 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// Opens (or creates) the index in `dir`, or one in memory without a `dir`.
+    /// Opens (or creates) the index in `dir`, or one in memory without a `dir`. Segments of a
+    /// size are merged once there are `merge_at` of them.
     pub(crate) fn open(
         dir: Option<&Path>,
         schema: Schema,
         analyzer: &Analyzer,
         heap_bytes: usize,
+        merge_at: usize,
     ) -> Result<Handle> {
         let index = match dir {
             Some(dir) => {
@@ -37,10 +39,8 @@ impl Handle {
             .tokenizers()
             .register(ZH, ZhTokenizer::new(analyzer.clone()));
         let writer: IndexWriter = index.writer(heap_bytes)?;
-        // Every search looks each of its terms up in every segment: merge sooner than
-        // tantivy's default (eight segments of a size) to keep their number low.
         let mut policy = LogMergePolicy::default();
-        policy.set_min_num_segments(3);
+        policy.set_min_num_segments(merge_at);
         writer.set_merge_policy(Box::new(policy));
         let reader = index
             .reader_builder()

@@ -565,23 +565,31 @@ fn cores_match(a: &str, b: &str) -> bool {
     short == long || (short.chars().count() >= 3 && long.contains(short))
 }
 
-/// How alike two requests read (title and the opening of the content): the share of their
-/// words (of two or more characters) in common, as the cosine of the two word sets (0–1).
-pub fn similarity(analyzer: &Analyzer, a: (&str, &str), b: (&str, &str)) -> f32 {
-    let words = |(title, content): (&str, &str)| -> HashSet<String> {
-        let opening: String = content.chars().take(CONTENT_CHARS).collect();
-        analyzer
-            .words(&format!("{title} {opening}"))
-            .into_iter()
-            .filter(|w| w.chars().count() >= 2)
-            .collect()
-    };
-    let (x, y) = (words(a), words(b));
+/// The words two requests are compared by: those of two or more characters in the title and
+/// the opening of the content.
+pub fn words_of(analyzer: &Analyzer, title: &str, content: &str) -> HashSet<String> {
+    let opening: String = content.chars().take(CONTENT_CHARS).collect();
+    analyzer
+        .words(&format!("{title} {opening}"))
+        .into_iter()
+        .filter(|w| w.chars().count() >= 2)
+        .collect()
+}
+
+/// The share of words two word sets have in common, as the cosine of the sets (0–1).
+pub fn cosine(x: &HashSet<String>, y: &HashSet<String>) -> f32 {
     if x.is_empty() || y.is_empty() {
         return 0.0;
     }
-    let common = x.intersection(&y).count() as f32;
+    let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+    let common = small.iter().filter(|w| large.contains(*w)).count() as f32;
     common / ((x.len() * y.len()) as f32).sqrt()
+}
+
+/// How alike two requests read (title and the opening of the content): the share of their
+/// words (of two or more characters) in common, as the cosine of the two word sets (0–1).
+pub fn similarity(analyzer: &Analyzer, a: (&str, &str), b: (&str, &str)) -> f32 {
+    cosine(&words_of(analyzer, a.0, a.1), &words_of(analyzer, b.0, b.1))
 }
 
 /// One request in the window.

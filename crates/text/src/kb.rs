@@ -354,7 +354,9 @@ impl KbIndex {
 
     fn with_dir(dir: Option<&Path>, analyzer: Analyzer) -> Result<KbIndex> {
         let (schema, fields) = schema();
-        let h = Handle::open(dir, schema, &analyzer, 50_000_000)?;
+        // Every search looks each of its terms up in every segment: merge sooner than
+        // tantivy's default (eight segments of a size) to keep their number low.
+        let h = Handle::open(dir, schema, &analyzer, 50_000_000, 3)?;
         h.index().tokenizers().register(
             SPACED,
             tantivy::tokenizer::TextAnalyzer::from(

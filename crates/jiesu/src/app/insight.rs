@@ -17,9 +17,11 @@ use jiesu_core::{OrderId, TenantId};
 use jiesu_store::insight::OrderText;
 use jiesu_store::orders::{Scope, StoredOrder};
 use jiesu_store::stats::StatGroup;
+use jiesu_text::Analyzer;
 use jiesu_text::hotspots::{self, Hotspot, Hotspots, Incoming, Rank};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,6 +110,63 @@ enum Spots {
 pub struct InsightState {
     settings: Mutex<HashMap<TenantId, (Instant, InsightSettings)>>,
     spots: Mutex<HashMap<TenantId, Arc<Mutex<Spots>>>>,
+    words: WordsCache,
+}
+
+/// Word sets of recent orders for repeat detection: a new request is compared with up to
+/// twice `REPEAT_CANDIDATES` earlier ones, and segmenting each of them again for every new
+/// request cost more than everything else its acceptance does. Keyed by order with a hash of
+/// its text (an edited text is segmented again); two generations of at most `WORDS_CACHE`
+/// orders each bound the memory while keeping the recently used.
+#[derive(Default)]
+struct WordsCache {
+    generations: Mutex<[WordsGeneration; 2]>,
+}
+
+/// Word sets by order, each with the hash of the text it was made from.
+type WordsGeneration = HashMap<OrderId, (u64, Arc<HashSet<String>>)>;
+
+const WORDS_CACHE: usize = 20_000;
+
+impl WordsCache {
+    fn words(
+        &self,
+        analyzer: &Analyzer,
+        id: OrderId,
+        title: &str,
+        content: &str,
+    ) -> Arc<HashSet<String>> {
+        let mut h = std::hash::DefaultHasher::new();
+        (title, content).hash(&mut h);
+        let fp = h.finish();
+        if let Ok(mut g) = self.generations.lock() {
+            if let Some((f, w)) = g[0].get(&id)
+                && *f == fp
+            {
+                return w.clone();
+            }
+            if let Some(w) = g[1]
+                .get(&id)
+                .filter(|(f, _)| *f == fp)
+                .map(|(_, w)| w.clone())
+            {
+                Self::keep(&mut g, id, fp, w.clone());
+                return w;
+            }
+        }
+        let w = Arc::new(hotspots::words_of(analyzer, title, content));
+        if let Ok(mut g) = self.generations.lock() {
+            Self::keep(&mut g, id, fp, w.clone());
+        }
+        w
+    }
+
+    fn keep(g: &mut [WordsGeneration; 2], id: OrderId, fp: u64, w: Arc<HashSet<String>>) {
+        if g[0].len() >= WORDS_CACHE {
+            g[1] = std::mem::take(&mut g[0]);
+        }
+        g[0].insert(id, (fp, w));
+    }
 }
 
 /// A hot spot with what the database adds.
@@ -324,15 +383,16 @@ impl App {
             return Ok(Vec::new());
         }
         let (analyzer, _) = self.analyzer().await?;
+        let words = hotspots::words_of(&analyzer, &new.title, &new.content);
         let mut links: Vec<RepeatLink> = candidates
             .into_iter()
             .filter(|(o, _, _)| o.order.status != Status::Invalid)
             .filter_map(|(o, by_phone, _)| {
-                let sim = hotspots::similarity(
-                    &analyzer,
-                    (&new.title, &new.content),
-                    (&o.order.title, &o.order.content),
-                );
+                let theirs =
+                    self.insight
+                        .words
+                        .words(&analyzer, o.id, &o.order.title, &o.order.content);
+                let sim = hotspots::cosine(&words, &theirs);
                 let same_category = new.category.is_some() && new.category == o.order.category;
                 let alike = sim >= s.repeat_min_similarity
                     || (same_category && sim >= s.repeat_min_similarity / 2.0);
@@ -653,17 +713,21 @@ impl App {
         }
         let (analyzer, _) = self.analyzer().await?;
         let phone = this.order.citizen.phone.clone();
+        let words =
+            self.insight
+                .words
+                .words(&analyzer, this.id, &this.order.title, &this.order.content);
         let mut out: Vec<Duplicate> = Vec::new();
         for chunk in others.chunks(1_000) {
             for o in self.store.orders_by_ids(p.tenant, chunk).await? {
                 if !is_open(o.order.status) || (phone.is_some() && o.order.citizen.phone == phone) {
                     continue;
                 }
-                let similarity = hotspots::similarity(
-                    &analyzer,
-                    (&this.order.title, &this.order.content),
-                    (&o.order.title, &o.order.content),
-                );
+                let theirs =
+                    self.insight
+                        .words
+                        .words(&analyzer, o.id, &o.order.title, &o.order.content);
+                let similarity = hotspots::cosine(&words, &theirs);
                 if let Some(view) = self.view_if_visible(p, &org, o) {
                     out.push(Duplicate {
                         view,
