@@ -838,6 +838,7 @@ fn field_message(e: &jiesu::app::AppError) -> String {
 }
 
 /// Niceness of the runtime's threads, relative to the writer's.
+#[cfg(target_os = "linux")]
 const RUNTIME_NICE: i32 = 6;
 
 /// Lowers the calling thread's scheduling priority (on Linux niceness is per thread).

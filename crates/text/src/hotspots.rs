@@ -586,12 +586,6 @@ pub fn cosine(x: &HashSet<String>, y: &HashSet<String>) -> f32 {
     common / ((x.len() * y.len()) as f32).sqrt()
 }
 
-/// How alike two requests read (title and the opening of the content): the share of their
-/// words (of two or more characters) in common, as the cosine of the two word sets (0–1).
-pub fn similarity(analyzer: &Analyzer, a: (&str, &str), b: (&str, &str)) -> f32 {
-    cosine(&words_of(analyzer, a.0, a.1), &words_of(analyzer, b.0, b.1))
-}
-
 /// One request in the window.
 struct Doc {
     cluster: u32,
@@ -1398,6 +1392,11 @@ mod tests {
         assert_eq!(p.coarse, ["a市", "a1区"]);
         // 芙蓉路 is one word, known as a place name.
         assert_eq!(places(&a, "芙蓉路夜市烧烤噪音扰民").fine, ["芙蓉路"]);
+    }
+
+    /// How alike two requests read, as repeat detection compares them.
+    fn similarity(analyzer: &Analyzer, a: (&str, &str), b: (&str, &str)) -> f32 {
+        cosine(&words_of(analyzer, a.0, a.1), &words_of(analyzer, b.0, b.1))
     }
 
     #[test]
