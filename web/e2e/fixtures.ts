@@ -87,3 +87,49 @@ export function watchPageErrors(page: Page): string[] {
   })
   return problems
 }
+
+export interface ColdLoad {
+  /** Milliseconds from the navigation start to the accept form being ready for typing. */
+  interactive: number
+  domContentLoaded: number
+  requests: number
+  scriptKb: number
+  /** Whether the page set its `jiesu:accept-ready` mark. */
+  marked: boolean
+}
+
+/** A cold first load of the agent screen: fresh context with the cache disabled and cleared,
+ *  the login page, log in as the agent, and wait for the accept form with the phone field focused. */
+export async function coldLoadAgentScreen(browser: Browser, baseURL: string): Promise<ColdLoad> {
+  const context = await browser.newContext({ baseURL, viewport: { width: 1440, height: 900 } })
+  try {
+    const page = await context.newPage()
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('Network.enable')
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true })
+    await cdp.send('Network.clearBrowserCache')
+
+    await page.goto('/login', { waitUntil: 'commit' })
+    await page.locator('input[name=username]').fill('agent')
+    await page.locator('input[name=password]').fill(PASSWORD)
+    await page.locator('input[name=password]').press('Enter')
+    await expect(page.locator('[data-testid=accept-form][data-ready=true]')).toBeVisible({ timeout: 15_000 })
+    await expect(page.locator('input[name=phone]')).toBeFocused()
+
+    return await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
+      const resources = performance.getEntriesByType('resource') as PerformanceResourceTiming[]
+      const scripts = resources.filter((r) => r.initiatorType === 'script' || r.name.endsWith('.js'))
+      const ready = performance.getEntriesByName('jiesu:accept-ready')[0]
+      return {
+        interactive: Math.round((ready ? ready.startTime : performance.now()) - (nav?.startTime ?? 0)),
+        domContentLoaded: Math.round(nav?.domContentLoadedEventEnd ?? 0),
+        requests: resources.length,
+        scriptKb: Math.round(scripts.reduce((s, r) => s + (r.encodedBodySize || r.transferSize || 0), 0) / 1024),
+        marked: ready !== undefined,
+      }
+    })
+  } finally {
+    await context.close()
+  }
+}
