@@ -52,6 +52,11 @@ pub struct Config {
     pub missed_call_max_attempts: u32,
     /// The service level's threshold: calls answered within this many seconds.
     pub telephony_service_level_s: u32,
+    /// The bearer token Prometheus sends to scrape `/metrics`; empty turns `/metrics` off.
+    pub metrics_token: String,
+    /// On SIGTERM, how long the node keeps serving while `/api/health/ready` answers 503, so
+    /// that the load balancer stops sending before in-flight requests are finished, in ms.
+    pub shutdown_grace_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +66,10 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database_url", &redact_url(&self.database_url))
             .field("default_tenant", &self.default_tenant)
+            .field(
+                "metrics_token",
+                &(!self.metrics_token.is_empty()).then_some("***"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +104,8 @@ impl Default for Config {
             webhook_retry_base_ms: 1000,
             missed_call_max_attempts: 3,
             telephony_service_level_s: 20,
+            metrics_token: String::new(),
+            shutdown_grace_ms: 0,
         }
     }
 }
@@ -120,7 +131,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 20] = [
+    const KEYS: [&'static str; 22] = [
         "data_dir",
         "listen",
         "database_url",
@@ -141,6 +152,8 @@ impl Config {
         "webhook_retry_base_ms",
         "missed_call_max_attempts",
         "telephony_service_level_s",
+        "metrics_token",
+        "shutdown_grace_ms",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -226,6 +239,16 @@ impl Config {
                 "telephony_service_level_s",
                 (1..=600).contains(&self.telephony_service_level_s),
                 "must be between 1 and 600",
+            ),
+            (
+                "shutdown_grace_ms",
+                self.shutdown_grace_ms <= 300_000,
+                "must be at most 300000",
+            ),
+            (
+                "metrics_token",
+                self.metrics_token.is_empty() || self.metrics_token.chars().count() >= 16,
+                "must be empty (no /metrics) or at least 16 characters",
             ),
         ] {
             if !ok {

@@ -32,8 +32,9 @@ pub async fn open_app(config: Config) -> anyhow::Result<Arc<App>> {
     Ok(Arc::new(App::new(store, config)?))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests and
-/// lets the database writer drain.
+/// Serves `app` on `listener` until `shutdown` resolves, then drains: readiness answers 503
+/// for `shutdown_grace_ms` while requests are still served (the load balancer takes the node
+/// out), then the listener closes, in-flight requests finish and the database writer drains.
 pub async fn launch(
     listener: TcpListener,
     app: Arc<App>,
@@ -45,6 +46,16 @@ pub async fn launch(
     let indexer = tokio::spawn(indexer(app.clone()));
     let webhooks = tokio::spawn(app::webhooks::run(app.clone()));
     let transfers = tokio::spawn(app::transfers::run(app.clone()));
+    let draining = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let grace = draining.config.shutdown_grace_ms;
+        tracing::info!(grace_ms = grace, "draining: not ready any more");
+        tokio::time::sleep(std::time::Duration::from_millis(grace)).await;
+    };
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -14,6 +14,7 @@ pub mod evaluations;
 pub mod insight;
 pub mod kb;
 pub mod migration;
+pub mod ops;
 pub mod orders;
 pub mod org;
 pub mod settings;

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod files;
 pub mod insight;
 pub mod kb;
+pub mod metrics;
 pub mod open311;
 pub mod orders;
 pub mod portal;
@@ -321,7 +322,7 @@ Errors: `{\"error\": {\"code\", \"message\", \"field\"}}` with 400 (malformed JS
 )]
 struct ApiDoc;
 
-/// Liveness and readiness: 200 when the database answers.
+/// Health: 200 when the database answers.
 #[utoipa::path(get, path = "/api/health", tag = "system", security(()), responses((status = 200, description = "healthy"), (status = 503, description = "database unavailable")))]
 async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
     match app.store.ping().await {
@@ -337,10 +338,41 @@ async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> Re
     }
 }
 
+/// Liveness: 200 while the process serves requests (restart the node when this fails).
+#[utoipa::path(get, path = "/api/health/live", tag = "system", security(()), responses((status = 200, description = "alive")))]
+async fn live() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Readiness: 200 when the node should get traffic — the database answers and the node is
+/// not shutting down; 503 with `status` `draining` or `database_unavailable` otherwise.
+#[utoipa::path(get, path = "/api/health/ready", tag = "system", security(()), responses((status = 200, description = "ready"), (status = 503, description = "draining or database unavailable")))]
+async fn ready(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let unavailable = |status: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": status})),
+        )
+            .into_response()
+    };
+    if app.draining.load(Ordering::SeqCst) {
+        return unavailable("draining");
+    }
+    match app.store.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            unavailable("database_unavailable")
+        }
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(app: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(health))
+        .routes(utoipa_axum::routes!(live))
+        .routes(utoipa_axum::routes!(ready))
         .merge(auth::router())
         .merge(orders::router())
         .merge(admin::router())
@@ -363,6 +395,7 @@ pub fn router(app: AppState) -> Router {
     let upload_limit =
         (app.config.attachment_limit_mib * 1024 * 1024 + 64 * 1024).max(kb::IMPORT_LIMIT);
     let openapi_json = Arc::new(openapi.clone());
+    let metrics = Arc::new(metrics::Metrics::new());
     Router::new()
         .merge(api)
         .merge(open311::router())
@@ -379,6 +412,15 @@ pub fn router(app: AppState) -> Router {
             axum::routing::any(|| async {
                 ApiError::App(AppError::NotFound("接口")).into_response()
             }),
+        )
+        // Every route above is counted and timed under its pattern (not its path).
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::track,
+        ))
+        .route(
+            "/metrics",
+            get(metrics::scrape).with_state((app.clone(), metrics)),
         )
         .fallback(
             get(ui::serve).layer(tower_http::compression::CompressionLayer::new()),

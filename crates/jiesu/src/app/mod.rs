@@ -234,6 +234,8 @@ pub struct App {
     pub principals: PrincipalCache,
     /// Sends SMS and work messages (default: the log).
     pub notifier: Arc<dyn notify::Notifier>,
+    /// Set when the node begins to shut down: readiness answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Bumped by every invalidation: a cache fill that read before it is dropped.
     cache_generation: std::sync::atomic::AtomicU64,
     services: Mutex<HashMap<TenantId, Cached<Vec<open311::Service>>>>,
@@ -268,6 +270,7 @@ impl App {
             refs: Mutex::new(HashMap::new()),
             principals: PrincipalCache::default(),
             notifier: Arc::new(notify::LogNotifier),
+            draining: std::sync::atomic::AtomicBool::new(false),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
             services: Mutex::new(HashMap::new()),
             kb: tokio::sync::OnceCell::new(),
