@@ -273,6 +273,43 @@ impl Store {
     fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, values)
     }
+
+    /// Takes the `(tenant, id)` rows of `table` (a queue with `next_at`) that this node's
+    /// background pass read as due. Several nodes on one PostgreSQL run the same passes: a row
+    /// still due (`next_at <= now`) gets `next_at = now + lease`, atomically, so the other nodes
+    /// pass over it until this node records the outcome (which sets `next_at` again) or, if the
+    /// node died mid-pass, the lease runs out and another node takes it. Returns the rows this
+    /// node got. SQLite serves one node: all of them, without a write.
+    pub(crate) async fn claim(
+        &self,
+        table: &'static str,
+        rows: &[(i64, i64)],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<std::collections::HashSet<(i64, i64)>> {
+        if self.is_sqlite() || rows.is_empty() {
+            return Ok(rows.iter().copied().collect());
+        }
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut got = std::collections::HashSet::new();
+        for chunk in rows.chunks(500) {
+            let mut q = orders::Sql::new(&format!("UPDATE {table} SET next_at = "));
+            let u = q.param(to_ms(until));
+            q.push(&u);
+            let n = q.param(to_ms(now));
+            q.push(&format!(" WHERE next_at <= {n} AND (tenant_id, id) IN ("));
+            for (i, (t, id)) in chunk.iter().enumerate() {
+                let t = q.param(*t);
+                let id = q.param(*id);
+                q.push(&format!("{}({t}, {id})", if i == 0 { "" } else { ", " }));
+            }
+            q.push(") RETURNING tenant_id, id");
+            for r in self.write.query_all_raw(q.build(self.backend)).await? {
+                got.insert((col(&r, "tenant_id")?, col(&r, "id")?));
+            }
+        }
+        Ok(got)
+    }
 }
 
 fn redact(url: &str) -> String {

@@ -250,8 +250,14 @@ impl Store {
     }
 
     /// Outbound transfers waiting to be sent, and inbound ones whose order changed since it
-    /// was last reported (across tenants: the background pass).
-    pub async fn due_transfers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<TransferRow>> {
+    /// was last reported (across tenants: the background pass), claimed for this node for
+    /// `lease` (see `Store::claim`).
+    pub async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<TransferRow>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
@@ -265,7 +271,13 @@ impl Store {
                 vec![to_ms(now).into(), i64::from(limit).into()],
             ))
             .await?;
-        rows.iter().map(transfer_from_row).collect()
+        let due: Vec<TransferRow> = rows.iter().map(transfer_from_row).collect::<Result<_>>()?;
+        let keys: Vec<(i64, i64)> = due.iter().map(|t| (t.tenant.0, t.id)).collect();
+        let got = self.claim("transfers", &keys, now, lease).await?;
+        Ok(due
+            .into_iter()
+            .filter(|t| got.contains(&(t.tenant.0, t.id)))
+            .collect())
     }
 
     /// The outcome of one attempt: a new state, a remote reference, the version reported, or

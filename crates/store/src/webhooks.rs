@@ -375,8 +375,14 @@ impl Store {
     }
 
     /// Deliveries whose turn has come: pending, due, of an active endpoint, and the oldest
-    /// pending one of their endpoint and order (so one order's events arrive in order).
-    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueDelivery>> {
+    /// pending one of their endpoint and order (so one order's events arrive in order);
+    /// claimed for this node for `lease` (see `Store::claim`).
+    pub async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
@@ -389,7 +395,8 @@ impl Store {
                 vec![to_ms(now).into(), i64::from(limit).into()],
             ))
             .await?;
-        rows.iter()
+        let due: Vec<DueDelivery> = rows
+            .iter()
             .map(|r| {
                 Ok(DueDelivery {
                     id: col(r, "id")?,
@@ -405,7 +412,15 @@ impl Store {
                     secret: col(r, "secret")?,
                 })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        let keys: Vec<(i64, i64)> = due.iter().map(|d| (d.tenant.0, d.id)).collect();
+        let got = self
+            .claim("webhook_deliveries", &keys, now, lease)
+            .await?;
+        Ok(due
+            .into_iter()
+            .filter(|d| got.contains(&(d.tenant.0, d.id)))
+            .collect())
     }
 
     /// Records a batch of attempts in one transaction.
@@ -557,8 +572,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Notifications due to be sent, across tenants.
-    pub async fn due_messages(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<MessageRow>> {
+    /// Notifications due to be sent, across tenants, claimed for this node for `lease` (see
+    /// `Store::claim`: with several nodes, each message is sent by one).
+    pub async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<MessageRow>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
@@ -568,7 +589,15 @@ impl Store {
                 vec![to_ms(now).into(), i64::from(limit).into()],
             ))
             .await?;
-        rows.iter().map(message_from_row).collect()
+        let due: Vec<MessageRow> = rows.iter().map(message_from_row).collect::<Result<_>>()?;
+        let keys: Vec<(i64, i64)> = due.iter().map(|m| (m.tenant.0, m.id)).collect();
+        let got = self
+            .claim("outbound_messages", &keys, now, lease)
+            .await?;
+        Ok(due
+            .into_iter()
+            .filter(|m| got.contains(&(m.tenant.0, m.id)))
+            .collect())
     }
 
     /// Records a batch of sends in one transaction.

@@ -16,6 +16,9 @@ use jiesu_store::webhooks::{MessageRow, NewMessage, SendResult};
 
 /// Notifications one pass sends at most.
 const SEND_BATCH: u32 = 200;
+/// How long a send pass holds the messages it took; another node sends them after that if
+/// this one died before recording the outcome.
+const MESSAGE_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A message ready to go out.
 #[derive(Debug, Clone)]
@@ -234,7 +237,10 @@ impl App {
 
     /// One send pass: every pending notification that is due goes to the adapter.
     pub async fn notify_once(&self) -> AppResult<usize> {
-        let due = self.store.due_messages(Utc::now(), SEND_BATCH).await?;
+        let due = self
+            .store
+            .due_messages(Utc::now(), SEND_BATCH, MESSAGE_LEASE)
+            .await?;
         if due.is_empty() {
             return Ok(0);
         }

@@ -411,7 +411,9 @@ impl App {
 
     /// One pass: send what is due, report what changed. Returns the transfers handled.
     pub async fn transfer_once(&self, client: &reqwest::Client) -> AppResult<usize> {
-        let due = self.store.due_transfers(Utc::now(), BATCH).await?;
+        // One platform at a time: at most BATCH calls in a row.
+        let lease = super::webhooks::pass_lease(self.config.webhook_timeout_ms, BATCH as usize);
+        let due = self.store.due_transfers(Utc::now(), BATCH, lease).await?;
         if due.is_empty() {
             return Ok(0);
         }

@@ -357,7 +357,12 @@ impl App {
     /// one per endpoint and order) and the outcomes recorded together. Returns the attempts.
     pub async fn deliver_once(&self, client: &reqwest::Client) -> AppResult<usize> {
         let now = Utc::now();
-        let due = self.store.due_deliveries(now, DELIVERY_BATCH).await?;
+        let rounds = DELIVERY_BATCH as usize / self.config.webhook_concurrency.max(1) + 1;
+        let lease = pass_lease(self.config.webhook_timeout_ms, rounds);
+        let due = self
+            .store
+            .due_deliveries(now, DELIVERY_BATCH, lease)
+            .await?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -372,6 +377,13 @@ impl App {
         self.store.record_attempts(&attempts).await?;
         Ok(n)
     }
+}
+
+/// How long a background pass holds the rows it took (see `Store::claim`): long enough for
+/// `calls` outside calls one after another, each at most `timeout_ms`, and a minute more.
+pub(crate) fn pass_lease(timeout_ms: u64, calls: usize) -> std::time::Duration {
+    std::time::Duration::from_millis(timeout_ms.saturating_mul(calls as u64))
+        + std::time::Duration::from_secs(60)
 }
 
 /// What a receiver gets for one event. No personal data of the citizen: a receiver that
