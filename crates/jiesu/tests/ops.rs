@@ -136,7 +136,6 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     );
     for queue in [
         "event_outbox",
-        "search_outbox",
         "webhook_deliveries",
         "outbound_messages",
         "transfers",
@@ -145,13 +144,16 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
         assert!(n.is_some_and(|n| n >= 0.0), "{queue}: {text}");
     }
     assert!(sample(&text, "jiesu_writer_jobs").is_some_and(|n| n >= 4.0));
+    assert!(sample(&text, "jiesu_order_index_behind").is_some());
     assert!(sample(&text, "jiesu_alerts_due{tenant=\"t1\"}").is_some());
     assert!(sample(&text, "jiesu_missed_calls_pending{tenant=\"t1\"}").is_some());
     // The order writes reach the queues' consumers: the outboxes empty again.
     let start = Instant::now();
     loop {
         let text = scrape(&t).await;
-        if sample(&text, "jiesu_queue_depth{queue=\"event_outbox\"}") == Some(0.0) {
+        if sample(&text, "jiesu_queue_depth{queue=\"event_outbox\"}") == Some(0.0)
+            && sample(&text, "jiesu_order_index_behind") == Some(0.0)
+        {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(15), "{text}");

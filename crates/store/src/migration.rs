@@ -29,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0013Transfers),
             Box::new(M0014Notifications),
             Box::new(M0015ExternalRefIndex),
+            Box::new(M0016IndexNodes),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -960,5 +961,40 @@ CREATE UNIQUE INDEX orders_external_ref ON orders (tenant_id, channel, external_
 impl MigrationTrait for M0015ExternalRefIndex {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0015).await
+    }
+}
+
+struct M0016IndexNodes;
+
+impl MigrationName for M0016IndexNodes {
+    fn name(&self) -> &str {
+        "m0016_index_nodes"
+    }
+}
+
+/// Issue 9: several nodes, each with its own order index, follow the search outbox with
+/// cursors of their own, so a row stays until every node has passed it. `index_nodes` is where
+/// each node says how far it got. It is the nodes' table, not a tenant's (like `tenants`):
+/// under Citus a reference table.
+const M0016: &str = r#"
+CREATE TABLE index_nodes (
+    node TEXT NOT NULL PRIMARY KEY,
+    low BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+)
+"#;
+
+/// PostgreSQL keys the outbox by (tenant, id); the nodes read it in id order across tenants.
+/// (SQLite's id is the rowid, already its order.)
+const M0016_PG: &str = "CREATE INDEX search_outbox_seq ON search_outbox (id)";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0016IndexNodes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0016).await?;
+        if manager.get_database_backend() != DbBackend::Sqlite {
+            run_all(manager, M0016_PG).await?;
+        }
+        Ok(())
     }
 }

@@ -22,9 +22,9 @@ pub struct TenantGauges {
 /// The node-independent queues (rows in the database) and every tenant's counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpsGauges {
-    /// `(queue, rows waiting)`: order changes not yet fanned out to webhooks and messages,
-    /// order changes not yet in the search index, webhook deliveries, messages and transfers
-    /// waiting to be sent.
+    /// `(queue, rows waiting)`: order changes not yet fanned out to webhooks and messages;
+    /// webhook deliveries, messages and transfers waiting to be sent. (How far each node's
+    /// order index is behind is the node's own figure.)
     pub queues: Vec<(&'static str, u64)>,
     pub tenants: Vec<TenantGauges>,
 }
@@ -35,7 +35,6 @@ impl Store {
         let mut queues = Vec::new();
         for (queue, sql) in [
             ("event_outbox", "SELECT COUNT(*) AS n FROM event_outbox"),
-            ("search_outbox", "SELECT COUNT(*) AS n FROM search_outbox"),
             (
                 "webhook_deliveries",
                 "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'",

@@ -1,7 +1,7 @@
 //! Work orders: the current state (one row, indexed columns plus the whole state as JSON) and
 //! the append-only, hash-chained history, written together in one transaction.
 
-use crate::{Result, Store, StoreError, col, to_ms};
+use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
@@ -500,6 +500,14 @@ fn notice_sql(
 }
 
 /// Adds `delta` to the count of a tenant's orders in `status`.
+fn outbox_row(r: &QueryResult) -> Result<(i64, TenantId, OrderId)> {
+    Ok((
+        col(r, "id")?,
+        TenantId(col(r, "tenant_id")?),
+        OrderId(col(r, "order_id")?),
+    ))
+}
+
 /// Outbox rows for the search index, many to a statement.
 fn outbox_sql(orders: &[(TenantId, OrderId)]) -> Vec<Sql> {
     orders
@@ -943,38 +951,102 @@ impl Store {
         row.as_ref().map(order_from_row).transpose()
     }
 
-    /// The oldest rows of the search outbox: (row id, tenant, order).
-    pub async fn search_outbox(&self, limit: u64) -> Result<Vec<(i64, TenantId, OrderId)>> {
+    /// Rows of the search outbox after `cursor`, in id order: (row id, tenant, order). Every
+    /// node's order index follows the outbox with a cursor of its own; rows are removed only
+    /// when every node has passed them (`prune_search_outbox`).
+    pub async fn search_outbox_after(
+        &self,
+        cursor: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, TenantId, OrderId)>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
-                "SELECT id, tenant_id, order_id FROM search_outbox ORDER BY id LIMIT $1",
-                vec![(limit as i64).into()],
+                "SELECT id, tenant_id, order_id FROM search_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+                vec![cursor.into(), (limit as i64).into()],
             ))
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    col(r, "id")?,
-                    TenantId(col(r, "tenant_id")?),
-                    OrderId(col(r, "order_id")?),
-                ))
-            })
-            .collect()
+        rows.iter().map(outbox_row).collect()
     }
 
-    /// Removes outbox rows the index has committed (exactly these: a row committed later
-    /// with a lower id stays for the next pass).
-    pub async fn search_outbox_done(&self, ids: &[i64]) -> Result<()> {
-        let mut stmts = Vec::new();
+    /// The rows of the search outbox with these ids (ids a node saw missing: a transaction
+    /// that took them may commit after later ones did).
+    pub async fn search_outbox_rows(&self, ids: &[i64]) -> Result<Vec<(i64, TenantId, OrderId)>> {
+        let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let mut q = Sql::new("DELETE FROM search_outbox WHERE id IN (");
+            let mut q = Sql::new("SELECT id, tenant_id, order_id FROM search_outbox WHERE id IN (");
             let list = q.in_list(chunk);
             q.push(&list);
             q.push(")");
-            stmts.push(q.build(self.backend));
+            for r in self.read.query_all_raw(q.build(self.backend)).await? {
+                out.push(outbox_row(&r)?);
+            }
         }
-        self.write_all(stmts).await
+        Ok(out)
+    }
+
+    /// The highest id in the search outbox (0 when empty).
+    pub async fn search_outbox_last(&self) -> Result<i64> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT COALESCE(MAX(id), 0) AS n FROM search_outbox",
+                vec![],
+            ))
+            .await?;
+        Ok(row.map(|r| col::<i64>(&r, "n")).transpose()?.unwrap_or(0))
+    }
+
+    /// Outbox rows after `cursor` (how far a node's index is behind).
+    pub async fn search_outbox_behind(&self, cursor: i64) -> Result<u64> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT COUNT(*) AS n FROM search_outbox WHERE id > $1",
+                vec![cursor.into()],
+            ))
+            .await?;
+        Ok(row
+            .map(|r| col::<i64>(&r, "n"))
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// When node `node` last reported its index's position, if it ever did.
+    pub async fn index_node_seen_at(&self, node: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT seen_at FROM index_nodes WHERE node = $1",
+                vec![node.into()],
+            ))
+            .await?;
+        row.map(|r| col::<i64>(&r, "seen_at").map(from_ms))
+            .transpose()
+    }
+
+    /// Records that node `node` no longer needs outbox rows below `low`.
+    pub async fn index_node_report(&self, node: &str, low: i64, now: DateTime<Utc>) -> Result<()> {
+        self.write_all(vec![self.stmt(
+            "INSERT INTO index_nodes (node, low, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (node) DO UPDATE SET low = excluded.low, seen_at = excluded.seen_at",
+            vec![node.into(), low.into(), to_ms(now).into()],
+        )])
+        .await
+    }
+
+    /// Removes the outbox rows every node heard from since `alive_since` has passed (a node
+    /// silent for longer rebuilds its index when it comes back). The highest row always stays,
+    /// so that SQLite never hands its id out again.
+    pub async fn prune_search_outbox(&self, alive_since: DateTime<Utc>) -> Result<()> {
+        self.write_all(vec![self.stmt(
+            "DELETE FROM search_outbox \
+             WHERE id < (SELECT MIN(low) FROM index_nodes WHERE seen_at >= $1) \
+               AND id < (SELECT MAX(id) FROM search_outbox)",
+            vec![to_ms(alive_since).into()],
+        )])
+        .await
     }
 
     /// How many orders there are, in every tenant.

@@ -414,9 +414,7 @@ impl Store {
             })
             .collect::<Result<_>>()?;
         let keys: Vec<(i64, i64)> = due.iter().map(|d| (d.tenant.0, d.id)).collect();
-        let got = self
-            .claim("webhook_deliveries", &keys, now, lease)
-            .await?;
+        let got = self.claim("webhook_deliveries", &keys, now, lease).await?;
         Ok(due
             .into_iter()
             .filter(|d| got.contains(&(d.tenant.0, d.id)))
@@ -591,9 +589,7 @@ impl Store {
             .await?;
         let due: Vec<MessageRow> = rows.iter().map(message_from_row).collect::<Result<_>>()?;
         let keys: Vec<(i64, i64)> = due.iter().map(|m| (m.tenant.0, m.id)).collect();
-        let got = self
-            .claim("outbound_messages", &keys, now, lease)
-            .await?;
+        let got = self.claim("outbound_messages", &keys, now, lease).await?;
         Ok(due
             .into_iter()
             .filter(|m| got.contains(&(m.tenant.0, m.id)))

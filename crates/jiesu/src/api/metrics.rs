@@ -53,6 +53,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     in_flight: Gauge,
+    index_behind: Gauge,
     writer_jobs: Gauge,
     writer_commits: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
@@ -98,6 +99,12 @@ impl Metrics {
             "Requests being handled now",
             in_flight.clone(),
         );
+        let index_behind = Gauge::default();
+        registry.register(
+            "order_index_behind",
+            "Order changes this node's search index has not read yet",
+            index_behind.clone(),
+        );
         let writer_jobs = Gauge::default();
         registry.register(
             "writer_jobs",
@@ -113,7 +120,7 @@ impl Metrics {
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "queue_depth",
-            "Rows waiting in a background queue: event_outbox (fan-out to webhooks and messages), search_outbox (order index), webhook_deliveries, outbound_messages, transfers",
+            "Rows waiting in a background queue: event_outbox (fan-out to webhooks and messages), webhook_deliveries, outbound_messages, transfers",
             queue_depth.clone(),
         );
         let orders = Family::<StatusLabels, Gauge>::default();
@@ -141,6 +148,7 @@ impl Metrics {
             requests,
             latency,
             in_flight,
+            index_behind,
             writer_jobs,
             writer_commits,
             queue_depth,
@@ -180,6 +188,8 @@ impl Metrics {
             .ops_gauges(chrono::Utc::now())
             .await
             .map_err(|e| e.to_string())?;
+        let behind = app.order_index_behind().await.map_err(|e| e.to_string())?;
+        self.index_behind.set(behind as i64);
         self.queue_depth.clear();
         for (queue, n) in &g.queues {
             self.queue_depth

@@ -2,8 +2,13 @@
 //! filters and the viewer's scope, and "similar orders" for an order.
 //!
 //! The index (`<data_dir>/index/orders`) follows the `search_outbox` table, which every order
-//! write fills in its own transaction; a row is removed only after the index committed the
-//! order, so a crash in between re-indexes it (idempotently) instead of losing it.
+//! write fills in its own transaction. Each node keeps its own index and follows the outbox
+//! with its own cursor, committed with the index (a crash re-reads from there, re-indexing
+//! idempotently instead of losing an order). Ids a node finds missing below its cursor are
+//! watched for a while (on PostgreSQL a transaction that took an id may commit after one that
+//! took a later id). Each node reports how far it got in `index_nodes`; rows are removed once
+//! every node heard from in the last hour has passed them, and a node silent for longer
+//! rebuilds its index when it starts.
 
 use super::kb::{Progress, internal, open_derived};
 use super::orders::OrderView;
@@ -19,19 +24,61 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Bump when the index's schema or analysis changes: it is rebuilt at start.
-const INDEX_FORMAT: u32 = 1;
+const INDEX_FORMAT: u32 = 2;
 const BATCH: u64 = 2_000;
+/// How long a missing outbox id below the cursor is watched for.
+const GAP_WAIT_MS: i64 = 60_000;
+/// Missing ids watched at most; a larger jump of ids is a skipped range, not transactions
+/// still in flight.
+const MAX_GAPS: usize = 20_000;
+/// A node silent for longer is left behind by the outbox's clean-up and rebuilds its index.
+const NODE_SILENCE: chrono::Duration = chrono::Duration::hours(1);
+/// After a rebuild the node re-reads this many outbox rows before the end of the scan.
+const REBUILD_OVERLAP: i64 = 2_000;
+/// How often a node reports its position at the least (a heartbeat), and cleans the outbox.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// What the index holds, committed with it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Bookmark {
     format: u32,
     dict: String,
+    /// This node's name in `index_nodes`, made when its index is first built.
+    #[serde(default)]
+    node: String,
+    /// Every outbox row up to here is in the index, except the `gaps`.
+    #[serde(default)]
+    cursor: i64,
+    /// Ids below the cursor not seen yet, with when they were first missed (epoch ms).
+    #[serde(default)]
+    gaps: Vec<(i64, i64)>,
+}
+
+impl Bookmark {
+    /// The lowest outbox id this node may still need.
+    fn low(&self) -> i64 {
+        self.gaps
+            .iter()
+            .map(|g| g.0)
+            .min()
+            .unwrap_or(i64::MAX)
+            .min(self.cursor + 1)
+    }
+}
+
+/// The follower's state, behind one lock (one catch-up at a time).
+struct Follow {
+    mark: Bookmark,
+    reported: Option<(i64, std::time::Instant)>,
+    pruned: Option<std::time::Instant>,
 }
 
 pub struct OrderEngine {
     pub index: Arc<OrderIndex>,
-    payload: String,
-    sync: tokio::sync::Mutex<()>,
+    sync: tokio::sync::Mutex<Follow>,
+    /// The cursor, readable without waiting for a catch-up (metrics).
+    cursor: std::sync::atomic::AtomicI64,
 }
 
 /// An order search.
@@ -95,6 +142,32 @@ fn doc_of(tenant: TenantId, s: &StoredOrder) -> OrderDoc {
     }
 }
 
+/// A name for a node's index, unique among the nodes of one database.
+fn new_node_name() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Moves the bookmark over the outbox rows just read (in any order): the cursor to the
+/// highest id, ids skipped between watched as gaps, gaps that came removed.
+fn advance(mark: &mut Bookmark, rows: &[(i64, TenantId, OrderId)], now_ms: i64) {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    mark.gaps.retain(|g| ids.binary_search(&g.0).is_err());
+    let mut next = mark.cursor + 1;
+    for &id in ids.iter().filter(|&&id| id > mark.cursor) {
+        let skipped = id - next;
+        if skipped > 0 && skipped as usize + mark.gaps.len() <= MAX_GAPS {
+            mark.gaps.extend((next..id).map(|g| (g, now_ms)));
+        }
+        next = id + 1;
+    }
+    mark.cursor = mark.cursor.max(next - 1);
+}
+
 impl App {
     /// The order index, opened (rebuilt when new or built differently, else caught up) on
     /// first use.
@@ -112,43 +185,80 @@ impl App {
         let (analyzer, dict) = self.analyzer().await?;
         let dir = self.config.data_dir.join("index").join("orders");
         let index = open_derived(&dir, || OrderIndex::open(&dir, analyzer.clone())).await?;
-        let want = Bookmark {
-            format: INDEX_FORMAT,
-            dict,
-        };
-        let payload = serde_json::to_string(&want).map_err(internal)?;
         let stored: Option<Bookmark> = index
             .payload()
             .map_err(internal)?
             .and_then(|p| serde_json::from_str(&p).ok());
+        let current =
+            stored.filter(|b| b.format == INDEX_FORMAT && b.dict == dict && !b.node.is_empty());
+        // A node the outbox's clean-up has left behind (or never heard of) starts afresh.
+        let heard = match &current {
+            Some(b) => self
+                .store
+                .index_node_seen_at(&b.node)
+                .await?
+                .is_some_and(|t| t >= Utc::now() - NODE_SILENCE),
+            None => false,
+        };
+        let mark = current.unwrap_or_else(|| Bookmark {
+            format: INDEX_FORMAT,
+            dict,
+            node: new_node_name(),
+            cursor: 0,
+            gaps: Vec::new(),
+        });
         let engine = OrderEngine {
             index: Arc::new(index),
-            payload,
-            sync: tokio::sync::Mutex::new(()),
+            cursor: std::sync::atomic::AtomicI64::new(mark.cursor),
+            sync: tokio::sync::Mutex::new(Follow {
+                mark,
+                reported: None,
+                pruned: None,
+            }),
         };
-        if stored.as_ref() != Some(&want) {
+        if heard {
+            self.orders_catch_up_with(&engine).await?;
+        } else {
             tracing::info!("building the order search index");
             self.rebuild_orders_with(&engine, &()).await?;
-        } else {
-            self.orders_catch_up_with(&engine).await?;
         }
         Ok(engine)
     }
 
-    /// Indexes the orders in the outbox and clears their rows. Returns how many.
+    /// Indexes the outbox rows after this node's cursor (and missing ones that have come).
+    /// Returns how many rows it read.
     pub async fn orders_catch_up(&self) -> AppResult<u64> {
         let engine = self.order_index().await?;
         self.orders_catch_up_with(&engine).await
     }
 
+    /// How many outbox rows this node's index has not read yet.
+    pub async fn order_index_behind(&self) -> AppResult<u64> {
+        let engine = self.order_index().await?;
+        let cursor = engine.cursor.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(self.store.search_outbox_behind(cursor).await?)
+    }
+
     async fn orders_catch_up_with(&self, engine: &OrderEngine) -> AppResult<u64> {
-        let _guard = engine.sync.lock().await;
+        let mut follow = engine.sync.lock().await;
+        self.catch_up_locked(engine, &mut follow).await
+    }
+
+    async fn catch_up_locked(&self, engine: &OrderEngine, f: &mut Follow) -> AppResult<u64> {
         let mut n = 0;
         loop {
-            let rows = self.store.search_outbox(BATCH).await?;
+            let now = Utc::now().timestamp_millis();
+            f.mark.gaps.retain(|g| now - g.1 < GAP_WAIT_MS);
+            let mut rows = self.store.search_outbox_after(f.mark.cursor, BATCH).await?;
+            let more = rows.len() as u64 == BATCH;
+            if !f.mark.gaps.is_empty() {
+                let ids: Vec<i64> = f.mark.gaps.iter().map(|g| g.0).collect();
+                rows.extend(self.store.search_outbox_rows(&ids).await?);
+            }
             if rows.is_empty() {
                 break;
             }
+            advance(&mut f.mark, &rows, now);
             let mut by_tenant: BTreeMap<TenantId, Vec<OrderId>> = BTreeMap::new();
             for (_, t, id) in &rows {
                 by_tenant.entry(*t).or_default().push(*id);
@@ -163,21 +273,50 @@ impl App {
                     docs.push(doc_of(t, s));
                 }
             }
-            self.apply_orders(engine, docs).await?;
-            let done: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
-            self.store.search_outbox_done(&done).await?;
+            let payload = serde_json::to_string(&f.mark).map_err(internal)?;
+            self.apply_orders(engine, docs, Some(payload)).await?;
+            engine
+                .cursor
+                .store(f.mark.cursor, std::sync::atomic::Ordering::Relaxed);
             n += rows.len() as u64;
-            if (rows.len() as u64) < BATCH {
+            if !more {
                 break;
             }
         }
+        self.report_position(f).await?;
         Ok(n)
     }
 
-    async fn apply_orders(&self, engine: &OrderEngine, docs: Vec<OrderDoc>) -> AppResult<()> {
+    /// Tells the other nodes how far this one got (when it moved, and as a heartbeat), and
+    /// now and then removes the outbox rows every node has passed.
+    async fn report_position(&self, f: &mut Follow) -> AppResult<()> {
+        let low = f.mark.low();
+        let due = f
+            .reported
+            .is_none_or(|(l, at)| l != low || at.elapsed() >= REPORT_EVERY);
+        if due {
+            self.store
+                .index_node_report(&f.mark.node, low, Utc::now())
+                .await?;
+            f.reported = Some((low, std::time::Instant::now()));
+        }
+        if f.pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.store
+                .prune_search_outbox(Utc::now() - NODE_SILENCE)
+                .await?;
+            f.pruned = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    async fn apply_orders(
+        &self,
+        engine: &OrderEngine,
+        docs: Vec<OrderDoc>,
+        payload: Option<String>,
+    ) -> AppResult<()> {
         let index = engine.index.clone();
-        let payload = engine.payload.clone();
-        tokio::task::spawn_blocking(move || index.apply(&docs, Some(&payload)))
+        tokio::task::spawn_blocking(move || index.apply(&docs, payload.as_deref()))
             .await
             .map_err(internal)?
             .map_err(internal)
@@ -214,24 +353,37 @@ impl App {
         engine: &OrderEngine,
         progress: &dyn Progress,
     ) -> AppResult<u64> {
-        {
-            let _guard = engine.sync.lock().await;
-            // Without a payload until the end: a rebuild cut short starts again.
-            engine.index.clear(None).map_err(internal)?;
-            progress.total(self.store.order_total().await?);
-            let mut after = 0;
-            loop {
-                let page = self.store.orders_after(after, BATCH).await?;
-                let Some((_, last)) = page.last() else { break };
-                after = last.id.0;
-                let docs: Vec<OrderDoc> = page.iter().map(|(t, s)| doc_of(*t, s)).collect();
-                let n = docs.len() as u64;
-                self.apply_orders(engine, docs).await?;
-                progress.advance(n);
-            }
+        let mut f = engine.sync.lock().await;
+        // Changes made from here on are read from the outbox after the scan: hold the rows
+        // (a little before, for transactions still in flight) from the clean-up first.
+        let start = (self.store.search_outbox_last().await? - REBUILD_OVERLAP).max(0);
+        f.mark.cursor = start;
+        f.mark.gaps.clear();
+        f.reported = None;
+        self.store
+            .index_node_report(&f.mark.node, start + 1, Utc::now())
+            .await?;
+        // Without a payload until the end: a rebuild cut short starts again.
+        engine.index.clear(None).map_err(internal)?;
+        progress.total(self.store.order_total().await?);
+        let mut after = 0;
+        loop {
+            let page = self.store.orders_after(after, BATCH).await?;
+            let Some((_, last)) = page.last() else { break };
+            after = last.id.0;
+            let docs: Vec<OrderDoc> = page.iter().map(|(t, s)| doc_of(*t, s)).collect();
+            let n = docs.len() as u64;
+            self.apply_orders(engine, docs, None).await?;
+            progress.advance(n);
         }
-        // Changes made meanwhile are in the outbox.
-        self.orders_catch_up_with(engine).await?;
+        // The catch-up commits the bookmark (at least an empty commit carrying it).
+        if self.catch_up_locked(engine, &mut f).await? == 0 {
+            let payload = serde_json::to_string(&f.mark).map_err(internal)?;
+            self.apply_orders(engine, Vec::new(), Some(payload)).await?;
+        }
+        engine
+            .cursor
+            .store(f.mark.cursor, std::sync::atomic::Ordering::Relaxed);
         Ok(engine.index.len())
     }
 
@@ -335,5 +487,51 @@ impl App {
             }
         }
         Ok((out, hits.total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(cursor: i64, gaps: &[(i64, i64)]) -> Bookmark {
+        Bookmark {
+            format: INDEX_FORMAT,
+            dict: String::new(),
+            node: "n".into(),
+            cursor,
+            gaps: gaps.to_vec(),
+        }
+    }
+
+    fn rows(ids: &[i64]) -> Vec<(i64, TenantId, OrderId)> {
+        ids.iter().map(|&i| (i, TenantId(1), OrderId(i))).collect()
+    }
+
+    #[test]
+    fn the_cursor_moves_past_what_was_read_and_skipped_ids_are_watched() {
+        let mut m = mark(10, &[]);
+        advance(&mut m, &rows(&[11, 12, 15, 13]), 1_000);
+        assert_eq!(m.cursor, 15);
+        assert_eq!(m.gaps, vec![(14, 1_000)]);
+        assert_eq!(m.low(), 14);
+        // The late transaction commits: its id leaves the gaps; a new skip is watched.
+        advance(&mut m, &rows(&[14, 17]), 2_000);
+        assert_eq!(m.cursor, 17);
+        assert_eq!(m.gaps, vec![(16, 2_000)]);
+        // Nothing read: nothing moves.
+        advance(&mut m, &rows(&[]), 3_000);
+        assert_eq!((m.cursor, m.low()), (17, 16));
+        let mut done = mark(17, &[]);
+        advance(&mut done, &rows(&[]), 3_000);
+        assert_eq!(done.low(), 18);
+    }
+
+    #[test]
+    fn a_jump_of_ids_too_large_for_transactions_in_flight_is_not_watched() {
+        let mut m = mark(0, &[]);
+        advance(&mut m, &rows(&[1_000_001]), 1);
+        assert_eq!(m.cursor, 1_000_001);
+        assert!(m.gaps.is_empty());
     }
 }
