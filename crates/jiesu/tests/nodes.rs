@@ -324,3 +324,200 @@ async fn two_nodes_share_one_postgresql() {
     b.stop().await;
     t.stop().await;
 }
+
+/// A `jiesu serve` process.
+struct Proc {
+    child: std::process::Child,
+    base: String,
+    dir: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn serve(database_url: &str, dir: std::path::PathBuf) -> Proc {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_jiesu"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--database-url", database_url])
+        .env("JIESU_SCHEDULER_INTERVAL_MS", "200")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let c = reqwest::Client::new();
+    wait_until("a node ready", || {
+        let r = c.get(format!("{base}/api/health/ready")).send();
+        async move { r.await.is_ok_and(|r| r.status() == StatusCode::OK) }
+    })
+    .await;
+    Proc { child, base, dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_node_processes_one_killed_under_load() {
+    let Some(t) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let url = t.config.database_url.clone();
+    // Orders long overdue, so the three schedulers have alerts to race for while the load runs.
+    let pa = t.agent_principal().await;
+    let mut old = Vec::new();
+    for i in 0..400 {
+        old.push(old_order(&t.app, &pa, i).await);
+    }
+    let stopped = t.restart_stopped().await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for d in &dirs {
+        nodes.push(serve(&url, d.path().to_path_buf()).await);
+    }
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let agent = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = agent
+        .post(format!("{}/api/auth/login", bases[0]))
+        .json(&json!({"username": "agent", "password": PASSWORD, "tenant": "t1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Twelve clients, four a node; a client whose node stops answering goes to the next.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<(i64, String)>::new()));
+    let clients: Vec<_> = (0..12)
+        .map(|i| {
+            let (agent, bases, stop, acked) =
+                (agent.clone(), bases.clone(), stop.clone(), acked.clone());
+            tokio::spawn(async move {
+                let mut node = i % 3;
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let r = agent
+                        .post(format!("{}/api/orders", bases[node]))
+                        .json(&json!({
+                            "channel": "phone", "request_type": "complaint",
+                            "content": format!("客户端{i}第{n}单：路灯不亮，夜间出行不便。"),
+                        }))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            let v: Value = r.json().await.unwrap();
+                            acked.lock().unwrap().push((
+                                v["id"].as_i64().unwrap(),
+                                v["number"].as_str().unwrap().to_string(),
+                            ));
+                        }
+                        // Refused or cut off: not acknowledged; try the next node.
+                        _ => node = (node + 1) % 3,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut killed = nodes.remove(1);
+    killed.child.kill().unwrap(); // SIGKILL
+    killed.child.wait().unwrap();
+    let acked_at_kill = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    eprintln!(
+        "acknowledged {} orders over 4 s on 3 then 2 nodes ({acked_at_kill} before the kill)",
+        acked.len()
+    );
+    assert!(
+        acked.len() > acked_at_kill && acked_at_kill > 0,
+        "load before and after the kill: {acked_at_kill} then {}",
+        acked.len()
+    );
+
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    // No acknowledged order lost: each is there with the number it was given.
+    let stored: BTreeMap<i64, String> =
+        sqlx::query_as::<_, (i64, String)>("SELECT id, number FROM orders")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    for (id, number) in &acked {
+        assert_eq!(stored.get(id), Some(number), "acknowledged order {id}");
+    }
+    // Order numbers unique.
+    let numbers: HashSet<&String> = stored.values().collect();
+    assert_eq!(numbers.len(), stored.len());
+
+    // No alert missed: the two nodes left finish the schedule; none sent twice: every old
+    // order (accepted together under the same rules) has the same alerts, one overdue mark.
+    wait_until("every due alert sent", || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders WHERE next_alert_at <= $1")
+                .bind(chrono::Utc::now().timestamp_millis())
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                == 0
+        }
+    })
+    .await;
+    let alerts: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT order_id, string_agg(kind, ',' ORDER BY seq) FROM order_events \
+         WHERE order_id = ANY($1) AND kind IN ('reminder_sent', 'overdue_marked') GROUP BY order_id",
+    )
+    .bind(&old)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(alerts.len(), old.len(), "every overdue order was alerted");
+    let kinds: BTreeSet<&str> = alerts.iter().map(|a| a.1.as_str()).collect();
+    assert_eq!(kinds.len(), 1, "the same alerts on every order: {kinds:?}");
+    let one = kinds.first().unwrap();
+    assert_eq!(one.matches("overdue_marked").count(), 1, "{one}");
+
+    // The killed node comes back on its own directory and finds what was written meanwhile.
+    let back = serve(&url, killed.dir.clone()).await;
+    let (last_id, _) = acked.last().unwrap();
+    let (s, o) = get(&agent, format!("{}/api/orders/{last_id}", back.base)).await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    nodes.push(back);
+
+    // Every order's history verifies.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jiesu"))
+        .args(["verify", "--database-url", &url])
+        .arg("--data-dir")
+        .arg(dirs[0].path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for mut n in nodes {
+        let _ = n.child.kill();
+        let _ = n.child.wait();
+    }
+    db.close().await;
+    drop(stopped);
+}
