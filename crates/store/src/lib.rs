@@ -9,6 +9,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod catalog;
+pub mod copy;
 pub mod dispatch;
 pub mod evaluations;
 pub mod insight;
@@ -54,6 +55,9 @@ pub enum StoreError {
     /// A unique key already holds this value.
     #[error("{0} already exists")]
     Duplicate(&'static str),
+    /// `jiesu copy` refused or its check failed.
+    #[error("copy: {0}")]
+    Copy(String),
     #[error("not found")]
     NotFound,
     /// Stored data that cannot be read back: a bug or tampering.

@@ -121,7 +121,7 @@ pub struct Stopped {
     pub seed: Seed,
     pub backend: Backend,
     pub data_dir: tempfile::TempDir,
-    _pg: Option<PgDb>,
+    pub pg: Option<PgDb>,
 }
 
 impl Stopped {
@@ -149,7 +149,7 @@ impl Stopped {
             data_dir: self.data_dir,
             shutdown: Some(tx),
             server: Some(server),
-            _pg: self._pg,
+            _pg: self.pg,
         }
     }
 }
@@ -260,7 +260,7 @@ impl TestApp {
             seed,
             backend,
             data_dir,
-            _pg,
+            pg: _pg,
         }
     }
 

@@ -1,0 +1,140 @@
+#![allow(clippy::unwrap_used)]
+//! `jiesu copy` (issue 9): a tenant moves from the embedded SQLite database to PostgreSQL with
+//! its ids, numbers and histories; the copy is checked and verified; the server then runs on
+//! PostgreSQL as it did on SQLite, and new orders continue the numbering. A second copy of
+//! the same tenant is refused and changes nothing; another tenant of the same source follows.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+
+fn copy(data: &std::path::Path, tenant: &str, to: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jiesu"))
+        .args(["copy", "--tenant", tenant, "--to", to])
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_moves_from_sqlite_to_postgresql() {
+    let Some(base) = postgres_url() else { return };
+    let t = spawn_app(Backend::Sqlite).await.unwrap();
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let mut orders = Vec::new();
+    for i in 0..3 {
+        orders.push(
+            t.accept(
+                &agent,
+                json!({"content": format!("第{i}号：楼道灯坏了，晚上看不清台阶。")}),
+            )
+            .await,
+        );
+    }
+    let first = orders[0]["id"].as_i64().unwrap();
+    let (s, v) = call(
+        &dispatcher,
+        t.url(&format!("/api/orders/{first}/dispatch")),
+        json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, before) = get(&dispatcher, t.url(&format!("/api/orders/{first}/events"))).await;
+    let (_, list_before) = get(&dispatcher, t.url("/api/orders?limit=50")).await;
+    let stopped = t.restart_stopped().await;
+    let data = stopped.data_dir.path().to_path_buf();
+
+    let pg = PgDb::create(&base).await;
+    let o = copy(&data, "t1", &pg.url);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("copied tenant t1"), "{}", text(&o));
+    assert!(
+        text(&o).contains("orders' histories verified"),
+        "{}",
+        text(&o)
+    );
+
+    // Again: refused, nothing changed.
+    let o = copy(&data, "t1", &pg.url);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("already has tenant"), "{}", text(&o));
+    let o = copy(&data, "nosuch", &pg.url);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no tenant “nosuch”"), "{}", text(&o));
+
+    // The server on PostgreSQL: the same orders, numbers and histories.
+    let dir = tempfile::tempdir().unwrap();
+    let on_pg = Stopped {
+        seed: stopped.seed,
+        backend: Backend::Postgres,
+        data_dir: dir,
+        pg: Some(pg),
+    };
+    let config = test_config(
+        on_pg.data_dir.path(),
+        Some(on_pg.pg.as_ref().unwrap().url.clone()),
+    );
+    let t = on_pg.start(config).await;
+    let dispatcher = t.login("dispatcher").await;
+    let (s, list_after) = get(&dispatcher, t.url("/api/orders?limit=50")).await;
+    assert_eq!(s, StatusCode::OK);
+    let numbers = |l: &Value| {
+        l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_i64().unwrap(),
+                    o["number"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(&list_after), numbers(&list_before));
+    let (_, after) = get(&dispatcher, t.url(&format!("/api/orders/{first}/events"))).await;
+    assert_eq!(after, before, "the history, hashes included");
+    // New orders continue after the copied ids and numbers.
+    let agent = t.login("agent").await;
+    let new = t.accept(&agent, json!({})).await;
+    let max_id = orders
+        .iter()
+        .map(|o| o["id"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(new["id"].as_i64().unwrap() > max_id, "{new}");
+    let last_number = orders.last().unwrap()["number"].as_str().unwrap();
+    assert!(new["number"].as_str().unwrap() > last_number, "{new}");
+    // The other tenant was not copied; it follows on its own.
+    let c = reqwest::Client::new();
+    let r = c
+        .post(t.url("/api/auth/login"))
+        .json(&json!({"username": "admin2", "password": PASSWORD, "tenant": "t2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::OK);
+    let o = copy(&data, "t2", &t.config.database_url);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = c
+        .post(t.url("/api/auth/login"))
+        .json(&json!({"username": "admin2", "password": PASSWORD, "tenant": "t2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    t.stop().await;
+}
