@@ -127,6 +127,34 @@ async fn sqlite_and_postgresql_have_one_schema() {
     for (table, cols) in lite_cols.iter().filter(|t| t.0 != "jiesu_migrations") {
         assert_eq!(cols, &pg_cols[table], "columns of {table}");
     }
+    // Ready to be distributed by tenant (Citus): every table but the nodes' own has
+    // `tenant_id`, and every primary key and unique key contains it.
+    let node_tables = ["tenants", "index_nodes", "jiesu_migrations"];
+    for (table, cols) in pg_cols
+        .iter()
+        .filter(|t| !node_tables.contains(&t.0.as_str()))
+    {
+        assert!(cols.contains_key("tenant_id"), "{table} has no tenant_id");
+    }
+    let pool = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT t.relname::text, i.relname::text, pg_get_indexdef(x.indexrelid) \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = 'public' AND x.indisunique",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert!(keys.len() > 30, "{keys:?}");
+    for (table, index, def) in keys.iter().filter(|k| !node_tables.contains(&k.0.as_str())) {
+        let cols = def.split_once(" USING ").map_or("", |d| d.1);
+        assert!(
+            cols.contains("tenant_id"),
+            "unique key {index} of {table} lacks tenant_id: {def}"
+        );
+    }
     // PostgreSQL reads the search outbox in id order across tenants through an index of its
     // own; SQLite's id is the rowid.
     let pg_only: BTreeSet<String> = ["search_outbox_seq".to_string()].into();
