@@ -144,12 +144,19 @@ impl CreateReport {
 
 /// Makes sure `dir` holds the demo (`jiesu demo --no-serve` leaves an existing one alone).
 pub async fn ensure_demo(jiesu: &Path, dir: &Path) -> anyhow::Result<f64> {
+    ensure_demo_with(jiesu, dir, &[]).await
+}
+
+/// `ensure_demo` with more arguments for `jiesu demo` (e.g. `--database-url`).
+pub async fn ensure_demo_with(jiesu: &Path, dir: &Path, extra: &[&str]) -> anyhow::Result<f64> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir_s = dir
         .to_str()
         .context("the data directory path is not UTF-8")?;
     let start = Instant::now();
-    run_jiesu(jiesu, &["demo", "--data-dir", dir_s, "--no-serve"]).await?;
+    let mut args = vec!["demo", "--data-dir", dir_s, "--no-serve"];
+    args.extend_from_slice(extra);
+    run_jiesu(jiesu, &args).await?;
     Ok(start.elapsed().as_secs_f64())
 }
 

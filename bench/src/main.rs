@@ -50,6 +50,11 @@
 //!   is checked to have arrived exactly once (receiver log, the server's delivery counts,
 //!   sequence numbers, sampled histories).
 //!
+//! * `pg-create`: a fresh PostgreSQL database with the demo, `--nodes` (2) `jiesu serve`
+//!   processes on it, 16 clients spread over them, 2 s warm-up, 20 s measured; then pgbench
+//!   TPC-B on a scratch database of the same server, same clients and duration, and the ratio.
+//!   Target: **≥ 2,500 orders/s** with 2 nodes.
+//!
 //! The `jiesu` binary defaults to the release build in `$CARGO_TARGET_DIR/release/jiesu`
 //! (else `./target/release/jiesu`); build both with
 //! `cargo build --release -p jiesu -p jiesu-bench`.
@@ -64,6 +69,7 @@ mod kb_http;
 mod list;
 mod open311;
 mod order_search;
+mod pg_create;
 mod rates;
 mod scheduler;
 mod server;
@@ -121,6 +127,8 @@ enum Cmd {
     Open311(open311::Open311Args),
     /// Webhook delivery to a loopback receiver: latency at a steady load, backlog drain rate.
     Webhooks(webhooks::WebhooksArgs),
+    /// Order creation on PostgreSQL with several nodes, and pgbench TPC-B on the same server.
+    PgCreate(pg_create::PgCreateArgs),
 }
 
 /// What every scenario needs.
@@ -276,6 +284,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Webhooks(args) => {
             let report = webhooks::run(&common, args).await?;
+            emit(cli.json, &report, || report.print())?;
+        }
+        Cmd::PgCreate(args) => {
+            let report = pg_create::run(&common, args).await?;
             emit(cli.json, &report, || report.print())?;
         }
     }
