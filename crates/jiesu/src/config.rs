@@ -57,6 +57,11 @@ pub struct Config {
     /// On SIGTERM, how long the node keeps serving while `/api/health/ready` answers 503, so
     /// that the load balancer stops sending before in-flight requests are finished, in ms.
     pub shutdown_grace_ms: u64,
+    /// Failed logins of one name within `login_lock_minutes` that lock it.
+    pub login_max_failures: u32,
+    /// How long a name stays locked after too many failed logins, in minutes (also the
+    /// window the failures are counted in).
+    pub login_lock_minutes: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -106,6 +111,8 @@ impl Default for Config {
             telephony_service_level_s: 20,
             metrics_token: String::new(),
             shutdown_grace_ms: 0,
+            login_max_failures: 5,
+            login_lock_minutes: 15,
         }
     }
 }
@@ -131,7 +138,7 @@ pub enum ConfigError {
 
 impl Config {
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 22] = [
+    const KEYS: [&'static str; 24] = [
         "data_dir",
         "listen",
         "database_url",
@@ -154,6 +161,8 @@ impl Config {
         "telephony_service_level_s",
         "metrics_token",
         "shutdown_grace_ms",
+        "login_max_failures",
+        "login_lock_minutes",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -239,6 +248,16 @@ impl Config {
                 "telephony_service_level_s",
                 (1..=600).contains(&self.telephony_service_level_s),
                 "must be between 1 and 600",
+            ),
+            (
+                "login_max_failures",
+                (1..=100).contains(&self.login_max_failures),
+                "must be between 1 and 100",
+            ),
+            (
+                "login_lock_minutes",
+                (1..=1440).contains(&self.login_lock_minutes),
+                "must be between 1 and 1440",
             ),
             (
                 "shutdown_grace_ms",

@@ -30,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0014Notifications),
             Box::new(M0015ExternalRefIndex),
             Box::new(M0016IndexNodes),
+            Box::new(M0017LoginFailures),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -996,5 +997,33 @@ impl MigrationTrait for M0016IndexNodes {
             run_all(manager, M0016_PG).await?;
         }
         Ok(())
+    }
+}
+
+struct M0017LoginFailures;
+
+impl MigrationName for M0017LoginFailures {
+    fn name(&self) -> &str {
+        "m0017_login_failures"
+    }
+}
+
+/// Issue 10: failed logins per name (known or not) in the current window, and the lock the
+/// last of them caused; shared by every node.
+const M0017: &str = r#"
+CREATE TABLE login_failures (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    username TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    window_start BIGINT NOT NULL,
+    locked_until BIGINT,
+    PRIMARY KEY (tenant_id, username)
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0017LoginFailures {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0017).await
     }
 }

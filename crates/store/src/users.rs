@@ -351,3 +351,84 @@ impl Store {
         Ok(())
     }
 }
+
+/// A name's failed logins in the current window, and the lock they caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The name's failed logins and lock, if it has any.
+    pub async fn login_failures(
+        &self,
+        tenant: TenantId,
+        username: &str,
+    ) -> Result<Option<LoginFailures>> {
+        let row = self
+            .read
+            .query_one_raw(self.stmt(
+                "SELECT failures, locked_until FROM login_failures WHERE tenant_id = $1 AND username = $2",
+                vec![tenant.0.into(), username.into()],
+            ))
+            .await?;
+        row.map(|r| failures_of(&r)).transpose()
+    }
+
+    /// Counts a failed login as `username` (known or not): a window of `window` starts at the
+    /// first failure; the `max`-th failure within it locks the name until `now + lock`.
+    pub async fn record_login_failure(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+        lock: chrono::Duration,
+    ) -> Result<LoginFailures> {
+        let row = self
+            .write
+            .query_one_raw(self.stmt(
+                "INSERT INTO login_failures (tenant_id, username, failures, window_start, locked_until) \
+                 VALUES ($1, $2, 1, $3, CASE WHEN $5 <= 1 THEN $6 ELSE NULL END) \
+                 ON CONFLICT (tenant_id, username) DO UPDATE SET \
+                   failures = CASE WHEN login_failures.window_start < $4 THEN 1 ELSE login_failures.failures + 1 END, \
+                   locked_until = CASE \
+                     WHEN login_failures.window_start < $4 THEN (CASE WHEN $5 <= 1 THEN $6 ELSE NULL END) \
+                     WHEN login_failures.failures + 1 >= $5 THEN $6 \
+                     ELSE login_failures.locked_until END, \
+                   window_start = CASE WHEN login_failures.window_start < $4 THEN $3 ELSE login_failures.window_start END \
+                 RETURNING failures, locked_until",
+                vec![
+                    tenant.0.into(),
+                    username.into(),
+                    to_ms(now).into(),
+                    to_ms(now - window).into(),
+                    i64::from(max).into(),
+                    to_ms(now + lock).into(),
+                ],
+            ))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        failures_of(&row)
+    }
+
+    /// A successful login forgets the name's failures.
+    pub async fn clear_login_failures(&self, tenant: TenantId, username: &str) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "DELETE FROM login_failures WHERE tenant_id = $1 AND username = $2",
+                vec![tenant.0.into(), username.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+fn failures_of(r: &QueryResult) -> Result<LoginFailures> {
+    Ok(LoginFailures {
+        failures: col::<i32>(r, "failures")?.max(0) as u32,
+        locked_until: col::<Option<i64>>(r, "locked_until")?.map(from_ms),
+    })
+}

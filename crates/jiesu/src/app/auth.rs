@@ -7,7 +7,7 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use jiesu_core::TenantId;
 use jiesu_core::role::{Scope, ScopeSet};
 use jiesu_store::users::UserRecord;
@@ -89,6 +89,15 @@ fn principal(u: UserRecord, token_scopes: Option<ScopeSet>) -> Principal {
     }
 }
 
+/// The answer to a login while its name is locked.
+fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
+    let minutes = ((until - now).num_seconds() + 59) / 60;
+    AppError::TooMany(format!(
+        "登录失败次数过多，该账号已临时锁定，请 {} 分钟后再试",
+        minutes.max(1)
+    ))
+}
+
 impl App {
     /// Which tenant a login is for: the named one, else the configured default, else the only one.
     pub async fn resolve_tenant(&self, code: Option<&str>) -> AppResult<TenantId> {
@@ -112,6 +121,11 @@ impl App {
         password: &str,
     ) -> AppResult<(String, Principal)> {
         let tenant = self.resolve_tenant(tenant).await?;
+        let now = Utc::now();
+        let failures = self.store.login_failures(tenant, username).await?;
+        if let Some(until) = failures.and_then(|f| f.locked_until).filter(|u| *u > now) {
+            return Err(locked(until, now));
+        }
         let user = self.store.user_by_name(tenant, username).await?;
         let hash = user
             .as_ref()
@@ -123,8 +137,34 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let user = match user {
             Some(u) if ok && u.active && !u.system_account => u,
-            _ => return Err(AppError::BadCredentials),
+            _ => {
+                // Counted for any name, known or not: the answer never tells which.
+                let minutes = i64::from(self.config.login_lock_minutes);
+                let f = self
+                    .store
+                    .record_login_failure(
+                        tenant,
+                        username,
+                        now,
+                        Duration::minutes(minutes),
+                        self.config.login_max_failures,
+                        Duration::minutes(minutes),
+                    )
+                    .await?;
+                if let Some(until) = f.locked_until.filter(|u| *u > now) {
+                    tracing::warn!(
+                        tenant = tenant.0,
+                        failures = f.failures,
+                        "login locked after repeated failures"
+                    );
+                    return Err(locked(until, now));
+                }
+                return Err(AppError::BadCredentials);
+            }
         };
+        if failures.is_some() {
+            self.store.clear_login_failures(tenant, username).await?;
+        }
         let secret = random_secret();
         let expires = Utc::now() + Duration::hours(i64::from(self.config.session_hours));
         self.store
