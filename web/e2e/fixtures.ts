@@ -96,6 +96,8 @@ export interface ColdLoad {
   scriptKb: number
   /** Whether the page set its `jiesu:accept-ready` mark. */
   marked: boolean
+  /** The requests that ended last before the form was ready: path, start and end (ms). */
+  last: { path: string; start: number; end: number }[]
 }
 
 /** A cold first load of the agent screen: fresh context with the cache disabled and cleared,
@@ -127,6 +129,10 @@ export async function coldLoadAgentScreen(browser: Browser, baseURL: string): Pr
         requests: resources.length,
         scriptKb: Math.round(scripts.reduce((s, r) => s + (r.encodedBodySize || r.transferSize || 0), 0) / 1024),
         marked: ready !== undefined,
+        last: resources
+          .map((r) => ({ path: new URL(r.name).pathname, start: Math.round(r.startTime), end: Math.round(r.responseEnd) }))
+          .sort((a, b) => b.end - a.end)
+          .slice(0, 6),
       }
     })
   } finally {

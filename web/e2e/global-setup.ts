@@ -132,6 +132,7 @@ export default async function globalSetup() {
       process.env.JIESU_E2E_BASE_URL = ui
     }
     process.env.JIESU_E2E_API_URL = api
+    if (server.pid !== undefined) process.env.JIESU_E2E_SERVER_PID = String(server.pid)
     console.log(`e2e: UI ${process.env.JIESU_E2E_BASE_URL}, API ${api}, data ${dataDir}`)
   } catch (e) {
     await teardown()
