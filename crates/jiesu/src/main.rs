@@ -111,8 +111,16 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
         /// Destination file (default: DATA_DIR/backups/jiesu-<time>.db).
-        #[arg(long)]
+        #[arg(long, alias = "out")]
         to: Option<PathBuf>,
+    },
+    /// Restore a backup into a new data directory (or, for a pg_dump file, into the empty
+    /// PostgreSQL database of --database-url), then verify every order's history.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// The backup file (`jiesu backup`).
+        file: PathBuf,
     },
     /// Copy one tenant from the embedded SQLite database (the data directory's, or
     /// --database-url) to PostgreSQL, all or nothing, then check the copy.
@@ -633,36 +641,104 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
-        Cmd::Verify { common } => {
+        Cmd::Verify { common } => verify(common.load()?).await,
+        Cmd::Restore { common, file } => {
             let config = common.load()?;
-            let app = jiesu::open_app(config).await?;
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_message("verifying order histories");
-            let report = app.store.verify(|n| bar.set_position(n)).await;
-            bar.finish_and_clear();
-            app.store.close().await;
-            let report = report?;
-            println!(
-                "checked {} orders and {} events",
-                report.orders, report.events
-            );
-            if let Some(first) = report.problems.first() {
-                for p in &report.problems {
-                    eprintln!(
-                        "BROKEN order {} (id {}, tenant {}) at event #{}: {}",
-                        p.number, p.order_id, p.tenant_id, p.seq, p.reason
-                    );
-                }
-                eprintln!(
-                    "first broken link: order {} event #{}",
-                    first.number, first.seq
-                );
-                std::process::exit(1);
-            }
-            println!("all chains intact");
-            Ok(())
+            restore(&config, &file)?;
+            verify(config).await
         }
     }
+}
+
+/// Checks every order's chain; exits with 1 naming the first broken link.
+async fn verify(config: jiesu::config::Config) -> anyhow::Result<()> {
+    let app = jiesu::open_app(config).await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message("verifying order histories");
+    let report = app.store.verify(|n| bar.set_position(n)).await;
+    bar.finish_and_clear();
+    app.store.close().await;
+    let report = report?;
+    println!(
+        "checked {} orders and {} events",
+        report.orders, report.events
+    );
+    if let Some(first) = report.problems.first() {
+        for p in &report.problems {
+            eprintln!(
+                "BROKEN order {} (id {}, tenant {}) at event #{}: {}",
+                p.number, p.order_id, p.tenant_id, p.seq, p.reason
+            );
+        }
+        eprintln!(
+            "first broken link: order {} event #{}",
+            first.number, first.seq
+        );
+        std::process::exit(1);
+    }
+    println!("all chains intact");
+    Ok(())
+}
+
+/// Puts a backup in place: a SQLite backup becomes the data directory's database (never over
+/// one); a pg_dump file (`jiesu backup` on PostgreSQL) is restored with pg_restore into the
+/// empty database of --database-url.
+fn restore(config: &jiesu::config::Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let mut head = [0u8; 16];
+    {
+        use std::io::Read;
+        let mut f =
+            std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        f.read_exact(&mut head)
+            .map_err(|_| anyhow::anyhow!("{} is not a backup (too short)", file.display()))?;
+    }
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        let out = std::process::Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname"])
+            .arg(&url)
+            .arg(file)
+            .output()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot run pg_restore ({e}): install the PostgreSQL client tools")
+            })?;
+        if !out.status.success() {
+            bail!(
+                "pg_restore failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        println!("restored {} into the PostgreSQL database", file.display());
+        return Ok(());
+    }
+    if &head != b"SQLite format 3\0" {
+        bail!(
+            "{} is not a SQLite backup (for a pg_dump file give --database-url postgres://…)",
+            file.display()
+        );
+    }
+    let path = std::path::PathBuf::from(
+        url.trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default(),
+    );
+    if path.exists() {
+        bail!(
+            "{} already holds a database: restore into a new data directory",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Copied beside it, then renamed: never a half-written database under the real name.
+    let partial = path.with_extension("db.restoring");
+    std::fs::copy(file, &partial)?;
+    std::fs::rename(&partial, &path)?;
+    println!("restored {} to {}", file.display(), path.display());
+    Ok(())
 }
 
 /// A terminal progress bar for a rebuild.

@@ -284,16 +284,32 @@ fn backups_are_consistent_copies_and_verify_names_the_first_broken_link() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let dest = dir.path().join("copy.db");
-    let o = jiesu(dir.path(), &["backup", "--to", dest.to_str().unwrap()]);
+    let o = jiesu(dir.path(), &["backup", "--out", dest.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let o = jiesu(dir.path(), &["backup", "--to", dest.to_str().unwrap()]);
     assert!(!o.status.success(), "never overwrites a backup");
-    // The copy is a working database on its own.
+    // Restored into a new directory, the copy is a working database that verifies.
     let restored = tempfile::tempdir().unwrap();
-    std::fs::copy(&dest, restored.path().join("jiesu.db")).unwrap();
-    let o = jiesu(restored.path(), &["verify"]);
+    let o = jiesu(restored.path(), &["restore", dest.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("checked 20 orders"), "{}", text(&o));
+    assert!(text(&o).contains("all chains intact"), "{}", text(&o));
+    let o = jiesu(restored.path(), &["verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Never over a database, never from a file that is not a backup.
+    let o = jiesu(restored.path(), &["restore", dest.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("already holds a database"),
+        "{}",
+        text(&o)
+    );
+    let o = jiesu(
+        tempfile::tempdir().unwrap().path(),
+        &["restore", jsonl.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a SQLite backup"), "{}", text(&o));
 
     // Tamper with one event of the restored copy: verify fails and names it.
     let url = format!("sqlite://{}", restored.path().join("jiesu.db").display());
