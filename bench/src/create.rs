@@ -285,6 +285,51 @@ pub async fn create_worker(
     r
 }
 
+/// A create load over a measured window: the clients (each with the base URL it posts to)
+/// start together, `warmup` seconds pass unmeasured, then `duration` seconds are measured.
+pub struct Load {
+    pub t0: Instant,
+    pub t1: Instant,
+    tasks: tokio::task::JoinSet<WorkerResult>,
+}
+
+impl Load {
+    pub async fn start(
+        clients: Vec<(reqwest::Client, String)>,
+        bodies: Arc<Vec<String>>,
+        warmup: f64,
+        duration: f64,
+    ) -> Load {
+        let start = Instant::now() + Duration::from_millis(50);
+        let t0 = start + Duration::from_secs_f64(warmup);
+        let t1 = t0 + Duration::from_secs_f64(duration);
+        let stop = Stop::Window { t0, t1 };
+        let remaining = Arc::new(AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        tokio::time::sleep_until(start.into()).await;
+        for (k, (c, base)) in clients.into_iter().enumerate() {
+            tasks.spawn(create_worker(
+                c,
+                base,
+                bodies.clone(),
+                k * 257,
+                stop,
+                remaining.clone(),
+            ));
+        }
+        Load { t0, t1, tasks }
+    }
+
+    /// Waits for every client and adds up what they did.
+    pub async fn finish(mut self) -> anyhow::Result<WorkerResult> {
+        let mut total = WorkerResult::default();
+        while let Some(r) = self.tasks.join_next().await {
+            total.merge(r.context("a client task failed")?);
+        }
+        Ok(total)
+    }
+}
+
 /// Logs `n` clients in as `username`, one session each.
 pub async fn login_many(
     base: &str,
@@ -389,40 +434,27 @@ async fn measure(
         args.clients
     );
     let clients = login_many(&base, "agent", args.clients).await?;
-    let start = Instant::now() + Duration::from_millis(50);
-    let t0 = start + Duration::from_secs_f64(args.warmup);
-    let t1 = t0 + Duration::from_secs_f64(args.duration);
-    let stop = Stop::Window { t0, t1 };
-    let remaining = Arc::new(AtomicU64::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    tokio::time::sleep_until(start.into()).await;
-    for (k, c) in clients.into_iter().enumerate() {
-        tasks.spawn(create_worker(
-            c,
-            base.clone(),
-            bodies.clone(),
-            k * 257,
-            stop,
-            remaining.clone(),
-        ));
-    }
+    let load = Load::start(
+        clients.into_iter().map(|c| (c, base.clone())).collect(),
+        bodies,
+        args.warmup,
+        args.duration,
+    )
+    .await;
     eprintln!(
         "[create] warming up {:.0} s, then measuring {:.0} s",
         args.warmup, args.duration
     );
-    tokio::time::sleep_until(t0.into()).await;
+    tokio::time::sleep_until(load.t0.into()).await;
     let mark = CpuMark::take(server)?;
     let syncs = SyncCounter::start(server.pid, dir).await;
-    tokio::time::sleep_until(t1.into()).await;
+    tokio::time::sleep_until(load.t1.into()).await;
     let cpu = mark.since(server)?;
     let server_syncs = match syncs {
         Some(s) => s.finish().await,
         None => None,
     };
-    let mut total = WorkerResult::default();
-    while let Some(r) = tasks.join_next().await {
-        total.merge(r.context("a client task failed")?);
-    }
+    let total = load.finish().await?;
     let server_memory = server.memory()?;
     let orders = total.ok_in_window;
     let orders_per_sec = orders as f64 / args.duration;

@@ -10,15 +10,13 @@
 //! dropped at the end.
 
 use crate::client::{self, RefData};
-use crate::create::{Stop, WorkerResult, body_pool, create_worker, ensure_demo_with, login_many};
+use crate::create::{Load, body_pool, ensure_demo_with, login_many};
 use crate::server::{CpuMark, Server};
 use crate::stats::{LatencySummary, thousands, verdict};
 use crate::{Common, DataDir};
 use anyhow::{Context, bail};
 use serde::Serialize;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const TARGET_ORDERS_PER_SEC: f64 = 2500.0;
 
@@ -266,33 +264,17 @@ async fn measure(args: &PgCreateArgs, servers: &[Server]) -> anyhow::Result<PgCr
         let c = login_many(&base, "agent", 1).await?;
         clients.extend(c.into_iter().map(|c| (c, base.clone())));
     }
-    let start = Instant::now() + Duration::from_millis(50);
-    let t0 = start + Duration::from_secs_f64(args.warmup);
-    let t1 = t0 + Duration::from_secs_f64(args.duration);
-    let stop = Stop::Window { t0, t1 };
-    let remaining = Arc::new(AtomicU64::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    tokio::time::sleep_until(start.into()).await;
-    for (k, (c, base)) in clients.into_iter().enumerate() {
-        tasks.spawn(create_worker(
-            c,
-            base,
-            bodies.clone(),
-            k * 257,
-            stop,
-            remaining.clone(),
-        ));
-    }
+    let load = Load::start(clients, bodies, args.warmup, args.duration).await;
     eprintln!(
         "[pg-create] warming up {:.0} s, then measuring {:.0} s",
         args.warmup, args.duration
     );
-    tokio::time::sleep_until(t0.into()).await;
+    tokio::time::sleep_until(load.t0.into()).await;
     let marks = servers
         .iter()
         .map(CpuMark::take)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    tokio::time::sleep_until(t1.into()).await;
+    tokio::time::sleep_until(load.t1.into()).await;
     let mut node_cpu_percent = Vec::new();
     let mut machine_busy_percent = 0.0;
     for (m, s) in marks.iter().zip(servers) {
@@ -300,10 +282,7 @@ async fn measure(args: &PgCreateArgs, servers: &[Server]) -> anyhow::Result<PgCr
         node_cpu_percent.push(u.server_percent);
         machine_busy_percent = u.machine_busy_percent;
     }
-    let mut total = WorkerResult::default();
-    while let Some(r) = tasks.join_next().await {
-        total.merge(r.context("a client task failed")?);
-    }
+    let total = load.finish().await?;
     let orders = total.ok_in_window;
     let orders_per_sec = orders as f64 / args.duration;
     Ok(PgCreateReport {

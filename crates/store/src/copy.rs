@@ -101,12 +101,11 @@ pub async fn copy_tenant(
     let mut src = sqlx::SqliteConnection::connect(source).await?;
     // One snapshot for the whole copy (WAL): a server writing meanwhile is not seen.
     sqlx::raw_sql("BEGIN").execute(&mut src).await?;
-    let tenant: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM tenants WHERE code = ?")
-            .bind(code)
-            .fetch_optional(&mut src)
-            .await?;
-    let Some((tenant_id, _name)) = tenant else {
+    let tenant: Option<i64> = sqlx::query_scalar("SELECT id FROM tenants WHERE code = ?")
+        .bind(code)
+        .fetch_optional(&mut src)
+        .await?;
+    let Some(tenant_id) = tenant else {
         return Err(refused(format!("the source has no tenant “{code}”")));
     };
 

@@ -294,7 +294,8 @@ impl Store {
         if self.is_sqlite() || rows.is_empty() {
             return Ok(rows.iter().copied().collect());
         }
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // Leases are minutes; an unrepresentable one is held for an hour.
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
         let mut got = std::collections::HashSet::new();
         for chunk in rows.chunks(500) {
             let mut q = orders::Sql::new(&format!("UPDATE {table} SET next_at = "));
