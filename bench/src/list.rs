@@ -32,6 +32,9 @@ pub enum LoadPath {
     Import,
     /// POST /api/orders at 16 clients (every order accepted now).
     Http,
+    /// Copies of the demo's orders made inside PostgreSQL (`pg-list` only).
+    #[value(skip)]
+    Copies,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -68,10 +71,10 @@ pub struct ListArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Marker {
     pub orders: u64,
-    method: LoadPath,
-    seconds: f64,
+    pub(crate) method: LoadPath,
+    pub(crate) seconds: f64,
     /// The accepted times lie in the 365 local days before this date (import path).
-    range_end: NaiveDate,
+    pub(crate) range_end: NaiveDate,
 }
 
 impl Marker {
@@ -159,6 +162,7 @@ impl ListReport {
             match self.load.method {
                 LoadPath::Import => "`jiesu import`",
                 LoadPath::Http => "POST /api/orders",
+                LoadPath::Copies => "copies made in PostgreSQL",
             },
             self.load.seconds,
             self.load.orders_per_sec,
@@ -233,7 +237,7 @@ impl ListReport {
 }
 
 /// Today in China (UTC+8, no daylight saving): the platform's local date.
-fn today_local() -> NaiveDate {
+pub(crate) fn today_local() -> NaiveDate {
     (Utc::now() + Days::hours(8)).date_naive()
 }
 
@@ -757,6 +761,7 @@ pub async fn prepare(
                 load_import(&common.jiesu, dir, &refs, &mut marker, args.orders).await?
             }
             LoadPath::Http => load_http(&common.jiesu, dir, &mut marker, args.orders).await?,
+            LoadPath::Copies => bail!("copies are made by `pg-list`"),
         }
     };
     let load = LoadReport {
@@ -770,7 +775,7 @@ pub async fn prepare(
     Ok((dir_path.clone(), marker, load))
 }
 
-async fn measure(
+pub(crate) async fn measure(
     common: &Common,
     args: &ListArgs,
     server: &Server,
@@ -785,7 +790,7 @@ async fn measure(
     let all: ListPage = client::get_json(&disp, &base, "/api/orders?limit=1").await?;
     let orders_in_database = all.total;
     let (first_day, days) = match marker.method {
-        LoadPath::Import => (marker.range_end - Days::days(365), 365),
+        LoadPath::Import | LoadPath::Copies => (marker.range_end - Days::days(365), 365),
         // HTTP-loaded orders are all from today; the demo spans the last year.
         LoadPath::Http => (today_local() - Days::days(365), 366),
     };

@@ -107,7 +107,7 @@ impl PgCreateReport {
 }
 
 /// `postgres://…/NAME` with the database name replaced.
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
     let (head, tail) = url
         .rsplit_once('/')
         .context("--database-url must end in /DATABASE")?;
@@ -115,11 +115,19 @@ fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
     Ok(format!("{head}/{name}{}", query.unwrap_or_default()))
 }
 
-async fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+pub(crate) async fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+    psql_value(url, sql).await.map(|_| ())
+}
+
+/// Runs `sql` with psql and returns what it printed, unaligned and trimmed (one value for a
+/// one-value query).
+pub(crate) async fn psql_value(url: &str, sql: &str) -> anyhow::Result<String> {
     let out = tokio::process::Command::new("psql")
         .args([
             "--quiet",
             "--no-psqlrc",
+            "--tuples-only",
+            "--no-align",
             "-v",
             "ON_ERROR_STOP=1",
             "--dbname",
@@ -136,7 +144,7 @@ async fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// pgbench TPC-B on a scratch database: initialise at scale 10, run `clients` for `seconds`.

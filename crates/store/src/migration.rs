@@ -31,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0015ExternalRefIndex),
             Box::new(M0016IndexNodes),
             Box::new(M0017LoginFailures),
+            Box::new(M0018AggregateShards),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -647,7 +648,7 @@ impl MigrationTrait for M0009StatDaily {
 
 /// Tallies the orders already stored (a database from before the aggregates).
 async fn backfill_stat_daily(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    use crate::orders::{TallyDeltas, tally_into, tally_sql};
+    use crate::orders::{TallyDeltas, tally_into, tally_rows_sql};
     let backend = manager.get_database_backend();
     let conn = manager.get_connection();
     let mut acc = TallyDeltas::new();
@@ -679,7 +680,7 @@ async fn backfill_stat_daily(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             break;
         }
     }
-    for q in tally_sql(acc) {
+    for q in tally_rows_sql(acc, false) {
         conn.execute_raw(q.build(backend)).await?;
     }
     Ok(())
@@ -1025,5 +1026,79 @@ CREATE TABLE login_failures (
 impl MigrationTrait for M0017LoginFailures {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0017).await
+    }
+}
+
+struct M0018AggregateShards;
+
+impl MigrationName for M0018AggregateShards {
+    fn name(&self) -> &str {
+        "m0018_aggregate_shards"
+    }
+}
+
+/// Issue 9: the maintained aggregates (`order_counts`, `stat_daily`) get a `shard` in their
+/// key. On PostgreSQL each writing transaction takes a shard of its own (an advisory lock) and
+/// moves only that shard's rows, so concurrent writers on any node never wait for each other's
+/// aggregate rows; readers add the shards up. SQLite has one writer and keeps shard 0.
+const M0018_PG: &str = r#"
+ALTER TABLE order_counts ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE order_counts DROP CONSTRAINT order_counts_pkey;
+ALTER TABLE order_counts ADD PRIMARY KEY (tenant_id, status, shard);
+ALTER TABLE stat_daily ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stat_daily DROP CONSTRAINT stat_daily_pkey;
+ALTER TABLE stat_daily ADD PRIMARY KEY (tenant_id, dim, day, key, shard)
+"#;
+
+/// SQLite cannot change a primary key in place: the tables are rebuilt with the same columns
+/// in the same order as PostgreSQL's.
+const M0018_SQLITE: &str = r#"
+CREATE TABLE order_counts_m18 (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    status TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, status, shard)
+);
+INSERT INTO order_counts_m18 (tenant_id, status, n, shard) SELECT tenant_id, status, n, 0 FROM order_counts;
+DROP TABLE order_counts;
+ALTER TABLE order_counts_m18 RENAME TO order_counts;
+CREATE TABLE stat_daily_m18 (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id),
+    dim TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    accepted BIGINT NOT NULL DEFAULT 0,
+    instant BIGINT NOT NULL DEFAULT 0,
+    dispatched BIGINT NOT NULL DEFAULT 0,
+    signed_on_time BIGINT NOT NULL DEFAULT 0,
+    completed BIGINT NOT NULL DEFAULT 0,
+    completed_on_time BIGINT NOT NULL DEFAULT 0,
+    callback_due BIGINT NOT NULL DEFAULT 0,
+    callback_done BIGINT NOT NULL DEFAULT 0,
+    called_back BIGINT NOT NULL DEFAULT 0,
+    satisfied BIGINT NOT NULL DEFAULT 0,
+    basically_satisfied BIGINT NOT NULL DEFAULT 0,
+    dissatisfied BIGINT NOT NULL DEFAULT 0,
+    resolved BIGINT NOT NULL DEFAULT 0,
+    rehandled BIGINT NOT NULL DEFAULT 0,
+    late BIGINT NOT NULL DEFAULT 0,
+    escalated BIGINT NOT NULL DEFAULT 0,
+    shard INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, dim, day, key, shard)
+);
+INSERT INTO stat_daily_m18 SELECT *, 0 FROM stat_daily;
+DROP TABLE stat_daily;
+ALTER TABLE stat_daily_m18 RENAME TO stat_daily
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0018AggregateShards {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            run_all(manager, M0018_SQLITE).await
+        } else {
+            run_all(manager, M0018_PG).await
+        }
     }
 }

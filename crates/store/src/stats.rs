@@ -131,8 +131,8 @@ impl Store {
             .read
             .query_all_raw(self.stmt(
                 &format!(
-                    "SELECT dim, day, key, {} FROM stat_daily WHERE tenant_id = $1",
-                    cols.join(", ")
+                    "SELECT dim, day, key, {} FROM stat_daily WHERE tenant_id = $1 GROUP BY dim, day, key",
+                    sum_columns(&Measure::ALL)
                 ),
                 vec![tenant.0.into()],
             ))

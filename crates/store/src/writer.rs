@@ -5,7 +5,9 @@
 
 use crate::orders::{NewOrderWrite, StoredOrder, insert_new};
 use crate::{Result, StoreError};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+};
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
@@ -260,10 +262,19 @@ async fn commit_batch(
         }
     }
     let n = (creates.len() + runs.len()) as u64;
+    let pg = backend != DbBackend::Sqlite;
+    // On PostgreSQL a transaction first takes its aggregate shard.
     let begin = || async {
-        db.begin()
+        let txn = db
+            .begin()
             .await
-            .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))
+            .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))?;
+        if pg && let Err(e) = take_shard(&txn).await {
+            tracing::error!(error = %e, "cannot take an aggregate shard");
+            let _ = txn.rollback().await;
+            return Err(e);
+        }
+        Ok(txn)
     };
     let fail_all = |e: &DbErr,
                     creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
@@ -280,8 +291,8 @@ async fn commit_batch(
         Err(e) => return fail_all(&e, creates, runs),
     };
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
-    if !creates.is_empty() {
-        let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
+    let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
+    if !creates.is_empty() && (!pg || runs.is_empty()) {
         // New orders go first and together, without a savepoint: nothing else has run yet,
         // so if one of them is bad the whole transaction can be thrown away and redone.
         match insert_new(&txn, backend, &items).await {
@@ -298,27 +309,24 @@ async fn commit_batch(
                     Ok(t) => t,
                     Err(e) => return fail_all(&e, creates, runs),
                 };
-                for (item, reply) in creates {
-                    let r = create_in_savepoint(&txn, backend, std::slice::from_ref(&item))
-                        .await
-                        .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
-                    answers.push(Answer::Create(reply, Box::new(r)));
-                }
+                creates_one_by_one(&txn, backend, creates, &mut answers).await;
             }
         }
-    }
-    for (run, reply) in runs {
-        let r = match txn.begin().await {
-            Ok(sp) => match run(&sp).await {
-                Ok(v) => sp.commit().await.map(|_| v).map_err(StoreError::Db),
-                Err(e) => {
-                    let _ = sp.rollback().await;
-                    Err(e)
+        run_jobs(&txn, runs, &mut answers).await;
+    } else {
+        run_jobs(&txn, runs, &mut answers).await;
+        // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
+        // for every node is held only for the rest of their own statements and the commit.
+        if !creates.is_empty() {
+            match create_in_savepoint(&txn, backend, &items).await {
+                Ok(stored) => {
+                    for ((_, reply), s) in creates.into_iter().zip(stored) {
+                        answers.push(Answer::Create(reply, Box::new(Ok(s))));
+                    }
                 }
-            },
-            Err(e) => Err(StoreError::Db(e)),
-        };
-        answers.push(Answer::Run(reply, r));
+                Err(_) => creates_one_by_one(&txn, backend, creates, &mut answers).await,
+            }
+        }
     }
     match txn.commit().await {
         Ok(()) => {
@@ -335,6 +343,55 @@ async fn commit_batch(
             }
         }
     }
+}
+
+/// Runs each job in a savepoint of its own.
+async fn run_jobs(
+    txn: &DatabaseTransaction,
+    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
+    answers: &mut Vec<Answer>,
+) {
+    for (run, reply) in runs {
+        let r = match txn.begin().await {
+            Ok(sp) => match run(&sp).await {
+                Ok(v) => sp.commit().await.map(|_| v).map_err(StoreError::Db),
+                Err(e) => {
+                    let _ = sp.rollback().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(StoreError::Db(e)),
+        };
+        answers.push(Answer::Run(reply, r));
+    }
+}
+
+/// Stores new orders one at a time, each in a savepoint, so that a bad one fails alone.
+async fn creates_one_by_one(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
+    answers: &mut Vec<Answer>,
+) {
+    for (item, reply) in creates {
+        let r = create_in_savepoint(txn, backend, std::slice::from_ref(&item))
+            .await
+            .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
+        answers.push(Answer::Create(reply, Box::new(r)));
+    }
+}
+
+/// PostgreSQL: gives the transaction an aggregate shard (`orders::SHARD`) that no concurrent
+/// transaction of any node has: the first of 64 transaction-scoped advisory locks that is
+/// free. The aggregate rows a transaction moves are then its own until it commits, so writers
+/// never wait for one another there (nor deadlock); readers add the shards up.
+async fn take_shard(txn: &DatabaseTransaction) -> std::result::Result<(), DbErr> {
+    txn.execute_unprepared(
+        "SELECT set_config('jiesu.shard', s::text, true) FROM \
+         (SELECT s FROM generate_series(0, 63) AS s WHERE pg_try_advisory_xact_lock(19301, s) LIMIT 1) AS free",
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Stores new orders in a savepoint of `txn`, rolling back to it on error.
