@@ -12,6 +12,7 @@ use jiesu_core::org::UnitKind;
 use jiesu_core::role::Role;
 use jiesu_core::stats::Formulas;
 use jiesu_store::evaluations::Adjustment;
+use jiesu_store::orders::Scope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -127,7 +128,9 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 }
 
 impl App {
-    fn require_evaluation(&self, p: &Principal) -> AppResult<()> {
+    /// Evaluations rank the units of the whole city: centre staff of the city only, closed
+    /// months as well as live ones (a live month checks this again through the ranking).
+    async fn require_evaluation(&self, p: &Principal) -> AppResult<()> {
         p.require_any(
             &[
                 Role::Supervisor,
@@ -136,7 +139,12 @@ impl App {
                 Role::Dispatcher,
             ],
             "查看考核",
-        )
+        )?;
+        let org = self.org(p.tenant).await?;
+        match self.scope(p, &org) {
+            Scope::All => Ok(()),
+            Scope::Units(_) => Err(AppError::Forbidden("考核排名仅市级中心人员可查看".into())),
+        }
     }
 
     /// A month's evaluation of one peer group: frozen (with adjustments) once closed, live
@@ -147,7 +155,7 @@ impl App {
         month: &str,
         kind: UnitKind,
     ) -> AppResult<EvaluationView> {
-        self.require_evaluation(p)?;
+        self.require_evaluation(p).await?;
         let period = month_period(month)?;
         let name = month.trim().to_string();
         let closed = self.store.closed_evaluations(p.tenant, &name).await?;
@@ -306,7 +314,7 @@ impl App {
         year: i32,
         kind: UnitKind,
     ) -> AppResult<(Vec<String>, Vec<YearLine>)> {
-        self.require_evaluation(p)?;
+        self.require_evaluation(p).await?;
         if !(2000..=2100).contains(&year) {
             return Err(AppError::invalid("year", "年份超出范围"));
         }

@@ -10,6 +10,7 @@ use jiesu_core::org::UnitKind;
 use jiesu_core::role::Role;
 use jiesu_core::stats::{Counts, Rates};
 use jiesu_store::insight::OrderText;
+use jiesu_store::orders::Scope;
 use jiesu_text::hotspots::{Hotspots, Incoming, Rank, Settings};
 use std::collections::BTreeMap;
 
@@ -317,7 +318,9 @@ impl App {
 }
 
 impl App {
-    fn require_reports(&self, p: &Principal) -> AppResult<()> {
+    /// Kept reports rank the units of the whole city, as generating one does: centre staff of
+    /// the city only.
+    async fn require_reports(&self, p: &Principal) -> AppResult<()> {
         p.require_any(
             &[
                 Role::Supervisor,
@@ -326,7 +329,12 @@ impl App {
                 Role::Dispatcher,
             ],
             "查看报表",
-        )
+        )?;
+        let org = self.org(p.tenant).await?;
+        match self.scope(p, &org) {
+            Scope::All => Ok(()),
+            Scope::Units(_) => Err(AppError::Forbidden("报表仅市级中心人员可查看".into())),
+        }
     }
 
     /// The reports kept by the server, newest first.
@@ -334,7 +342,7 @@ impl App {
         &self,
         p: &Principal,
     ) -> AppResult<Vec<jiesu_store::evaluations::StoredReport>> {
-        self.require_reports(p)?;
+        self.require_reports(p).await?;
         Ok(self.store.kept_reports(p.tenant, 200).await?)
     }
 
@@ -345,7 +353,7 @@ impl App {
         kind: ReportKind,
         name: &str,
     ) -> AppResult<Vec<u8>> {
-        self.require_reports(p)?;
+        self.require_reports(p).await?;
         self.store
             .report_data(p.tenant, kind.as_str(), name)
             .await?
