@@ -790,7 +790,9 @@ pub(crate) async fn insert_new(
         event_rows.extend(l.into_iter().map(|x| (*t, *id, x)));
     }
     stmts.extend(events_sql(event_rows));
-    stmts.extend(new_unit_parts_sql(&orders, &ids));
+    stmts.extend(unit_parts_sql(
+        orders.iter().zip(&ids).map(|((t, o, _), id)| (*t, *id, o)),
+    ));
     if backend == DbBackend::Sqlite {
         stmts.extend(side_sql(&orders, &ids));
     }
@@ -812,12 +814,13 @@ pub(crate) async fn insert_new(
         .collect())
 }
 
-/// The `order_units` rows of new orders, many to a statement.
-fn new_unit_parts_sql(orders: &[(TenantId, Order, Vec<Event>)], ids: &[OrderId]) -> Vec<Sql> {
+/// Inserts of the `order_units` rows of orders, many to a statement.
+fn unit_parts_sql<'a>(
+    orders: impl IntoIterator<Item = (TenantId, OrderId, &'a Order)>,
+) -> Vec<Sql> {
     let rows: Vec<[Value; 5]> = orders
-        .iter()
-        .zip(ids)
-        .flat_map(|((t, o, _), id)| {
+        .into_iter()
+        .flat_map(|(t, id, o)| {
             unit_parts(o)
                 .into_iter()
                 .map(move |(unit, (role, status))| {
@@ -1011,19 +1014,8 @@ async fn write_unit_parts(
         vec![tenant.0.into(), id.0.into()],
     ))
     .await?;
-    for (unit, (role, status)) in unit_parts(order) {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status) VALUES ($1, $2, $3, $4, $5)",
-            vec![
-                tenant.0.into(),
-                id.0.into(),
-                unit.0.into(),
-                role.as_str().into(),
-                status.as_str().into(),
-            ],
-        ))
-        .await?;
+    for q in unit_parts_sql([(tenant, id, order)]) {
+        txn.execute_raw(q.build(backend)).await?;
     }
     Ok(())
 }

@@ -296,11 +296,7 @@ async fn commit_batch(
         // New orders go first and together, without a savepoint: nothing else has run yet,
         // so if one of them is bad the whole transaction can be thrown away and redone.
         match insert_new(&txn, backend, &items).await {
-            Ok(stored) => {
-                for ((_, reply), s) in creates.into_iter().zip(stored) {
-                    answers.push(Answer::Create(reply, Box::new(Ok(s))));
-                }
-            }
+            Ok(stored) => answer_stored(creates, stored, &mut answers),
             // One bad order (say a duplicate source id) must not fail the others: start
             // again and store them one at a time, each in a savepoint, to find it.
             Err(_) => {
@@ -319,11 +315,7 @@ async fn commit_batch(
         // for every node is held only for the rest of their own statements and the commit.
         if !creates.is_empty() {
             match create_in_savepoint(&txn, backend, &items).await {
-                Ok(stored) => {
-                    for ((_, reply), s) in creates.into_iter().zip(stored) {
-                        answers.push(Answer::Create(reply, Box::new(Ok(s))));
-                    }
-                }
+                Ok(stored) => answer_stored(creates, stored, &mut answers),
                 Err(_) => creates_one_by_one(&txn, backend, creates, &mut answers).await,
             }
         }
@@ -363,6 +355,17 @@ async fn run_jobs(
             Err(e) => Err(StoreError::Db(e)),
         };
         answers.push(Answer::Run(reply, r));
+    }
+}
+
+/// Answers each caller of a batch of new orders with its stored order.
+fn answer_stored(
+    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
+    stored: Vec<StoredOrder>,
+    answers: &mut Vec<Answer>,
+) {
+    for ((_, reply), s) in creates.into_iter().zip(stored) {
+        answers.push(Answer::Create(reply, Box::new(Ok(s))));
     }
 }
 
