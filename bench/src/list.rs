@@ -45,6 +45,18 @@ pub struct ListArgs {
     /// How to load them.
     #[arg(long, value_enum, default_value_t = LoadPath::Import)]
     pub load: LoadPath,
+    #[command(flatten)]
+    pub mix: Mix,
+    /// Data directory; reused when it already holds the orders.
+    /// Default: <target dir>/jiesu-bench/list-<orders>.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The measured requests: how many, by how many clients, over which filters (shared by
+/// `list` and `pg-list`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Mix {
     /// Concurrent clients, each with its own session (as `dispatcher`).
     #[arg(long, default_value_t = 4)]
     pub clients: usize,
@@ -61,10 +73,6 @@ pub struct ListArgs {
     /// Pages read by following next_cursor (the first page included).
     #[arg(long, default_value_t = 5)]
     pub pages: u32,
-    /// Data directory; reused when it already holds the orders.
-    /// Default: <target dir>/jiesu-bench/list-<orders>.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
 }
 
 /// What the data directory holds, written after every loaded chunk (resumable).
@@ -693,9 +701,9 @@ fn database_bytes(dir: &Path) -> u64 {
 }
 
 pub async fn run(common: &Common, args: &ListArgs) -> anyhow::Result<ListReport> {
-    anyhow::ensure!(args.clients >= 1, "--clients must be at least 1");
-    anyhow::ensure!(args.requests >= 1, "--requests must be at least 1");
-    Kind::rotation(&args.filters)?;
+    anyhow::ensure!(args.mix.clients >= 1, "--clients must be at least 1");
+    anyhow::ensure!(args.mix.requests >= 1, "--requests must be at least 1");
+    Kind::rotation(&args.mix.filters)?;
     let (dir_path, marker, load) = prepare(common, args).await?;
     let dir = dir_path.as_path();
 
@@ -795,7 +803,7 @@ pub(crate) async fn measure(
         LoadPath::Http => (today_local() - Days::days(365), 366),
     };
     let queries = Arc::new(Queries {
-        rotation: Kind::rotation(&args.filters)?,
+        rotation: Kind::rotation(&args.mix.filters)?,
         refs,
         first_day,
         days,
@@ -803,15 +811,15 @@ pub(crate) async fn measure(
     eprintln!(
         "[list] {} orders in the database; warming up with {} requests",
         thousands(orders_in_database),
-        args.warmup_requests
+        args.mix.warmup_requests
     );
-    if args.warmup_requests > 0 {
+    if args.mix.warmup_requests > 0 {
         let w = run_list_load(
             &base,
             &queries,
-            args.clients,
-            args.warmup_requests,
-            args.pages,
+            args.mix.clients,
+            args.mix.warmup_requests,
+            args.mix.pages,
             false,
         )
         .await?;
@@ -824,16 +832,16 @@ pub(crate) async fn measure(
     }
     eprintln!(
         "[list] measuring {} requests at {} clients",
-        args.requests, args.clients
+        args.mix.requests, args.mix.clients
     );
     let mark = CpuMark::take(server)?;
     let start = Instant::now();
     let total = run_list_load(
         &base,
         &queries,
-        args.clients,
-        args.requests,
-        args.pages,
+        args.mix.clients,
+        args.mix.requests,
+        args.mix.pages,
         true,
     )
     .await?;
@@ -865,8 +873,8 @@ pub(crate) async fn measure(
         database_bytes: database_bytes(dir),
         orders_in_database,
         load,
-        clients: args.clients,
-        only_filters: args.filters.clone(),
+        clients: args.mix.clients,
+        only_filters: args.mix.filters.clone(),
         requests: overall.count,
         errors: total.errors,
         first_error: total.first_error,

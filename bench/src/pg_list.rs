@@ -39,21 +39,8 @@ pub struct PgListArgs {
     /// Drop a kept database and load it again.
     #[arg(long)]
     pub fresh: bool,
-    /// Concurrent clients, each with its own session (as `dispatcher`).
-    #[arg(long, default_value_t = 4)]
-    pub clients: usize,
-    /// Measured requests in all.
-    #[arg(long, default_value_t = 1000)]
-    pub requests: u64,
-    /// Unmeasured requests first (cache warm-up).
-    #[arg(long, default_value_t = 50)]
-    pub warmup_requests: u64,
-    /// Only these filters (comma-separated), as for `list`.
-    #[arg(long, value_delimiter = ',')]
-    pub filters: Vec<String>,
-    /// Pages read by following next_cursor (the first page included).
-    #[arg(long, default_value_t = 5)]
-    pub pages: u32,
+    #[command(flatten)]
+    pub mix: list::Mix,
 }
 
 /// What the kept database holds (a table of its own in it).
@@ -103,11 +90,7 @@ pub async fn run(common: &Common, args: &PgListArgs) -> anyhow::Result<list::Lis
     let list_args = ListArgs {
         orders: args.orders,
         load: LoadPath::Import,
-        clients: args.clients,
-        requests: args.requests,
-        warmup_requests: args.warmup_requests,
-        filters: args.filters.clone(),
-        pages: args.pages,
+        mix: args.mix.clone(),
         data_dir: Some(dir.clone()),
     };
     let result = list::measure(common, &list_args, &server, &dir, load, &marker).await;

@@ -91,11 +91,13 @@ pub async fn run(common: &Common, args: &SchedulerArgs) -> anyhow::Result<Schedu
     let list_args = ListArgs {
         orders: args.orders,
         load: LoadPath::Import,
-        clients: 1,
-        requests: 1,
-        warmup_requests: 0,
-        filters: Vec::new(),
-        pages: 1,
+        mix: crate::list::Mix {
+            clients: 1,
+            requests: 1,
+            warmup_requests: 0,
+            filters: Vec::new(),
+            pages: 1,
+        },
         data_dir: None,
     };
     let (dir, marker, _) = prepare(common, &list_args).await?;

@@ -62,6 +62,14 @@ pub struct Config {
     /// How long a name stays locked after too many failed logins, in minutes (also the
     /// window the failures are counted in).
     pub login_lock_minutes: u32,
+    /// Failed logins from one client address within `login_lock_minutes` (any names) after
+    /// which that address may not try again until the oldest falls out of the window: stops
+    /// password spraying, which never locks a single name. Counted per node.
+    pub login_ip_max_failures: u32,
+    /// Addresses of reverse proxies or load balancers in front of the nodes: for requests
+    /// from them the client is the last address in `X-Forwarded-For` that is not one of
+    /// them. Empty: the peer address is the client, the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -113,6 +121,8 @@ impl Default for Config {
             shutdown_grace_ms: 0,
             login_max_failures: 5,
             login_lock_minutes: 15,
+            login_ip_max_failures: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -137,8 +147,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// `trusted_proxies` as addresses (checked by `validate`).
+    pub fn trusted_proxy_addrs(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|a| a.trim().parse().ok())
+            .collect()
+    }
+
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 24] = [
+    const KEYS: [&'static str; 26] = [
         "data_dir",
         "listen",
         "database_url",
@@ -163,6 +181,8 @@ impl Config {
         "shutdown_grace_ms",
         "login_max_failures",
         "login_lock_minutes",
+        "login_ip_max_failures",
+        "trusted_proxies",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -258,6 +278,18 @@ impl Config {
                 "login_lock_minutes",
                 (1..=1440).contains(&self.login_lock_minutes),
                 "must be between 1 and 1440",
+            ),
+            (
+                "login_ip_max_failures",
+                (1..=100_000).contains(&self.login_ip_max_failures),
+                "must be between 1 and 100000",
+            ),
+            (
+                "trusted_proxies",
+                self.trusted_proxies
+                    .iter()
+                    .all(|a| a.trim().parse::<std::net::IpAddr>().is_ok()),
+                "must be IP addresses, e.g. [\"10.0.0.2\"]",
             ),
             (
                 "shutdown_grace_ms",

@@ -56,9 +56,12 @@ pub async fn launch(
         tracing::info!(grace_ms = grace, "draining: not ready any more");
         tokio::time::sleep(std::time::Duration::from_millis(grace)).await;
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     upkeep.abort();
     scheduler.abort();
     indexer.abort();

@@ -29,7 +29,8 @@ mod writer;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    Value,
 };
 use sea_orm_migration::MigratorTrait;
 use sqlx::postgres::PgPoolOptions;
@@ -70,6 +71,65 @@ pub enum StoreError {
 impl StoreError {
     fn corrupt(e: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(e.to_string())
+    }
+
+    /// When the database refused for a condition of the machine, not of the request or the
+    /// code: the disk is full, another process holds the database, or it is read-only. The
+    /// request changed nothing (its transaction rolled back) and can be repeated later.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        let e: &sqlx::Error = match self {
+            StoreError::Sqlx(e) => e,
+            StoreError::Db(
+                DbErr::Conn(RuntimeErr::SqlxError(e))
+                | DbErr::Exec(RuntimeErr::SqlxError(e))
+                | DbErr::Query(RuntimeErr::SqlxError(e)),
+            ) => e,
+            _ => return None,
+        };
+        match e {
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                Some(Unavailable::Full)
+            }
+            sqlx::Error::PoolTimedOut => Some(Unavailable::Busy),
+            _ => {
+                let db = e.as_database_error()?;
+                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                Unavailable::of_code(&db.code()?, sqlite)
+            }
+        }
+    }
+}
+
+/// Why the database cannot take a write just now (see [`StoreError::unavailable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No space left on the disk (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`).
+    Full,
+    /// Locked by another process past the busy timeout (SQLite `SQLITE_BUSY`/`SQLITE_LOCKED`),
+    /// or PostgreSQL not taking connections (starting up, shutting down).
+    Busy,
+    /// The database file or server is read-only.
+    ReadOnly,
+}
+
+impl Unavailable {
+    /// From a driver's error code: SQLite's numeric result code (extended codes keep the
+    /// primary one in the low byte) or PostgreSQL's SQLSTATE.
+    fn of_code(code: &str, sqlite: bool) -> Option<Self> {
+        if sqlite {
+            return match code.parse::<i32>().ok()? & 0xff {
+                13 => Some(Self::Full),
+                5 | 6 => Some(Self::Busy),
+                8 => Some(Self::ReadOnly),
+                _ => None,
+            };
+        }
+        match code {
+            "53100" => Some(Self::Full),
+            "25006" => Some(Self::ReadOnly),
+            "57P03" | "53300" => Some(Self::Busy),
+            _ => None,
+        }
     }
 }
 
@@ -351,6 +411,21 @@ fn is_unique_violation(e: &DbErr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn database_conditions_are_told_from_their_codes() {
+        use super::Unavailable;
+        let sqlite = |c| Unavailable::of_code(c, true);
+        let pg = |c| Unavailable::of_code(c, false);
+        assert_eq!(sqlite("13"), Some(Unavailable::Full));
+        assert_eq!(sqlite("517"), Some(Unavailable::Busy)); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(sqlite("1032"), Some(Unavailable::ReadOnly)); // READONLY_DBMOVED
+        assert_eq!(sqlite("2067"), None); // a unique key: the request's fault
+        assert_eq!(pg("53100"), Some(Unavailable::Full));
+        assert_eq!(pg("25006"), Some(Unavailable::ReadOnly));
+        assert_eq!(pg("23505"), None);
+        assert_eq!(pg("40P01"), None); // a deadlock: retried, not the machine
+    }
 
     #[test]
     fn database_urls_are_logged_without_passwords() {

@@ -139,20 +139,48 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
-    /// Orders whose next reminder or overdue mark is due by `now`, most overdue first.
+    /// Orders whose next reminder or overdue mark is due by `now`, most overdue first,
+    /// taken for this node's scheduler. On PostgreSQL several nodes run the scheduler: each
+    /// takes its orders in one statement that skips rows another transaction holds
+    /// (`FOR UPDATE SKIP LOCKED`) and moves their `next_alert_at` to `now + lease`, so no two
+    /// nodes alert the same order at once (their transactions would lock the same rows in
+    /// different orders). The alert rewrites `next_alert_at` from the order; a node that dies
+    /// mid-pass leaves its orders to whichever node comes first after the lease. SQLite
+    /// serves one node: a plain read.
     pub async fn due_alerts(
         &self,
         tenant: TenantId,
         now: DateTime<Utc>,
         limit: u64,
+        lease: std::time::Duration,
     ) -> Result<Vec<OrderId>> {
-        let rows = self
-            .read
-            .query_all_raw(self.stmt(
-                "SELECT id FROM orders WHERE tenant_id = $1 AND next_alert_at <= $2 ORDER BY next_alert_at, id LIMIT $3",
-                vec![tenant.0.into(), to_ms(now).into(), (limit as i64).into()],
-            ))
-            .await?;
-        rows.iter().map(|r| Ok(OrderId(col(r, "id")?))).collect()
+        let values = vec![tenant.0.into(), to_ms(now).into(), (limit as i64).into()];
+        let rows = if self.is_sqlite() {
+            self.read
+                .query_all_raw(self.stmt(
+                    "SELECT id FROM orders WHERE tenant_id = $1 AND next_alert_at <= $2 ORDER BY next_alert_at, id LIMIT $3",
+                    values,
+                ))
+                .await?
+        } else {
+            let until =
+                now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+            let mut values = values;
+            values.push(to_ms(until).into());
+            self.write
+                .query_all_raw(self.stmt(
+                    "UPDATE orders SET next_alert_at = $4 WHERE tenant_id = $1 AND id IN (\
+                     SELECT id FROM orders WHERE tenant_id = $1 AND next_alert_at <= $2 \
+                     ORDER BY next_alert_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+                    values,
+                ))
+                .await?
+        };
+        let mut ids = rows
+            .iter()
+            .map(|r| Ok(OrderId(col(r, "id")?)))
+            .collect::<Result<Vec<_>>>()?;
+        ids.sort();
+        Ok(ids)
     }
 }

@@ -53,6 +53,19 @@ impl Answer {
             }
         }
     }
+    /// The database error of a job that failed for a condition of the machine (disk full,
+    /// locked, read-only: see `StoreError::unavailable`).
+    fn unavailable(&self) -> Option<DbErr> {
+        let r = match self {
+            Answer::Run(_, Err(e)) => e,
+            Answer::Create(_, r) => r.as_ref().as_ref().err()?,
+            Answer::Run(_, Ok(_)) => return None,
+        };
+        match r {
+            StoreError::Db(e) if r.unavailable().is_some() => Some(e.clone()),
+            _ => None,
+        }
+    }
     fn fail(self, e: &DbErr) {
         match self {
             Answer::Run(tx, _) => {
@@ -288,37 +301,57 @@ async fn commit_batch(
     };
     let mut txn = match begin().await {
         Ok(t) => t,
-        Err(e) => return fail_all(&e, creates, runs),
+        Err(e) => {
+            fail_all(&e, creates, runs);
+            return replace_connection(db, backend).await;
+        }
     };
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
     let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
+    // Set when the transaction's state is no longer known (see `abandon`).
+    let mut broken: Option<DbErr> = None;
     if !creates.is_empty() && (!pg || runs.is_empty()) {
         // New orders go first and together, without a savepoint: nothing else has run yet,
         // so if one of them is bad the whole transaction can be thrown away and redone.
         match insert_new(&txn, backend, &items).await {
             Ok(stored) => answer_stored(creates, stored, &mut answers),
+            Err(StoreError::Db(e)) if StoreError::Db(e.clone()).unavailable().is_some() => {
+                fail_all(&e, creates, runs);
+                return abandon(db, backend, txn, &e, Vec::new()).await;
+            }
             // One bad order (say a duplicate source id) must not fail the others: start
             // again and store them one at a time, each in a savepoint, to find it.
             Err(_) => {
-                let _ = txn.rollback().await;
+                if let Err(e) = txn.rollback().await {
+                    fail_all(&e, creates, runs);
+                    return replace_connection(db, backend).await;
+                }
                 txn = match begin().await {
                     Ok(t) => t,
-                    Err(e) => return fail_all(&e, creates, runs),
+                    Err(e) => {
+                        fail_all(&e, creates, runs);
+                        return replace_connection(db, backend).await;
+                    }
                 };
-                creates_one_by_one(&txn, backend, creates, &mut answers).await;
+                creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await;
             }
         }
-        run_jobs(&txn, runs, &mut answers).await;
+        run_jobs(&txn, runs, &mut answers, &mut broken).await;
     } else {
-        run_jobs(&txn, runs, &mut answers).await;
+        run_jobs(&txn, runs, &mut answers, &mut broken).await;
         // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
         // for every node is held only for the rest of their own statements and the commit.
         if !creates.is_empty() {
-            match create_in_savepoint(&txn, backend, &items).await {
+            match create_in_savepoint(&txn, backend, &items, &mut broken).await {
                 Ok(stored) => answer_stored(creates, stored, &mut answers),
-                Err(_) => creates_one_by_one(&txn, backend, creates, &mut answers).await,
+                Err(_) => {
+                    creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await
+                }
             }
         }
+    }
+    if let Some(e) = broken.or_else(|| answers.iter().find_map(Answer::unavailable)) {
+        return abandon(db, backend, txn, &e, answers).await;
     }
     match txn.commit().await {
         Ok(()) => {
@@ -333,26 +366,78 @@ async fn commit_batch(
             for a in answers {
                 a.fail(&e);
             }
+            replace_connection(db, backend).await;
         }
     }
 }
 
+/// Gives up a batch that met a condition of the machine (disk full, database locked or
+/// read-only) or whose savepoints could not be rolled back: every caller hears the error,
+/// nothing is committed, and on SQLite the connection is replaced. SQLite may roll a whole
+/// transaction back by itself on such errors; sqlx's count of open transactions and
+/// savepoints is then wrong, later jobs would run outside any transaction, and a later
+/// "commit" might only release a savepoint inside a transaction that never ends — answers
+/// would then say stored what never is. A new connection starts from a known state (closing
+/// the old one rolls back whatever it still had open).
+async fn abandon(
+    db: &DatabaseConnection,
+    backend: DbBackend,
+    txn: DatabaseTransaction,
+    e: &DbErr,
+    answers: Vec<Answer>,
+) {
+    tracing::error!(error = %e, jobs = answers.len(), "group commit abandoned");
+    for a in answers {
+        a.fail(e);
+    }
+    let _ = txn.rollback().await;
+    replace_connection(db, backend).await;
+}
+
+/// SQLite: closes the one write connection, so that the pool opens a fresh one for the next
+/// batch (see `abandon`). PostgreSQL keeps its transaction state straight by itself.
+async fn replace_connection(db: &DatabaseConnection, backend: DbBackend) {
+    if backend != DbBackend::Sqlite {
+        return;
+    }
+    match db.get_sqlite_connection_pool().acquire().await {
+        Ok(c) => {
+            if let Err(e) = c.close().await {
+                tracing::warn!(error = %e, "closing the write connection failed");
+            }
+            tracing::warn!("write connection replaced after a failed group commit");
+        }
+        Err(e) => tracing::error!(error = %e, "cannot take the write connection to replace it"),
+    }
+}
+
 /// Runs each job in a savepoint of its own.
+/// A savepoint that could not be released or rolled back leaves the transaction in a state
+/// nobody knows: `broken` is set and the batch is abandoned.
 async fn run_jobs(
     txn: &DatabaseTransaction,
     runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
     answers: &mut Vec<Answer>,
+    broken: &mut Option<DbErr>,
 ) {
     for (run, reply) in runs {
         let r = match txn.begin().await {
             Ok(sp) => match run(&sp).await {
-                Ok(v) => sp.commit().await.map(|_| v).map_err(StoreError::Db),
+                Ok(v) => sp.commit().await.map(|_| v).map_err(|e| {
+                    broken.get_or_insert(e.clone());
+                    StoreError::Db(e)
+                }),
                 Err(e) => {
-                    let _ = sp.rollback().await;
+                    if let Err(re) = sp.rollback().await {
+                        broken.get_or_insert(re);
+                    }
                     Err(e)
                 }
             },
-            Err(e) => Err(StoreError::Db(e)),
+            Err(e) => {
+                broken.get_or_insert(e.clone());
+                Err(StoreError::Db(e))
+            }
         };
         answers.push(Answer::Run(reply, r));
     }
@@ -375,9 +460,10 @@ async fn creates_one_by_one(
     backend: DbBackend,
     creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
     answers: &mut Vec<Answer>,
+    broken: &mut Option<DbErr>,
 ) {
     for (item, reply) in creates {
-        let r = create_in_savepoint(txn, backend, std::slice::from_ref(&item))
+        let r = create_in_savepoint(txn, backend, std::slice::from_ref(&item), broken)
             .await
             .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
         answers.push(Answer::Create(reply, Box::new(r)));
@@ -402,15 +488,22 @@ async fn create_in_savepoint(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     items: &[NewOrderWrite],
+    broken: &mut Option<DbErr>,
 ) -> Result<Vec<StoredOrder>> {
-    let sp = txn.begin().await?;
+    let sp = txn.begin().await.inspect_err(|e| {
+        broken.get_or_insert(e.clone());
+    })?;
     match insert_new(&sp, backend, items).await {
         Ok(v) => {
-            sp.commit().await?;
+            sp.commit().await.inspect_err(|e| {
+                broken.get_or_insert(e.clone());
+            })?;
             Ok(v)
         }
         Err(e) => {
-            let _ = sp.rollback().await;
+            if let Err(re) = sp.rollback().await {
+                broken.get_or_insert(re);
+            }
             Err(e)
         }
     }

@@ -1,6 +1,6 @@
 //! Login, logout, the current user, and the extractor that authenticates every other request.
 
-use super::{ApiError, ApiJson, ApiResult, AppState, ErrorBody, header_str};
+use super::{ApiError, ApiJson, ApiResult, AppState, ClientIp, ErrorBody, header_str};
 use crate::app::auth::SESSION_COOKIE;
 use crate::app::{AppError, Principal};
 use axum::Json;
@@ -145,6 +145,7 @@ async fn me_of(app: &AppState, p: &Principal) -> ApiResult<MeResponse> {
     responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn login(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
@@ -155,7 +156,12 @@ async fn login(
         return Err(AppError::invalid("password", "请输入密码").into());
     }
     let (value, p) = app
-        .login(req.tenant.as_deref(), req.username.trim(), &req.password)
+        .login(
+            req.tenant.as_deref(),
+            req.username.trim(),
+            &req.password,
+            client,
+        )
         .await?;
     // No Max-Age: the browser forgets it on close; the server expires it after session_hours.
     let cookie = Cookie::build((SESSION_COOKIE, value))

@@ -147,6 +147,16 @@ impl IntoResponse for ApiError {
                     m,
                     Some("file".into()),
                 ),
+                AppError::Unavailable(u) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    match u {
+                        jiesu_store::Unavailable::Full => "storage_full",
+                        jiesu_store::Unavailable::Busy => "database_busy",
+                        jiesu_store::Unavailable::ReadOnly => "database_read_only",
+                    },
+                    e.to_string(),
+                    None,
+                ),
                 AppError::Internal(detail) => {
                     tracing::error!(%detail, "internal error");
                     (
@@ -158,7 +168,7 @@ impl IntoResponse for ApiError {
                 }
             },
         };
-        (
+        let mut r = (
             status,
             Json(ErrorBody {
                 error: ErrorDetail {
@@ -168,8 +178,63 @@ impl IntoResponse for ApiError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+        }
+        r
     }
+}
+
+/// The address a request came from: the peer, or, when the peer is one of the configured
+/// `trusted_proxies`, the last address in `X-Forwarded-For` that is not a trusted proxy.
+/// `None` when the server was not started with peer addresses (tests calling the router).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(peer.map(|p| {
+            forwarded_client(p, &parts.headers, &app.config.trusted_proxy_addrs())
+        })))
+    }
+}
+
+/// See [`ClientIp`]: walks `X-Forwarded-For` from the right (the entries the trusted proxies
+/// appended) to the first address that is not a trusted proxy.
+fn forwarded_client(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // A forged or garbled entry: the last good hop answers for it.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// A JSON body whose errors name the field: syntax errors are 400, a missing, unknown or
@@ -459,4 +524,47 @@ pub fn router(app: AppState) -> Router {
 /// A header value as text, if present and readable.
 pub fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::forwarded_client;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "198.51.100.9".parse().unwrap());
+        // Not a trusted proxy: the header is anyone's to forge.
+        assert_eq!(
+            forwarded_client(ip("203.0.113.5"), &h, &[]),
+            ip("203.0.113.5")
+        );
+        let lb = [ip("10.0.0.2"), ip("10.0.0.3")];
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &h, &lb),
+            ip("198.51.100.9")
+        );
+        // The client forged an entry in front; the proxies appended the real one and their own.
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 198.51.100.9".parse().unwrap());
+        h.append("x-forwarded-for", "10.0.0.3".parse().unwrap());
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &h, &lb),
+            ip("198.51.100.9")
+        );
+        // Garbage where the client should be: the last proxy answers for it.
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "not-an-ip, 10.0.0.3".parse().unwrap());
+        assert_eq!(forwarded_client(ip("10.0.0.2"), &h, &lb), ip("10.0.0.3"));
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &HeaderMap::new(), &lb),
+            ip("10.0.0.2")
+        );
+    }
 }

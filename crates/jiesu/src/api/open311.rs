@@ -232,6 +232,7 @@ impl Open311Error {
             AppError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             AppError::UnsupportedType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "open311 request failed");
                 (

@@ -13,6 +13,9 @@ use jiesu_core::role::{Scope, ScopeSet};
 use jiesu_store::users::UserRecord;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration as StdDuration, Instant};
 
 pub const SESSION_COOKIE: &str = "jiesu_session";
 const TOKEN_PREFIX: &str = "jst_";
@@ -89,6 +92,69 @@ fn principal(u: UserRecord, token_scopes: Option<ScopeSet>) -> Principal {
     }
 }
 
+/// Failed logins per client address within the lock window, on this node. A password spray
+/// — many names, one or two guesses each — never locks a name; it is stopped by its
+/// address instead. Successful logins do not count (a centre's seats behind one NAT all log
+/// in at the change of shift).
+#[derive(Default)]
+pub struct AddressFailures(std::sync::Mutex<HashMap<IpAddr, VecDeque<Instant>>>);
+
+/// Addresses kept before the stale ones are dropped (bounds the memory under a flood of
+/// addresses).
+const ADDRESSES_KEPT: usize = 10_000;
+
+impl AddressFailures {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, VecDeque<Instant>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long `ip` must wait before its next attempt, if it is stopped now.
+    pub fn wait(
+        &self,
+        ip: IpAddr,
+        window: StdDuration,
+        max: u32,
+        now: Instant,
+    ) -> Option<StdDuration> {
+        let mut map = self.map();
+        let times = map.get_mut(&ip)?;
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() < max as usize {
+            return None;
+        }
+        times
+            .front()
+            .map(|t| window.saturating_sub(now.duration_since(*t)))
+    }
+
+    /// Counts a failed login from `ip`.
+    pub fn record(&self, ip: IpAddr, window: StdDuration, max: u32, now: Instant) {
+        let mut map = self.map();
+        if map.len() >= ADDRESSES_KEPT && !map.contains_key(&ip) {
+            map.retain(|_, t| t.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let times = map.entry(ip).or_default();
+        times.push_back(now);
+        // Only the last `max` matter.
+        while times.len() > max as usize {
+            times.pop_front();
+        }
+    }
+}
+
+/// The answer to a login from an address that failed too often.
+fn address_stopped(wait: StdDuration) -> AppError {
+    AppError::TooMany(format!(
+        "此网络地址登录失败次数过多，请 {} 分钟后再试",
+        wait.as_secs().div_ceil(60).max(1)
+    ))
+}
+
 /// The answer to a login while its name is locked.
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
     let minutes = ((until - now).num_seconds() + 59) / 60;
@@ -114,12 +180,24 @@ impl App {
     }
 
     /// Checks the password; on success opens a session and returns its cookie value.
+    /// `client` is the address the attempt came from, when known (see `AddressFailures`).
     pub async fn login(
         &self,
         tenant: Option<&str>,
         username: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> AppResult<(String, Principal)> {
+        let window = StdDuration::from_secs(u64::from(self.config.login_lock_minutes) * 60);
+        let per_address = self.config.login_ip_max_failures;
+        if let Some(ip) = client
+            && let Some(wait) = self
+                .login_addresses
+                .wait(ip, window, per_address, Instant::now())
+        {
+            tracing::warn!(%ip, "login refused: too many failures from this address");
+            return Err(address_stopped(wait));
+        }
         let tenant = self.resolve_tenant(tenant).await?;
         let now = Utc::now();
         let failures = self.store.login_failures(tenant, username).await?;
@@ -138,6 +216,10 @@ impl App {
         let user = match user {
             Some(u) if ok && u.active && !u.system_account => u,
             _ => {
+                if let Some(ip) = client {
+                    self.login_addresses
+                        .record(ip, window, per_address, Instant::now());
+                }
                 // Counted for any name, known or not: the answer never tells which.
                 let minutes = i64::from(self.config.login_lock_minutes);
                 let f = self
@@ -301,6 +383,44 @@ impl App {
             .create_api_token(tenant, user, name, &sha256_hex(&secret), expires, scopes)
             .await?;
         Ok((id, format!("{TOKEN_PREFIX}{}_{secret}", tenant.0)))
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::AddressFailures;
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn an_address_is_stopped_after_its_failures_until_the_oldest_leaves_the_window() {
+        let f = AddressFailures::default();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let other: IpAddr = "203.0.113.8".parse().unwrap();
+        let window = Duration::from_secs(600);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert_eq!(f.wait(ip, window, 3, t0 + Duration::from_secs(i)), None);
+            f.record(ip, window, 3, t0 + Duration::from_secs(i));
+        }
+        let now = t0 + Duration::from_secs(100);
+        assert_eq!(f.wait(ip, window, 3, now), Some(Duration::from_secs(500)));
+        assert_eq!(f.wait(other, window, 3, now), None);
+        // The first failure leaves the window: one more try.
+        assert_eq!(f.wait(ip, window, 3, t0 + Duration::from_secs(600)), None);
+    }
+
+    #[test]
+    fn a_flood_of_addresses_keeps_the_map_bounded() {
+        let f = AddressFailures::default();
+        let window = Duration::from_secs(1);
+        let t0 = Instant::now();
+        for i in 0..super::ADDRESSES_KEPT as u32 {
+            f.record(IpAddr::from(i.to_be_bytes()), window, 5, t0);
+        }
+        let later = t0 + Duration::from_secs(2);
+        f.record("198.51.100.1".parse().unwrap(), window, 5, later);
+        assert_eq!(f.map().len(), 1);
     }
 }
 

@@ -158,6 +158,8 @@ pub(crate) async fn open_derived<T>(
             "搜索索引 {} 正被另一个进程（运行中的服务）使用",
             dir.display()
         ))),
+        // A full or read-only disk says nothing about the index: keep it, try again later.
+        Err(e) if jiesu_text::is_disk_error(&e) => Err(internal(e)),
         Err(e) => {
             tracing::warn!(error = %e, dir = %dir.display(), "index unreadable; rebuilding");
             std::fs::remove_dir_all(dir).map_err(internal)?;

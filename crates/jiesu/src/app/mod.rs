@@ -60,8 +60,25 @@ pub enum AppError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedType(String),
+    /// The database cannot take the request just now (disk full, locked by another process,
+    /// read-only): nothing was changed, the request can be repeated later.
+    #[error("{}", unavailable_message(*.0))]
+    Unavailable(jiesu_store::Unavailable),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a user is told when the database cannot take the request (see `AppError::Unavailable`).
+pub fn unavailable_message(u: jiesu_store::Unavailable) -> &'static str {
+    match u {
+        jiesu_store::Unavailable::Full => {
+            "服务器存储空间已满，本次操作未保存，请联系系统管理员处理后重试"
+        }
+        jiesu_store::Unavailable::Busy => "数据库正被其他程序占用，本次操作未保存，请稍后重试",
+        jiesu_store::Unavailable::ReadOnly => {
+            "数据库当前为只读状态，本次操作未保存，请联系系统管理员"
+        }
+    }
 }
 
 impl AppError {
@@ -89,6 +106,10 @@ impl From<FieldError> for AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        if let Some(u) = e.unavailable() {
+            tracing::warn!(error = %e, "the database cannot take the request");
+            return AppError::Unavailable(u);
+        }
         match e {
             StoreError::NotFound => AppError::NotFound("记录"),
             StoreError::Concurrent => {
@@ -244,6 +265,8 @@ pub struct App {
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
     dispatch: dispatch::DispatchState,
     insight: insight::InsightState,
+    /// Failed logins per client address (see `auth::AddressFailures`).
+    login_addresses: auth::AddressFailures,
 }
 
 impl App {
@@ -278,6 +301,7 @@ impl App {
             analyzer: tokio::sync::OnceCell::new(),
             dispatch: dispatch::DispatchState::default(),
             insight: insight::InsightState::default(),
+            login_addresses: auth::AddressFailures::default(),
         })
     }
 

@@ -189,16 +189,25 @@ impl App {
             .payload()
             .map_err(internal)?
             .and_then(|p| serde_json::from_str(&p).ok());
-        let current =
-            stored.filter(|b| b.format == INDEX_FORMAT && b.dict == dict && !b.node.is_empty());
+        let why_not = match &stored {
+            None => Some("no index yet".to_string()),
+            Some(b) if b.format != INDEX_FORMAT => Some(format!("index format {}", b.format)),
+            Some(b) if b.dict != dict => Some("the local dictionary changed".into()),
+            Some(b) if b.node.is_empty() => Some("the index names no node".into()),
+            Some(_) => None,
+        };
+        let current = stored.filter(|_| why_not.is_none());
         // A node the outbox's clean-up has left behind (or never heard of) starts afresh.
-        let heard = match &current {
-            Some(b) => self
-                .store
-                .index_node_seen_at(&b.node)
-                .await?
-                .is_some_and(|t| t >= Utc::now() - NODE_SILENCE),
-            None => false,
+        let (heard, why_not) = match &current {
+            Some(b) => match self.store.index_node_seen_at(&b.node).await? {
+                Some(t) if t >= Utc::now() - NODE_SILENCE => (true, None),
+                Some(t) => (false, Some(format!("node {} last reported at {t}", b.node))),
+                None => (
+                    false,
+                    Some(format!("node {} is not in index_nodes", b.node)),
+                ),
+            },
+            None => (false, why_not),
         };
         let mark = current.unwrap_or_else(|| Bookmark {
             format: INDEX_FORMAT,
@@ -219,7 +228,10 @@ impl App {
         if heard {
             self.orders_catch_up_with(&engine).await?;
         } else {
-            tracing::info!("building the order search index");
+            tracing::info!(
+                reason = why_not.as_deref().unwrap_or("-"),
+                "building the order search index"
+            );
             self.rebuild_orders_with(&engine, &()).await?;
         }
         Ok(engine)

@@ -20,6 +20,9 @@ const SCHEDULER_BATCH: u64 = 200;
 /// Orders alerted at once: few, so that a backlog after downtime does not crowd out the
 /// requests of people at work (they share the writer).
 const SCHEDULER_CONCURRENCY: usize = 8;
+/// How long a node holds the due orders it took (PostgreSQL, several nodes): a batch takes
+/// well under a second; if the node dies, another alerts them after this.
+const SCHEDULER_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A tenant's calendar and time-limit rules, ready for computing.
 pub struct TenantTime {
@@ -207,7 +210,7 @@ impl App {
                 }
                 let due = self
                     .store
-                    .due_alerts(t.id, now, SCHEDULER_BATCH.min(left))
+                    .due_alerts(t.id, now, SCHEDULER_BATCH.min(left), SCHEDULER_LEASE)
                     .await?;
                 let n = due.len();
                 // Concurrently, so that the alerts share group commits.
