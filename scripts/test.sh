@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of Jiesu: unit and property tests, API tests against the real server on
 # SQLite and PostgreSQL, crash tests and CLI tests, frontend unit tests (Vitest) and browser
-# tests of the web UI (Playwright driving Debian Chromium against the real server). Sets up
+# tests of the web UI (Playwright driving Debian Chromium against the real server), fuzzing
+# of every parser of outside input (cargo fuzz on nightly, bounded time). Sets up
 # what it needs on a fresh machine (Node.js, npm packages, Chromium, CJK fonts).
 #
 #   JIESU_TEST_POSTGRES_URL  PostgreSQL the tests create their own databases on
 #                            (default postgres://postgres@127.0.0.1:5432/test)
 #   CARGO_TARGET_DIR         build cache (default ~/.cache/jiesu-target)
 #   CI=true                  an unreachable PostgreSQL fails the run instead of skipping
+#   JIESU_FUZZ_SECONDS       how long each fuzz target runs (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== fuzzing every parser of outside input (cargo fuzz, ${JIESU_FUZZ_SECONDS:-20} s a target)"
+scripts/fuzz.sh "${JIESU_FUZZ_SECONDS:-20}"
 
 echo "== browser tests (Playwright, Debian Chromium)"
 if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then

@@ -105,7 +105,12 @@ fn canonical(columns: &Columns, header: &str) -> Option<&'static str> {
 
 fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    read_table(&data, format, COLUMNS)
+    parse_rows(&data, format)
+}
+
+/// An import file's rows (`jsonl`, `csv` or `xlsx`), keyed by the import's field names.
+pub fn parse_rows(data: &[u8], format: &str) -> anyhow::Result<Vec<Row>> {
+    read_table(data, format, COLUMNS)
 }
 
 /// Reads a JSONL, CSV or XLSX table into rows keyed by canonical field names.
@@ -258,7 +263,8 @@ fn time(row: &Row) -> Result<Option<DateTime<Utc>>, AppError> {
     ))
 }
 
-fn request_of(row: &Row) -> Result<CreateOrderRequest, AppError> {
+/// One import row as an order request (checked further by `CreateOrderRequest::parse`).
+pub fn request_of(row: &Row) -> Result<CreateOrderRequest, AppError> {
     if let Some(e) = row.get("!") {
         return Err(AppError::invalid("row", e.clone()));
     }

@@ -801,6 +801,15 @@ pub async fn token_get(
     Ok(respond(format, StatusCode::OK, "service_requests", &node))
 }
 
+/// A posted form body (`application/x-www-form-urlencoded`) as an order request, read as
+/// `POST /open311/v2/requests` reads it before it looks anything up: what the fuzz target
+/// `open311_form` drives. `None` for a body the endpoint refuses.
+pub fn form_request(body: &str) -> Option<CreateOrderRequest> {
+    let ps = params(Format::Json, Some(body)).ok()?;
+    let code = param(&ps, "service_code")?;
+    order_from_form(Format::Json, &ps, code).ok()
+}
+
 /// The posted form as an order request, checked by the same rules as every other channel.
 fn order_from_form(
     format: Format,
