@@ -17,7 +17,7 @@
 
 use crate::list::{self, ListArgs, LoadPath, LoadReport, Marker};
 use crate::pg_create::{psql, psql_value, with_database};
-use crate::server::Server;
+use crate::server::{Server, run_jiesu};
 use crate::stats::thousands;
 use crate::{Common, create::ensure_demo_with};
 use anyhow::Context;
@@ -148,30 +148,20 @@ async fn load(
     }
     eprintln!("[pg-list] building the demo in {name}");
     ensure_demo_with(&common.jiesu, dir, &["--database-url", url]).await?;
-    // One run of the server builds its order index over the demo and reports the node once
-    // the index (with its bookmark) is committed, so that the measured run finds an index to
-    // catch up instead of rebuilding one over every copy.
-    let started_ms = chrono::Utc::now().timestamp_millis();
-    let server = Server::start_with_env(
+    // The order index over the demo, committed with its bookmark, so that the measured run
+    // finds an index to catch up instead of rebuilding one over every copy. (A first server
+    // start is not enough: a node reports itself when its rebuild starts, so waiting for that
+    // report stopped the server before the index was committed, and the measured server then
+    // rebuilt over all the copies while it was being measured.)
+    eprintln!("[pg-list] indexing the demo's orders (jiesu reindex)");
+    let dir_s = dir
+        .to_str()
+        .context("the data directory path is not UTF-8")?;
+    run_jiesu(
         &common.jiesu,
-        dir,
-        &[("JIESU_DATABASE_URL", url.to_string())],
+        &["reindex", "--data-dir", dir_s, "--database-url", url],
     )
     .await?;
-    let mut reported = false;
-    for _ in 0..120 {
-        let q = format!("SELECT count(*) FROM index_nodes WHERE seen_at >= {started_ms}");
-        if psql_value(url, &q).await? != "0" {
-            reported = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    server.stop().await?;
-    anyhow::ensure!(
-        reported,
-        "the server did not report its order index within 60 s"
-    );
     let end_day = list::today_local();
     let start = Instant::now();
     // The demo's orders as templates, numbered 0..n; the list indexes saved and dropped.

@@ -83,6 +83,16 @@ pub struct Models {
     unknown_choice: Option<Instant>,
     /// Keywords only, standing in while the history is read.
     placeholder: bool,
+    /// How long the training took (see `retrain_gap`).
+    took: Duration,
+}
+
+/// How long after a training the next may start for more choices learned or a new unit:
+/// twenty times what it took, so that retraining keeps under about 5% of a core however fast
+/// dispatches come (between trainings the models learn each dispatch online), and at least a
+/// second.
+fn retrain_gap(took: Duration) -> Duration {
+    took.saturating_mul(20).max(Duration::from_secs(1))
 }
 
 /// Region resolver, catalogue and the territorial units of one tenant.
@@ -362,7 +372,9 @@ impl App {
     /// Trains the tenant's models on its newest `history` orders (0: the category tree's
     /// keywords alone, at once: what suggestions use until the history is read).
     async fn train(&self, tenant: TenantId, history: u64) -> AppResult<Models> {
+        let started = Instant::now();
         let cold = history == 0;
+        let placeholder = cold;
         let history = if cold {
             Vec::new()
         } else {
@@ -415,7 +427,7 @@ impl App {
                 .collect();
             // Categories nobody has used yet stay suggestible through their keywords only
             // while the history is small; a large history says what the centre uses.
-            let cold = history.len() < 1_000;
+            let small = history.len() < 1_000;
             // The history is read once for the three models.
             let words: Vec<Words> = history
                 .iter()
@@ -434,7 +446,7 @@ impl App {
                     &category_lexicon,
                     &by_category,
                     &all,
-                    cold,
+                    small,
                 ),
                 request_type: Classifier::train_words(
                     &analyzer,
@@ -454,7 +466,8 @@ impl App {
                 trained_on: history.len(),
                 learned_since: 0,
                 unknown_choice: None,
-                placeholder: cold,
+                placeholder,
+                took: started.elapsed(),
             }
         })
         .await
@@ -482,10 +495,10 @@ impl App {
             }
         };
         let stale = models.read().is_ok_and(|m| {
+            let grown = m.unknown_choice.is_some() || m.learned_since > 50.max(m.trained_on / 10);
             m.placeholder
-                || m.unknown_choice.is_some()
                 || m.trained_at.elapsed() > MODEL_AGE
-                || m.learned_since > 50.max(m.trained_on / 10)
+                || (grown && m.trained_at.elapsed() >= retrain_gap(m.took))
         });
         let start = stale
             && self
