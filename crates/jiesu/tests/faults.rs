@@ -127,6 +127,12 @@ struct Acked {
 }
 
 impl Acked {
+    /// An answered dispatch, sign or reply.
+    fn answered(&mut self, o: &Value) {
+        self.changed(o);
+        self.changes += 1;
+    }
+
     fn changed(&mut self, o: &Value) {
         let (Some(id), Some(v)) = (o["id"].as_i64(), o["version"].as_u64()) else {
             return;
@@ -169,6 +175,28 @@ struct Clients {
 struct Queues {
     to_dispatch: VecDeque<i64>,
     to_handle: VecDeque<i64>,
+}
+
+/// The next order of a queue; waits while it is empty, `None` once the node is gone.
+async fn next_of(
+    c: &Client,
+    base: &str,
+    queues: &Mutex<Queues>,
+    queue: fn(&mut Queues) -> &mut VecDeque<i64>,
+) -> Option<i64> {
+    loop {
+        if let Some(id) = queue(&mut queues.lock().unwrap()).pop_front() {
+            return Some(id);
+        }
+        if c.get(format!("{base}/api/health/live"))
+            .send()
+            .await
+            .is_err()
+        {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// One round: the mixed load against `node` until the process dies under it.
@@ -225,20 +253,7 @@ async fn mixed_load(
     );
     tasks.push(tokio::spawn(async move {
         let (acked, queues) = (done, queues_d);
-        loop {
-            let next = queues.lock().unwrap().to_dispatch.pop_front();
-            let Some(id) = next else {
-                // Nothing to do: stop when the node is gone.
-                if c.get(format!("{base}/api/health/live"))
-                    .send()
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            };
+        while let Some(id) = next_of(&c, &base, &queues, |q| &mut q.to_dispatch).await {
             let body =
                 json!({"targets": [{"unit_id": p1, "role": "lead"}], "note": "请住建局办理"});
             match answered(
@@ -249,12 +264,9 @@ async fn mixed_load(
             .await
             {
                 Ok(o) => {
-                    let mut a = acked.lock().unwrap();
-                    a.changed(&o);
-                    a.changes += 1;
+                    acked.lock().unwrap().answered(&o);
                     queues.lock().unwrap().to_handle.push_back(id);
                 }
-                // Dispatched before the last kill, its answer lost: the unit takes it on.
                 // Refused: dispatched before the last kill, its answer lost (a second
                 // dispatch reads as a sub-dispatch, which the centre may not do). The order
                 // says which.
@@ -280,20 +292,7 @@ async fn mixed_load(
         queues.clone(),
     );
     tasks.push(tokio::spawn(async move {
-        loop {
-            let next = queues.lock().unwrap().to_handle.pop_front();
-            let Some(id) = next else {
-                // Nothing to do: stop when the node is gone.
-                if c.get(format!("{base}/api/health/live"))
-                    .send()
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            };
+        while let Some(id) = next_of(&c, &base, &queues, |q| &mut q.to_handle).await {
             for (step, body) in [
                 ("sign", json!({})),
                 (
@@ -307,11 +306,7 @@ async fn mixed_load(
                 )
                 .await
                 {
-                    Ok(o) => {
-                        let mut a = acked.lock().unwrap();
-                        a.changed(&o);
-                        a.changes += 1;
-                    }
+                    Ok(o) => acked.lock().unwrap().answered(&o),
                     // Done before the last kill (signed already, or replied already).
                     Err(Some(Refusal(StatusCode::CONFLICT, _))) => {}
                     Err(Some(s)) => panic!("{step} on {id} answered {s}"),
