@@ -41,6 +41,21 @@ echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== dependencies: licences, bans and sources (cargo deny, deny.toml)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  cargo install cargo-deny --locked
+fi
+cargo deny --offline check licenses bans sources
+# Advisories need the RustSec database from GitHub: checked where it can be fetched.
+if advisories=$(cargo deny check advisories 2>&1); then
+  echo "advisories ok"
+elif grep -q "failed to fetch advisory database" <<<"$advisories"; then
+  echo "advisories NOT checked: the RustSec database (github.com) cannot be fetched from here"
+else
+  echo "$advisories" >&2
+  exit 1
+fi
+
 echo "== tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked --no-fail-fast
 
