@@ -308,13 +308,30 @@ impl Store {
     }
 
     /// Stores the deliveries and removes the outbox rows they came from, together: a crash
-    /// leaves either both or neither (and a repeated pass adds no duplicate).
+    /// leaves either both or neither (and a repeated pass adds no duplicate). Several nodes
+    /// may fan out the same outbox rows at once: every row is written in the order of its
+    /// unique key, so two such passes wait for each other instead of locking the same keys
+    /// crosswise (a deadlock that failed whole group commits).
     pub async fn fan_out(
         &self,
         deliveries: &[NewDelivery],
         notifications: &[NewMessage],
         done: &[i64],
     ) -> Result<()> {
+        let mut notifications: Vec<&NewMessage> = notifications.iter().collect();
+        notifications.sort_by(|a, b| {
+            (a.tenant, a.order_id, a.seq, a.template, &a.recipient).cmp(&(
+                b.tenant,
+                b.order_id,
+                b.seq,
+                b.template,
+                &b.recipient,
+            ))
+        });
+        let mut deliveries: Vec<&NewDelivery> = deliveries.iter().collect();
+        deliveries.sort_by_key(|d| (d.tenant, d.webhook_id, d.order_id, d.seq));
+        let mut done = done.to_vec();
+        done.sort_unstable();
         let mut stmts = Vec::new();
         let now = to_ms(Utc::now());
         for chunk in notifications.chunks(100) {
