@@ -150,6 +150,28 @@ fn new_node_name() -> String {
     hex::encode(b)
 }
 
+/// The node name kept beside the index (`NODE_FILE`), else a new one written there. A node
+/// reports itself when a rebuild starts, before the index holds its bookmark: a restart
+/// during the rebuild must come back under the same name, or the old name's report holds
+/// the outbox rows for an hour.
+fn node_name(dir: &std::path::Path) -> String {
+    let file = dir.join(NODE_FILE);
+    if let Ok(name) = std::fs::read_to_string(&file)
+        && name.trim().len() == 16
+        && name.trim().bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return name.trim().to_string();
+    }
+    let name = new_node_name();
+    if let Err(e) = std::fs::write(&file, &name) {
+        tracing::warn!(error = %e, "cannot keep the index node's name");
+    }
+    name
+}
+
+/// See `node_name`.
+const NODE_FILE: &str = "node-name";
+
 /// Moves the bookmark over the outbox rows just read (in any order): the cursor to the
 /// highest id, ids skipped between watched as gaps, gaps that came removed.
 fn advance(mark: &mut Bookmark, rows: &[(i64, TenantId, OrderId)], now_ms: i64) {
@@ -212,7 +234,7 @@ impl App {
         let mark = current.unwrap_or_else(|| Bookmark {
             format: INDEX_FORMAT,
             dict,
-            node: new_node_name(),
+            node: node_name(&dir),
             cursor: 0,
             gaps: Vec::new(),
         });
