@@ -56,14 +56,10 @@ impl Answer {
     /// The database error of a job that failed for a condition of the machine (disk full,
     /// locked, read-only: see `StoreError::unavailable`).
     fn unavailable(&self) -> Option<DbErr> {
-        let r = match self {
-            Answer::Run(_, Err(e)) => e,
-            Answer::Create(_, r) => r.as_ref().as_ref().err()?,
-            Answer::Run(_, Ok(_)) => return None,
-        };
-        match r {
-            StoreError::Db(e) if r.unavailable().is_some() => Some(e.clone()),
-            _ => None,
+        match self {
+            Answer::Run(_, Err(e)) => unavailable_db(e),
+            Answer::Create(_, r) => unavailable_db(r.as_ref().as_ref().err()?),
+            Answer::Run(_, Ok(_)) => None,
         }
     }
     fn fail(self, e: &DbErr) {
@@ -315,13 +311,13 @@ async fn commit_batch(
         // so if one of them is bad the whole transaction can be thrown away and redone.
         match insert_new(&txn, backend, &items).await {
             Ok(stored) => answer_stored(creates, stored, &mut answers),
-            Err(StoreError::Db(e)) if StoreError::Db(e.clone()).unavailable().is_some() => {
-                fail_all(&e, creates, runs);
-                return abandon(db, backend, txn, &e, Vec::new()).await;
-            }
-            // One bad order (say a duplicate source id) must not fail the others: start
-            // again and store them one at a time, each in a savepoint, to find it.
-            Err(_) => {
+            Err(e) => {
+                if let Some(e) = unavailable_db(&e) {
+                    fail_all(&e, creates, runs);
+                    return abandon(db, backend, txn, &e, Vec::new()).await;
+                }
+                // One bad order (say a duplicate source id) must not fail the others: start
+                // again and store them one at a time, each in a savepoint, to find it.
                 if let Err(e) = txn.rollback().await {
                     fail_all(&e, creates, runs);
                     return replace_connection(db, backend).await;
@@ -368,6 +364,15 @@ async fn commit_batch(
             }
             replace_connection(db, backend).await;
         }
+    }
+}
+
+/// The database error of `e` when it is a condition of the machine (see
+/// `StoreError::unavailable`).
+fn unavailable_db(e: &StoreError) -> Option<DbErr> {
+    match e {
+        StoreError::Db(d) if e.unavailable().is_some() => Some(d.clone()),
+        _ => None,
     }
 }
 
