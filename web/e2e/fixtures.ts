@@ -65,7 +65,15 @@ export async function pickUnit(page: Page, testid: string, search: string, name:
   await page.keyboard.type(search)
   const node = page.locator('.el-select-dropdown .el-tree-node__content:visible', { hasText: name }).first()
   await node.click()
-  await page.keyboard.press('Escape').catch(() => {})
+  // A single picker closes by itself; a multiple one stays open and is closed with Escape.
+  // Escape is pressed only while the dropdown is still open: once it has closed, Escape would
+  // close the dialog around the picker instead.
+  const open = page.locator('.el-select-dropdown .el-tree-node__content:visible').first()
+  if (!(await open.waitFor({ state: 'hidden', timeout: 1_500 }).then(() => true, () => false))) {
+    await page.keyboard.press('Escape')
+    await expect(open).toBeHidden()
+  }
+  await expect(page.getByTestId(testid)).toContainText(name)
 }
 
 /** Waits until the transient messages (toasts) are gone, for a clean screenshot. */
@@ -75,7 +83,13 @@ export async function quietMessages(page: Page) {
 
 /** Waits for the success message of a command. */
 export async function expectSuccess(page: Page, text: string | RegExp) {
-  await expect(page.locator('.el-message--success').filter({ hasText: text }).first()).toBeVisible()
+  const success = page.locator('.el-message--success').filter({ hasText: text }).first()
+  const failure = page.locator('.el-message--error, .el-form-item__error').first()
+  await expect(success.or(failure)).toBeVisible()
+  if (!(await success.isVisible())) {
+    // Says what the page answered instead, rather than only that the success did not come.
+    await expect(success, `the page said: ${await failure.textContent().catch(() => '?')}`).toBeVisible()
+  }
 }
 
 /** Fails the test on any Content-Security-Policy violation or uncaught error in the page. */

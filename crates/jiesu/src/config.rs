@@ -66,6 +66,10 @@ pub struct Config {
     /// which that address may not try again until the oldest falls out of the window: stops
     /// password spraying, which never locks a single name. Counted per node.
     pub login_ip_max_failures: u32,
+    /// The key file citizens' phone and ID numbers are sealed with (created with one key on
+    /// first start); default `<data_dir>/keys/pii.json`. Every node of one database needs
+    /// the same file; keep it out of the data directory to keep backups free of it.
+    pub pii_key_file: Option<PathBuf>,
     /// Addresses of reverse proxies or load balancers in front of the nodes: for requests
     /// from them the client is the last address in `X-Forwarded-For` that is not one of
     /// them. Empty: the peer address is the client, the header is ignored.
@@ -123,6 +127,7 @@ impl Default for Config {
             login_lock_minutes: 15,
             login_ip_max_failures: 30,
             trusted_proxies: Vec::new(),
+            pii_key_file: None,
         }
     }
 }
@@ -147,6 +152,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Where the personal-data key file is.
+    pub fn pii_key_path(&self) -> PathBuf {
+        self.pii_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("pii.json"))
+    }
+
     /// `trusted_proxies` as addresses (checked by `validate`).
     pub fn trusted_proxy_addrs(&self) -> Vec<std::net::IpAddr> {
         self.trusted_proxies
@@ -156,7 +168,7 @@ impl Config {
     }
 
     /// Every key, for the environment provider (other `JIESU_*` variables are not config).
-    const KEYS: [&'static str; 26] = [
+    const KEYS: [&'static str; 27] = [
         "data_dir",
         "listen",
         "database_url",
@@ -183,6 +195,7 @@ impl Config {
         "login_lock_minutes",
         "login_ip_max_failures",
         "trusted_proxies",
+        "pii_key_file",
     ];
 
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {

@@ -15,6 +15,7 @@ pub mod sheet;
 
 use app::App;
 use config::Config;
+use jiesu_store::pii::{Keyring, PiiKeys};
 use jiesu_store::{Store, StoreOptions};
 use std::future::Future;
 use std::sync::Arc;
@@ -26,10 +27,25 @@ pub async fn open_app(config: Config) -> anyhow::Result<Arc<App>> {
         .map_err(|e| anyhow::anyhow!("data_dir {}: {e}", config.data_dir.display()))?;
     let opts = StoreOptions {
         max_connections: config.max_connections,
+        pii: Arc::new(pii_keys(&config)?),
         ..StoreOptions::default()
     };
     let store = Store::open(&config.database_url(), &opts).await?;
+    if let Err(e) = store.check_pii_keys().await {
+        store.close().await;
+        return Err(e.into());
+    }
     Ok(Arc::new(App::new(store, config)?))
+}
+
+/// The node's personal-data keys, from the key file (made with a first key where missing).
+pub fn pii_keys(config: &Config) -> anyhow::Result<PiiKeys> {
+    let path = config.pii_key_path();
+    let (ring, created) = Keyring::load_or_create(&path)?;
+    if created {
+        tracing::info!(path = %path.display(), "created the personal-data key file");
+    }
+    Ok(PiiKeys::new(Some(path), ring))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains: readiness answers 503
@@ -46,6 +62,7 @@ pub async fn launch(
     let indexer = tokio::spawn(indexer(app.clone()));
     let webhooks = tokio::spawn(app::webhooks::run(app.clone()));
     let transfers = tokio::spawn(app::transfers::run(app.clone()));
+    let keys = tokio::spawn(follow_pii_keys(app.clone()));
     let draining = app.clone();
     let shutdown = async move {
         shutdown.await;
@@ -67,8 +84,28 @@ pub async fn launch(
     indexer.abort();
     webhooks.abort();
     transfers.abort();
+    keys.abort();
     app.store.close().await;
     Ok(())
+}
+
+/// Re-reads the personal-data key file every 10 s, so that a key added by `jiesu pii rotate`
+/// seals on every node soon after (a token under a key not seen yet is looked up at once).
+async fn follow_pii_keys(app: Arc<App>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        match app.store.pii().reload() {
+            // A new key is recorded before it seals much (the first sealing may come first).
+            Ok(true) => {
+                if let Err(e) = app.store.check_pii_keys().await {
+                    tracing::error!(error = %e, "the personal-data keys do not match the database's");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot re-read the personal-data key file"),
+        }
+    }
 }
 
 /// Periodic upkeep, hourly: expired sessions are removed, and the reports of periods that

@@ -160,6 +160,13 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Citizens' personal data at rest: key rotation.
+    Pii {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: PiiCmd,
+    },
     /// Check every order's hash chain and state; exits 1 naming the first broken link.
     Verify {
         #[command(flatten)]
@@ -242,6 +249,20 @@ enum ClassifierCmd {
         #[arg(long)]
         test: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum PiiCmd {
+    /// Add a new key to the key file (it seals from now on; running nodes take it within
+    /// 10 s) and re-seal every order's phone and ID number under it. With --retire instead:
+    /// re-seal what is left and remove the older keys once nothing is sealed with them.
+    Rotate {
+        /// Remove the older keys (run it after a rotation, once every node has the new key).
+        #[arg(long)]
+        retire: bool,
+    },
+    /// The keys of the key file and how many orders each seals.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -503,14 +524,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "backup written to {} ({bytes} bytes, pg_dump custom format)",
                     dest.display()
                 );
-                return Ok(());
+                return backup_keys(&config, &dest);
             }
-            let app = jiesu::open_app(config).await?;
+            let app = jiesu::open_app(config.clone()).await?;
             let r = app.store.backup_to(&dest).await;
             app.store.close().await;
             let bytes = r?;
             println!("backup written to {} ({bytes} bytes)", dest.display());
-            Ok(())
+            backup_keys(&config, &dest)
         }
         Cmd::Copy { common, tenant, to } => {
             let config = common.load()?;
@@ -525,8 +546,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let mut bar = Bar(indicatif::ProgressBar::new(0));
-            let r = jiesu_store::copy::copy_tenant(&config.database_url(), &to, &tenant, &mut bar)
-                .await;
+            let keys = std::sync::Arc::new(jiesu::pii_keys(&config)?);
+            let r = jiesu_store::copy::copy_tenant(
+                &config.database_url(),
+                &to,
+                &tenant,
+                keys,
+                &mut bar,
+            )
+            .await;
             bar.0.finish_and_clear();
             let report = r?;
             for (table, rows) in report.tables.iter().filter(|t| t.1 > 0) {
@@ -641,11 +669,162 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Cmd::Pii { common, action } => pii(common.load()?, action).await,
         Cmd::Verify { common } => verify(common.load()?).await,
         Cmd::Restore { common, file } => {
             let config = common.load()?;
             restore(&config, &file)?;
             verify(config).await
+        }
+    }
+}
+
+/// The key file that goes with a backup file.
+fn keys_beside(backup: &std::path::Path) -> PathBuf {
+    let mut name = backup.as_os_str().to_owned();
+    name.push(".keys");
+    PathBuf::from(name)
+}
+
+/// A backup's personal data stays sealed. Where the key file lives in the data directory
+/// (the default) a copy goes beside the backup, so that the backup restores as a whole;
+/// where it is kept elsewhere, the backup holds no key and restoring needs that file.
+fn backup_keys(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let keys = config.pii_key_path();
+    if !keys.exists() {
+        println!(
+            "no key file at {}: restore with the pii_key_file of the nodes",
+            keys.display()
+        );
+        return Ok(());
+    }
+    if !keys.starts_with(&config.data_dir) {
+        println!(
+            "personal data is sealed with the keys of {}, which is not in the backup: restore with the same pii_key_file",
+            keys.display()
+        );
+        return Ok(());
+    }
+    let to = keys_beside(dest);
+    copy_owner_only(&keys, &to)?;
+    println!(
+        "keys written to {} (keep it as safe as the data: it opens the phone and ID numbers)",
+        to.display()
+    );
+    Ok(())
+}
+
+/// Copies a key file, readable by its owner only.
+fn copy_owner_only(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// `jiesu pii rotate` and `jiesu pii status`.
+async fn pii(config: Config, action: PiiCmd) -> anyhow::Result<()> {
+    let path = config.pii_key_path();
+    let added = match &action {
+        PiiCmd::Rotate { retire: false } => {
+            if !path.exists() {
+                bail!(
+                    "no key file at {}: nothing is sealed yet (the server makes it on its first start)",
+                    path.display()
+                );
+            }
+            Some(jiesu_store::pii::add_key(&path)?)
+        }
+        _ => None,
+    };
+    let app = jiesu::open_app(config).await?;
+    let r = pii_action(&app, &path, action, added).await;
+    app.store.close().await;
+    r
+}
+
+async fn pii_action(
+    app: &jiesu::app::App,
+    path: &std::path::Path,
+    action: PiiCmd,
+    added: Option<String>,
+) -> anyhow::Result<()> {
+    let ring = app.store.pii().ring();
+    let current = ring.current_id().unwrap_or("-").to_string();
+    let pass = |what: &'static str| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(what);
+        bar
+    };
+    match action {
+        PiiCmd::Status => {
+            let bar = pass("counting");
+            let usage = app.store.pii_key_usage(|n| bar.set_position(n)).await;
+            bar.finish_and_clear();
+            let usage = usage?;
+            println!("key file {}", path.display());
+            for id in ring.ids() {
+                let mark = if id == current { " (seals)" } else { "" };
+                println!(
+                    "{id}{mark}: {} orders",
+                    usage.get(&id).copied().unwrap_or(0)
+                );
+            }
+            println!("not sealed: {} orders", usage.get("").copied().unwrap_or(0));
+            Ok(())
+        }
+        PiiCmd::Rotate { retire: false } => {
+            let bar = pass("re-sealing");
+            let r = app.store.reseal_pii(|n| bar.set_position(n)).await;
+            bar.finish_and_clear();
+            let r = r?;
+            println!(
+                "key {} seals from now on; {} orders and {} events re-sealed of {} orders ({} changed meanwhile)",
+                added.as_deref().unwrap_or(&current),
+                r.orders_resealed,
+                r.events_resealed,
+                r.orders,
+                r.changed_meanwhile
+            );
+            println!(
+                "running nodes take the new key within 10 s; then `jiesu pii rotate --retire` removes the older keys"
+            );
+            Ok(())
+        }
+        PiiCmd::Rotate { retire: true } => {
+            let older: Vec<String> = ring.ids().into_iter().filter(|k| *k != current).collect();
+            if older.is_empty() {
+                println!("only key {current} is in the key file: nothing to retire");
+                return Ok(());
+            }
+            // Passes until one finds nothing left to re-seal.
+            for _ in 0..3 {
+                let bar = pass("re-sealing what is left");
+                let r = app.store.reseal_pii(|n| bar.set_position(n)).await;
+                bar.finish_and_clear();
+                let r = r?;
+                if r.settled() {
+                    app.store.forget_pii_keys(&older).await?;
+                    jiesu_store::pii::remove_keys(path, &older)?;
+                    println!(
+                        "retired {}: all {} orders are sealed with {current}",
+                        older.join(", "),
+                        r.orders
+                    );
+                    return Ok(());
+                }
+            }
+            bail!(
+                "orders are still being written under an older key: is every node reading {}? Nothing was retired; run it again",
+                path.display()
+            )
         }
     }
 }
@@ -684,6 +863,18 @@ async fn verify(config: jiesu::config::Config) -> anyhow::Result<()> {
 /// one); a pg_dump file (`jiesu backup` on PostgreSQL) is restored with pg_restore into the
 /// empty database of --database-url.
 fn restore(config: &jiesu::config::Config, file: &std::path::Path) -> anyhow::Result<()> {
+    restore_database(config, file)?;
+    // The keys written beside the backup, where the node has none yet.
+    let beside = keys_beside(file);
+    let keys = config.pii_key_path();
+    if beside.exists() && !keys.exists() {
+        copy_owner_only(&beside, &keys)?;
+        println!("keys restored to {}", keys.display());
+    }
+    Ok(())
+}
+
+fn restore_database(config: &jiesu::config::Config, file: &std::path::Path) -> anyhow::Result<()> {
     let mut head = [0u8; 16];
     {
         use std::io::Read;

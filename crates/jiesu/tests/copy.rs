@@ -83,10 +83,12 @@ async fn a_tenant_moves_from_sqlite_to_postgresql() {
         data_dir: dir,
         pg: Some(pg),
     };
-    let config = test_config(
+    let mut config = test_config(
         on_pg.data_dir.path(),
         Some(on_pg.pg.as_ref().unwrap().url.clone()),
     );
+    // The copied personal data opens with the keys it was sealed with.
+    config.pii_key_file = Some(data.join("keys").join("pii.json"));
     let t = on_pg.start(config).await;
     let dispatcher = t.login("dispatcher").await;
     let (s, list_after) = get(&dispatcher, t.url("/api/orders?limit=50")).await;
@@ -147,12 +149,16 @@ async fn a_postgresql_backup_restores_into_an_empty_database() {
     let first = t.accept(&agent, json!({})).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("jiesu.pgdump");
+    // The nodes' key file, kept apart from the data (and from the backup).
+    let keys = dir.path().join("pii.json");
+    std::fs::copy(t.config.pii_key_path(), &keys).unwrap();
     let run = |args: &[&str], url: &str| {
         Command::new(env!("CARGO_BIN_EXE_jiesu"))
             .args(args)
             .args(["--database-url", url])
             .arg("--data-dir")
             .arg(dir.path())
+            .env("JIESU_PII_KEY_FILE", &keys)
             .output()
             .unwrap()
     };
@@ -172,10 +178,11 @@ async fn a_postgresql_backup_restores_into_an_empty_database() {
         data_dir: tempfile::tempdir().unwrap(),
         pg: Some(target),
     };
-    let config = test_config(
+    let mut config = test_config(
         stopped.data_dir.path(),
         Some(stopped.pg.as_ref().unwrap().url.clone()),
     );
+    config.pii_key_file = Some(keys.clone());
     let r = stopped.start(config).await;
     let agent = r.login("agent").await;
     let (s, o) = get(&agent, r.url(&format!("/api/orders/{}", first["id"]))).await;

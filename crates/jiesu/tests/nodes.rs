@@ -34,6 +34,8 @@ struct Node {
 impl Node {
     async fn start(mut config: Config) -> Node {
         let dir = tempfile::tempdir().unwrap();
+        // Every node seals personal data with the same keys.
+        config.pii_key_file = Some(config.pii_key_path());
         config.data_dir = dir.path().to_path_buf();
         let app = jiesu::open_app(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -340,13 +342,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn serve(database_url: &str, dir: std::path::PathBuf) -> Proc {
+async fn serve(database_url: &str, dir: std::path::PathBuf, keys: &std::path::Path) -> Proc {
     let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_jiesu"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(&dir)
         .args(["--database-url", database_url])
+        .env("JIESU_PII_KEY_FILE", keys)
         .env("JIESU_SCHEDULER_INTERVAL_MS", "200")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -376,6 +379,8 @@ async fn three_node_processes_one_killed_under_load() {
         return;
     };
     let url = t.config.database_url.clone();
+    // Every node seals personal data with the first one's keys.
+    let keys = t.config.pii_key_path();
     // Orders long overdue, so the three schedulers have alerts to race for while the load runs.
     let pa = t.agent_principal().await;
     let mut old = Vec::new();
@@ -386,7 +391,7 @@ async fn three_node_processes_one_killed_under_load() {
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut nodes = Vec::new();
     for d in &dirs {
-        nodes.push(serve(&url, d.path().to_path_buf()).await);
+        nodes.push(serve(&url, d.path().to_path_buf(), &keys).await);
     }
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let agent = reqwest::Client::builder()
@@ -510,7 +515,7 @@ async fn three_node_processes_one_killed_under_load() {
     assert_eq!(one.matches("overdue_marked").count(), 1, "{one}");
 
     // The killed node comes back on its own directory and finds what was written meanwhile.
-    let back = serve(&url, killed.dir.clone()).await;
+    let back = serve(&url, killed.dir.clone(), &keys).await;
     let (last_id, _) = acked.last().unwrap();
     let (s, o) = get(&agent, format!("{}/api/orders/{last_id}", back.base)).await;
     assert_eq!(s, StatusCode::OK, "{o}");
@@ -521,6 +526,7 @@ async fn three_node_processes_one_killed_under_load() {
         .args(["verify", "--database-url", &url])
         .arg("--data-dir")
         .arg(dirs[0].path())
+        .env("JIESU_PII_KEY_FILE", &keys)
         .output()
         .unwrap();
     assert!(

@@ -81,6 +81,7 @@ pub async fn copy_tenant(
     source: &str,
     target: &str,
     code: &str,
+    pii: std::sync::Arc<crate::pii::PiiKeys>,
     progress: &mut dyn CopyProgress,
 ) -> Result<CopyReport> {
     if !source.starts_with("sqlite:") {
@@ -94,9 +95,14 @@ pub async fn copy_tenant(
         ));
     }
     // Both schemas current: the source is brought up to this version's, the target made.
-    let opts = StoreOptions::default();
+    let opts = StoreOptions {
+        pii,
+        ..StoreOptions::default()
+    };
     Store::open(source, &opts).await?.close().await;
     let target_store = Store::open(target, &opts).await?;
+    // The copied personal data stays sealed: the target records the keys that open it.
+    target_store.check_pii_keys().await?;
 
     let mut src = sqlx::SqliteConnection::connect(source).await?;
     // One snapshot for the whole copy (WAL): a server writing meanwhile is not seen.

@@ -18,6 +18,7 @@ pub mod migration;
 pub mod ops;
 pub mod orders;
 pub mod org;
+pub mod pii;
 pub mod settings;
 pub mod stats;
 pub mod telephony;
@@ -37,6 +38,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -66,6 +68,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the database writer has stopped")]
     WriterGone,
+    /// Personal data that cannot be sealed or opened with this node's keys.
+    #[error("{0}")]
+    Pii(#[from] pii::PiiError),
 }
 
 impl StoreError {
@@ -144,6 +149,8 @@ pub struct StoreOptions {
     pub sqlite_cache_kib: u32,
     /// Largest group commit.
     pub max_batch: usize,
+    /// The keys that seal citizens' phone and ID numbers (none: stored as given).
+    pub pii: Arc<pii::PiiKeys>,
 }
 
 impl Default for StoreOptions {
@@ -152,6 +159,7 @@ impl Default for StoreOptions {
             max_connections: 4,
             sqlite_cache_kib: 2 * 1024,
             max_batch: 256,
+            pii: Arc::new(pii::PiiKeys::none()),
         }
     }
 }
@@ -164,6 +172,7 @@ pub struct Store {
     backend: DbBackend,
     writer: writer::Handle,
     sqlite_path: Option<PathBuf>,
+    pii: Arc<pii::PiiKeys>,
 }
 
 impl std::fmt::Debug for Store {
@@ -223,6 +232,7 @@ impl Store {
                 backend: DbBackend::Sqlite,
                 writer,
                 sqlite_path: Some(path),
+                pii: opts.pii.clone(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -244,10 +254,16 @@ impl Store {
                 backend: DbBackend::Postgres,
                 writer,
                 sqlite_path: None,
+                pii: opts.pii.clone(),
             })
         } else {
             Err(StoreError::BadUrl(redact(url)))
         }
+    }
+
+    /// The keys that seal citizens' personal data.
+    pub fn pii(&self) -> &Arc<pii::PiiKeys> {
+        &self.pii
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -32,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0016IndexNodes),
             Box::new(M0017LoginFailures),
             Box::new(M0018AggregateShards),
+            Box::new(M0019PiiKeys),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1100,5 +1101,32 @@ impl MigrationTrait for M0018AggregateShards {
         } else {
             run_all(manager, M0018_PG).await
         }
+    }
+}
+
+struct M0019PiiKeys;
+
+impl MigrationName for M0019PiiKeys {
+    fn name(&self) -> &str {
+        "m0019_pii_keys"
+    }
+}
+
+/// Issue 10: the keys citizens' phone and ID numbers are sealed with, by id and fingerprint
+/// (never the key itself): a node whose key file holds other keys refuses to start instead of
+/// sealing what the others cannot open. The nodes' table, like `index_nodes`: under Citus a
+/// reference table.
+const M0019: &str = r#"
+CREATE TABLE pii_keys (
+    key_id TEXT NOT NULL PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    added_at BIGINT NOT NULL
+)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0019PiiKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0019).await
     }
 }

@@ -1,6 +1,7 @@
 //! Work orders: the current state (one row, indexed columns plus the whole state as JSON) and
 //! the append-only, hash-chained history, written together in one transaction.
 
+use crate::pii::{Keyring, PiiKeys};
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
@@ -15,6 +16,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An order as stored.
 #[derive(Debug, Clone)]
@@ -397,8 +399,8 @@ fn unit_parts(order: &Order) -> BTreeMap<UnitId, (AssignmentRole, AssignmentStat
     m
 }
 
-pub(crate) fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
-    let state: String = col(r, "state")?;
+pub(crate) fn order_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<StoredOrder> {
+    let state = pii.open_json(&col::<String>(r, "state")?)?;
     let order: Order = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
     Ok(StoredOrder {
         id: OrderId(col(r, "id")?),
@@ -410,25 +412,47 @@ pub(crate) fn order_from_row(r: &QueryResult) -> Result<StoredOrder> {
 /// An event serialised and linked into its order's chain, ready to insert.
 struct Linked<'a> {
     event: &'a Event,
+    /// The payload as stored: the citizen's phone and ID number sealed.
     payload: String,
     prev_hash: String,
     hash: String,
 }
 
-/// Serialises `events` and chains them after `prev_hash`; the last hash is the order's.
+/// The citizen's values sealed wherever they stand in an order's documents.
+pub(crate) fn pii_values(o: &Order) -> Vec<&str> {
+    let c = &o.citizen;
+    c.phone
+        .as_ref()
+        .map(|p| p.as_str())
+        .into_iter()
+        .chain(c.id_number.as_deref())
+        .collect()
+}
+
+/// An order's state as stored: its JSON with the citizen's values sealed.
+fn sealed_state(pii: &Keyring, o: &Order) -> Result<String> {
+    let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
+    Ok(pii.seal_json(state, &pii_values(o)))
+}
+
+/// Serialises `events` and chains them after `prev_hash`; the last hash is the order's. The
+/// hashes cover the plaintext payload; what is stored has the citizen's values of `order`
+/// sealed (so that a new key re-seals it without touching the chain).
 fn link<'a>(
+    pii: &Keyring,
     tenant: TenantId,
-    number: &str,
+    order: &Order,
     mut prev_hash: String,
     events: &'a [Event],
 ) -> Result<Vec<Linked<'a>>> {
     let mut out = Vec::with_capacity(events.len());
+    let secrets = pii_values(order);
     for e in events {
         let payload = serde_json::to_string(e).map_err(StoreError::corrupt)?;
-        let hash = chain::event_hash(&prev_hash, tenant, number, e.seq, &payload);
+        let hash = chain::event_hash(&prev_hash, tenant, &order.number, e.seq, &payload);
         out.push(Linked {
             event: e,
-            payload,
+            payload: pii.seal_json(payload, &secrets),
             prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
             hash,
         });
@@ -709,6 +733,8 @@ pub(crate) struct NewOrderWrite {
     pub tenant: TenantId,
     pub order: Order,
     pub events: Vec<Event>,
+    /// The keys the order's personal data is sealed with.
+    pub pii: Arc<Keyring>,
 }
 
 /// Columns of `orders` set at creation, in insert order.
@@ -732,6 +758,10 @@ pub(crate) async fn insert_new(
         .iter()
         .map(|i| (i.tenant, i.order.clone(), i.events.clone()))
         .collect();
+    let pii = match items.first() {
+        Some(i) => i.pii.clone(),
+        None => return Ok(Vec::new()),
+    };
     let reserved = if backend == DbBackend::Sqlite {
         None
     } else {
@@ -742,10 +772,10 @@ pub(crate) async fn insert_new(
     assign_numbers(txn, backend, &mut orders).await?;
     let mut linked = Vec::with_capacity(orders.len());
     for (t, o, ev) in &orders {
-        linked.push(link(*t, &o.number, String::new(), ev)?);
+        linked.push(link(&pii, *t, o, String::new(), ev)?);
     }
     let lasts: Vec<String> = linked.iter().map(|l| last_hash(l, "")).collect();
-    let rows = order_rows_sql(&orders, &lasts, reserved.as_deref())?;
+    let rows = order_rows_sql(&pii, &orders, &lasts, reserved.as_deref())?;
     let duplicate = |e: DbErr| {
         if crate::is_unique_violation(&e) {
             StoreError::Duplicate("external_ref")
@@ -931,6 +961,7 @@ fn side_sql(orders: &[(TenantId, Order, Vec<Event>)], ids: &[OrderId]) -> Vec<Sq
 /// Inserts of the order rows, many to a statement: with the `reserved` ids, or returning the
 /// ids the database gives with the (unique) numbers.
 fn order_rows_sql(
+    pii: &Keyring,
     orders: &[(TenantId, Order, Vec<Event>)],
     lasts: &[String],
     reserved: Option<&[OrderId]>,
@@ -945,7 +976,7 @@ fn order_rows_sql(
             if reserved.is_some() { "id, " } else { "" }
         ));
         for (n, (i, ((tenant, o, _), last))) in chunk.iter().enumerate() {
-            let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
+            let state = sealed_state(pii, o)?;
             let values: [Value; ORDER_COLUMNS] = [
                 tenant.0.into(),
                 o.number.clone().into(),
@@ -966,7 +997,7 @@ fn order_rows_sql(
                 o.citizen
                     .phone
                     .as_ref()
-                    .map(|p| p.as_str().to_string())
+                    .map(|p| pii.seal(p.as_str()).into_owned())
                     .into(),
                 o.external_ref.clone().into(),
                 o.title.clone().into(),
@@ -1023,12 +1054,13 @@ async fn write_unit_parts(
 async fn apply_change(
     txn: &DatabaseTransaction,
     backend: DbBackend,
+    pii: &Keyring,
     c: &OrderChange,
     units_changed: bool,
 ) -> Result<()> {
     let o = &c.order;
-    let state = serde_json::to_string(o).map_err(StoreError::corrupt)?;
-    let linked = link(c.tenant, &o.number, c.prev_hash.clone(), &c.events)?;
+    let state = sealed_state(pii, o)?;
+    let linked = link(pii, c.tenant, o, c.prev_hash.clone(), &c.events)?;
     let last_hash = last_hash(&linked, &c.prev_hash);
     let r = txn
         .execute_raw(Statement::from_sql_and_values(
@@ -1111,6 +1143,7 @@ impl Store {
                 tenant,
                 order,
                 events,
+                pii: self.pii.ring(),
             })
             .await
     }
@@ -1119,11 +1152,13 @@ impl Store {
     /// Fails with [`StoreError::Concurrent`] if any order moved on since it was read.
     pub async fn append(&self, changes: Vec<(OrderChange, bool)>) -> Result<()> {
         let backend = self.backend;
+        let pii = self.pii.ring();
         self.writer
             .submit(move |txn| {
+                let pii = pii.clone();
                 Box::pin(async move {
                     for (c, units_changed) in &changes {
-                        apply_change(txn, backend, c, *units_changed).await?;
+                        apply_change(txn, backend, &pii, c, *units_changed).await?;
                     }
                     Ok(())
                 })
@@ -1139,7 +1174,9 @@ impl Store {
                 vec![tenant.0.into(), id.0.into()],
             ))
             .await?;
-        row.as_ref().map(order_from_row).transpose()
+        row.as_ref()
+            .map(|r| order_from_row(r, &self.pii))
+            .transpose()
     }
 
     /// Rows of the search outbox after `cursor`, in id order: (row id, tenant, order). Every
@@ -1263,7 +1300,12 @@ impl Store {
             ))
             .await?;
         rows.iter()
-            .map(|r| Ok((TenantId(col(r, "tenant_id")?), order_from_row(r)?)))
+            .map(|r| {
+                Ok((
+                    TenantId(col(r, "tenant_id")?),
+                    order_from_row(r, &self.pii)?,
+                ))
+            })
             .collect()
     }
 
@@ -1284,7 +1326,7 @@ impl Store {
         q.push(&list);
         q.push(")");
         let rows = self.read.query_all_raw(q.build(self.backend)).await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(|r| order_from_row(r, &self.pii)).collect()
     }
 
     /// Several orders' numbers and titles by id, from their columns (no state to read).
@@ -1360,7 +1402,7 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                let payload: String = col(r, "payload")?;
+                let payload = self.pii.open_json(&col::<String>(r, "payload")?)?;
                 Ok(StoredEvent {
                     event: serde_json::from_str(&payload).map_err(StoreError::corrupt)?,
                     prev_hash: col(r, "prev_hash")?,
@@ -1385,7 +1427,7 @@ impl Store {
         let counts = self.status_counts(tenant).await?;
         let all: u64 = counts.values().sum();
         let mut base = Sql::new("");
-        let wh = where_clause(&mut base, tenant, scope, filter, sort);
+        let wh = where_clause(&mut base, &self.pii.ring(), tenant, scope, filter, sort);
         let (total, total_capped) = match cursor {
             Some(c) => (c.total, c.total_capped),
             None if matches!(scope, Scope::All) && filter.status_only() => {
@@ -1466,7 +1508,7 @@ impl Store {
             let list = q.in_list(&ids);
             q.push(&format!(" AND id IN ({list})"));
             for r in self.read.query_all_raw(q.build(self.backend)).await? {
-                let o = order_from_row(&r)?;
+                let o = order_from_row(&r, &self.pii)?;
                 rows.insert(o.id.0, o);
             }
         }
@@ -1549,10 +1591,17 @@ impl Store {
                     let evs = by_order.remove(&id).unwrap_or_default();
                     report.orders += 1;
                     report.events += evs.len() as u64;
-                    if let Ok(order) = serde_json::from_str::<Order>(&col::<String>(o, "state")?) {
+                    if let Ok(order) = self
+                        .pii
+                        .open_json(&col::<String>(o, "state")?)
+                        .map_err(StoreError::from)
+                        .and_then(|s| {
+                            serde_json::from_str::<Order>(&s).map_err(StoreError::corrupt)
+                        })
+                    {
                         tally_into(&mut tallies, t.id, None, &Tally::of(&order));
                     }
-                    if let Err((seq, reason)) = verify_one(t.id, o, &evs) {
+                    if let Err((seq, reason)) = verify_one(&self.pii, t.id, o, &evs) {
                         report.problems.push(VerifyProblem {
                             tenant_id: t.id,
                             order_id: OrderId(id),
@@ -1622,6 +1671,7 @@ impl Store {
 }
 
 fn verify_one(
+    pii: &PiiKeys,
     tenant: TenantId,
     o: &QueryResult,
     evs: &[&QueryResult],
@@ -1635,11 +1685,15 @@ fn verify_one(
     let mut payloads = Vec::with_capacity(evs.len());
     for e in evs {
         let seq: i32 = e.try_get("", "seq").map_err(|x| (0, x.to_string()))?;
+        // The chain covers the plaintext: a sealed value that does not open is a problem.
+        let payload = pii
+            .open_json(&get(e, "payload")?)
+            .map_err(|x| (seq as u32, x.to_string()))?;
         links.push((
             seq as u32,
             get(e, "prev_hash")?,
             get(e, "hash")?,
-            get(e, "payload")?,
+            payload,
             get(e, "kind")?,
         ));
     }
@@ -1678,8 +1732,11 @@ fn verify_one(
             ),
         ));
     }
-    let state: Order = serde_json::from_str(&get(o, "state")?)
-        .map_err(|x| (0, format!("unreadable state: {x}")))?;
+    let state = pii
+        .open_json(&get(o, "state")?)
+        .map_err(|x| (0, x.to_string()))?;
+    let state: Order =
+        serde_json::from_str(&state).map_err(|x| (0, format!("unreadable state: {x}")))?;
     match Order::replay(&payloads) {
         Some(replayed) if replayed == state => Ok(()),
         Some(_) => Err((
@@ -1692,6 +1749,7 @@ fn verify_one(
 
 fn where_clause(
     q: &mut Sql,
+    pii: &Keyring,
     tenant: TenantId,
     scope: &Scope,
     f: &OrderFilter,
@@ -1780,7 +1838,11 @@ fn where_clause(
         w.push(format!("o.emergency = {}", q.param(e)));
     }
     if let Some(p) = &f.citizen_phone {
-        w.push(format!("o.citizen_phone = {}", q.param(p.clone())));
+        // Sealed under any of the keys, or stored before sealing.
+        w.push(format!(
+            "o.citizen_phone IN ({})",
+            q.in_list(&pii.lookups(p))
+        ));
     }
     if f.extension_pending {
         w.push(format!("o.extension_pending = {}", q.param(true)));

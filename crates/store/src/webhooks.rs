@@ -105,14 +105,24 @@ pub struct SendResult {
 
 const MESSAGE_COLS: &str = "id, tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at, sent_at, adapter, last_error";
 
-fn message_from_row(r: &QueryResult) -> Result<MessageRow> {
+/// A citizen's number is sealed (one number, one token: the unique key still holds); a unit's
+/// or user's address is not personal data.
+fn sealed_recipient(ring: &crate::pii::Keyring, recipient: &str) -> String {
+    if !recipient.is_empty() && recipient.chars().all(|c| c.is_ascii_digit()) {
+        ring.seal(recipient).into_owned()
+    } else {
+        recipient.to_string()
+    }
+}
+
+fn message_from_row(r: &QueryResult, pii: &crate::pii::PiiKeys) -> Result<MessageRow> {
     Ok(MessageRow {
         id: col(r, "id")?,
         tenant: TenantId(col(r, "tenant_id")?),
         order_id: col(r, "order_id")?,
         seq: col::<i32>(r, "seq")? as u32,
         channel: col(r, "channel")?,
-        recipient: col(r, "recipient")?,
+        recipient: pii.open(&col::<String>(r, "recipient")?)?,
         template: col(r, "template")?,
         body: col(r, "body")?,
         status: col(r, "status")?,
@@ -301,7 +311,7 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                let payload: String = col(r, "payload")?;
+                let payload = self.pii().open_json(&col::<String>(r, "payload")?)?;
                 serde_json::from_str(&payload).map_err(StoreError::corrupt)
             })
             .collect()
@@ -334,6 +344,7 @@ impl Store {
         done.sort_unstable();
         let mut stmts = Vec::new();
         let now = to_ms(Utc::now());
+        let ring = self.pii().ring();
         for chunk in notifications.chunks(100) {
             let mut q = Sql::new(
                 "INSERT INTO outbound_messages (tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at) VALUES ",
@@ -345,7 +356,7 @@ impl Store {
                     x.order_id.0.into(),
                     (x.seq as i32).into(),
                     x.channel.into(),
-                    x.recipient.clone().into(),
+                    sealed_recipient(&ring, &x.recipient).into(),
                     x.template.into(),
                     x.body.clone().into(),
                     "pending".into(),
@@ -577,7 +588,7 @@ impl Store {
             let order: i64 = col(r, "order_id")?;
             let seq = col::<i32>(r, "seq")? as u32;
             if min.get(&order).is_some_and(|m| seq >= *m) {
-                let payload: String = col(r, "payload")?;
+                let payload = self.pii().open_json(&col::<String>(r, "payload")?)?;
                 out.push((
                     OrderId(order),
                     serde_json::from_str(&payload).map_err(StoreError::corrupt)?,
@@ -604,7 +615,10 @@ impl Store {
                 vec![to_ms(now).into(), i64::from(limit).into()],
             ))
             .await?;
-        let due: Vec<MessageRow> = rows.iter().map(message_from_row).collect::<Result<_>>()?;
+        let due: Vec<MessageRow> = rows
+            .iter()
+            .map(|r| message_from_row(r, self.pii()))
+            .collect::<Result<_>>()?;
         let keys: Vec<(i64, i64)> = due.iter().map(|m| (m.tenant.0, m.id)).collect();
         let got = self.claim("outbound_messages", &keys, now, lease).await?;
         Ok(due
@@ -704,6 +718,8 @@ impl Store {
         let l = q.param(i64::from(limit));
         q.push(&format!(" ORDER BY id DESC LIMIT {l}"));
         let rows = self.read.query_all_raw(q.build(self.backend)).await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter()
+            .map(|r| message_from_row(r, self.pii()))
+            .collect()
     }
 }

@@ -14,6 +14,10 @@ const SPANS_TENANTS: &[(&str, &str)] = &[
     ("jiesu_migrations", "the schema's own log"),
     ("index_nodes", "the nodes' table (a reference table)"),
     (
+        "pii_keys",
+        "the keys' fingerprints, shared by every tenant (a reference table)",
+    ),
+    (
         "FROM search_outbox",
         "each node's order index follows the outbox of every tenant",
     ),
