@@ -12,7 +12,7 @@ use sqlx::{Connection, Row, ValueRef};
 /// Rows written per INSERT (PostgreSQL takes at most 65,535 parameters a statement).
 const ROWS_PER_INSERT: usize = 500;
 /// Tables that are the nodes', not a tenant's.
-const NODE_TABLES: [&str; 2] = ["jiesu_migrations", "index_nodes"];
+const NODE_TABLES: [&str; 3] = ["jiesu_migrations", "index_nodes", "pii_keys"];
 
 /// What the copy moved.
 #[derive(Debug, Clone, Default)]
