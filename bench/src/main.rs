@@ -88,6 +88,7 @@ mod open311;
 mod order_search;
 mod pg_create;
 mod pg_list;
+mod pii;
 mod rates;
 mod scheduler;
 mod server;
@@ -128,6 +129,8 @@ enum Cmd {
     List(list::ListArgs),
     /// Deadline computations per second on one core (no server).
     Deadlines(deadlines::DeadlineArgs),
+    /// What sealing a citizen's phone and ID number costs per order state (no server).
+    Pii(pii::PiiArgs),
     /// Knowledge-base indexing and search on one thread (no server).
     Kb(kb::KbArgs),
     /// Knowledge-base searches over HTTP at N clients (release server, imported entries).
@@ -249,6 +252,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let report = deadlines::run(args)?;
         return emit(cli.json, &report, || report.print());
     }
+    if let Cmd::Pii(args) = &cli.command {
+        let report = pii::run(args)?;
+        return emit(cli.json, &report, || report.print());
+    }
     if let Cmd::Kb(args) = &cli.command {
         let report = tokio::task::block_in_place(|| kb::run(args))?;
         return emit(cli.json, &report, || report.print());
@@ -284,6 +291,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             emit(cli.json, &report, || report.print())?;
         }
         Cmd::Deadlines(_)
+        | Cmd::Pii(_)
         | Cmd::Kb(_)
         | Cmd::OrderSearch(_)
         | Cmd::Dispatch(_)

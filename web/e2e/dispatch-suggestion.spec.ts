@@ -38,8 +38,18 @@ test('a dispatcher adopts the suggestion and the order goes to the suggested uni
   const order = await created.json()
   await agent.close()
   const dapi = await apiAs(browser, 'dispatcher')
-  const s: Suggestion = await (await dapi.request.get(`/api/orders/${order.id}/suggestion`)).json()
-  expect(s.units.length, 'the demo data suggests a unit').toBeGreaterThan(0)
+  // The server trains its models from the history in the background after it starts: on a
+  // fresh server the first suggestions come from keywords alone, the units once trained.
+  let s: Suggestion = { units: [] } as unknown as Suggestion
+  await expect
+    .poll(
+      async () => {
+        s = await (await dapi.request.get(`/api/orders/${order.id}/suggestion`)).json()
+        return s.units.length
+      },
+      { message: 'the demo data suggests a unit', timeout: 60_000, intervals: [500, 1_000, 2_000] },
+    )
+    .toBeGreaterThan(0)
   const lead = s.units.find((u) => u.role === 'lead') ?? s.units[0]
 
   const { context, page } = await loginAs(browser, 'dispatcher')

@@ -95,6 +95,49 @@ async fn by_phone(t: &TestApp, c: &reqwest::Client) -> Vec<i64> {
     ids
 }
 
+async fn telephony_token(t: &TestApp) -> String {
+    let (s, v) = call(
+        &t.login("admin").await,
+        t.url("/api/tokens"),
+        json!({"name": "呼叫中心", "unit_id": t.unit("root"), "roles": ["agent"], "scopes": ["telephony"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// A call from the citizen that rings and is given up.
+async fn abandoned_call(t: &TestApp, token: &str, call_id: &str) {
+    let now = chrono::Utc::now().to_rfc3339();
+    for body in [
+        json!({"call_id": call_id, "event": "incoming", "at": now, "caller": PHONE, "line": "12345"}),
+        json!({"call_id": call_id, "event": "abandoned", "at": now}),
+    ] {
+        let r = reqwest::Client::new()
+            .post(t.url("/api/telephony/events"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+}
+
+/// How many calls the citizen's pending missed-call item counts (there is exactly one).
+async fn missed_of_caller(t: &TestApp, c: &reqwest::Client) -> i64 {
+    let (s, v) = get(c, t.url("/api/telephony/missed?status=pending")).await;
+    assert_eq!(s, 200, "{v}");
+    let items: Vec<&Value> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["caller"].as_str().is_some_and(|c| c.ends_with("5678")))
+        .collect();
+    assert_eq!(items.len(), 1, "{v}");
+    items[0]["missed"].as_i64().unwrap()
+}
+
 async fn sealed_at_rest_and_rotated(t: &TestApp) {
     let agent = t.login("agent").await;
     let first = t
@@ -114,6 +157,12 @@ async fn sealed_at_rest_and_rotated(t: &TestApp) {
         first["id"].as_i64().unwrap(),
         second["id"].as_i64().unwrap(),
     ];
+    // The same citizen calls and gives up, twice: one missed-call item, calls recorded.
+    let tel = telephony_token(t).await;
+    for call_id in ["X1", "X2"] {
+        abandoned_call(t, &tel, call_id).await;
+    }
+    assert_eq!(missed_of_caller(t, &agent).await, 2);
 
     // Nowhere in the database, in any table.
     assert_eq!(columns_holding(t, PHONE).await, Vec::<String>::new());
@@ -125,6 +174,9 @@ async fn sealed_at_rest_and_rotated(t: &TestApp) {
         "{tokens:?}"
     );
     assert!(tokens.contains(&"orders.state".to_string()), "{tokens:?}");
+    for column in ["calls.caller", "missed_calls.caller"] {
+        assert!(tokens.contains(&column.to_string()), "{tokens:?}");
+    }
     assert!(
         tokens.contains(&"order_events.payload".to_string()),
         "{tokens:?}"
@@ -184,6 +236,10 @@ async fn sealed_at_rest_and_rotated(t: &TestApp) {
     let usage = t.app.store.pii_key_usage(|_| {}).await.unwrap();
     assert_eq!(usage.get("k2"), Some(&3), "{usage:?}");
     assert_eq!(usage.get("k1"), None, "{usage:?}");
+
+    // The caller's pending item is found again under the new key.
+    abandoned_call(t, &tel, "X3").await;
+    assert_eq!(missed_of_caller(t, &agent).await, 3);
 
     // New orders and reads under k2; the old key can go.
     let third = t.accept(&agent, json!({"citizen": {"phone": PHONE}})).await;

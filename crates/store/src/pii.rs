@@ -325,6 +325,28 @@ impl Keyring {
     }
 }
 
+/// A phone number standing alone in a column (a text message's recipient, a caller) is
+/// sealed (one number, one token: unique keys on it still hold); anything else there (a
+/// unit's address, a withheld caller) is not a citizen's number and stays as it is.
+pub(crate) fn seal_number(ring: &Keyring, value: &str) -> String {
+    if is_number(value) {
+        ring.seal(value).into_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+fn is_number(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Columns that hold a citizen's number alone, sealed by [`seal_number`]: (table, column).
+const NUMBER_COLUMNS: [(&str, &str); 3] = [
+    ("outbound_messages", "recipient"),
+    ("calls", "caller"),
+    ("missed_calls", "caller"),
+];
+
 /// Appends a new key to the key file (creating it and its folder, owner-only), which then
 /// seals. Returns its id.
 pub fn add_key(path: &Path) -> Result<String, PiiError> {
@@ -484,7 +506,7 @@ pub struct ResealReport {
     /// Orders whose state or phone column was sealed anew.
     pub orders_resealed: u64,
     pub events_resealed: u64,
-    /// Other sealed values (the numbers text messages go to).
+    /// Other sealed values (the numbers of text messages and of calls).
     pub values_resealed: u64,
     /// Orders that changed while the pass read them (their new version was sealed by the
     /// node that wrote it; a further pass looks at them again).
@@ -728,46 +750,48 @@ impl crate::Store {
                 report.changed_meanwhile += planned - done.min(planned);
                 progress(report.orders);
             }
-            report.values_resealed += self.reseal_recipients(t.id).await?;
+            report.values_resealed += self.reseal_numbers(t.id).await?;
         }
         Ok(report)
     }
 
-    /// Re-seals the citizens' numbers text messages went or go to (see `sealed_recipient`).
-    async fn reseal_recipients(&self, tenant: jiesu_core::TenantId) -> crate::Result<u64> {
+    /// Re-seals the citizens' numbers standing alone in a column ([`NUMBER_COLUMNS`]).
+    async fn reseal_numbers(&self, tenant: jiesu_core::TenantId) -> crate::Result<u64> {
         use sea_orm::ConnectionTrait;
-        let mut after = 0i64;
         let mut resealed = 0u64;
-        loop {
-            let ring = self.pii().ring();
-            let rows = self
-                .read
-                .query_all_raw(self.stmt(
-                    "SELECT id, recipient FROM outbound_messages WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 1000",
-                    vec![tenant.0.into(), after.into()],
-                ))
-                .await?;
-            let Some(last) = rows.last() else { break };
-            after = crate::col(last, "id")?;
-            let mut updates = Vec::new();
-            for r in &rows {
-                let stored: String = crate::col(r, "recipient")?;
-                let plain = self.pii().open(&stored)?;
-                if plain == stored && !plain.chars().all(|c| c.is_ascii_digit()) {
-                    continue;
+        for (table, column) in NUMBER_COLUMNS {
+            let mut after = 0i64;
+            loop {
+                let ring = self.pii().ring();
+                let rows = self
+                    .read
+                    .query_all_raw(self.stmt(
+                        &format!(
+                            "SELECT id, {column} AS v FROM {table} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 1000"
+                        ),
+                        vec![tenant.0.into(), after.into()],
+                    ))
+                    .await?;
+                let Some(last) = rows.last() else { break };
+                after = crate::col(last, "id")?;
+                let mut updates = Vec::new();
+                for r in &rows {
+                    let stored: String = crate::col(r, "v")?;
+                    let sealed = seal_number(&ring, &self.pii().open(&stored)?);
+                    if sealed != stored {
+                        let id: i64 = crate::col(r, "id")?;
+                        updates.push(self.stmt(
+                            &format!(
+                                "UPDATE {table} SET {column} = $3 WHERE tenant_id = $1 AND id = $2"
+                            ),
+                            vec![tenant.0.into(), id.into(), sealed.into()],
+                        ));
+                    }
                 }
-                let sealed = ring.seal(&plain).into_owned();
-                if sealed != stored {
-                    let id: i64 = crate::col(r, "id")?;
-                    updates.push(self.stmt(
-                        "UPDATE outbound_messages SET recipient = $3 WHERE tenant_id = $1 AND id = $2",
-                        vec![tenant.0.into(), id.into(), sealed.into()],
-                    ));
+                resealed += updates.len() as u64;
+                if !updates.is_empty() {
+                    self.write_all(updates).await?;
                 }
-            }
-            resealed += updates.len() as u64;
-            if !updates.is_empty() {
-                self.write_all(updates).await?;
             }
         }
         Ok(resealed)

@@ -4,6 +4,8 @@
 //! (the citizen got through); otherwise an agent calls back and records the result. Every
 //! step is written to the item's log with who and when.
 
+use crate::orders::Sql;
+use crate::pii::{PiiKeys, seal_number};
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::{OrderId, TenantId, UserId};
@@ -119,10 +121,10 @@ pub struct CallSums {
 
 const MISSED_COLS: &str = "id, caller, first_call_id, missed, first_at, last_at, status, result, attempts, order_id, closed_at";
 
-fn missed_from_row(r: &QueryResult) -> Result<MissedCall> {
+fn missed_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<MissedCall> {
     Ok(MissedCall {
         id: col(r, "id")?,
-        caller: col(r, "caller")?,
+        caller: pii.open(&col::<String>(r, "caller")?)?,
         first_call_id: col(r, "first_call_id")?,
         missed: col::<i32>(r, "missed")? as u32,
         first_at: from_ms(col(r, "first_at")?),
@@ -156,9 +158,10 @@ impl Store {
                 vec![tenant.0.into(), e.call_id.clone().into()],
             ))
             .await?;
+        // The caller's number is stored sealed (see `pii::seal_number`); here it is in clear.
         let (caller, state, ended) = match row {
             Some(r) => (
-                col::<String>(&r, "caller")?,
+                self.pii().open(&col::<String>(&r, "caller")?)?,
                 col::<String>(&r, "state")?,
                 col::<Option<i64>>(&r, "ended_at")?.is_some(),
             ),
@@ -172,7 +175,7 @@ impl Store {
                     vec![
                         tenant.0.into(),
                         e.call_id.clone().into(),
-                        caller.clone().into(),
+                        seal_number(&self.pii().ring(), &caller).into(),
                         e.line.clone().unwrap_or_default().into(),
                         to_ms(e.at).into(),
                     ],
@@ -242,16 +245,37 @@ impl Store {
         call_id: &str,
         at: i64,
     ) -> Result<()> {
-        let row = txn
-            .query_one_raw(self.stmt(
-                "INSERT INTO missed_calls (tenant_id, caller, first_call_id, missed, first_at, last_at, status, attempts) \
-                 VALUES ($1, $2, $3, 1, $4, $4, 'pending', 0) \
-                 ON CONFLICT (tenant_id, caller) WHERE status = 'pending' \
-                 DO UPDATE SET missed = missed_calls.missed + 1, last_at = excluded.last_at RETURNING id",
-                vec![tenant.0.into(), caller.into(), call_id.into(), at.into()],
-            ))
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        // The caller's pending item, sealed under any key (a rotation may be under way);
+        // a new one is sealed under the newest.
+        let ring = self.pii().ring();
+        let mut q = Sql::new("UPDATE missed_calls SET missed = missed + 1, last_at = ");
+        let at_p = q.param(at);
+        q.push(&at_p);
+        q.push(" WHERE tenant_id = ");
+        let t_p = q.param(tenant.0);
+        q.push(&t_p);
+        q.push(" AND status = 'pending' AND caller IN (");
+        let list = q.in_list(&ring.lookups(caller));
+        q.push(&list);
+        q.push(") RETURNING id");
+        let row = match txn.query_one_raw(q.build(self.backend)).await? {
+            Some(r) => r,
+            None => txn
+                .query_one_raw(self.stmt(
+                    "INSERT INTO missed_calls (tenant_id, caller, first_call_id, missed, first_at, last_at, status, attempts) \
+                     VALUES ($1, $2, $3, 1, $4, $4, 'pending', 0) \
+                     ON CONFLICT (tenant_id, caller) WHERE status = 'pending' \
+                     DO UPDATE SET missed = missed_calls.missed + 1, last_at = excluded.last_at RETURNING id",
+                    vec![
+                        tenant.0.into(),
+                        seal_number(&ring, caller).into(),
+                        call_id.into(),
+                        at.into(),
+                    ],
+                ))
+                .await?
+                .ok_or(StoreError::NotFound)?,
+        };
         let id: i64 = col(&row, "id")?;
         self.log_missed(
             txn,
@@ -277,13 +301,18 @@ impl Store {
         caller: &str,
         at: i64,
     ) -> Result<()> {
-        let row = txn
-            .query_one_raw(self.stmt(
-                "UPDATE missed_calls SET status = 'done', result = 'called_in', closed_at = $3 \
-                 WHERE tenant_id = $1 AND caller = $2 AND status = 'pending' RETURNING id",
-                vec![tenant.0.into(), caller.into(), at.into()],
-            ))
-            .await?;
+        let mut q =
+            Sql::new("UPDATE missed_calls SET status = 'done', result = 'called_in', closed_at = ");
+        let at_p = q.param(at);
+        q.push(&at_p);
+        q.push(" WHERE tenant_id = ");
+        let t_p = q.param(tenant.0);
+        q.push(&t_p);
+        q.push(" AND status = 'pending' AND caller IN (");
+        let list = q.in_list(&self.pii().ring().lookups(caller));
+        q.push(&list);
+        q.push(") RETURNING id");
+        let row = txn.query_one_raw(q.build(self.backend)).await?;
         if let Some(r) = row {
             let id: i64 = col(&r, "id")?;
             self.log_missed(
@@ -359,7 +388,7 @@ impl Store {
         else {
             return Err(StoreError::NotFound);
         };
-        let item = missed_from_row(&row)?;
+        let item = missed_from_row(&row, self.pii())?;
         if item.status != "pending" {
             return Ok(None);
         }
@@ -399,7 +428,7 @@ impl Store {
             ))
             .await?
             .ok_or(StoreError::NotFound)?;
-        let item = missed_from_row(&row)?;
+        let item = missed_from_row(&row, self.pii())?;
         txn.commit().await?;
         Ok(Some(item))
     }
@@ -428,7 +457,9 @@ impl Store {
                 ],
             ))
             .await?;
-        rows.iter().map(missed_from_row).collect()
+        rows.iter()
+            .map(|r| missed_from_row(r, self.pii()))
+            .collect()
     }
 
     pub async fn missed_call(&self, tenant: TenantId, id: i64) -> Result<MissedCall> {
@@ -440,7 +471,7 @@ impl Store {
             ))
             .await?
             .ok_or(StoreError::NotFound)?;
-        missed_from_row(&row)
+        missed_from_row(&row, self.pii())
     }
 
     pub async fn missed_call_log(&self, tenant: TenantId, id: i64) -> Result<Vec<MissedCallLog>> {

@@ -105,16 +105,6 @@ pub struct SendResult {
 
 const MESSAGE_COLS: &str = "id, tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at, sent_at, adapter, last_error";
 
-/// A citizen's number is sealed (one number, one token: the unique key still holds); a unit's
-/// or user's address is not personal data.
-fn sealed_recipient(ring: &crate::pii::Keyring, recipient: &str) -> String {
-    if !recipient.is_empty() && recipient.chars().all(|c| c.is_ascii_digit()) {
-        ring.seal(recipient).into_owned()
-    } else {
-        recipient.to_string()
-    }
-}
-
 fn message_from_row(r: &QueryResult, pii: &crate::pii::PiiKeys) -> Result<MessageRow> {
     Ok(MessageRow {
         id: col(r, "id")?,
@@ -356,7 +346,7 @@ impl Store {
                     x.order_id.0.into(),
                     (x.seq as i32).into(),
                     x.channel.into(),
-                    sealed_recipient(&ring, &x.recipient).into(),
+                    crate::pii::seal_number(&ring, &x.recipient).into(),
                     x.template.into(),
                     x.body.clone().into(),
                     "pending".into(),
