@@ -399,13 +399,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Migrate { common } => {
             let config = common.load()?;
-            let app = jiesu::open_app(config).await?;
-            let applied = app.store.applied_migrations().await?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("data_dir {}", config.data_dir.display()))?;
+            // The schema only: no personal-data key is made or recorded here, so that a
+            // migration run from an operator's machine cannot put a key of its own into
+            // the record the nodes are checked against.
+            let store = jiesu_store::Store::open(
+                &config.database_url(),
+                &jiesu_store::StoreOptions::default(),
+            )
+            .await?;
+            let applied = store.applied_migrations().await;
+            store.close().await;
+            let applied = applied?;
             println!(
                 "database is at migration {}",
                 applied.last().map(String::as_str).unwrap_or("none")
             );
-            app.store.close().await;
             Ok(())
         }
         Cmd::Init {

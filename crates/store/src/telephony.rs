@@ -4,8 +4,7 @@
 //! (the citizen got through); otherwise an agent calls back and records the result. Every
 //! step is written to the item's log with who and when.
 
-use crate::orders::Sql;
-use crate::pii::{PiiKeys, seal_number};
+use crate::pii::{Keyring, PiiKeys, seal_number};
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::{OrderId, TenantId, UserId};
@@ -117,6 +116,17 @@ pub struct CallSums {
     /// Σ (ended_at − answered_at) over answered calls that ended, and how many those are.
     pub talk_ms: i64,
     pub talked: u64,
+}
+
+/// A caller as the `caller` column may hold them (sealed under any key, or from before
+/// sealing): placeholders from `$3` on, and their values.
+fn caller_lookups(ring: &Keyring, caller: &str) -> (String, Vec<sea_orm::Value>) {
+    let values = ring.lookups(caller);
+    let list = (0..values.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (list, values.into_iter().map(sea_orm::Value::from).collect())
 }
 
 const MISSED_COLS: &str = "id, caller, first_call_id, missed, first_at, last_at, status, result, attempts, order_id, closed_at";
@@ -248,17 +258,16 @@ impl Store {
         // The caller's pending item, sealed under any key (a rotation may be under way);
         // a new one is sealed under the newest.
         let ring = self.pii().ring();
-        let mut q = Sql::new("UPDATE missed_calls SET missed = missed + 1, last_at = ");
-        let at_p = q.param(at);
-        q.push(&at_p);
-        q.push(" WHERE tenant_id = ");
-        let t_p = q.param(tenant.0);
-        q.push(&t_p);
-        q.push(" AND status = 'pending' AND caller IN (");
-        let list = q.in_list(&ring.lookups(caller));
-        q.push(&list);
-        q.push(") RETURNING id");
-        let row = match txn.query_one_raw(q.build(self.backend)).await? {
+        let (list, mut params) = caller_lookups(&ring, caller);
+        params.splice(0..0, [tenant.0.into(), at.into()]);
+        let pending = self.stmt(
+            &format!(
+                "UPDATE missed_calls SET missed = missed + 1, last_at = $2 \
+                 WHERE tenant_id = $1 AND status = 'pending' AND caller IN ({list}) RETURNING id"
+            ),
+            params,
+        );
+        let row = match txn.query_one_raw(pending).await? {
             Some(r) => r,
             None => txn
                 .query_one_raw(self.stmt(
@@ -301,18 +310,17 @@ impl Store {
         caller: &str,
         at: i64,
     ) -> Result<()> {
-        let mut q =
-            Sql::new("UPDATE missed_calls SET status = 'done', result = 'called_in', closed_at = ");
-        let at_p = q.param(at);
-        q.push(&at_p);
-        q.push(" WHERE tenant_id = ");
-        let t_p = q.param(tenant.0);
-        q.push(&t_p);
-        q.push(" AND status = 'pending' AND caller IN (");
-        let list = q.in_list(&self.pii().ring().lookups(caller));
-        q.push(&list);
-        q.push(") RETURNING id");
-        let row = txn.query_one_raw(q.build(self.backend)).await?;
+        let (list, mut params) = caller_lookups(&self.pii().ring(), caller);
+        params.splice(0..0, [tenant.0.into(), at.into()]);
+        let row = txn
+            .query_one_raw(self.stmt(
+                &format!(
+                    "UPDATE missed_calls SET status = 'done', result = 'called_in', closed_at = $2 \
+                     WHERE tenant_id = $1 AND status = 'pending' AND caller IN ({list}) RETURNING id"
+                ),
+                params,
+            ))
+            .await?;
         if let Some(r) = row {
             let id: i64 = col(&r, "id")?;
             self.log_missed(
