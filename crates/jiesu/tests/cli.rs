@@ -162,7 +162,11 @@ fn users_are_added_and_bad_arguments_exit_nonzero_with_a_message() {
         text(&o)
     );
     // A migration makes no personal-data key (the nodes' key file is theirs to bring).
-    assert!(!dir.path().join("keys").join("pii.json").exists());
+    let fresh = tempfile::tempdir().unwrap();
+    let o = jiesu(fresh.path(), &["migrate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(fresh.path().join("jiesu.db").exists());
+    assert!(!fresh.path().join("keys").join("pii.json").exists());
 }
 
 #[test]
