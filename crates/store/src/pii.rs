@@ -535,40 +535,29 @@ impl crate::Store {
             .query_all_raw(self.stmt("SELECT key_id, fingerprint FROM pii_keys", vec![]))
             .await?;
         let mine = ring.fingerprints();
+        let mut recorded = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = crate::col(r, "key_id")?;
             let fp: String = crate::col(r, "fingerprint")?;
-            match mine.iter().find(|(i, _)| *i == id) {
-                Some((_, f)) if *f == fp => {}
-                Some(_) => {
-                    return Err(PiiError::KeyFile {
-                        path: self.pii().path_text(),
-                        message: format!(
-                            "its key “{id}” is not the key “{id}” this database's personal data is sealed with: give every node the same key file (pii_key_file)"
-                        ),
-                    }
-                    .into());
+            let problem = match mine.iter().find(|(i, _)| *i == id) {
+                Some((_, f)) if *f == fp => {
+                    recorded.push(id);
+                    continue;
                 }
-                None => {
-                    return Err(PiiError::KeyFile {
-                        path: self.pii().path_text(),
-                        message: format!(
-                            "lacks the key “{id}” this database's personal data is sealed with: give every node the same key file (pii_key_file)"
-                        ),
-                    }
-                    .into());
-                }
+                Some(_) => "holds another key under the id of the key",
+                None => "lacks the key",
+            };
+            return Err(PiiError::KeyFile {
+                path: self.pii().path_text(),
+                message: format!(
+                    "{problem} “{id}” this database's personal data is sealed with: give every node the same key file (pii_key_file)"
+                ),
             }
+            .into());
         }
         let now = chrono::Utc::now().timestamp_millis();
         let mut stmts = Vec::new();
-        for (id, fp) in mine {
-            if rows
-                .iter()
-                .any(|r| crate::col::<String>(r, "key_id").is_ok_and(|i| i == id))
-            {
-                continue;
-            }
+        for (id, fp) in mine.into_iter().filter(|(id, _)| !recorded.contains(id)) {
             stmts.push(self.stmt(
                 "INSERT INTO pii_keys (key_id, fingerprint, added_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
                 vec![id.into(), fp.into(), now.into()],
@@ -607,32 +596,30 @@ impl crate::Store {
             let mut after = 0i64;
             loop {
                 let rows = self
-                .read
-                .query_all_raw(self.stmt(
-                    "SELECT id, state FROM orders WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 1000",
-                    vec![t.id.0.into(), after.into()],
-                ))
-                .await?;
+                    .read
+                    .query_all_raw(self.stmt(
+                        "SELECT id, state FROM orders WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT 1000",
+                        vec![t.id.0.into(), after.into()],
+                    ))
+                    .await?;
                 let Some(last) = rows.last() else { break };
                 after = crate::col(last, "id")?;
                 for r in &rows {
                     let state: String = crate::col(r, "state")?;
-                    let mut keys = std::collections::BTreeSet::new();
-                    for (at, _) in state.match_indices(JSON_PREFIX) {
-                        let rest = &state[at + JSON_PREFIX.len()..];
-                        if let Some((id, _)) = rest.split_once(':') {
-                            keys.insert(id.to_string());
-                        }
-                    }
+                    // Each token starts after the `"\` of JSON_PREFIX.
+                    let mut keys: std::collections::BTreeSet<&str> = state
+                        .match_indices(JSON_PREFIX)
+                        .filter_map(|(at, _)| Keyring::key_of(&state[at + 2..]))
+                        .collect();
                     if keys.is_empty() {
                         let order: jiesu_core::order::Order =
                             serde_json::from_str(&state).map_err(crate::StoreError::corrupt)?;
                         if !crate::orders::pii_values(&order).is_empty() {
-                            keys.insert(String::new());
+                            keys.insert("");
                         }
                     }
                     for k in keys {
-                        *usage.entry(k).or_insert(0) += 1;
+                        *usage.entry(k.to_string()).or_insert(0) += 1;
                     }
                 }
                 seen += rows.len() as u64;
