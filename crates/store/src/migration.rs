@@ -33,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0017LoginFailures),
             Box::new(M0018AggregateShards),
             Box::new(M0019PiiKeys),
+            Box::new(M0020UnitInbox),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1128,5 +1129,37 @@ CREATE TABLE pii_keys (
 impl MigrationTrait for M0019PiiKeys {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0019).await
+    }
+}
+
+struct M0020UnitInbox;
+
+impl MigrationName for M0020UnitInbox {
+    fn name(&self) -> &str {
+        "m0020_unit_inbox"
+    }
+}
+
+/// Lists that grow with the orders in progress, found in the soak (issue 10):
+/// - a unit's inbox (its orders in one assignment status: to sign, handling, …) is read from
+///   `order_units` by unit and status, instead of checking every order of the tenant;
+/// - the region, due-time and category indexes carry the status, so a list of a district's
+///   (or the next day's) orders in some statuses, and its count, are read from the index
+///   alone instead of from each order's row.
+const M0020: &str = r#"
+DROP INDEX order_units_unit;
+CREATE INDEX order_units_unit ON order_units (tenant_id, unit_id, status, order_id);
+DROP INDEX orders_region;
+CREATE INDEX orders_region ON orders (tenant_id, region_code, accepted_at, id, status);
+DROP INDEX orders_due;
+CREATE INDEX orders_due ON orders (tenant_id, due_at, id, status);
+DROP INDEX orders_category;
+CREATE INDEX orders_category ON orders (tenant_id, category_code, accepted_at, id, status)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0020UnitInbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0020).await
     }
 }

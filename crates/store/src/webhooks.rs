@@ -9,7 +9,7 @@ use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::order::Event;
 use jiesu_core::{OrderId, TenantId, UserId};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -648,7 +648,14 @@ impl Store {
                 q.push(", adapter = ");
                 let d = q.param(adapter.to_string());
                 q.push(&d);
-                q.push(" WHERE tenant_id = ");
+                // SQLite would rather scan the tenant's messages (index by tenant and order)
+                // than look a list of three or more ids up by rowid: `+` keeps it off that
+                // index. (PostgreSQL uses its key (tenant_id, id).)
+                q.push(if self.backend == DbBackend::Sqlite {
+                    " WHERE +tenant_id = "
+                } else {
+                    " WHERE tenant_id = "
+                });
                 let t = q.param(*tenant);
                 q.push(&t);
                 q.push(" AND id IN (");

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+mod cache;
 pub mod cockpit;
 pub mod dispatch;
 pub mod evaluation;
@@ -24,6 +25,7 @@ pub mod transfers;
 pub mod webhooks;
 
 use crate::config::Config;
+use cache::CACHE_TTL;
 use jiesu_core::calendar::{Calendar, CalendarData, WorkingHours};
 use jiesu_core::order::Actor;
 use jiesu_core::org::OrgTree;
@@ -32,11 +34,10 @@ use jiesu_core::{DomainError, FieldError, TenantId, UnitId, UserId};
 use jiesu_store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How long a node trusts its cached copy of a tenant's organisation tree and code lists
 /// before reading them again (other nodes may have changed them).
-const CACHE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -240,18 +241,15 @@ impl PrincipalCache {
     }
 }
 
-/// A cached value and when it was read.
-type Cached<T> = (Instant, Arc<T>);
-
 pub struct App {
     pub store: Store,
     pub config: Config,
     /// The calendar every tenant starts from (the built-in table or `holidays_file`).
     pub base_calendar: CalendarData,
     pub hours: WorkingHours,
-    times: Mutex<HashMap<TenantId, (Instant, Arc<time::TenantTime>)>>,
-    orgs: Mutex<HashMap<TenantId, (Instant, Arc<OrgTree>)>>,
-    refs: Mutex<HashMap<TenantId, (Instant, Arc<RefData>)>>,
+    times: cache::TenantCache<time::TenantTime>,
+    orgs: cache::TenantCache<OrgTree>,
+    refs: cache::TenantCache<RefData>,
     pub principals: PrincipalCache,
     /// Sends SMS and work messages (default: the log).
     pub notifier: Arc<dyn notify::Notifier>,
@@ -259,7 +257,7 @@ pub struct App {
     pub draining: std::sync::atomic::AtomicBool,
     /// Bumped by every invalidation: a cache fill that read before it is dropped.
     cache_generation: std::sync::atomic::AtomicU64,
-    services: Mutex<HashMap<TenantId, Cached<Vec<open311::Service>>>>,
+    services: cache::TenantCache<Vec<open311::Service>>,
     kb: tokio::sync::OnceCell<Arc<kb::KbEngine>>,
     order_index: tokio::sync::OnceCell<Arc<search::OrderEngine>>,
     analyzer: tokio::sync::OnceCell<(jiesu_text::Analyzer, String)>,
@@ -288,14 +286,14 @@ impl App {
             config,
             base_calendar,
             hours,
-            times: Mutex::new(HashMap::new()),
-            orgs: Mutex::new(HashMap::new()),
-            refs: Mutex::new(HashMap::new()),
+            times: Default::default(),
+            orgs: Default::default(),
+            refs: Default::default(),
             principals: PrincipalCache::default(),
             notifier: Arc::new(notify::LogNotifier),
             draining: std::sync::atomic::AtomicBool::new(false),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
-            services: Mutex::new(HashMap::new()),
+            services: Default::default(),
             kb: tokio::sync::OnceCell::new(),
             order_index: tokio::sync::OnceCell::new(),
             analyzer: tokio::sync::OnceCell::new(),
@@ -307,84 +305,30 @@ impl App {
 
     /// The tenant's organisation tree (cached for a few seconds).
     pub async fn org(&self, tenant: TenantId) -> AppResult<Arc<OrgTree>> {
-        if let Ok(g) = self.orgs.lock()
-            && let Some((at, tree)) = g.get(&tenant)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(tree.clone());
-        }
-        let generation = self
-            .cache_generation
-            .load(std::sync::atomic::Ordering::SeqCst);
-        let tree = Arc::new(OrgTree::new(self.store.units(tenant).await?));
-        // What was read before an invalidation is not kept: it may predate the change.
-        if self
-            .cache_generation
-            .load(std::sync::atomic::Ordering::SeqCst)
-            == generation
-            && let Ok(mut g) = self.orgs.lock()
-        {
-            g.insert(tenant, (Instant::now(), tree.clone()));
-        }
-        Ok(tree)
-    }
-
-    pub(crate) fn cache_generation(&self) -> u64 {
-        self.cache_generation
-            .load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub(crate) fn cached_services(&self, tenant: TenantId) -> Option<Arc<Vec<open311::Service>>> {
-        let g = self.services.lock().ok()?;
-        g.get(&tenant)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, s)| s.clone())
-    }
-
-    pub(crate) fn keep_services(
-        &self,
-        tenant: TenantId,
-        generation: u64,
-        s: Arc<Vec<open311::Service>>,
-    ) {
-        if self.cache_generation() == generation
-            && let Ok(mut g) = self.services.lock()
-        {
-            g.insert(tenant, (Instant::now(), s));
-        }
+        self.orgs
+            .get(tenant, &self.cache_generation, || async {
+                Ok(OrgTree::new(self.store.units(tenant).await?))
+            })
+            .await
     }
 
     pub async fn ref_data(&self, tenant: TenantId) -> AppResult<Arc<RefData>> {
-        if let Ok(g) = self.refs.lock()
-            && let Some((at, r)) = g.get(&tenant)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(r.clone());
-        }
-        let generation = self
-            .cache_generation
-            .load(std::sync::atomic::Ordering::SeqCst);
-        let cats = self.store.categories(tenant).await?;
-        let regions = self.store.regions(tenant).await?;
-        let r = Arc::new(RefData {
-            categories: cats
-                .iter()
-                .filter(|c| c.active)
-                .map(|c| c.code.clone())
-                .collect(),
-            regions: regions.iter().map(|r| r.code.clone()).collect(),
-            category_names: cats.into_iter().map(|c| (c.code, c.name)).collect(),
-            region_names: regions.into_iter().map(|r| (r.code, r.name)).collect(),
-        });
-        if self
-            .cache_generation
-            .load(std::sync::atomic::Ordering::SeqCst)
-            == generation
-            && let Ok(mut g) = self.refs.lock()
-        {
-            g.insert(tenant, (Instant::now(), r.clone()));
-        }
-        Ok(r)
+        self.refs
+            .get(tenant, &self.cache_generation, || async {
+                let cats = self.store.categories(tenant).await?;
+                let regions = self.store.regions(tenant).await?;
+                Ok(RefData {
+                    categories: cats
+                        .iter()
+                        .filter(|c| c.active)
+                        .map(|c| c.code.clone())
+                        .collect(),
+                    regions: regions.iter().map(|r| r.code.clone()).collect(),
+                    category_names: cats.into_iter().map(|c| (c.code, c.name)).collect(),
+                    region_names: regions.into_iter().map(|r| (r.code, r.name)).collect(),
+                })
+            })
+            .await
     }
 
     /// Forgets cached reference data and identities after an admin change on this node.
@@ -392,33 +336,17 @@ impl App {
         self.cache_generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.principals.clear();
-        if let Ok(mut g) = self.orgs.lock() {
-            g.remove(&tenant);
-        }
-        if let Ok(mut g) = self.refs.lock() {
-            g.remove(&tenant);
-        }
-        if let Ok(mut g) = self.services.lock() {
-            g.remove(&tenant);
-        }
-        if let Ok(mut g) = self.times.lock() {
-            g.remove(&tenant);
-        }
+        self.orgs.forget(tenant);
+        self.refs.forget(tenant);
+        self.services.forget(tenant);
+        self.times.forget(tenant);
         self.forget_aids(tenant);
     }
 
     /// The tenant's calendar and time-limit rules (cached for a few seconds).
     pub async fn time(&self, tenant: TenantId) -> AppResult<Arc<time::TenantTime>> {
-        if let Ok(g) = self.times.lock()
-            && let Some((at, t)) = g.get(&tenant)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(t.clone());
-        }
-        let t = Arc::new(self.load_time(tenant).await?);
-        if let Ok(mut g) = self.times.lock() {
-            g.insert(tenant, (Instant::now(), t.clone()));
-        }
-        Ok(t)
+        self.times
+            .get(tenant, &self.cache_generation, || self.load_time(tenant))
+            .await
     }
 }

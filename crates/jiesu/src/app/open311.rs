@@ -142,13 +142,11 @@ impl App {
     /// Every active category, as a service (cached like the other reference data: a request
     /// finds its service without reading the categories).
     pub async fn open311_services(&self, tenant: TenantId) -> AppResult<Arc<Vec<Service>>> {
-        if let Some(s) = self.cached_services(tenant) {
-            return Ok(s);
-        }
-        let generation = self.cache_generation();
-        let services = Arc::new(self.load_services(tenant).await?);
-        self.keep_services(tenant, generation, services.clone());
-        Ok(services)
+        self.services
+            .get(tenant, &self.cache_generation, || {
+                self.load_services(tenant)
+            })
+            .await
     }
 
     async fn load_services(&self, tenant: TenantId) -> AppResult<Vec<Service>> {
