@@ -172,7 +172,9 @@ async fn indexer(app: Arc<App>) {
             tracing::warn!(error = %e, "expiring knowledge entries failed");
         }
         if n % 300 == 5
-            && let Err(e) = app.compact_indexes().await
+            && let Err(e) = app
+                .compact_indexes(crate::app::search::Compaction::Live)
+                .await
         {
             tracing::warn!(error = %e, "merging index segments failed");
         }

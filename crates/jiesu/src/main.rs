@@ -990,7 +990,7 @@ async fn reindex(app: &jiesu::app::App) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let started = std::time::Instant::now();
-    app.compact_indexes()
+    app.compact_indexes(jiesu::app::search::Compaction::Bulk)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(

@@ -73,7 +73,7 @@ impl Store {
                 );
             }
         }
-        by_phone.sort_by(|a, b| (b.order.accepted_at, b.id.0).cmp(&(a.order.accepted_at, a.id.0)));
+        by_phone.sort_by_key(|s| std::cmp::Reverse((s.order.accepted_at, s.id.0)));
         by_phone.dedup_by_key(|s| s.id);
         by_phone.truncate(limit as usize);
         let mut found: Vec<(StoredOrder, bool, bool)> =

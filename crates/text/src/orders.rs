@@ -197,10 +197,10 @@ impl OrderIndex {
         self.h.payload()
     }
 
-    /// Merges the index into one segment where it has more than 8; searches look every
+    /// Merges the index into one segment where it has more than `max`; searches look every
     /// term up in every segment. Whether it merged.
-    pub fn compact(&self) -> Result<bool> {
-        self.h.compact(8)
+    pub fn compact(&self, max: usize) -> Result<bool> {
+        self.h.compact(max)
     }
 
     pub fn clear(&self, payload: Option<&str>) -> Result<()> {

@@ -546,7 +546,10 @@ impl App {
                 .len();
         }
         self.kb_changed().await;
-        if let Err(e) = self.compact_indexes().await {
+        if let Err(e) = self
+            .compact_indexes(crate::app::search::Compaction::Bulk)
+            .await
+        {
             tracing::warn!(error = %e, "merging index segments failed");
         }
         Ok(n)
