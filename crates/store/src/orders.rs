@@ -1755,27 +1755,9 @@ fn verify_one(
     }
 }
 
-/// The list's condition (see `where_clause`) for `backend`.
+/// The condition of a list query (`o` the orders) for `backend`.
 fn list_where(
     backend: DbBackend,
-    q: &mut Sql,
-    pii: &Keyring,
-    tenant: TenantId,
-    scope: &Scope,
-    f: &OrderFilter,
-    sort: Sort,
-) -> String {
-    let mut wh = where_clause(q, pii, tenant, scope, f, sort);
-    if backend == DbBackend::Sqlite && f.units.is_some() {
-        // SQLite without statistics would rather walk an index of the tenant's orders and
-        // test each against the units' list: the `+` keeps `o.tenant_id` from choosing an
-        // index, so the orders are looked up by id from the list.
-        wh.insert(0, '+');
-    }
-    wh
-}
-
-fn where_clause(
     q: &mut Sql,
     pii: &Keyring,
     tenant: TenantId,
@@ -1883,6 +1865,14 @@ fn where_clause(
     }
     if sort == Sort::DueAsc {
         w.push("o.due_at IS NOT NULL".into());
+    }
+    if backend == DbBackend::Sqlite && f.units.is_some() {
+        // SQLite without statistics would rather walk an index of the tenant's orders and
+        // test each against the units' list: the `+` keeps `o.tenant_id` from choosing an
+        // index, so the orders are looked up by id from the list.
+        if let Some(first) = w.first_mut() {
+            first.insert(0, '+');
+        }
     }
     w.join(" AND ")
 }
