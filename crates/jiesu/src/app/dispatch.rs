@@ -5,9 +5,8 @@
 //!
 //! The classifiers are trained from the tenant's own orders (the dispatchers' final choices
 //! are the labels), seeded with the category tree's keywords, and learn from every dispatch
-//! at once; they are retrained from the history when they have learned online as many choices
-//! as they were trained on (up to a full history), when a choice names a unit or category they
-//! do not know, or after a day.
+//! at once; they are retrained from the history when they have learned a tenth more than they
+//! were trained on, or after a day.
 
 use super::{AdminCap, App, AppError, AppResult, Principal};
 use chrono::{DateTime, Utc};
@@ -496,13 +495,7 @@ impl App {
             }
         };
         let stale = models.read().is_ok_and(|m| {
-            // Grown: as many choices learned online as the models were trained on (so the
-            // trainings' total cost stays proportional to the history), until they train on
-            // a full `HISTORY`; from then on only a day's age or an unknown choice retrains.
-            // (Retraining at a tenth more made a training over the whole history every few
-            // minutes under steady load: in the soak, 40 s of a core and +500 MiB each time.)
-            let grown = m.unknown_choice.is_some()
-                || (m.learned_since > 50.max(m.trained_on) && (m.trained_on as u64) < HISTORY);
+            let grown = m.unknown_choice.is_some() || m.learned_since > 50.max(m.trained_on / 10);
             m.placeholder
                 || m.trained_at.elapsed() > MODEL_AGE
                 || (grown && m.trained_at.elapsed() >= retrain_gap(m.took))
