@@ -171,10 +171,16 @@ async fn indexer(app: Arc<App>) {
         {
             tracing::warn!(error = %e, "expiring knowledge entries failed");
         }
+        // The first pass also merges what a rebuild or catch-up at start left (many small
+        // segments), as after bulk work; later ones leave the order index's steady growth to
+        // tantivy's merge policy.
+        let when = if n == 5 {
+            crate::app::search::Compaction::Bulk
+        } else {
+            crate::app::search::Compaction::Live
+        };
         if n % 300 == 5
-            && let Err(e) = app
-                .compact_indexes(crate::app::search::Compaction::Live)
-                .await
+            && let Err(e) = app.compact_indexes(when).await
         {
             tracing::warn!(error = %e, "merging index segments failed");
         }
