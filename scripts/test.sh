@@ -45,6 +45,9 @@ echo "== dependencies: licences, bans and sources (cargo deny, deny.toml)"
 if ! command -v cargo-deny >/dev/null 2>&1; then
   cargo install cargo-deny --locked
 fi
+# `cargo metadata` (under cargo deny) reads the manifests of every platform's dependencies,
+# which a build for this one never downloads: fetch them all first.
+cargo fetch --locked
 cargo deny --offline check licenses bans sources
 # Advisories need the RustSec database from GitHub: checked where it can be fetched.
 if advisories=$(cargo deny check advisories 2>&1); then
