@@ -8,8 +8,9 @@
 //! * Each order then goes through the lifecycle as the people would, each step due a while
 //!   (`--step-seconds` on average, drawn from 0.2–1.8× it) after the previous one answered:
 //!   90% are dispatched by `dispatcher` (70% of those to 市住房和城乡建设局, whose `handler`
-//!   works them; the rest to other units, whose staff have no login in the demo, so they stay
-//!   dispatched); the handler signs 95% of its orders and replies to 90% of those; the
+//!   works them; the rest to the other departments and district centres, whose staff accounts
+//!   the soak hands over first as an admin would: it sets their passwords); each unit's
+//!   handler signs 95% of its orders and replies to 90% of those; the
 //!   dispatcher checks 95% of the replies; `callback` calls back 80% of the orders waiting for
 //!   it: 75% satisfied, 15% basically satisfied, 10% dissatisfied (re-handled: reply, check and
 //!   callback again). Steps due after the end of the run are not made: the orders stop where
@@ -667,6 +668,8 @@ struct Ctx {
     leaders: Vec<reqwest::Client>,
     handler_unit: i64,
     other_units: Vec<i64>,
+    /// The other units' staff, by unit.
+    staff: HashMap<i64, Vec<reqwest::Client>>,
     bodies: Arc<Vec<String>>,
     lists: Vec<(Who, String)>,
     /// `/api/orders/search?q=…` paths.
@@ -689,10 +692,14 @@ impl Ctx {
         let _ = self.tx.send(m);
     }
 
-    fn who(&self, w: Who, k: u64) -> &reqwest::Client {
+    /// Who acts; `unit` the order's unit for a handler.
+    fn who(&self, w: Who, unit: i64, k: u64) -> &reqwest::Client {
         match w {
             Who::Dispatcher => pick(&self.dispatchers, k),
-            Who::Handler => pick(&self.handlers, k),
+            Who::Handler => match self.staff.get(&unit) {
+                Some(staff) if unit != self.handler_unit => pick(staff, k),
+                _ => pick(&self.handlers, k),
+            },
             Who::Callback => pick(&self.callbacks, k),
         }
     }
@@ -835,10 +842,20 @@ async fn order_flow(ctx: Arc<Ctx>, at: Instant, k: u64) {
     });
     ctx.remember(id);
     let to_handler = ctx.other_units.is_empty() || rng.gen_bool(P_TO_HANDLER);
+    let unit = if to_handler {
+        ctx.handler_unit
+    } else {
+        ctx.other_units
+            .choose(&mut rng)
+            .copied()
+            .unwrap_or(ctx.handler_unit)
+    };
+    // Units without staff to log in as leave their orders dispatched.
+    let worked = unit == ctx.handler_unit || ctx.staff.contains_key(&unit);
     loop {
         let (kind, p) = match status.as_str() {
             "pending_review" => (Kind::Dispatch, P_DISPATCH),
-            "dispatched" if to_handler => (Kind::Sign, P_SIGN),
+            "dispatched" if worked => (Kind::Sign, P_SIGN),
             "handling" => (Kind::Reply, P_REPLY),
             "replied" => (Kind::Check, P_CHECK),
             "callback_pending" => (Kind::Callback, P_CALLBACK),
@@ -852,20 +869,10 @@ async fn order_flow(ctx: Arc<Ctx>, at: Instant, k: u64) {
             break;
         }
         let (who, body) = match kind {
-            Kind::Dispatch => {
-                let unit = if to_handler {
-                    ctx.handler_unit
-                } else {
-                    ctx.other_units
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or(ctx.handler_unit)
-                };
-                (
-                    Who::Dispatcher,
-                    json!({"targets": [{"unit_id": unit, "role": "lead"}], "note": "请按时限办理"}),
-                )
-            }
+            Kind::Dispatch => (
+                Who::Dispatcher,
+                json!({"targets": [{"unit_id": unit, "role": "lead"}], "note": "请按时限办理"}),
+            ),
             Kind::Sign => (Who::Handler, json!({})),
             Kind::Reply => (
                 Who::Handler,
@@ -896,7 +903,7 @@ async fn order_flow(ctx: Arc<Ctx>, at: Instant, k: u64) {
             _ => "callback",
         };
         let req = ctx
-            .who(who, k)
+            .who(who, unit, k)
             .post(format!("{}/api/orders/{id}/{path}", ctx.base))
             .json(&body);
         match ctx.step(kind, due, req).await {
@@ -963,7 +970,8 @@ async fn read_issuer(ctx: Arc<Ctx>, t0: Instant, rate: f64) {
 async fn read_one(ctx: Arc<Ctx>, kind: Kind, at: Instant, r: u64) {
     let list = |ctx: &Ctx| {
         let (who, path) = &ctx.lists[(r % ctx.lists.len() as u64) as usize];
-        ctx.who(*who, r).get(format!("{}{path}", ctx.base))
+        ctx.who(*who, ctx.handler_unit, r)
+            .get(format!("{}{path}", ctx.base))
     };
     let (kind, req) = match kind {
         Kind::Detail => match ctx.recent_order(r) {
@@ -1352,6 +1360,7 @@ async fn measure(
         .copied()
         .filter(|u| *u != handler_unit)
         .collect();
+    let staff = hand_over_staff(&base, &other_units, args.sessions.min(2)).await?;
     let bodies = body_pool(&refs, 16_384, args.seed)?;
     let lists = list_reads(&refs, handler_unit, args.seed);
     let searches = SEARCH_TERMS
@@ -1362,8 +1371,9 @@ async fn measure(
         })
         .collect::<Result<Vec<_>, _>>()?;
     eprintln!(
-        "[soak] handler's unit {handler_unit}, {} other handling units, {} list queries; {} sessions per user",
+        "[soak] handler's unit {handler_unit}, {} other handling units ({} with staff logged in), {} list queries; {} sessions per user",
         other_units.len(),
+        staff.len(),
         lists.len(),
         args.sessions
     );
@@ -1388,6 +1398,7 @@ async fn measure(
         leaders,
         handler_unit,
         other_units,
+        staff,
         bodies,
         lists,
         searches,
@@ -1510,6 +1521,58 @@ async fn measure(
         p99_met: all.count > 0 && windows_over_target == 0,
         flat_memory,
     })
+}
+
+/// Logs in `sessions` times as a handler of each of `units`, after setting their passwords as
+/// the demo's admin (the demo creates the other units' staff without one, as a centre does
+/// before handing an account over). Units without a handler account are left out.
+async fn hand_over_staff(
+    base: &str,
+    units: &[i64],
+    sessions: usize,
+) -> anyhow::Result<HashMap<i64, Vec<reqwest::Client>>> {
+    #[derive(Deserialize)]
+    struct User {
+        id: i64,
+        username: String,
+        unit_id: i64,
+        roles: Vec<String>,
+        active: bool,
+        system_account: bool,
+    }
+    #[derive(Deserialize)]
+    struct Users {
+        items: Vec<User>,
+    }
+    let admin = crate::client::login(base, "admin").await?;
+    let users: Users = get_json(&admin, base, "/api/users").await?;
+    let mut out = HashMap::new();
+    for &unit in units {
+        let Some(u) = users.items.iter().find(|u| {
+            u.unit_id == unit
+                && u.active
+                && !u.system_account
+                && u.roles.iter().any(|r| r == "handler")
+        }) else {
+            continue;
+        };
+        let r = admin
+            .post(format!("{base}/api/users/{}/password", u.id))
+            .json(&json!({"password": crate::client::DEMO_PASSWORD}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "setting the password of {}: {}",
+            u.username,
+            r.status()
+        );
+        out.insert(
+            unit,
+            crate::create::login_many(base, &u.username, sessions).await?,
+        );
+    }
+    Ok(out)
 }
 
 /// The lists people keep open: the dispatcher's queues, the handler's inbox, the callback

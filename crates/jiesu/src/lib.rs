@@ -9,6 +9,7 @@ pub mod demo;
 pub mod hotspotfile;
 pub mod import;
 pub mod kbfile;
+pub mod priority;
 pub mod report;
 pub mod report_pdf;
 pub mod sheet;

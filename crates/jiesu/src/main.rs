@@ -1154,14 +1154,7 @@ fn field_message(e: &jiesu::app::AppError) -> String {
     }
 }
 
-/// Niceness of the runtime's threads, relative to the writer's.
-#[cfg(target_os = "linux")]
-const RUNTIME_NICE: i32 = 6;
-
-/// Lowers the calling thread's scheduling priority (on Linux niceness is per thread).
+/// Lowers the calling runtime thread's scheduling priority below the writer's.
 fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, RUNTIME_NICE) {
-        tracing::debug!(error = %e, "cannot lower the priority of a runtime thread");
-    }
+    jiesu::priority::set_thread_nice(jiesu::priority::RUNTIME_NICE);
 }

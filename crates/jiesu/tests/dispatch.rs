@@ -244,7 +244,43 @@ async fn dispatches_teach_the_models_and_count_towards_accuracy(t: &TestApp) {
     assert_eq!(e["error"]["field"], "days");
 }
 
+async fn the_history_is_read_newest_first_a_page_at_a_time(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let mut titles = Vec::new();
+    for i in 0..5 {
+        let title = format!("小区路灯不亮第{i}处");
+        t.accept(
+            &agent,
+            json!({"title": title, "content": format!("{title}，晚上出行不便。"), "category": "01"}),
+        )
+        .await;
+        titles.push(title);
+    }
+    // Orders accepted within one millisecond are told apart by id: pages of two must give
+    // the same list as one page, newest first, each order once.
+    let store = &t.app.store;
+    let whole = store
+        .labelled_orders_paged(t.seed.tenant, 1_000, 1_000)
+        .await
+        .unwrap();
+    let paged = store
+        .labelled_orders_paged(t.seed.tenant, 1_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(paged, whole);
+    let newest: Vec<&str> = whole.iter().take(5).map(|o| o.title.as_str()).collect();
+    let expected: Vec<&str> = titles.iter().rev().map(String::as_str).collect();
+    assert_eq!(newest, expected);
+    assert_eq!(whole[0].content, format!("{}，晚上出行不便。", titles[4]));
+    let first3 = store
+        .labelled_orders_paged(t.seed.tenant, 3, 2)
+        .await
+        .unwrap();
+    assert_eq!(first3, whole[..3].to_vec());
+}
+
 on_both_backends!(
+    the_history_is_read_newest_first_a_page_at_a_time => super::the_history_is_read_newest_first_a_page_at_a_time,
     the_catalogue_is_published_in_checked_versions_by_admins => super::the_catalogue_is_published_in_checked_versions_by_admins,
     the_suggestion_routes_by_category_region_and_keyword_with_its_reasons => super::the_suggestion_routes_by_category_region_and_keyword_with_its_reasons,
     dispatches_teach_the_models_and_count_towards_accuracy => super::dispatches_teach_the_models_and_count_towards_accuracy,

@@ -168,6 +168,70 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
         o["deadlines"]["dispatch_due"], "2026-03-03T09:30:00Z",
         "one working day: Tuesday 17:30 local"
     );
+
+    // A unit's inbox pages in order of acceptance, not of creation: the order accepted in
+    // March (created last) comes last, newest first. P1's inbox covers its subsection P1a
+    // (an order in both is listed once); P1a's is one unit's. The same as the general list
+    // (a status added), for the centre and for P1's own handler.
+    let (s, _) = call(
+        &d,
+        t.url(&format!("/api/orders/{}/dispatch", imported.stored.id.0)),
+        json!({"targets": [
+            {"unit_id": t.unit("P1"), "role": "lead"},
+            {"unit_id": t.unit("P1a"), "role": "co"}
+        ]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &d,
+        t.url(&format!("/api/orders/{}/dispatch", created[6]["id"])),
+        json!({"targets": [{"unit_id": t.unit("P1a"), "role": "lead"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let id = |o: &Value| o["id"].as_i64().unwrap();
+    let mut p1: Vec<i64> = vec![id(&created[6])];
+    p1.extend(created[..5].iter().rev().map(id));
+    p1.push(imported.stored.id.0);
+    let p1a = vec![id(&created[6]), imported.stored.id.0];
+    let handler = t.login("handler").await;
+    for (unit, newest_first) in [(t.unit("P1"), p1), (t.unit("P1a"), p1a)] {
+        let inbox = format!("unit={unit}&assignment_status=pending_sign");
+        for who in [&d, &handler] {
+            for (sort, expected) in [
+                ("-accepted_at", newest_first.clone()),
+                ("accepted_at", newest_first.iter().rev().copied().collect()),
+            ] {
+                for filter in [inbox.clone(), format!("{inbox}&status=dispatched")] {
+                    let mut seen = Vec::new();
+                    let mut cursor: Option<String> = None;
+                    for page in 0.. {
+                        assert!(page <= expected.len(), "{filter} {sort}: pages without end");
+                        let mut url = format!("{filter}&limit=2&sort={sort}");
+                        if let Some(c) = &cursor {
+                            url.push_str(&format!("&cursor={c}"));
+                        }
+                        let (s, l) = get(who, q(&url)).await;
+                        assert_eq!(s, StatusCode::OK, "{l}");
+                        assert_eq!(l["total"], expected.len(), "{filter}");
+                        seen.extend(ids(&l));
+                        match l["next_cursor"].as_str() {
+                            Some(c) => cursor = Some(c.to_string()),
+                            None => break,
+                        }
+                    }
+                    assert_eq!(seen, expected, "{filter} {sort}");
+                }
+            }
+        }
+    }
+    let (_, l) = get(
+        &d,
+        q(&format!("unit={}&assignment_status=handling", t.unit("P1"))),
+    )
+    .await;
+    assert_eq!(count(&l), 0, "nothing signed for yet");
 }
 
 on_both_backends! {

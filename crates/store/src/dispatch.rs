@@ -164,34 +164,60 @@ pub struct DayAccuracy {
 const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
 
 impl Store {
-    /// The newest `limit` orders with a category, with what was chosen for them.
+    /// The newest `limit` orders with a category, with what was chosen for them. Read a page
+    /// at a time, so that only the text of each order is kept, not its whole stored state.
     pub async fn labelled_orders(
         &self,
         tenant: TenantId,
         limit: u64,
     ) -> Result<Vec<LabelledOrder>> {
-        let rows = self
-            .read
-            .query_all_raw(self.stmt(
-                "SELECT title, state, category_code, request_type, lead_unit_id FROM orders \
-                 WHERE tenant_id = $1 AND category_code IS NOT NULL \
-                 ORDER BY accepted_at DESC LIMIT $2",
-                vec![tenant.0.into(), (limit as i64).into()],
-            ))
-            .await?;
-        rows.iter()
-            .map(|r| {
+        self.labelled_orders_paged(tenant, limit, 2_000).await
+    }
+
+    /// The same, `page` orders a statement.
+    pub async fn labelled_orders_paged(
+        &self,
+        tenant: TenantId,
+        limit: u64,
+        page: u64,
+    ) -> Result<Vec<LabelledOrder>> {
+        let mut out: Vec<LabelledOrder> = Vec::new();
+        // Position (accepted_at, id) of the last order read.
+        let mut before = (i64::MAX, i64::MAX);
+        while (out.len() as u64) < limit {
+            let take = page.max(1).min(limit - out.len() as u64);
+            let rows = self
+                .read
+                .query_all_raw(self.stmt(
+                    "SELECT id, accepted_at, title, state, category_code, request_type, lead_unit_id \
+                     FROM orders WHERE tenant_id = $1 AND category_code IS NOT NULL \
+                     AND accepted_at <= $2 AND (accepted_at < $2 OR id < $3) \
+                     ORDER BY accepted_at DESC, id DESC LIMIT $4",
+                    vec![
+                        tenant.0.into(),
+                        before.0.into(),
+                        before.1.into(),
+                        (take as i64).into(),
+                    ],
+                ))
+                .await?;
+            for r in &rows {
                 let state: String = col(r, "state")?;
                 let text: OrderText = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
-                Ok(LabelledOrder {
+                before = (col(r, "accepted_at")?, col(r, "id")?);
+                out.push(LabelledOrder {
                     title: col(r, "title")?,
                     content: text.content,
                     category: col(r, "category_code")?,
                     request_type: col(r, "request_type")?,
                     lead_unit: col(r, "lead_unit_id")?,
-                })
-            })
-            .collect()
+                });
+            }
+            if (rows.len() as u64) < take {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     pub async fn record_suggestion_outcome(

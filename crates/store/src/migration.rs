@@ -34,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0018AggregateShards),
             Box::new(M0019PiiKeys),
             Box::new(M0020UnitInbox),
+            Box::new(M0021InboxOrder),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1161,5 +1162,31 @@ CREATE INDEX orders_category ON orders (tenant_id, category_code, accepted_at, i
 impl MigrationTrait for M0020UnitInbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0020).await
+    }
+}
+
+struct M0021InboxOrder;
+
+impl MigrationName for M0021InboxOrder {
+    fn name(&self) -> &str {
+        "m0021_inbox_order"
+    }
+}
+
+/// A unit's inbox in order of acceptance from `order_units` alone (issue 10's soak: with a
+/// backlog of thousands, each page read every order of the inbox to sort them): the order's
+/// acceptance time (which never changes) is kept on its units' rows, and the unit index is
+/// in that order within a status.
+const M0021: &str = r#"
+ALTER TABLE order_units ADD COLUMN accepted_at BIGINT NOT NULL DEFAULT 0;
+UPDATE order_units SET accepted_at = (SELECT o.accepted_at FROM orders o WHERE o.tenant_id = order_units.tenant_id AND o.id = order_units.order_id);
+DROP INDEX order_units_unit;
+CREATE INDEX order_units_unit ON order_units (tenant_id, unit_id, status, accepted_at, order_id)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0021InboxOrder {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0021).await
     }
 }

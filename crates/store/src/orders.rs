@@ -110,6 +110,14 @@ impl Sort {
     fn descending(self) -> bool {
         matches!(self, Sort::AcceptedDesc | Sort::UpdatedDesc)
     }
+    /// The column, of the orders `o`.
+    fn qualified(self) -> &'static str {
+        match self {
+            Sort::AcceptedDesc | Sort::AcceptedAsc => "o.accepted_at",
+            Sort::DueAsc => "o.due_at",
+            Sort::UpdatedDesc => "o.updated_at",
+        }
+    }
 }
 
 /// Position after the last row of a page: the sort key and the id that breaks ties.
@@ -192,6 +200,19 @@ impl OrderFilter {
         f.accepted_from = Some(f.accepted_from.map_or(from, |t| t.max(from)));
         f.accepted_to = Some(f.accepted_to.map_or(to, |t| t.min(to)));
         Some(f)
+    }
+
+    /// Some units' orders in one assignment status and nothing else (a unit's inbox, the
+    /// unit with its subtree): the units and the status.
+    fn inbox(&self) -> Option<Inbox<'_>> {
+        let units = self.units.as_deref().filter(|u| !u.is_empty())?;
+        let status = self.assignment_status?;
+        let rest = OrderFilter {
+            units: None,
+            assignment_status: None,
+            ..self.clone()
+        };
+        (rest.statuses.is_empty() && rest.status_only()).then_some(Inbox { units, status })
     }
 
     /// Every condition can be tested on an `orders_list` entry.
@@ -848,7 +869,7 @@ pub(crate) async fn insert_new(
 fn unit_parts_sql<'a>(
     orders: impl IntoIterator<Item = (TenantId, OrderId, &'a Order)>,
 ) -> Vec<Sql> {
-    let rows: Vec<[Value; 5]> = orders
+    let rows: Vec<[Value; 6]> = orders
         .into_iter()
         .flat_map(|(t, id, o)| {
             unit_parts(o)
@@ -860,6 +881,7 @@ fn unit_parts_sql<'a>(
                         unit.0.into(),
                         role.as_str().into(),
                         status.as_str().into(),
+                        to_ms(o.accepted_at).into(),
                     ]
                 })
         })
@@ -867,7 +889,7 @@ fn unit_parts_sql<'a>(
     rows.chunks(1000)
         .map(|chunk| {
             let mut q = Sql::new(
-                "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status) VALUES ",
+                "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status, accepted_at) VALUES ",
             );
             for (n, r) in chunk.iter().enumerate() {
                 q.push(if n == 0 { "(" } else { ", (" });
@@ -1436,6 +1458,15 @@ impl Store {
             filter,
             sort,
         );
+        // A unit's inbox in order of acceptance is read from `order_units` alone, in the
+        // order of its index: a page costs the same however long the inbox.
+        let inbox = filter
+            .inbox()
+            .filter(|i| match scope {
+                Scope::All => true,
+                Scope::Units(mine) => i.units.iter().all(|u| mine.contains(u)),
+            })
+            .filter(|_| matches!(sort, Sort::AcceptedDesc | Sort::AcceptedAsc));
         let (total, total_capped) = match cursor {
             Some(c) => (c.total, c.total_capped),
             None if matches!(scope, Scope::All) && filter.status_only() => {
@@ -1451,9 +1482,21 @@ impl Store {
                 (n, false)
             }
             None => {
-                let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o WHERE ");
-                q.push(&wh);
-                q.values = base.values.clone();
+                let mut q = match &inbox {
+                    Some(i) => {
+                        let mut q = Sql::new("SELECT COUNT(*) AS n FROM (");
+                        let sel = i.select(self.backend, &mut q, tenant, "fu.order_id");
+                        q.push(&sel);
+                        q
+                    }
+                    None => {
+                        let mut q =
+                            Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o WHERE ");
+                        q.push(&wh);
+                        q.values = base.values.clone();
+                        q
+                    }
+                };
                 let cap = q.param(COUNT_CAP as i64 + 1);
                 q.push(&format!(" LIMIT {cap}) AS matches"));
                 let row = self.read.query_one_raw(q.build(self.backend)).await?;
@@ -1487,19 +1530,36 @@ impl Store {
             ""
         };
         // First the page's ids (a sort, if any, is of keys only), then its rows.
-        let mut q = Sql::new(&format!(
-            "SELECT o.id, o.{key} AS sort_key FROM orders o{hint} WHERE "
-        ));
-        q.push(&wh);
-        q.values = base.values;
+        let (mut q, id) = match &inbox {
+            Some(i) => {
+                let mut q = Sql::new("");
+                let sel = i.select(
+                    self.backend,
+                    &mut q,
+                    tenant,
+                    "fu.order_id AS id, fu.accepted_at AS sort_key",
+                );
+                q.push(&sel);
+                (q, ("fu.accepted_at", "fu.order_id"))
+            }
+            None => {
+                let mut q = Sql::new(&format!(
+                    "SELECT o.id, o.{key} AS sort_key FROM orders o{hint} WHERE "
+                ));
+                q.push(&wh);
+                q.values = base.values;
+                (q, (sort.qualified(), "o.id"))
+            }
+        };
+        let (key, id) = id;
         if let Some(c) = cursor {
             let op = if sort.descending() { "<" } else { ">" };
             let k = q.param(c.key);
             let i = q.param(c.id);
-            q.push(&format!(" AND (o.{key}, o.id) {op} ({k}, {i})"));
+            q.push(&format!(" AND ({key}, {id}) {op} ({k}, {i})"));
         }
         let lim = q.param(i64::from(limit) + 1);
-        q.push(&format!(" ORDER BY o.{key} {dir}, o.id {dir} LIMIT {lim}"));
+        q.push(&format!(" ORDER BY {key} {dir}, {id} {dir} LIMIT {lim}"));
         let keys = self.read.query_all_raw(q.build(self.backend)).await?;
         let has_more = keys.len() > limit as usize;
         let page: Vec<(i64, Option<i64>)> = keys
@@ -1755,6 +1815,37 @@ fn verify_one(
     }
 }
 
+/// Orders of some units in one assignment status, from their `order_units` rows.
+struct Inbox<'a> {
+    units: &'a [UnitId],
+    status: AssignmentStatus,
+}
+
+impl Inbox<'_> {
+    /// `SELECT columns FROM order_units fu WHERE` the inbox's rows, each order once (an order
+    /// can be in two units of a subtree), from the unit index.
+    fn select(&self, backend: DbBackend, q: &mut Sql, tenant: TenantId, columns: &str) -> String {
+        let distinct = if self.units.len() > 1 {
+            "DISTINCT "
+        } else {
+            ""
+        };
+        // Without statistics SQLite would rather walk the table's key by tenant.
+        let hint = if backend == DbBackend::Sqlite {
+            " INDEXED BY order_units_unit"
+        } else {
+            ""
+        };
+        let t = q.param(tenant.0);
+        let ids: Vec<i64> = self.units.iter().map(|u| u.0).collect();
+        let units = q.in_list(&ids);
+        let st = q.param(self.status.as_str());
+        format!(
+            "SELECT {distinct}{columns} FROM order_units fu{hint} WHERE fu.tenant_id = {t} AND fu.unit_id IN ({units}) AND fu.status = {st}"
+        )
+    }
+}
+
 /// The condition of a list query (`o` the orders) for `backend`.
 fn list_where(
     backend: DbBackend,
@@ -1766,7 +1857,17 @@ fn list_where(
     sort: Sort,
 ) -> String {
     let mut w = vec![format!("o.tenant_id = {}", q.param(tenant.0))];
-    if let Scope::Units(units) = scope {
+    // A filter by units within the scope implies it (an order assigned to one of them is
+    // assigned within the scope): the scope's test per order is left out.
+    let implied = match (scope, &f.units) {
+        (Scope::Units(mine), Some(wanted)) => {
+            !wanted.is_empty() && wanted.iter().all(|u| mine.contains(u))
+        }
+        _ => false,
+    };
+    if let Scope::Units(units) = scope
+        && !implied
+    {
         if units.is_empty() {
             w.push("1 = 0".into());
         } else {
@@ -1935,6 +2036,80 @@ pub(crate) mod tests {
             "the inbox should come from the unit's assignments in that status:\n{text}"
         );
         assert!(!text.contains("SCAN o"), "no scan of the orders:\n{text}");
+        // The unit is in the viewer's scope, which its filter then implies: no test of the
+        // scope per order (a subquery of order_units for each).
+        assert!(
+            !wh.contains("su.unit_id") && !text.contains("CORRELATED"),
+            "{wh}\n{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_units_inbox_page_and_count_are_read_from_its_index_in_order() {
+        let (_dir, store) = sqlite_store().await;
+        for units in [vec![UnitId(2)], vec![UnitId(2), UnitId(3)]] {
+            let inbox = Inbox {
+                units: &units,
+                status: AssignmentStatus::Handling,
+            };
+            for (head, columns, tail) in [
+                (
+                    "",
+                    "fu.order_id AS id, fu.accepted_at AS sort_key",
+                    " AND (fu.accepted_at, fu.order_id) < (1, 2) ORDER BY fu.accepted_at DESC, fu.order_id DESC LIMIT 51",
+                ),
+                (
+                    "SELECT COUNT(*) AS n FROM (",
+                    "fu.order_id",
+                    " LIMIT 100001) AS matches",
+                ),
+            ] {
+                let mut q = Sql::new(head);
+                let sel = inbox.select(DbBackend::Sqlite, &mut q, TenantId(1), columns);
+                q.push(&sel);
+                q.push(tail);
+                let text = sqlite_plan(&store, q.build(DbBackend::Sqlite))
+                    .await
+                    .join("\n");
+                assert!(
+                    text.contains(
+                        "USING COVERING INDEX order_units_unit (tenant_id=? AND unit_id=? AND status=?"
+                    ),
+                    "read from the units' index alone:\n{text}"
+                );
+                // One unit: its first entries in index order, nothing sorted.
+                if units.len() == 1 {
+                    assert!(!text.contains("TEMP B-TREE"), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_units_filter_implies_the_scope_only_within_it() {
+        let condition = |scope: &[i64], wanted: Option<Vec<i64>>| {
+            let filter = OrderFilter {
+                units: wanted.map(|w| w.into_iter().map(UnitId).collect()),
+                ..OrderFilter::default()
+            };
+            let mut q = Sql::new("");
+            list_where(
+                DbBackend::Postgres,
+                &mut q,
+                &Keyring::default(),
+                TenantId(1),
+                &Scope::Units(scope.iter().copied().map(UnitId).collect()),
+                &filter,
+                Sort::AcceptedDesc,
+            )
+        };
+        let scope_test = "su.unit_id";
+        assert!(!condition(&[2, 3], Some(vec![3])).contains(scope_test));
+        assert!(!condition(&[2, 3], Some(vec![2, 3])).contains(scope_test));
+        // A unit outside the scope, or no units: the scope still applies.
+        assert!(condition(&[2, 3], Some(vec![3, 4])).contains(scope_test));
+        assert!(condition(&[2, 3], Some(vec![])).contains(scope_test));
+        assert!(condition(&[2, 3], None).contains(scope_test));
     }
 
     #[tokio::test]

@@ -220,28 +220,61 @@ const CONTENT_CHARS: usize = 1_000;
 /// most with it. The rest have next to no gradient once the model has learned a little.
 const UPDATED_CLASSES: usize = 8;
 
-/// A request's words, read once for several models.
+/// A request's words, read once for several models: the title's words, then the opening of
+/// the content's (the body block is both). Kept in one buffer, not a string per word: a
+/// training holds those of up to 100,000 requests at once.
 #[derive(Debug, Clone)]
 pub struct Words {
-    title: Vec<String>,
-    body: Vec<String>,
+    text: String,
+    /// End of each word in `text`.
+    ends: Vec<u32>,
+    /// How many of the words are the title's (the first ones).
+    title: usize,
 }
 
 impl Words {
     pub fn of(analyzer: &Analyzer, text: Text<'_>) -> Words {
-        let (title, body) = words_of(analyzer, &text);
-        Words { title, body }
+        let mut w = Words {
+            text: String::new(),
+            ends: Vec::new(),
+            title: 0,
+        };
+        for word in analyzer.words(text.title) {
+            w.push(&word);
+        }
+        w.title = w.ends.len();
+        let content = match text.content.char_indices().nth(CONTENT_CHARS) {
+            Some((end, _)) => &text.content[..end],
+            None => text.content,
+        };
+        for word in analyzer.words(content) {
+            w.push(&word);
+        }
+        w.text.shrink_to_fit();
+        w.ends.shrink_to_fit();
+        w
     }
-}
 
-fn words_of(analyzer: &Analyzer, text: &Text<'_>) -> (Vec<String>, Vec<String>) {
-    let title = analyzer.words(text.title);
-    let mut body = title.clone();
-    match text.content.char_indices().nth(CONTENT_CHARS) {
-        Some((end, _)) => body.extend(analyzer.words(&text.content[..end])),
-        None => body.extend(analyzer.words(text.content)),
+    fn push(&mut self, word: &str) {
+        self.text.push_str(word);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
     }
-    (title, body)
+
+    fn word(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    /// The title's words.
+    fn title(&self) -> impl Iterator<Item = &str> {
+        (0..self.title).map(|i| self.word(i))
+    }
+
+    /// The title's and the content's words.
+    fn body(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).map(|i| self.word(i))
+    }
 }
 
 impl Classifier {
@@ -298,7 +331,7 @@ impl Classifier {
             .zip(words)
             .filter_map(|(e, w)| {
                 let class = model.labels.iter().position(|l| l == e.label)?;
-                Some((model.features(&w.title, &w.body, &e.text).0, class))
+                Some((model.features(w, &e.text).0, class))
             })
             .collect();
         if rows.is_empty() {
@@ -351,21 +384,25 @@ impl Classifier {
         }
     }
 
-    fn features(
-        &self,
-        title: &[String],
-        body: &[String],
-        text: &Text<'_>,
-    ) -> (Features, Vec<Vec<u32>>) {
+    fn features(&self, words: &Words, text: &Text<'_>) -> (Features, Vec<Vec<u32>>) {
         let mut out: Features = Vec::new();
         let mut tf: HashMap<u32, f32> = HashMap::new();
-        for (words, prefix) in [(title, TITLE), (body, "")] {
+        let mut titled = String::new();
+        for in_title in [true, false] {
             tf.clear();
-            for w in words {
-                let id = if prefix.is_empty() {
-                    self.vocab.get(w.as_str())
+            let block = if in_title {
+                0..words.title
+            } else {
+                0..words.ends.len()
+            };
+            for w in block.map(|i| words.word(i)) {
+                let id = if in_title {
+                    titled.clear();
+                    titled.push_str(TITLE);
+                    titled.push_str(w);
+                    self.vocab.get(titled.as_str())
                 } else {
-                    self.vocab.get(format!("{prefix}{w}").as_str())
+                    self.vocab.get(w)
                 };
                 if let Some(&id) = id {
                     *tf.entry(id).or_default() += 1.0;
@@ -535,8 +572,7 @@ impl Classifier {
                 reasons: Vec::new(),
             };
         }
-        let (t, b) = (&words.title, &words.body);
-        let (x, found) = self.features(t, b, &text);
+        let (x, found) = self.features(words, &text);
         let mut p = vec![0f32; k];
         self.logits(&x, &mut p);
         self.softmax(&mut p, self.temperature);
@@ -579,12 +615,12 @@ impl Classifier {
         wanted.truncate(REASONS * 2);
         // The names of the wanted features, from the request's own words.
         let mut names: HashMap<u32, &str> = HashMap::new();
-        for w in &words.body {
-            if let Some(&id) = self.vocab.get(w.as_str()) {
+        for w in words.body() {
+            if let Some(&id) = self.vocab.get(w) {
                 names.insert(id, w);
             }
         }
-        for w in &words.title {
+        for w in words.title() {
             if let Some(&id) = self.vocab.get(format!("{TITLE}{w}").as_str()) {
                 names.insert(id, w);
             }
@@ -614,8 +650,8 @@ impl Classifier {
             return false;
         };
         let k = self.labels.len();
-        let (t, b) = words_of(&self.analyzer, &text);
-        let (x, _) = self.features(&t, &b, &text);
+        let words = Words::of(&self.analyzer, text);
+        let (x, _) = self.features(&words, &text);
         let mut p = vec![0f32; k];
         self.logits(&x, &mut p);
         self.softmax(&mut p, 1.0);
@@ -639,18 +675,32 @@ impl Classifier {
 /// The features worth keeping: every word seen (in a large history, those seen twice), the
 /// most frequent first, within the weight budget; with their smoothed idf.
 fn vocabulary(words: &[&Words], classes: usize) -> (HashMap<String, u32>, Vec<f32>) {
-    let mut df: HashMap<String, u32> = HashMap::new();
+    // (in the title, word) → requests it occurs in; the words borrowed from `words`.
+    let mut df: HashMap<(bool, &str), u32> = HashMap::new();
+    let mut seen: Vec<(bool, &str)> = Vec::new();
     for w in words {
-        let mut seen: Vec<String> = w.title.iter().map(|w| format!("{TITLE}{w}")).collect();
-        seen.extend(w.body.iter().cloned());
-        seen.sort();
+        seen.clear();
+        seen.extend(w.title().map(|x| (true, x)));
+        seen.extend(w.body().map(|x| (false, x)));
+        seen.sort_unstable();
         seen.dedup();
-        for w in seen {
-            *df.entry(w).or_default() += 1;
+        for &key in &seen {
+            *df.entry(key).or_default() += 1;
         }
     }
     let min_df = if words.len() > 2_000 { 2 } else { 1 };
-    let mut kept: Vec<(String, u32)> = df.into_iter().filter(|(_, n)| *n >= min_df).collect();
+    let mut kept: Vec<(String, u32)> = df
+        .into_iter()
+        .filter(|(_, n)| *n >= min_df)
+        .map(|((in_title, w), n)| {
+            let key = if in_title {
+                format!("{TITLE}{w}")
+            } else {
+                w.to_string()
+            };
+            (key, n)
+        })
+        .collect();
     kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     kept.truncate(MAX_WEIGHTS / classes.max(1));
     let n = words.len() as f32;

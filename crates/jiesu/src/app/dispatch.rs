@@ -368,7 +368,6 @@ impl App {
         Ok(aids)
     }
 
-    /// Trains the tenant's models from its history (blocking work off the runtime).
     /// Trains the tenant's models on its newest `history` orders (0: the category tree's
     /// keywords alone, at once: what suggestions use until the history is read).
     async fn train(&self, tenant: TenantId, history: u64) -> AppResult<Models> {
@@ -382,7 +381,7 @@ impl App {
         };
         let categories = self.store.categories(tenant).await?;
         let (analyzer, _) = self.analyzer().await?;
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let keywords = jiesu_text::classify::tree_keywords(
                 &analyzer,
                 &crate::classifier::tree(&categories),
@@ -469,9 +468,18 @@ impl App {
                 placeholder,
                 took: started.elapsed(),
             }
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+        };
+        if cold {
+            // Keywords alone, for a request waiting: at the requests' priority.
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))
+        } else {
+            // The history: in the background, while the models trained before serve.
+            crate::priority::in_background("jiesu-train", work)
+                .await
+                .map_err(AppError::Internal)
+        }
     }
 
     /// The tenant's models: trained on first use; retrained in the background when stale.

@@ -111,6 +111,27 @@ pub struct InsightState {
     settings: Mutex<HashMap<TenantId, (Instant, InsightSettings)>>,
     spots: Mutex<HashMap<TenantId, Arc<Mutex<Spots>>>>,
     words: WordsCache,
+    baselines: super::cache::TenantCache<Baseline>,
+    /// Never moves: a baseline is only ever a few seconds old (see `Baseline`).
+    baselines_generation: std::sync::atomic::AtomicU64,
+}
+
+/// A category and a district (`code|code` in the aggregates' issue dimension).
+type IssueKey = (String, String);
+
+fn issue_key(k: &str) -> Option<IssueKey> {
+    let (c, r) = k.split_once('|')?;
+    Some((c.to_string(), r.to_string()))
+}
+
+/// What today's counts per issue are compared with: the accepted orders per issue over the
+/// days before `day` and around the same date last year. Past days hardly change as the day
+/// goes on, so the cockpit (which asks every few seconds) reads them again only when the
+/// cached one is older than the reference data's time to live; today's counts it always reads.
+struct Baseline {
+    day: i64,
+    before: HashMap<IssueKey, i64>,
+    last_year: HashMap<IssueKey, i64>,
 }
 
 /// Word sets of recent orders for repeat detection: a new request is compared with up to
@@ -481,14 +502,16 @@ impl App {
             }
         }
         rows.sort_by_key(|r| (r.accepted_at, r.id));
-        let spots = tokio::task::spawn_blocking(move || {
+        // No request waits for this (the hot spots are shown once ready): at background
+        // priority.
+        let spots = crate::priority::in_background("jiesu-hotspots", move || {
             let mut h = Hotspots::new(analyzer, hotspots::Settings::default());
             let incoming: Vec<Incoming<'_>> = rows.iter().map(incoming).collect();
             h.add(&incoming);
             h
         })
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(AppError::Internal)?;
         let mut g = handle
             .lock()
             .map_err(|_| AppError::Internal("hot spots poisoned".into()))?;
@@ -755,47 +778,31 @@ impl App {
         let day = date
             .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default())
             .num_days();
-        // From the maintained aggregates (a row per day and issue): the last four weeks and
-        // the 15 days around the same date last year.
-        let rows = self
-            .store
-            .stat_accepted(
-                p.tenant,
-                Dim::Issue,
-                day - BASELINE_DAYS,
-                day,
-                StatGroup::DayKey,
-            )
+        // From the maintained aggregates: today's counts per issue, and the baseline.
+        let cached = self
+            .insight
+            .baselines
+            .get(p.tenant, &self.insight.baselines_generation, || {
+                self.baseline(p.tenant, day)
+            })
             .await?;
-        let ly = day - 365;
-        let last_year_rows = self
-            .store
-            .stat_accepted(p.tenant, Dim::Issue, ly - 7, ly + 7, StatGroup::Key)
-            .await?;
-        type Key = (String, String);
-        let key = |k: &str| -> Option<Key> {
-            let (c, r) = k.split_once('|')?;
-            Some((c.to_string(), r.to_string()))
+        let base = if cached.day == day {
+            cached
+        } else {
+            // Another day than the cached one's (a date asked for, or midnight).
+            Arc::new(self.baseline(p.tenant, day).await?)
         };
-        let mut today: BTreeMap<Key, i64> = BTreeMap::new();
-        let mut before: HashMap<Key, i64> = HashMap::new();
-        for r in &rows {
-            let Some(k) = key(&r.key) else {
-                continue;
-            };
-            let n = r.counts.accepted as i64;
-            if r.day == Some(day) {
-                *today.entry(k).or_default() += n;
-            } else {
-                *before.entry(k).or_default() += n;
+        let mut today: BTreeMap<IssueKey, i64> = BTreeMap::new();
+        for r in self
+            .store
+            .stat_accepted(p.tenant, Dim::Issue, day, day, StatGroup::Key)
+            .await?
+        {
+            if let Some(k) = issue_key(&r.key) {
+                *today.entry(k).or_default() += r.counts.accepted as i64;
             }
         }
-        let mut last_year: HashMap<Key, i64> = HashMap::new();
-        for r in &last_year_rows {
-            if let Some(k) = key(&r.key) {
-                *last_year.entry(k).or_default() += r.counts.accepted as i64;
-            }
-        }
+        let (before, last_year) = (&base.before, &base.last_year);
         let mut out: Vec<Warning> = today
             .into_iter()
             .filter_map(|(k, count)| {
@@ -823,6 +830,30 @@ impl App {
                 .then(b.count.cmp(&a.count))
         });
         Ok(out)
+    }
+
+    /// The baseline of `day`: the last four weeks before it and the 15 days around the same
+    /// date last year.
+    async fn baseline(&self, tenant: TenantId, day: i64) -> AppResult<Baseline> {
+        let sums = |from: i64, to: i64| async move {
+            let mut out: HashMap<IssueKey, i64> = HashMap::new();
+            for r in self
+                .store
+                .stat_accepted(tenant, Dim::Issue, from, to, StatGroup::Key)
+                .await?
+            {
+                if let Some(k) = issue_key(&r.key) {
+                    *out.entry(k).or_default() += r.counts.accepted as i64;
+                }
+            }
+            AppResult::Ok(out)
+        };
+        let ly = day - 365;
+        Ok(Baseline {
+            day,
+            before: sums(day - BASELINE_DAYS, day - 1).await?,
+            last_year: sums(ly - 7, ly + 7).await?,
+        })
     }
 
     /// Orders per month over the last `months` months (to the current one), each with the
