@@ -58,6 +58,10 @@ const SPANS_TENANTS: &[(&str, &str)] = &[
         "the list filter: its first condition is o.tenant_id",
     ),
     (
+        "SELECT COUNT(*) AS n FROM (",
+        "the count of a unit's inbox: the statement within names fu.tenant_id",
+    ),
+    (
         "FROM kb_entries e WHERE {cond}",
         "the condition is built with e.tenant_id",
     ),
