@@ -110,14 +110,6 @@ impl Sort {
     fn descending(self) -> bool {
         matches!(self, Sort::AcceptedDesc | Sort::UpdatedDesc)
     }
-    /// The column, of the orders `o`.
-    fn qualified(self) -> &'static str {
-        match self {
-            Sort::AcceptedDesc | Sort::AcceptedAsc => "o.accepted_at",
-            Sort::DueAsc => "o.due_at",
-            Sort::UpdatedDesc => "o.updated_at",
-        }
-    }
 }
 
 /// Position after the last row of a page: the sort key and the id that breaks ties.
@@ -1530,7 +1522,7 @@ impl Store {
             ""
         };
         // First the page's ids (a sort, if any, is of keys only), then its rows.
-        let (mut q, id) = match &inbox {
+        let (mut q, key, id) = match &inbox {
             Some(i) => {
                 let mut q = Sql::new("");
                 let sel = i.select(
@@ -1540,7 +1532,7 @@ impl Store {
                     "fu.order_id AS id, fu.accepted_at AS sort_key",
                 );
                 q.push(&sel);
-                (q, ("fu.accepted_at", "fu.order_id"))
+                (q, "fu.accepted_at".to_string(), "fu.order_id")
             }
             None => {
                 let mut q = Sql::new(&format!(
@@ -1548,10 +1540,9 @@ impl Store {
                 ));
                 q.push(&wh);
                 q.values = base.values;
-                (q, (sort.qualified(), "o.id"))
+                (q, format!("o.{key}"), "o.id")
             }
         };
-        let (key, id) = id;
         if let Some(c) = cursor {
             let op = if sort.descending() { "<" } else { ">" };
             let k = q.param(c.key);

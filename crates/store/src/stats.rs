@@ -16,15 +16,13 @@ pub enum StatGroup {
     Key,
     /// One row per day over every key.
     Day,
-    /// One row per day and key.
-    DayKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatRow {
-    /// The day (days since 1970-01-01, China time) for `StatGroup::Day` and `DayKey`.
+    /// The day (days since 1970-01-01, China time) for `StatGroup::Day`.
     pub day: Option<i64>,
-    /// The key for `StatGroup::Key` and `DayKey`: the unit id (`0`: undispatched), category or region code.
+    /// The key for `StatGroup::Key`: the unit id (`0`: undispatched), category or region code.
     pub key: String,
     pub counts: Counts,
 }
@@ -87,7 +85,6 @@ impl Store {
         let by = match group {
             StatGroup::Key => "key",
             StatGroup::Day => "day",
-            StatGroup::DayKey => "day, key",
         };
         let sql = format!(
             "SELECT {by}, {} FROM stat_daily WHERE tenant_id = $1 AND dim = $2 AND day >= $3 AND day <= $4 GROUP BY {by}",
@@ -111,11 +108,6 @@ impl Store {
                     StatGroup::Day => StatRow {
                         day: Some(col(r, "day")?),
                         key: String::new(),
-                        counts: counts_of(r, measures)?,
-                    },
-                    StatGroup::DayKey => StatRow {
-                        day: Some(col(r, "day")?),
-                        key: col(r, "key")?,
                         counts: counts_of(r, measures)?,
                     },
                 })

@@ -792,16 +792,11 @@ impl App {
             // Another day than the cached one's (a date asked for, or midnight).
             Arc::new(self.baseline(p.tenant, day).await?)
         };
-        let mut today: BTreeMap<IssueKey, i64> = BTreeMap::new();
-        for r in self
-            .store
-            .stat_accepted(p.tenant, Dim::Issue, day, day, StatGroup::Key)
+        let today: BTreeMap<IssueKey, i64> = self
+            .issue_counts(p.tenant, day, day)
             .await?
-        {
-            if let Some(k) = issue_key(&r.key) {
-                *today.entry(k).or_default() += r.counts.accepted as i64;
-            }
-        }
+            .into_iter()
+            .collect();
         let (before, last_year) = (&base.before, &base.last_year);
         let mut out: Vec<Warning> = today
             .into_iter()
@@ -835,25 +830,34 @@ impl App {
     /// The baseline of `day`: the last four weeks before it and the 15 days around the same
     /// date last year.
     async fn baseline(&self, tenant: TenantId, day: i64) -> AppResult<Baseline> {
-        let sums = |from: i64, to: i64| async move {
-            let mut out: HashMap<IssueKey, i64> = HashMap::new();
-            for r in self
-                .store
-                .stat_accepted(tenant, Dim::Issue, from, to, StatGroup::Key)
-                .await?
-            {
-                if let Some(k) = issue_key(&r.key) {
-                    *out.entry(k).or_default() += r.counts.accepted as i64;
-                }
-            }
-            AppResult::Ok(out)
-        };
         let ly = day - 365;
         Ok(Baseline {
             day,
-            before: sums(day - BASELINE_DAYS, day - 1).await?,
-            last_year: sums(ly - 7, ly + 7).await?,
+            before: self
+                .issue_counts(tenant, day - BASELINE_DAYS, day - 1)
+                .await?,
+            last_year: self.issue_counts(tenant, ly - 7, ly + 7).await?,
         })
+    }
+
+    /// Accepted orders per issue over the days `from..=to`, from the maintained aggregates.
+    async fn issue_counts(
+        &self,
+        tenant: TenantId,
+        from: i64,
+        to: i64,
+    ) -> AppResult<HashMap<IssueKey, i64>> {
+        let mut out: HashMap<IssueKey, i64> = HashMap::new();
+        for r in self
+            .store
+            .stat_accepted(tenant, Dim::Issue, from, to, StatGroup::Key)
+            .await?
+        {
+            if let Some(k) = issue_key(&r.key) {
+                *out.entry(k).or_default() += r.counts.accepted as i64;
+            }
+        }
+        Ok(out)
     }
 
     /// Orders per month over the last `months` months (to the current one), each with the
