@@ -7,6 +7,12 @@ use jiesu_core::role::RoleSet;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of the system's allocator: allocation was ~13% of the server's CPU under
+/// load, and glibc kept the memory of each model training (hundreds of MiB, freed on a
+/// thread's own arena) for good.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Jiesu 接诉即办: the work-order platform of a 12345 government service hotline.
 #[derive(Parser)]
 #[command(name = "jiesu", version, about)]
