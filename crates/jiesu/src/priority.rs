@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(got, (true, 42), "under the idle policy");
         #[cfg(not(target_os = "linux"))]
         assert_eq!(got, (false, 42));
-        let nice = in_background("test-nice", || {
+        let nice = in_background("test-nice", move || {
             // Where the idle policy is refused, the niceness is the fallback.
             set_thread_nice((caller + BACKGROUND_NICE_ABOVE).min(19));
             thread_nice()
