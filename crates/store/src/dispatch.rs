@@ -225,9 +225,8 @@ impl Store {
         tenant: TenantId,
         o: &SuggestionOutcome,
     ) -> Result<()> {
-        // In the writer's group commit: on its own it was a transaction and an fsync per
-        // dispatch on the one write connection, which the order writer then waited for.
-        self.write_all(vec![self.stmt(
+        self.write
+            .execute_raw(self.stmt(
                 "INSERT INTO suggestion_outcomes (tenant_id, order_id, at, suggested_category, chosen_category, \
                  suggested_unit, chosen_unit, suggested_type, chosen_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 vec![
@@ -241,8 +240,9 @@ impl Store {
                     o.suggested_type.clone().into(),
                     o.chosen_type.clone().into(),
                 ],
-            )])
-            .await
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Per China-time day in `[from, to)` (epoch ms): dispatches and suggestion hits.
