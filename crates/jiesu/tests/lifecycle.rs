@@ -905,7 +905,76 @@ async fn the_api_describes_itself_and_answers_health_probes(t: &TestApp) {
     );
 }
 
+/// Many changes of a few orders at the same moment share group commits (on SQLite, one
+/// statement per table for all of them): each accepted change is kept exactly once, in the
+/// order's chain, and one that lost the race to another change of the same version is told so
+/// (or retried by the server) — never both kept, never lost.
+async fn changes_of_the_same_orders_at_once_are_each_kept_once(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let dispatcher = t.login("dispatcher").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let o = t.accept(&agent, json!({"category": "01.01.01"})).await;
+        ids.push(o["id"].as_i64().unwrap());
+    }
+    let mut calls = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        for n in 0..8 {
+            let c = if n % 2 == 0 { &agent } else { &dispatcher };
+            let url = t.url(&format!("/api/orders/{id}/note"));
+            calls.push(call(
+                c,
+                url,
+                json!({"text": format!("第{k}单的第{n}条办理记录")}),
+            ));
+        }
+    }
+    let dispatch = call(
+        &dispatcher,
+        t.url(&format!("/api/orders/{}/dispatch", ids[0])),
+        json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
+    );
+    let (answers, (ds, d)) = tokio::join!(futures::future::join_all(calls), dispatch);
+    assert_eq!(ds, StatusCode::OK, "{d}");
+    let mut kept = std::collections::BTreeMap::<String, usize>::new();
+    for (s, o) in &answers {
+        match *s {
+            StatusCode::OK => {}
+            StatusCode::CONFLICT => assert!(
+                o["error"]["message"].as_str().unwrap().contains("同时修改"),
+                "{o}"
+            ),
+            other => panic!("{other}: {o}"),
+        }
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert!(
+        ok >= ids.len(),
+        "at least one change per order goes through"
+    );
+    for id in &ids {
+        let (s, ev) = get(&agent, t.url(&format!("/api/orders/{id}/events"))).await;
+        assert_eq!(s, StatusCode::OK, "{ev}");
+        let items = ev["items"].as_array().unwrap();
+        for (i, e) in items.iter().enumerate() {
+            assert_eq!(e["seq"], i + 1, "events numbered without gaps: {ev}");
+            if let Some(text) = e["payload"]["text"].as_str() {
+                *kept.entry(text.to_string()).or_default() += 1;
+            }
+        }
+        let (_, o) = get(&agent, t.url(&format!("/api/orders/{id}"))).await;
+        assert_eq!(o["version"], items.len(), "{o}");
+    }
+    assert_eq!(kept.len(), ok, "every note answered OK is kept: {kept:?}");
+    assert!(kept.values().all(|n| *n == 1), "each once: {kept:?}");
+    let (_, o) = get(&agent, t.url(&format!("/api/orders/{}", ids[0]))).await;
+    assert_eq!(status(&o), "dispatched");
+    let report = t.app.store.verify(|_| {}).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
 on_both_backends! {
+    changes_of_the_same_orders_at_once_are_each_kept_once => super::changes_of_the_same_orders_at_once_are_each_kept_once,
     an_order_travels_from_acceptance_to_a_satisfied_close => super::an_order_travels_from_acceptance_to_a_satisfied_close,
     a_district_centre_dispatches_again_and_units_sub_dispatch_and_return => super::a_district_centre_dispatches_again_and_units_sub_dispatch_and_return,
     instant_answers_withdrawals_invalid_orders_and_merges => super::instant_answers_withdrawals_invalid_orders_and_merges,

@@ -1,9 +1,10 @@
 //! The dispatch catalogue's published versions: each a whole set of rules (JSON) with who
 //! published it, when and why; the newest is in force.
 
+use crate::orders::{AppendJob, Sql};
 use crate::{Result, Store, StoreError, col};
 use jiesu_core::{TenantId, UserId};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueVersion {
@@ -225,23 +226,35 @@ impl Store {
         tenant: TenantId,
         o: &SuggestionOutcome,
     ) -> Result<()> {
-        self.write
-            .execute_raw(self.stmt(
-                "INSERT INTO suggestion_outcomes (tenant_id, order_id, at, suggested_category, chosen_category, \
-                 suggested_unit, chosen_unit, suggested_type, chosen_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                vec![
-                    tenant.0.into(),
-                    o.order_id.into(),
-                    o.at.into(),
-                    o.suggested_category.clone().into(),
-                    o.chosen_category.clone().into(),
-                    o.suggested_unit.into(),
-                    o.chosen_unit.into(),
-                    o.suggested_type.clone().into(),
-                    o.chosen_type.clone().into(),
-                ],
-            ))
-            .await?;
+        let mut q = Sql::new(
+            "INSERT INTO suggestion_outcomes (tenant_id, order_id, at, suggested_category, chosen_category, \
+             suggested_unit, chosen_unit, suggested_type, chosen_type) VALUES (",
+        );
+        q.push_values([
+            tenant.0.into(),
+            o.order_id.into(),
+            o.at.into(),
+            o.suggested_category.clone().into(),
+            o.chosen_category.clone().into(),
+            o.suggested_unit.into(),
+            o.chosen_unit.into(),
+            o.suggested_type.clone().into(),
+            o.chosen_type.clone().into(),
+        ]);
+        q.push(")");
+        if self.backend == DbBackend::Sqlite {
+            // SQLite has one write connection: an insert of its own would be a transaction
+            // (and an fsync) per dispatch that the order writer waits for; in the writer's
+            // group commit the row costs a few values in its script.
+            return self
+                .writer
+                .append(AppendJob {
+                    changes: Vec::new(),
+                    plain: vec![q],
+                })
+                .await;
+        }
+        self.write.execute_raw(q.build(self.backend)).await?;
         Ok(())
     }
 

@@ -241,6 +241,7 @@ pub(crate) const SHARD: &str = "{shard}";
 const PG_SHARD: &str = "COALESCE(NULLIF(current_setting('jiesu.shard', true), '')::int, 0)";
 
 /// Dynamic SQL with `$n` placeholders, valid on both backends.
+#[derive(Debug, Clone)]
 pub(crate) struct Sql {
     text: String,
     values: Vec<Value>,
@@ -262,7 +263,7 @@ impl Sql {
     }
     /// Appends another statement after this one (`;`-separated), renumbering its parameters:
     /// SQLite runs such a script in one call to its database thread.
-    fn then(&mut self, other: Sql) {
+    pub(crate) fn then(&mut self, other: Sql) {
         self.text.push_str("; ");
         self.append(other);
     }
@@ -487,39 +488,50 @@ const EVENT_COLUMNS: usize = 15;
 /// Multi-row inserts of linked events (500 rows × 15 parameters stays well inside both
 /// backends' limits).
 fn events_sql(rows: Vec<(TenantId, OrderId, Linked<'_>)>) -> Vec<Sql> {
-    let mut out = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let mut q = Sql::new(
-            "INSERT INTO order_events (tenant_id, order_id, seq, at, kind, actor_id, actor_name, actor_role, unit_id, \
-             from_status, to_status, reason, payload, prev_hash, hash) VALUES ",
-        );
-        for (n, (tenant, id, l)) in rows.by_ref().take(500).enumerate() {
-            let e = l.event;
-            let values: [Value; EVENT_COLUMNS] = [
-                tenant.0.into(),
-                id.0.into(),
-                (e.seq as i32).into(),
-                to_ms(e.at).into(),
-                e.kind.name().into(),
-                e.actor.user_id.0.into(),
-                e.actor.username.clone().into(),
-                e.actor.role.as_str().into(),
-                e.actor.unit_id.0.into(),
-                e.from.map(|s| s.as_str()).into(),
-                e.to.as_str().into(),
-                e.kind.reason().map(str::to_string).into(),
-                l.payload.into(),
-                l.prev_hash.into(),
-                l.hash.into(),
-            ];
-            q.push(if n == 0 { "(" } else { ", (" });
-            q.push_values(values);
-            q.push(")");
-        }
-        out.push(q);
-    }
-    out
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|(t, id, l)| event_values(t, id, l))
+        .collect();
+    event_rows_sql(&rows)
+}
+
+/// One `order_events` row, in `event_rows_sql`'s column order.
+fn event_values(tenant: TenantId, id: OrderId, l: Linked<'_>) -> [Value; EVENT_COLUMNS] {
+    let e = l.event;
+    [
+        tenant.0.into(),
+        id.0.into(),
+        (e.seq as i32).into(),
+        to_ms(e.at).into(),
+        e.kind.name().into(),
+        e.actor.user_id.0.into(),
+        e.actor.username.clone().into(),
+        e.actor.role.as_str().into(),
+        e.actor.unit_id.0.into(),
+        e.from.map(|s| s.as_str()).into(),
+        e.to.as_str().into(),
+        e.kind.reason().map(str::to_string).into(),
+        l.payload.into(),
+        l.prev_hash.into(),
+        l.hash.into(),
+    ]
+}
+
+fn event_rows_sql(rows: &[[Value; EVENT_COLUMNS]]) -> Vec<Sql> {
+    rows.chunks(500)
+        .map(|chunk| {
+            let mut q = Sql::new(
+                "INSERT INTO order_events (tenant_id, order_id, seq, at, kind, actor_id, actor_name, actor_role, unit_id, \
+                 from_status, to_status, reason, payload, prev_hash, hash) VALUES ",
+            );
+            for (n, r) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                q.push_values(r.iter().cloned());
+                q.push(")");
+            }
+            q
+        })
+        .collect()
 }
 
 /// When the order's next reminder or overdue mark is due, for the scheduler's index.
@@ -863,21 +875,29 @@ fn unit_parts_sql<'a>(
 ) -> Vec<Sql> {
     let rows: Vec<[Value; 6]> = orders
         .into_iter()
-        .flat_map(|(t, id, o)| {
-            unit_parts(o)
-                .into_iter()
-                .map(move |(unit, (role, status))| {
-                    [
-                        t.0.into(),
-                        id.0.into(),
-                        unit.0.into(),
-                        role.as_str().into(),
-                        status.as_str().into(),
-                        to_ms(o.accepted_at).into(),
-                    ]
-                })
-        })
+        .flat_map(|(t, id, o)| unit_rows(t, id, o))
         .collect();
+    unit_rows_sql(&rows)
+}
+
+/// The `order_units` rows of an order.
+fn unit_rows(t: TenantId, id: OrderId, o: &Order) -> Vec<[Value; 6]> {
+    unit_parts(o)
+        .into_iter()
+        .map(move |(unit, (role, status))| {
+            [
+                t.0.into(),
+                id.0.into(),
+                unit.0.into(),
+                role.as_str().into(),
+                status.as_str().into(),
+                to_ms(o.accepted_at).into(),
+            ]
+        })
+        .collect()
+}
+
+fn unit_rows_sql(rows: &[[Value; 6]]) -> Vec<Sql> {
     rows.chunks(1000)
         .map(|chunk| {
             let mut q = Sql::new(
@@ -972,6 +992,25 @@ fn side_sql(orders: &[(TenantId, Order, Vec<Event>)], ids: &[OrderId]) -> Vec<Sq
     stmts
 }
 
+/// The order's columns that say what it is and how it stands, as both the insert and the
+/// update of its row set them: request type, category, region, status, urgency, emergency,
+/// confidential.
+fn kind_values(o: &Order) -> [Value; 7] {
+    [
+        o.request_type.as_str().into(),
+        o.category.as_ref().map(|c| c.as_str().to_string()).into(),
+        o.location
+            .region_code
+            .as_ref()
+            .map(|r| r.as_str().to_string())
+            .into(),
+        o.status.as_str().into(),
+        o.urgency.as_str().into(),
+        o.flags.emergency.into(),
+        o.flags.confidential.into(),
+    ]
+}
+
 /// Inserts of the order rows, many to a statement: with the `reserved` ids, or returning the
 /// ids the database gives with the (unique) numbers.
 fn order_rows_sql(
@@ -991,21 +1030,18 @@ fn order_rows_sql(
         ));
         for (n, (i, ((tenant, o, _), last))) in chunk.iter().enumerate() {
             let state = sealed_state(pii, o)?;
+            let [a, b, c, d, e, f, g] = kind_values(o);
             let values: [Value; ORDER_COLUMNS] = [
                 tenant.0.into(),
                 o.number.clone().into(),
                 o.channel.as_str().into(),
-                o.request_type.as_str().into(),
-                o.category.as_ref().map(|c| c.as_str().to_string()).into(),
-                o.location
-                    .region_code
-                    .as_ref()
-                    .map(|r| r.as_str().to_string())
-                    .into(),
-                o.status.as_str().into(),
-                o.urgency.as_str().into(),
-                o.flags.emergency.into(),
-                o.flags.confidential.into(),
+                a,
+                b,
+                c,
+                d,
+                e,
+                f,
+                g,
                 o.centre_id.0.into(),
                 o.lead_unit().map(|u| u.0).into(),
                 o.citizen
@@ -1046,100 +1082,299 @@ fn order_rows_sql(
     Ok(out)
 }
 
-async fn write_unit_parts(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
+/// An order change turned into rows by its caller (sealing, hashing and serialising stay off
+/// the writer's thread), ready for a group commit: on SQLite the rows of every change of a
+/// batch go into one statement per table (see `append_together`).
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedChange {
     tenant: TenantId,
     id: OrderId,
-    order: &Order,
-) -> Result<()> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        "DELETE FROM order_units WHERE tenant_id = $1 AND order_id = $2",
-        vec![tenant.0.into(), id.0.into()],
-    ))
-    .await?;
-    for q in unit_parts_sql([(tenant, id, order)]) {
-        txn.execute_raw(q.build(backend)).await?;
-    }
-    Ok(())
+    expected_version: u32,
+    version: u32,
+    /// The order row's new columns, `UPDATE_ORDER`'s `$3..$20` (`$17` the expected version).
+    row: Vec<Value>,
+    events: Vec<[Value; EVENT_COLUMNS]>,
+    /// Moves between the per-status counts.
+    counts: Vec<(Status, i64)>,
+    notices: Vec<Sql>,
+    tallies: TallyDeltas,
+    /// The order's `order_units` rows when its assignments changed.
+    units: Option<Vec<[Value; 6]>>,
 }
 
-async fn apply_change(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    pii: &Keyring,
-    c: &OrderChange,
-    units_changed: bool,
-) -> Result<()> {
+/// One caller's writes for the writer: order changes, and statements that go with them.
+#[derive(Debug, Default)]
+pub(crate) struct AppendJob {
+    pub changes: Vec<PreparedChange>,
+    /// Statements that touch no order's version (run after the changes).
+    pub plain: Vec<Sql>,
+}
+
+/// The columns an order change sets, in the parameter order of `UPDATE_ORDER` from `$3`.
+const CHANGED_COLUMNS: [&str; 18] = [
+    "request_type",
+    "category_code",
+    "region_code",
+    "status",
+    "urgency",
+    "emergency",
+    "confidential",
+    "lead_unit_id",
+    "updated_at",
+    "closed_at",
+    "due_at",
+    "version",
+    "last_hash",
+    "state",
+    "", // $17: the version expected
+    "next_alert_at",
+    "extension_pending",
+    "notice_pending",
+];
+
+fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result<PreparedChange> {
     let o = &c.order;
     let state = sealed_state(pii, o)?;
     let linked = link(pii, c.tenant, o, c.prev_hash.clone(), &c.events)?;
     let last_hash = last_hash(&linked, &c.prev_hash);
-    let r = txn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            "UPDATE orders SET request_type = $3, category_code = $4, region_code = $5, status = $6, urgency = $7, \
-             emergency = $8, confidential = $9, lead_unit_id = $10, updated_at = $11, closed_at = $12, due_at = $13, \
-             version = $14, last_hash = $15, state = $16, next_alert_at = $18, extension_pending = $19, \
-             notice_pending = $20 \
-             WHERE tenant_id = $1 AND id = $2 AND version = $17",
-            vec![
-                c.tenant.0.into(),
-                c.id.0.into(),
-                o.request_type.as_str().into(),
-                o.category.as_ref().map(|c| c.as_str().to_string()).into(),
-                o.location.region_code.as_ref().map(|r| r.as_str().to_string()).into(),
-                o.status.as_str().into(),
-                o.urgency.as_str().into(),
-                o.flags.emergency.into(),
-                o.flags.confidential.into(),
-                o.lead_unit().map(|u| u.0).into(),
-                to_ms(o.updated_at).into(),
-                o.closed_at.map(to_ms).into(),
-                o.current_due().map(to_ms).into(),
-                (o.version as i32).into(),
-                last_hash.into(),
-                state.into(),
-                (c.expected_version as i32).into(),
-                next_alert_ms(o).into(),
-                (!o.status.is_terminal()
-                    && o.extension.as_ref().is_some_and(|e| e.approved.is_none()))
-                .into(),
-                o.notice_pending().into(),
-            ],
-        ))
-        .await?;
-    if r.rows_affected() != 1 {
-        return Err(StoreError::Concurrent);
-    }
-    let mut stmts = events_sql(linked.into_iter().map(|l| (c.tenant, c.id, l)).collect());
+    let mut row: Vec<Value> = kind_values(o).into();
+    row.extend([
+        o.lead_unit().map(|u| u.0).into(),
+        to_ms(o.updated_at).into(),
+        o.closed_at.map(to_ms).into(),
+        o.current_due().map(to_ms).into(),
+        (o.version as i32).into(),
+        last_hash.into(),
+        state.into(),
+        (c.expected_version as i32).into(),
+        next_alert_ms(o).into(),
+        (!o.status.is_terminal() && o.extension.as_ref().is_some_and(|e| e.approved.is_none()))
+            .into(),
+        o.notice_pending().into(),
+    ]);
+    let mut counts = Vec::new();
     if let Some(before) = c.events.first().and_then(|e| e.from)
         && before != o.status
     {
-        stmts.push(count_sql(c.tenant, before, -1));
-        stmts.push(count_sql(c.tenant, o.status, 1));
+        counts.push((before, -1));
+        counts.push((o.status, 1));
     }
-    for e in &c.events {
-        if let Some(n) = Notice::of(o, e) {
-            stmts.push(notice_sql(c.tenant, c.id, &o.number, &n, e.at));
-        }
-    }
+    let notices = c
+        .events
+        .iter()
+        .filter_map(|e| Notice::of(o, e).map(|n| notice_sql(c.tenant, c.id, &o.number, &n, e.at)))
+        .collect();
     let mut tallies = TallyDeltas::new();
     tally_into(&mut tallies, c.tenant, Some(&c.before), &Tally::of(o));
-    stmts.extend(tally_sql(tallies));
-    stmts.extend(outbox_sql(&[(c.tenant, c.id)]));
-    stmts.extend(event_outbox_sql(&[(
-        c.tenant,
-        c.id,
-        c.expected_version + 1,
-        o.version,
-    )]));
-    execute_all(txn, backend, stmts).await?;
-    if units_changed {
-        write_unit_parts(txn, backend, c.tenant, c.id, o).await?;
+    Ok(PreparedChange {
+        tenant: c.tenant,
+        id: c.id,
+        expected_version: c.expected_version,
+        version: o.version,
+        row,
+        events: linked
+            .into_iter()
+            .map(|l| event_values(c.tenant, c.id, l))
+            .collect(),
+        counts,
+        notices,
+        tallies,
+        units: units_changed.then(|| unit_rows(c.tenant, c.id, o)),
+    })
+}
+
+/// `SET` assignments of `CHANGED_COLUMNS`, each from `value(n)` (`n` counting from 3).
+fn set_changed(value: impl Fn(usize) -> String) -> Vec<String> {
+    CHANGED_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !name.is_empty())
+        .map(|(i, name)| format!("{name} = {}", value(i + 3)))
+        .collect()
+}
+
+/// One order's update, only from the version the change was decided on.
+fn update_sql(c: &PreparedChange) -> Sql {
+    let set = set_changed(|i| format!("${i}"));
+    let mut values = vec![c.tenant.0.into(), c.id.0.into()];
+    values.extend(c.row.iter().cloned());
+    Sql {
+        text: format!(
+            "UPDATE orders SET {} WHERE tenant_id = $1 AND id = $2 AND version = $17",
+            set.join(", ")
+        ),
+        values,
     }
-    Ok(())
+}
+
+/// SQLite: the updates of many orders in one statement (`UPDATE … FROM (VALUES …)`), each
+/// only from its expected version.
+fn updates_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
+    let set = set_changed(|i| format!("v.column{i}"));
+    changes
+        .chunks(100)
+        .map(|chunk| {
+            let mut q = Sql::new(&format!(
+                "UPDATE orders SET {} FROM (VALUES ",
+                set.join(", ")
+            ));
+            for (n, c) in chunk.iter().enumerate() {
+                q.push(if n == 0 { "(" } else { ", (" });
+                let mut values = vec![c.tenant.0.into(), c.id.0.into()];
+                values.extend(c.row.iter().cloned());
+                q.push_values(values);
+                q.push(")");
+            }
+            q.push(
+                ") AS v WHERE orders.tenant_id = v.column1 AND orders.id = v.column2 \
+                 AND orders.version = v.column17",
+            );
+            q
+        })
+        .collect()
+}
+
+/// Everything of `changes` but the order rows: their events, count moves, notices, aggregate
+/// moves, outboxes and unit index rows, one statement per table (the rows of many changes
+/// together).
+fn change_rows_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
+    let events: Vec<[Value; EVENT_COLUMNS]> = changes
+        .iter()
+        .flat_map(|c| c.events.iter().cloned())
+        .collect();
+    let mut stmts = event_rows_sql(&events);
+    let mut counts: BTreeMap<(TenantId, &str), (Status, i64)> = BTreeMap::new();
+    let mut tallies = TallyDeltas::new();
+    for c in changes {
+        for (st, n) in &c.counts {
+            counts.entry((c.tenant, st.as_str())).or_insert((*st, 0)).1 += n;
+        }
+        for (k, d) in &c.tallies {
+            let row = tallies.entry(k.clone()).or_insert([0; 16]);
+            for (r, x) in row.iter_mut().zip(d) {
+                *r += x;
+            }
+        }
+        stmts.extend(c.notices.iter().cloned());
+    }
+    stmts.extend(
+        counts
+            .into_iter()
+            .filter(|(_, (_, n))| *n != 0)
+            .map(|((t, _), (st, n))| count_sql(t, st, n)),
+    );
+    stmts.extend(tally_sql(tallies));
+    let ids: Vec<(TenantId, OrderId)> = changes.iter().map(|c| (c.tenant, c.id)).collect();
+    stmts.extend(outbox_sql(&ids));
+    let versions: Vec<_> = changes
+        .iter()
+        .map(|c| (c.tenant, c.id, c.expected_version + 1, c.version))
+        .collect();
+    stmts.extend(event_outbox_sql(&versions));
+    let moved: Vec<&&PreparedChange> = changes.iter().filter(|c| c.units.is_some()).collect();
+    for tenant in moved.chunk_by(|a, b| a.tenant == b.tenant) {
+        let mut q = Sql::new("DELETE FROM order_units WHERE tenant_id = ");
+        let t = q.param(tenant[0].tenant.0);
+        q.push(&t);
+        q.push(" AND order_id IN (");
+        let list = q.in_list(&tenant.iter().map(|c| c.id.0).collect::<Vec<_>>());
+        q.push(&list);
+        q.push(")");
+        stmts.push(q);
+    }
+    let units: Vec<[Value; 6]> = moved
+        .iter()
+        .flat_map(|c| c.units.iter().flatten().cloned())
+        .collect();
+    stmts.extend(unit_rows_sql(&units));
+    stmts
+}
+
+/// Applies one caller's changes, each order's update first: fails with
+/// [`StoreError::Concurrent`] if an order moved on since it was read.
+pub(crate) async fn append_one(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    job: &AppendJob,
+) -> Result<()> {
+    for c in &job.changes {
+        let r = txn.execute_raw(update_sql(c).build(backend)).await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Concurrent);
+        }
+        execute_all(txn, backend, change_rows_sql(&[c])).await?;
+    }
+    execute_all(txn, backend, job.plain.clone()).await
+}
+
+/// SQLite: applies many callers' changes with two calls to the database thread, whatever their
+/// number: one reading the versions of every order they touch, one script of every statement
+/// of the callers whose versions still hold (in the order given, so of two callers that read
+/// the same version of an order, the first wins). One answer per caller: `Concurrent` for
+/// those whose orders moved on. The writer is SQLite's only writer and reads inside its own
+/// transaction, so the versions read are the ones the updates meet. An error means nothing
+/// can be said of any caller: the writer rolls the whole set back and tries them one by one.
+pub(crate) async fn append_together(
+    txn: &DatabaseTransaction,
+    jobs: &[Arc<AppendJob>],
+) -> Result<Vec<Result<()>>> {
+    let mut ids: Vec<(i64, i64)> = jobs
+        .iter()
+        .flat_map(|j| j.changes.iter().map(|c| (c.tenant.0, c.id.0)))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut current: std::collections::HashMap<(i64, i64), u32> = Default::default();
+    for tenant in ids.chunk_by(|a, b| a.0 == b.0) {
+        for chunk in tenant.chunks(500) {
+            let mut q = Sql::new("SELECT id, version FROM orders WHERE tenant_id = ");
+            let t = q.param(chunk[0].0);
+            q.push(&t);
+            q.push(" AND id IN (");
+            let list = q.in_list(&chunk.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+            q.push(&list);
+            q.push(")");
+            for r in txn.query_all_raw(q.build(DbBackend::Sqlite)).await? {
+                let id: i64 = col(&r, "id")?;
+                let version: i32 = col(&r, "version")?;
+                current.insert((chunk[0].0, id), version as u32);
+            }
+        }
+    }
+    let mut accepted: Vec<&PreparedChange> = Vec::new();
+    let mut plain: Vec<Sql> = Vec::new();
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let holds = job
+            .changes
+            .iter()
+            .all(|c| current.get(&(c.tenant.0, c.id.0)) == Some(&c.expected_version));
+        if !holds {
+            answers.push(Err(StoreError::Concurrent));
+            continue;
+        }
+        for c in &job.changes {
+            current.insert((c.tenant.0, c.id.0), c.version);
+        }
+        accepted.extend(job.changes.iter());
+        plain.extend(job.plain.iter().cloned());
+        answers.push(Ok(()));
+    }
+    // Two accepted changes of one order (the second read after the first) cannot share an
+    // update statement: each round takes at most one change per order.
+    let mut stmts = Vec::new();
+    while !accepted.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        let (round, later): (Vec<&PreparedChange>, Vec<&PreparedChange>) = accepted
+            .into_iter()
+            .partition(|c| seen.insert((c.tenant, c.id)));
+        stmts.extend(updates_sql(&round));
+        stmts.extend(change_rows_sql(&round));
+        accepted = later;
+    }
+    stmts.extend(plain);
+    execute_all(txn, DbBackend::Sqlite, stmts).await?;
+    Ok(answers)
 }
 
 impl Store {
@@ -1165,17 +1400,15 @@ impl Store {
     /// Appends events to one or more orders atomically (a merge touches two).
     /// Fails with [`StoreError::Concurrent`] if any order moved on since it was read.
     pub async fn append(&self, changes: Vec<(OrderChange, bool)>) -> Result<()> {
-        let backend = self.backend;
         let pii = self.pii.ring();
+        let prepared = changes
+            .iter()
+            .map(|(c, units_changed)| prepare_change(&pii, c, *units_changed))
+            .collect::<Result<Vec<_>>>()?;
         self.writer
-            .submit(move |txn| {
-                let pii = pii.clone();
-                Box::pin(async move {
-                    for (c, units_changed) in &changes {
-                        apply_change(txn, backend, &pii, c, *units_changed).await?;
-                    }
-                    Ok(())
-                })
+            .append(AppendJob {
+                changes: prepared,
+                plain: Vec::new(),
             })
             .await
     }
@@ -1972,6 +2205,7 @@ fn list_where(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use sea_orm::TransactionTrait;
 
     /// SQLite's plan for `sql`, one line per step.
     pub(crate) async fn sqlite_plan(store: &Store, sql: Statement) -> Vec<String> {
@@ -1996,6 +2230,137 @@ pub(crate) mod tests {
             .await
             .unwrap();
         (dir, store)
+    }
+
+    /// Two bare order rows (ids 1 and 2, version 1) of tenant 1.
+    async fn two_orders(store: &Store) {
+        store
+            .write_all(vec![
+                store.stmt(
+                    "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
+                    vec![],
+                ),
+                store.stmt(
+                    "INSERT INTO orders (tenant_id, id, number, channel, request_type, status, urgency, \
+                     emergency, confidential, centre_id, title, accepted_at, updated_at, version, last_hash, state) \
+                     VALUES (1, 1, 'n1', 'phone', 'complaint', 'pending_review', 'normal', FALSE, FALSE, 1, 't', 0, 0, 1, '', '{}'), \
+                     (1, 2, 'n2', 'phone', 'complaint', 'pending_review', 'normal', FALSE, FALSE, 1, 't', 0, 0, 1, '', '{}')",
+                    vec![],
+                ),
+            ])
+            .await
+            .unwrap();
+    }
+
+    /// A change of order `id` from `from` to `from + 1` that marks the row's hash with
+    /// `mark`, with `notices` (any statements) after it.
+    fn change(id: i64, from: u32, mark: &str, notices: Vec<Sql>) -> AppendJob {
+        let null_i = || Value::BigInt(None);
+        let row: Vec<Value> = vec![
+            "complaint".into(),
+            Value::String(None),
+            Value::String(None),
+            "pending_review".into(),
+            "normal".into(),
+            false.into(),
+            false.into(),
+            null_i(),
+            0i64.into(),
+            null_i(),
+            null_i(),
+            (from as i32 + 1).into(),
+            mark.into(),
+            "{}".into(),
+            (from as i32).into(),
+            null_i(),
+            false.into(),
+            false.into(),
+        ];
+        assert_eq!(row.len(), CHANGED_COLUMNS.len());
+        AppendJob {
+            changes: vec![PreparedChange {
+                tenant: TenantId(1),
+                id: OrderId(id),
+                expected_version: from,
+                version: from + 1,
+                row,
+                events: Vec::new(),
+                counts: Vec::new(),
+                notices,
+                tallies: TallyDeltas::new(),
+                units: None,
+            }],
+            plain: Vec::new(),
+        }
+    }
+
+    async fn row(store: &Store, id: i64) -> (i32, String) {
+        let r = store
+            .read
+            .query_one_raw(store.stmt(
+                "SELECT version, last_hash FROM orders WHERE tenant_id = 1 AND id = $1",
+                vec![id.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        (col(&r, "version").unwrap(), col(&r, "last_hash").unwrap())
+    }
+
+    #[tokio::test]
+    async fn changes_applied_together_let_the_first_of_two_on_one_version_win() {
+        let (_dir, store) = sqlite_store().await;
+        two_orders(&store).await;
+        let jobs = vec![
+            Arc::new(change(1, 1, "a", vec![])),
+            Arc::new(change(1, 1, "b", vec![])),
+            Arc::new(change(2, 1, "c", vec![])),
+            // Read after the first: it holds.
+            Arc::new(change(1, 2, "d", vec![])),
+        ];
+        let txn = store.write.begin().await.unwrap();
+        let answers = append_together(&txn, &jobs).await.unwrap();
+        txn.commit().await.unwrap();
+        let outcome: Vec<&str> = answers
+            .iter()
+            .map(|a| match a {
+                Ok(()) => "ok",
+                Err(StoreError::Concurrent) => "concurrent",
+                Err(_) => "error",
+            })
+            .collect();
+        assert_eq!(outcome, ["ok", "concurrent", "ok", "ok"]);
+        assert_eq!(row(&store, 1).await, (3, "d".into()));
+        assert_eq!(row(&store, 2).await, (2, "c".into()));
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_statements_fail_fails_alone_in_its_group_commit() {
+        let (_dir, store) = sqlite_store().await;
+        two_orders(&store).await;
+        let bad = change(
+            1,
+            1,
+            "bad",
+            vec![Sql::new("INSERT INTO no_such_table VALUES (1)")],
+        );
+        let stale = change(2, 7, "stale", vec![]);
+        let good = change(2, 1, "good", vec![]);
+        // Sent together, so that the writer most likely takes them as one batch.
+        let (b, s, g) = tokio::join!(
+            store.writer.append(bad),
+            store.writer.append(stale),
+            store.writer.append(good)
+        );
+        assert!(matches!(b, Err(StoreError::Db(_))), "{b:?}");
+        assert!(matches!(s, Err(StoreError::Concurrent)), "{s:?}");
+        assert!(g.is_ok(), "{g:?}");
+        assert_eq!(
+            row(&store, 1).await,
+            (1, "".into()),
+            "nothing of the bad change"
+        );
+        assert_eq!(row(&store, 2).await, (2, "good".into()));
     }
 
     #[tokio::test]

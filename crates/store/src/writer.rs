@@ -1,9 +1,12 @@
 //! Group commit: one task takes every pending write job, runs each in its own savepoint inside
 //! one transaction, commits once, then answers every caller. A job that fails is rolled back to
 //! its savepoint without disturbing the others; if the commit fails, every caller hears so.
-//! No caller is answered before its data is durable.
+//! No caller is answered before its data is durable. New orders, and on SQLite changes of
+//! existing orders, are written in bulk: one statement per table for all of a batch's.
 
-use crate::orders::{NewOrderWrite, StoredOrder, insert_new};
+use crate::orders::{
+    AppendJob, NewOrderWrite, StoredOrder, append_one, append_together, insert_new,
+};
 use crate::{Result, StoreError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
@@ -24,6 +27,12 @@ enum Job {
     /// Any write, run in its own savepoint.
     Run {
         run: JobFn,
+        reply: oneshot::Sender<Result<Output>>,
+    },
+    /// Changes of existing orders: on SQLite all of a batch's are applied together (see
+    /// `append_together`), elsewhere each in its own savepoint.
+    Append {
+        changes: Arc<AppendJob>,
         reply: oneshot::Sender<Result<Output>>,
     },
     /// A new order: all of a batch's new orders are stored together with multi-row statements.
@@ -174,6 +183,18 @@ impl Handle {
             .map_err(|_| StoreError::Corrupt("writer returned a value of the wrong type".into()))
     }
 
+    /// Applies order changes in the next group commit; [`StoreError::Concurrent`] if an order
+    /// moved on since it was read.
+    pub(crate) async fn append(&self, changes: AppendJob) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Append {
+            changes: Arc::new(changes),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?.map(|_| ())
+    }
+
     /// Stores a new order in the next group commit.
     pub(crate) async fn create(&self, item: NewOrderWrite) -> Result<StoredOrder> {
         let (reply, rx) = oneshot::channel();
@@ -264,13 +285,15 @@ async fn commit_batch(
 ) {
     let mut creates = Vec::new();
     let mut runs = Vec::new();
+    let mut appends = Vec::new();
     for job in batch.drain(..) {
         match job {
             Job::Create { item, reply } => creates.push((*item, reply)),
             Job::Run { run, reply } => runs.push((run, reply)),
+            Job::Append { changes, reply } => appends.push((changes, reply)),
         }
     }
-    let n = (creates.len() + runs.len()) as u64;
+    let n = (creates.len() + runs.len() + appends.len()) as u64;
     let pg = backend != DbBackend::Sqlite;
     // On PostgreSQL a transaction first takes its aggregate shard.
     let begin = || async {
@@ -287,18 +310,20 @@ async fn commit_batch(
     };
     let fail_all = |e: &DbErr,
                     creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
-                    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>| {
+                    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
+                    appends: Vec<Appending>| {
         for (_, reply) in creates {
             let _ = reply.send(Err(StoreError::Db(e.clone())));
         }
-        for (_, reply) in runs {
+        let replies = runs.into_iter().map(|(_, r)| r);
+        for reply in replies.chain(appends.into_iter().map(|(_, r)| r)) {
             let _ = reply.send(Err(StoreError::Db(e.clone())));
         }
     };
     let mut txn = match begin().await {
         Ok(t) => t,
         Err(e) => {
-            fail_all(&e, creates, runs);
+            fail_all(&e, creates, runs, appends);
             return replace_connection(db, backend).await;
         }
     };
@@ -313,19 +338,19 @@ async fn commit_batch(
             Ok(stored) => answer_stored(creates, stored, &mut answers),
             Err(e) => {
                 if let Some(e) = unavailable_db(&e) {
-                    fail_all(&e, creates, runs);
+                    fail_all(&e, creates, runs, appends);
                     return abandon(db, backend, txn, &e, Vec::new()).await;
                 }
                 // One bad order (say a duplicate source id) must not fail the others: start
                 // again and store them one at a time, each in a savepoint, to find it.
                 if let Err(e) = txn.rollback().await {
-                    fail_all(&e, creates, runs);
+                    fail_all(&e, creates, runs, appends);
                     return replace_connection(db, backend).await;
                 }
                 txn = match begin().await {
                     Ok(t) => t,
                     Err(e) => {
-                        fail_all(&e, creates, runs);
+                        fail_all(&e, creates, runs, appends);
                         return replace_connection(db, backend).await;
                     }
                 };
@@ -333,12 +358,14 @@ async fn commit_batch(
             }
         }
         run_jobs(&txn, runs, &mut answers, &mut broken).await;
+        run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
     } else {
         run_jobs(&txn, runs, &mut answers, &mut broken).await;
+        run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
         // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
         // for every node is held only for the rest of their own statements and the commit.
         if !creates.is_empty() {
-            match create_in_savepoint(&txn, backend, &items, &mut broken).await {
+            match create_in_savepoint(&txn, backend, items, &mut broken).await {
                 Ok(stored) => answer_stored(creates, stored, &mut answers),
                 Err(_) => {
                     creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await
@@ -416,9 +443,36 @@ async fn replace_connection(db: &DatabaseConnection, backend: DbBackend) {
     }
 }
 
+/// Runs `f` in a savepoint of `txn`: released if `f` succeeds, rolled back if it fails.
+/// A savepoint that could not be taken, released or rolled back leaves the transaction in a
+/// state nobody knows: `broken` is set and the batch is abandoned.
+async fn in_savepoint<T>(
+    txn: &DatabaseTransaction,
+    broken: &mut Option<DbErr>,
+    f: impl for<'a> FnOnce(
+        &'a DatabaseTransaction,
+    ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+) -> Result<T> {
+    let sp = txn.begin().await.inspect_err(|e| {
+        broken.get_or_insert(e.clone());
+    })?;
+    match f(&sp).await {
+        Ok(v) => {
+            sp.commit().await.inspect_err(|e| {
+                broken.get_or_insert(e.clone());
+            })?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(re) = sp.rollback().await {
+                broken.get_or_insert(re);
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Runs each job in a savepoint of its own.
-/// A savepoint that could not be released or rolled back leaves the transaction in a state
-/// nobody knows: `broken` is set and the batch is abandoned.
 async fn run_jobs(
     txn: &DatabaseTransaction,
     runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
@@ -426,25 +480,69 @@ async fn run_jobs(
     broken: &mut Option<DbErr>,
 ) {
     for (run, reply) in runs {
-        let r = match txn.begin().await {
-            Ok(sp) => match run(&sp).await {
-                Ok(v) => sp.commit().await.map(|_| v).map_err(|e| {
-                    broken.get_or_insert(e.clone());
-                    StoreError::Db(e)
-                }),
-                Err(e) => {
-                    if let Err(re) = sp.rollback().await {
-                        broken.get_or_insert(re);
-                    }
-                    Err(e)
-                }
-            },
-            Err(e) => {
-                broken.get_or_insert(e.clone());
-                Err(StoreError::Db(e))
-            }
-        };
+        let r = in_savepoint(txn, broken, run).await;
         answers.push(Answer::Run(reply, r));
+    }
+}
+
+type Appending = (Arc<AppendJob>, oneshot::Sender<Result<Output>>);
+
+/// Applies the batch's order changes. SQLite: all together in one savepoint; if that fails
+/// for one caller's statements, again one caller a savepoint, to fail that caller alone.
+/// PostgreSQL: each caller in a savepoint of its own.
+async fn run_appends(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    appends: Vec<Appending>,
+    answers: &mut Vec<Answer>,
+    broken: &mut Option<DbErr>,
+) {
+    let done = |r: Result<()>| r.map(|()| Box::new(()) as Output);
+    if backend == DbBackend::Sqlite && appends.len() > 1 {
+        let jobs: Vec<_> = appends.iter().map(|(c, _)| c.clone()).collect();
+        match in_savepoint(txn, broken, move |sp| {
+            Box::pin(async move { append_together(sp, &jobs).await })
+        })
+        .await
+        {
+            Ok(results) => {
+                for ((_, reply), r) in appends.into_iter().zip(results) {
+                    answers.push(Answer::Run(reply, done(r)));
+                }
+                return;
+            }
+            Err(e) if broken.is_some() || e.unavailable().is_some() => {
+                // The batch is abandoned: every caller hears this error.
+                for (_, reply) in appends {
+                    answers.push(Answer::Run(reply, Err(StoreError::Db(db_err(&e)))));
+                }
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "order changes retried one caller at a time"),
+        }
+    }
+    for (changes, reply) in appends {
+        let r = if backend == DbBackend::Sqlite {
+            in_savepoint(txn, broken, move |sp| {
+                Box::pin(async move { append_together(sp, &[changes]).await })
+            })
+            .await
+            .and_then(|mut v| v.pop().unwrap_or(Ok(())))
+        } else {
+            in_savepoint(txn, broken, move |sp| {
+                Box::pin(async move { append_one(sp, backend, &changes).await })
+            })
+            .await
+        };
+        answers.push(Answer::Run(reply, done(r)));
+    }
+}
+
+/// The database error behind `e`, or one that says what `e` says.
+fn db_err(e: &StoreError) -> DbErr {
+    match e {
+        StoreError::Db(d) => d.clone(),
+        other => DbErr::Custom(other.to_string()),
     }
 }
 
@@ -468,7 +566,7 @@ async fn creates_one_by_one(
     broken: &mut Option<DbErr>,
 ) {
     for (item, reply) in creates {
-        let r = create_in_savepoint(txn, backend, std::slice::from_ref(&item), broken)
+        let r = create_in_savepoint(txn, backend, vec![item], broken)
             .await
             .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
         answers.push(Answer::Create(reply, Box::new(r)));
@@ -492,24 +590,11 @@ async fn take_shard(txn: &DatabaseTransaction) -> std::result::Result<(), DbErr>
 async fn create_in_savepoint(
     txn: &DatabaseTransaction,
     backend: DbBackend,
-    items: &[NewOrderWrite],
+    items: Vec<NewOrderWrite>,
     broken: &mut Option<DbErr>,
 ) -> Result<Vec<StoredOrder>> {
-    let sp = txn.begin().await.inspect_err(|e| {
-        broken.get_or_insert(e.clone());
-    })?;
-    match insert_new(&sp, backend, items).await {
-        Ok(v) => {
-            sp.commit().await.inspect_err(|e| {
-                broken.get_or_insert(e.clone());
-            })?;
-            Ok(v)
-        }
-        Err(e) => {
-            if let Err(re) = sp.rollback().await {
-                broken.get_or_insert(re);
-            }
-            Err(e)
-        }
-    }
+    in_savepoint(txn, broken, move |sp| {
+        Box::pin(async move { insert_new(sp, backend, &items).await })
+    })
+    .await
 }

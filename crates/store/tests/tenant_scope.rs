@@ -38,6 +38,10 @@ const SPANS_TENANTS: &[(&str, &str)] = &[
         "the message pass and its queue depth read every tenant's rows",
     ),
     (
+        "UPDATE orders SET {} FROM (VALUES ",
+        "SQLite only (one writer's batch): the WHERE that follows matches orders.tenant_id to each row's tenant",
+    ),
+    (
         "UPDATE outbound_messages SET status = 'sent'",
         "the WHERE that follows names the tenant",
     ),
