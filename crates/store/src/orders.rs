@@ -263,7 +263,7 @@ impl Sql {
     }
     /// Appends another statement after this one (`;`-separated), renumbering its parameters:
     /// SQLite runs such a script in one call to its database thread.
-    pub(crate) fn then(&mut self, other: Sql) {
+    fn then(&mut self, other: Sql) {
         self.text.push_str("; ");
         self.append(other);
     }
@@ -627,12 +627,15 @@ pub(crate) fn tally_into(
     after: &Tally,
 ) {
     for (dim, day, key, d) in after.deltas(before) {
-        let row = acc
-            .entry((tenant, dim, day, key.to_string()))
-            .or_insert([0; 16]);
-        for (r, x) in row.iter_mut().zip(d) {
-            *r += x;
-        }
+        add_deltas(acc, (tenant, dim, day, key.to_string()), &d);
+    }
+}
+
+/// Adds `d` to the row `key` of `acc`.
+fn add_deltas(acc: &mut TallyDeltas, key: (TenantId, Dim, i64, String), d: &[i64; 16]) {
+    let row = acc.entry(key).or_insert([0; 16]);
+    for (r, x) in row.iter_mut().zip(d) {
+        *r += x;
     }
 }
 
@@ -1085,13 +1088,14 @@ fn order_rows_sql(
 /// An order change turned into rows by its caller (sealing, hashing and serialising stay off
 /// the writer's thread), ready for a group commit: on SQLite the rows of every change of a
 /// batch go into one statement per table (see `append_together`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PreparedChange {
     tenant: TenantId,
     id: OrderId,
     expected_version: u32,
     version: u32,
-    /// The order row's new columns, `UPDATE_ORDER`'s `$3..$20` (`$17` the expected version).
+    /// The order row's new columns, `CHANGED_COLUMNS` in order (`update_sql`'s `$3..$20`, `$17`
+    /// the expected version).
     row: Vec<Value>,
     events: Vec<[Value; EVENT_COLUMNS]>,
     /// Moves between the per-status counts.
@@ -1103,14 +1107,14 @@ pub(crate) struct PreparedChange {
 }
 
 /// One caller's writes for the writer: order changes, and statements that go with them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct AppendJob {
     pub changes: Vec<PreparedChange>,
     /// Statements that touch no order's version (run after the changes).
     pub plain: Vec<Sql>,
 }
 
-/// The columns an order change sets, in the parameter order of `UPDATE_ORDER` from `$3`.
+/// The columns an order change sets, in the parameter order of `update_sql` from `$3`.
 const CHANGED_COLUMNS: [&str; 18] = [
     "request_type",
     "category_code",
@@ -1250,10 +1254,7 @@ fn change_rows_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
             counts.entry((c.tenant, st.as_str())).or_insert((*st, 0)).1 += n;
         }
         for (k, d) in &c.tallies {
-            let row = tallies.entry(k.clone()).or_insert([0; 16]);
-            for (r, x) in row.iter_mut().zip(d) {
-                *r += x;
-            }
+            add_deltas(&mut tallies, k.clone(), d);
         }
         stmts.extend(c.notices.iter().cloned());
     }
