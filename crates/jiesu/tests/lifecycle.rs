@@ -935,7 +935,23 @@ async fn changes_of_the_same_orders_at_once_are_each_kept_once(t: &TestApp) {
         json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
     );
     let (answers, (ds, d)) = tokio::join!(futures::future::join_all(calls), dispatch);
-    assert_eq!(ds, StatusCode::OK, "{d}");
+    if ds == StatusCode::CONFLICT {
+        // Eight notes on the same order may win every one of the server's retries: the
+        // dispatcher is told so, and the dispatch goes through when tried again.
+        assert!(
+            d["error"]["message"].as_str().unwrap().contains("同时修改"),
+            "{d}"
+        );
+        let (ds, d) = call(
+            &dispatcher,
+            t.url(&format!("/api/orders/{}/dispatch", ids[0])),
+            json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
+        )
+        .await;
+        assert_eq!(ds, StatusCode::OK, "{d}");
+    } else {
+        assert_eq!(ds, StatusCode::OK, "{d}");
+    }
     let mut kept = std::collections::BTreeMap::<String, usize>::new();
     for (s, o) in &answers {
         match *s {

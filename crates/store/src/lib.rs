@@ -82,15 +82,7 @@ impl StoreError {
     /// code: the disk is full, another process holds the database, or it is read-only. The
     /// request changed nothing (its transaction rolled back) and can be repeated later.
     pub fn unavailable(&self) -> Option<Unavailable> {
-        let e: &sqlx::Error = match self {
-            StoreError::Sqlx(e) => e,
-            StoreError::Db(
-                DbErr::Conn(RuntimeErr::SqlxError(e))
-                | DbErr::Exec(RuntimeErr::SqlxError(e))
-                | DbErr::Query(RuntimeErr::SqlxError(e)),
-            ) => e,
-            _ => return None,
-        };
+        let e = self.sqlx()?;
         match e {
             sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
                 Some(Unavailable::Full)
@@ -101,6 +93,28 @@ impl StoreError {
                 let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
                 Unavailable::of_code(&db.code()?, sqlite)
             }
+        }
+    }
+
+    /// PostgreSQL chose this statement's transaction to end a deadlock (SQLSTATE 40P01): two
+    /// transactions locked the same rows in opposite orders. Nothing of it is kept once its
+    /// savepoint is rolled back; tried again on fresh state, it goes through.
+    pub(crate) fn deadlocked(&self) -> bool {
+        self.sqlx()
+            .and_then(|e| e.as_database_error())
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == "40P01")
+    }
+
+    fn sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            StoreError::Sqlx(e) => Some(e),
+            StoreError::Db(
+                DbErr::Conn(RuntimeErr::SqlxError(e))
+                | DbErr::Exec(RuntimeErr::SqlxError(e))
+                | DbErr::Query(RuntimeErr::SqlxError(e)),
+            ) => Some(e),
+            _ => None,
         }
     }
 }

@@ -488,8 +488,8 @@ async fn run_jobs(
 type Appending = (Arc<AppendJob>, oneshot::Sender<Result<Output>>);
 
 /// Applies the batch's order changes. SQLite: all together in one savepoint; if that fails
-/// for one caller's statements, again one caller a savepoint, to fail that caller alone.
-/// PostgreSQL: each caller in a savepoint of its own.
+/// for one caller's statements, one caller a savepoint, to fail that caller alone — as
+/// PostgreSQL always does.
 async fn run_appends(
     txn: &DatabaseTransaction,
     backend: DbBackend,
@@ -522,18 +522,20 @@ async fn run_appends(
         }
     }
     for (changes, reply) in appends {
-        let r = if backend == DbBackend::Sqlite {
-            in_savepoint(txn, broken, move |sp| {
-                Box::pin(async move { append_together(sp, &[changes]).await })
-            })
-            .await
-            .and_then(|mut v| v.pop().unwrap_or(Ok(())))
-        } else {
-            in_savepoint(txn, broken, move |sp| {
-                Box::pin(async move { append_one(sp, backend, &changes).await })
-            })
-            .await
-        };
+        let r = in_savepoint(txn, broken, move |sp| {
+            Box::pin(async move { append_one(sp, backend, &changes).await })
+        })
+        .await
+        // PostgreSQL: several writers' batches may lock the same orders in opposite orders;
+        // the change chosen to end the deadlock is rolled back to its savepoint and told, like
+        // any change that lost a race, to decide again on fresh state.
+        .map_err(|e| {
+            if e.deadlocked() {
+                StoreError::Concurrent
+            } else {
+                e
+            }
+        });
         answers.push(Answer::Run(reply, done(r)));
     }
 }
