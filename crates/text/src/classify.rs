@@ -646,12 +646,21 @@ impl Classifier {
     /// One online correction: `label` was the right class for `text`. A label the model has
     /// not seen waits for the next training.
     pub fn learn(&mut self, text: Text<'_>, label: &str) -> bool {
+        if !self.labels.iter().any(|l| l == label) {
+            return false;
+        }
+        let words = Words::of(&self.analyzer, text);
+        self.learn_words(text, &words, label)
+    }
+
+    /// [`Self::learn`] with the text's words already segmented (by the same analyzer), so that
+    /// a caller that predicted and learns on one text segments it once.
+    pub fn learn_words(&mut self, text: Text<'_>, words: &Words, label: &str) -> bool {
         let Some(y) = self.labels.iter().position(|l| l == label) else {
             return false;
         };
         let k = self.labels.len();
-        let words = Words::of(&self.analyzer, text);
-        let (x, _) = self.features(&words, &text);
+        let (x, _) = self.features(words, &text);
         let mut p = vec![0f32; k];
         self.logits(&x, &mut p);
         self.softmax(&mut p, 1.0);

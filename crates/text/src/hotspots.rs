@@ -565,25 +565,67 @@ fn cores_match(a: &str, b: &str) -> bool {
     short == long || (short.chars().count() >= 3 && long.contains(short))
 }
 
+/// A request's words as two requests are compared: the 64-bit hashes of its distinct words,
+/// ascending. A tenth of the memory of the words themselves (repeat detection keeps tens of
+/// thousands of them), and compared by one merge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordSet(Box<[u64]>);
+
+impl WordSet {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Words in both sets.
+    fn common(&self, other: &WordSet) -> usize {
+        let (mut i, mut j, mut n) = (0, 0, 0);
+        let (x, y) = (&self.0, &other.0);
+        while i < x.len() && j < y.len() {
+            match x[i].cmp(&y[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    n += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
 /// The words two requests are compared by: those of two or more characters in the title and
 /// the opening of the content.
-pub fn words_of(analyzer: &Analyzer, title: &str, content: &str) -> HashSet<String> {
+pub fn words_of(analyzer: &Analyzer, title: &str, content: &str) -> WordSet {
+    use std::hash::{DefaultHasher, Hash, Hasher};
     let opening: String = content.chars().take(CONTENT_CHARS).collect();
-    analyzer
+    let mut hashes: Vec<u64> = analyzer
         .words(&format!("{title} {opening}"))
         .into_iter()
         .filter(|w| w.chars().count() >= 2)
-        .collect()
+        .map(|w| {
+            // Fixed keys: the same word hashes alike in every set.
+            let mut h = DefaultHasher::new();
+            w.hash(&mut h);
+            h.finish()
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    WordSet(hashes.into_boxed_slice())
 }
 
 /// The share of words two word sets have in common, as the cosine of the sets (0–1).
-pub fn cosine(x: &HashSet<String>, y: &HashSet<String>) -> f32 {
+pub fn cosine(x: &WordSet, y: &WordSet) -> f32 {
     if x.is_empty() || y.is_empty() {
         return 0.0;
     }
-    let (small, large) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    let common = small.iter().filter(|w| large.contains(*w)).count() as f32;
-    common / ((x.len() * y.len()) as f32).sqrt()
+    x.common(y) as f32 / ((x.len() * y.len()) as f32).sqrt()
 }
 
 /// One request in the window.
@@ -1122,6 +1164,21 @@ impl Hotspots {
         n
     }
 
+    /// Takes the oldest requests out until at most `max` are left (a bound on memory where
+    /// the window in days holds more requests than a server should keep). Returns how many.
+    pub fn keep_newest(&mut self, max: usize) -> usize {
+        let mut n = 0;
+        while self.docs.len() > max {
+            let Some((_, id)) = self.arrival.pop_front() else {
+                break;
+            };
+            if self.remove(id) {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Takes one request out of the window.
     pub fn remove(&mut self, id: i64) -> bool {
         let Some(doc) = self.docs.remove(&id) else {
@@ -1406,6 +1463,41 @@ mod tests {
         assert!(similarity(&a, noise, ("烧烤油烟扰民", "楼下烧烤摊油烟很大，影响休息")) > 0.5);
         assert!(similarity(&a, noise, ("路灯不亮", "幸福路路灯坏了")) < 0.1);
         assert_eq!(similarity(&a, noise, ("", "")), 0.0);
+    }
+
+    #[test]
+    fn word_sets_hold_each_word_once_and_compare_by_their_words() {
+        let a = Analyzer::default();
+        let once = words_of(&a, "路灯不亮", "幸福路路灯坏了");
+        let twice = words_of(&a, "路灯不亮 路灯不亮", "幸福路路灯坏了 幸福路路灯坏了");
+        assert!(!once.is_empty());
+        assert_eq!(once, twice);
+        assert!((cosine(&once, &twice) - 1.0).abs() < 1e-6);
+        let other = words_of(&a, "噪音扰民", "楼下烧烤摊每晚噪音");
+        assert_eq!(once.common(&other), 0);
+        let some = words_of(&a, "路灯不亮", "楼下烧烤摊每晚噪音");
+        let shared = once.common(&some);
+        assert!(
+            shared >= 1 && shared < once.len(),
+            "{shared} of {}",
+            once.len()
+        );
+    }
+
+    #[test]
+    fn the_window_keeps_the_newest_requests_when_bounded_by_count() {
+        let mut h = Hotspots::new(Analyzer::default(), Settings::default());
+        h.add(&[
+            req(1, "丽发新城小区搅拌站噪音扰民", "搅拌站噪音"),
+            req(2, "丽发新城小区搅拌站噪音太大", "搅拌站噪音扰民"),
+            req(3, "星沙茂中城何时能复工", "茂中城停工"),
+        ]);
+        assert_eq!(h.keep_newest(5), 0);
+        assert_eq!(h.keep_newest(2), 1);
+        assert_eq!(h.len(), 2);
+        assert!(!h.contains(1) && h.contains(2) && h.contains(3));
+        assert_eq!(h.keep_newest(0), 2);
+        assert!(h.is_empty());
     }
 
     #[test]

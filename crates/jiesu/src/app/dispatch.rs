@@ -576,24 +576,36 @@ impl App {
         tenant: TenantId,
         text: &RequestText,
     ) -> AppResult<Suggestion> {
+        let words = self.words_of(text).await?;
+        self.suggestion_of_words(tenant, text, &words).await
+    }
+
+    /// The request's words as the dispatch models read them.
+    async fn words_of(&self, text: &RequestText) -> AppResult<Words> {
+        let (analyzer, _) = self.analyzer().await?;
+        Ok(Words::of(&analyzer, request_words_text(text)))
+    }
+
+    /// [`Self::suggestion`] for a request already segmented by [`Self::words_of`].
+    async fn suggestion_of_words(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        text: &RequestText,
+        words: &Words,
+    ) -> AppResult<Suggestion> {
         let aids = self.aids(tenant).await?;
         let models = self.models(tenant).await?;
         let refs = self.ref_data(tenant).await?;
         let org = self.org(tenant).await?;
-        let t = Text {
-            title: &text.title,
-            content: &text.content,
-        };
-        let (analyzer, _) = self.analyzer().await?;
-        let words = Words::of(&analyzer, t);
+        let t = request_words_text(text);
         let (category, request_type, unit, learned_from) = {
             let m = models
                 .read()
                 .map_err(|_| AppError::Internal("dispatch models poisoned".into()))?;
             (
-                m.category.predict_words(t, &words),
-                m.request_type.predict_words(t, &words),
-                m.unit.predict_words(t, &words),
+                m.category.predict_words(t, words),
+                m.request_type.predict_words(t, words),
+                m.unit.predict_words(t, words),
                 m.category.learned(),
             )
         };
@@ -716,7 +728,15 @@ impl App {
             return;
         };
         let text = order_text(order);
-        let suggestion = match self.suggestion(tenant, &text).await {
+        // Segmented once: for the suggestion the outcome compares with, and for learning.
+        let suggestion = match self.words_of(&text).await {
+            Ok(words) => self
+                .suggestion_of_words(tenant, &text, &words)
+                .await
+                .map(|s| (s, words)),
+            Err(e) => Err(e),
+        };
+        let (suggestion, words) = match suggestion {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "dispatch suggestion for the outcome failed");
@@ -744,16 +764,15 @@ impl App {
             return;
         };
         if let Ok(mut m) = models.write() {
-            let t = Text {
-                title: &text.title,
-                content: &text.content,
-            };
+            let t = request_words_text(&text);
             let mut known = true;
             if let Some(c) = &order.category {
-                known &= m.category.learn(t, c.as_str());
+                known &= m.category.learn_words(t, &words, c.as_str());
             }
-            known &= m.request_type.learn(t, order.request_type.as_str());
-            known &= m.unit.learn(t, &lead.0.to_string());
+            known &= m
+                .request_type
+                .learn_words(t, &words, order.request_type.as_str());
+            known &= m.unit.learn_words(t, &words, &lead.0.to_string());
             m.learned_since += 1;
             if !known {
                 m.unknown_choice = Some(Instant::now());
@@ -784,6 +803,14 @@ impl App {
         let to = Utc::now().timestamp_millis();
         let from = to - i64::from(days) * 86_400_000;
         Ok(self.store.suggestion_accuracy(p.tenant, from, to).await?)
+    }
+}
+
+/// The parts of a request the dispatch models read.
+fn request_words_text(text: &RequestText) -> Text<'_> {
+    Text {
+        title: &text.title,
+        content: &text.content,
     }
 }
 

@@ -20,7 +20,7 @@ use jiesu_store::stats::StatGroup;
 use jiesu_text::Analyzer;
 use jiesu_text::hotspots::{self, Hotspot, Hotspots, Incoming, Rank};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +39,10 @@ const BASELINE_DAYS: i64 = 28;
 /// Earlier orders of one caller or address compared with a new one, at most.
 const REPEAT_CANDIDATES: u64 = 30;
 const REPEAT_LINKS: usize = 5;
+/// The most requests the hot spots keep, the newest: a window in days holds ~130,000 requests
+/// at Ordos's volume but ~3.5 million at Beijing's, which a server should not keep in memory
+/// (~400 bytes each). At that volume the hot spots cover the last days of the window.
+const HOTSPOT_MAX_REQUESTS: usize = 200_000;
 
 /// Per-tenant settings of the insight features (admin).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -145,7 +149,7 @@ struct WordsCache {
 }
 
 /// Word sets by order, each with the hash of the text it was made from.
-type WordsGeneration = HashMap<OrderId, (u64, Arc<HashSet<String>>)>;
+type WordsGeneration = HashMap<OrderId, (u64, Arc<hotspots::WordSet>)>;
 
 const WORDS_CACHE: usize = 20_000;
 
@@ -156,7 +160,7 @@ impl WordsCache {
         id: OrderId,
         title: &str,
         content: &str,
-    ) -> Arc<HashSet<String>> {
+    ) -> Arc<hotspots::WordSet> {
         let mut h = std::hash::DefaultHasher::new();
         (title, content).hash(&mut h);
         let fp = h.finish();
@@ -182,7 +186,7 @@ impl WordsCache {
         w
     }
 
-    fn keep(g: &mut [WordsGeneration; 2], id: OrderId, fp: u64, w: Arc<HashSet<String>>) {
+    fn keep(g: &mut [WordsGeneration; 2], id: OrderId, fp: u64, w: Arc<hotspots::WordSet>) {
         if g[0].len() >= WORDS_CACHE {
             g[1] = std::mem::take(&mut g[0]);
         }
@@ -497,17 +501,21 @@ impl App {
             after = last.id;
             let n = page.len();
             rows.extend(page);
+            if rows.len() >= 2 * HOTSPOT_MAX_REQUESTS {
+                newest(&mut rows, HOTSPOT_MAX_REQUESTS);
+            }
             if (n as u64) < PAGE {
                 break;
             }
         }
-        rows.sort_by_key(|r| (r.accepted_at, r.id));
+        newest(&mut rows, HOTSPOT_MAX_REQUESTS);
         // No request waits for this (the hot spots are shown once ready): at background
         // priority.
         let spots = crate::priority::in_background("jiesu-hotspots", move || {
             let mut h = Hotspots::new(analyzer, hotspots::Settings::default());
             let incoming: Vec<Incoming<'_>> = rows.iter().map(incoming).collect();
             h.add(&incoming);
+            h.keep_newest(HOTSPOT_MAX_REQUESTS);
             h
         })
         .await
@@ -524,6 +532,7 @@ impl App {
         pending.sort_by_key(|r| (r.accepted_at, r.id));
         let fresh: Vec<Incoming<'_>> = pending.iter().map(incoming).collect();
         spots.add(&fresh);
+        spots.keep_newest(HOTSPOT_MAX_REQUESTS);
         tracing::info!(
             tenant = tenant.0,
             orders = spots.len(),
@@ -558,6 +567,7 @@ impl App {
                     let fresh: Vec<Incoming<'_>> = texts.iter().map(incoming).collect();
                     spots.add(&fresh);
                     spots.expire(from);
+                    spots.keep_newest(HOTSPOT_MAX_REQUESTS);
                 }
             }
         });
@@ -951,6 +961,13 @@ fn month_add(m: NaiveDate, months: i32) -> NaiveDate {
 pub fn china_today() -> NaiveDate {
     let day = china_day(Utc::now().timestamp_millis());
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + ChronoDuration::days(day)
+}
+
+/// Sorts requests by acceptance and keeps the newest `max`.
+fn newest(rows: &mut Vec<OrderText>, max: usize) {
+    rows.sort_by_key(|r| (r.accepted_at, r.id));
+    let over = rows.len().saturating_sub(max);
+    rows.drain(..over);
 }
 
 #[cfg(test)]
