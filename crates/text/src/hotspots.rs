@@ -1484,14 +1484,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_window_keeps_the_newest_requests_when_bounded_by_count() {
+    /// Requests 1 and 2 (the same noise at one place), then 3 (another issue), a second apart.
+    fn two_alike_and_one_other() -> Hotspots {
         let mut h = Hotspots::new(Analyzer::default(), Settings::default());
         h.add(&[
             req(1, "丽发新城小区搅拌站噪音扰民", "搅拌站噪音"),
             req(2, "丽发新城小区搅拌站噪音太大", "搅拌站噪音扰民"),
             req(3, "星沙茂中城何时能复工", "茂中城停工"),
         ]);
+        h
+    }
+
+    #[test]
+    fn the_window_keeps_the_newest_requests_when_bounded_by_count() {
+        let mut h = two_alike_and_one_other();
         assert_eq!(h.keep_newest(5), 0);
         assert_eq!(h.keep_newest(2), 1);
         assert_eq!(h.len(), 2);
@@ -1502,12 +1508,7 @@ mod tests {
 
     #[test]
     fn expiry_takes_requests_out_and_frees_empty_clusters() {
-        let mut h = Hotspots::new(Analyzer::default(), Settings::default());
-        h.add(&[
-            req(1, "丽发新城小区搅拌站噪音扰民", "搅拌站噪音"),
-            req(2, "丽发新城小区搅拌站噪音太大", "搅拌站噪音扰民"),
-            req(3, "星沙茂中城何时能复工", "茂中城停工"),
-        ]);
+        let mut h = two_alike_and_one_other();
         let key = h.cluster_of(1).unwrap();
         assert_eq!(h.expire(1_500), 1);
         assert_eq!(h.members(key), [2]);

@@ -729,14 +729,12 @@ impl App {
         };
         let text = order_text(order);
         // Segmented once: for the suggestion the outcome compares with, and for learning.
-        let suggestion = match self.words_of(&text).await {
-            Ok(words) => self
-                .suggestion_of_words(tenant, &text, &words)
-                .await
-                .map(|s| (s, words)),
-            Err(e) => Err(e),
+        let suggestion = async {
+            let words = self.words_of(&text).await?;
+            let s = self.suggestion_of_words(tenant, &text, &words).await?;
+            AppResult::Ok((s, words))
         };
-        let (suggestion, words) = match suggestion {
+        let (suggestion, words) = match suggestion.await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "dispatch suggestion for the outcome failed");

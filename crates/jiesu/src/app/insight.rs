@@ -515,7 +515,6 @@ impl App {
             let mut h = Hotspots::new(analyzer, hotspots::Settings::default());
             let incoming: Vec<Incoming<'_>> = rows.iter().map(incoming).collect();
             h.add(&incoming);
-            h.keep_newest(HOTSPOT_MAX_REQUESTS);
             h
         })
         .await
