@@ -232,6 +232,80 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
     )
     .await;
     assert_eq!(count(&l), 0, "nothing signed for yet");
+
+    // A unit's orders in some order statuses (the order's status, whatever the unit's part):
+    // P1's subtree holds seven dispatched orders; once P1 signs two, they are handling, and
+    // the lists follow each change, page by page, newest first.
+    let p1 = t.unit("P1");
+    let pages = |filter: String| {
+        let d = &d;
+        async move {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            let mut total = None;
+            for _ in 0..20 {
+                let mut url = format!("{filter}&limit=2");
+                if let Some(c) = &cursor {
+                    url.push_str(&format!("&cursor={c}"));
+                }
+                let (s, l) = get(d, t.url(&format!("/api/orders?{url}"))).await;
+                assert_eq!(s, StatusCode::OK, "{l}");
+                total.get_or_insert(l["total"].as_u64().unwrap());
+                seen.extend(ids(&l));
+                match l["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => break,
+                }
+            }
+            assert_eq!(total, Some(seen.len() as u64), "{filter}: total and pages");
+            seen
+        }
+    };
+    let dispatched = pages(format!("unit={p1}&status=dispatched")).await;
+    let mut newest_first = vec![id(&created[6])];
+    newest_first.extend(created[..5].iter().rev().map(id));
+    newest_first.push(imported.stored.id.0);
+    assert_eq!(dispatched, newest_first, "accepted in March comes last");
+    for o in [&created[1], &created[3]] {
+        let (s, o) = call(
+            &handler,
+            t.url(&format!("/api/orders/{}/sign", id(o))),
+            json!({}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{o}");
+    }
+    let signed = vec![id(&created[3]), id(&created[1])];
+    assert_eq!(
+        pages(format!("unit={p1}&status=handling")).await,
+        signed,
+        "the signed orders are handling"
+    );
+    let waiting: Vec<i64> = newest_first
+        .iter()
+        .copied()
+        .filter(|i| !signed.contains(i))
+        .collect();
+    assert_eq!(
+        pages(format!("unit={p1}&status=dispatched")).await,
+        waiting,
+        "and no longer dispatched"
+    );
+    assert_eq!(
+        pages(format!("unit={p1}&status=handling,dispatched")).await,
+        newest_first,
+        "both statuses: every order once"
+    );
+    assert_eq!(
+        pages(format!("unit={}&status=handling", t.unit("T1"))).await,
+        Vec::<i64>::new(),
+        "another unit's order is not P1's"
+    );
+    assert_eq!(
+        pages(format!("unit={p1}&status=handling&sort=accepted_at")).await,
+        signed.iter().rev().copied().collect::<Vec<_>>(),
+        "oldest first"
+    );
 }
 
 on_both_backends! {

@@ -34,6 +34,7 @@ impl Store {
         let backend = self.backend;
         self.writer
             .submit(move |txn| {
+                let r = r.clone();
                 Box::pin(async move {
                     txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                         backend,

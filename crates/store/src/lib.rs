@@ -354,6 +354,7 @@ impl Store {
         }
         self.writer
             .submit(move |txn| {
+                let stmts = stmts.clone();
                 Box::pin(async move {
                     for s in stmts {
                         txn.execute_raw(s).await?;

@@ -198,13 +198,17 @@ impl OrderFilter {
     /// unit with its subtree): the units and the status.
     fn inbox(&self) -> Option<Inbox<'_>> {
         let units = self.units.as_deref().filter(|u| !u.is_empty())?;
-        let status = self.assignment_status?;
+        let status = match (self.assignment_status, self.statuses.as_slice()) {
+            (Some(part), []) => InboxStatus::Part(part),
+            (None, [_, ..]) => InboxStatus::Order(&self.statuses),
+            _ => return None,
+        };
         let rest = OrderFilter {
             units: None,
             assignment_status: None,
             ..self.clone()
         };
-        (rest.statuses.is_empty() && rest.status_only()).then_some(Inbox { units, status })
+        rest.status_only().then_some(Inbox { units, status })
     }
 
     /// Every condition can be tested on an `orders_list` entry.
@@ -876,15 +880,19 @@ pub(crate) async fn insert_new(
 fn unit_parts_sql<'a>(
     orders: impl IntoIterator<Item = (TenantId, OrderId, &'a Order)>,
 ) -> Vec<Sql> {
-    let rows: Vec<[Value; 6]> = orders
+    let rows: Vec<[Value; UNIT_COLUMNS]> = orders
         .into_iter()
         .flat_map(|(t, id, o)| unit_rows(t, id, o))
         .collect();
     unit_rows_sql(&rows)
 }
 
-/// The `order_units` rows of an order.
-fn unit_rows(t: TenantId, id: OrderId, o: &Order) -> Vec<[Value; 6]> {
+/// The columns of an `order_units` row.
+const UNIT_COLUMNS: usize = 7;
+
+/// The `order_units` rows of an order: one per unit, with the unit's part and the order's
+/// status (so a unit's orders in a status are read from its index alone).
+fn unit_rows(t: TenantId, id: OrderId, o: &Order) -> Vec<[Value; UNIT_COLUMNS]> {
     unit_parts(o)
         .into_iter()
         .map(move |(unit, (role, status))| {
@@ -895,16 +903,17 @@ fn unit_rows(t: TenantId, id: OrderId, o: &Order) -> Vec<[Value; 6]> {
                 role.as_str().into(),
                 status.as_str().into(),
                 to_ms(o.accepted_at).into(),
+                o.status.as_str().into(),
             ]
         })
         .collect()
 }
 
-fn unit_rows_sql(rows: &[[Value; 6]]) -> Vec<Sql> {
+fn unit_rows_sql(rows: &[[Value; UNIT_COLUMNS]]) -> Vec<Sql> {
     rows.chunks(1000)
         .map(|chunk| {
             let mut q = Sql::new(
-                "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status, accepted_at) VALUES ",
+                "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status, accepted_at, order_status) VALUES ",
             );
             for (n, r) in chunk.iter().enumerate() {
                 q.push(if n == 0 { "(" } else { ", (" });
@@ -1102,8 +1111,8 @@ pub(crate) struct PreparedChange {
     counts: Vec<(Status, i64)>,
     notices: Vec<Sql>,
     tallies: TallyDeltas,
-    /// The order's `order_units` rows when its assignments changed.
-    units: Option<Vec<[Value; 6]>>,
+    /// The order's `order_units` rows when its assignments or its status changed.
+    units: Option<Vec<[Value; UNIT_COLUMNS]>>,
 }
 
 /// One caller's writes for the writer: order changes, and statements that go with them.
@@ -1157,9 +1166,12 @@ fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result
         o.notice_pending().into(),
     ]);
     let mut counts = Vec::new();
-    if let Some(before) = c.events.first().and_then(|e| e.from)
-        && before != o.status
-    {
+    let status_changed = c
+        .events
+        .first()
+        .and_then(|e| e.from)
+        .filter(|before| *before != o.status);
+    if let Some(before) = status_changed {
         counts.push((before, -1));
         counts.push((o.status, 1));
     }
@@ -1183,7 +1195,7 @@ fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result
         counts,
         notices,
         tallies,
-        units: units_changed.then(|| unit_rows(c.tenant, c.id, o)),
+        units: (units_changed || status_changed.is_some()).then(|| unit_rows(c.tenant, c.id, o)),
     })
 }
 
@@ -1283,7 +1295,7 @@ fn change_rows_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
         q.push(")");
         stmts.push(q);
     }
-    let units: Vec<[Value; 6]> = moved
+    let units: Vec<[Value; UNIT_COLUMNS]> = moved
         .iter()
         .flat_map(|c| c.units.iter().flatten().cloned())
         .collect();
@@ -2040,10 +2052,19 @@ fn verify_one(
     }
 }
 
-/// Orders of some units in one assignment status, from their `order_units` rows.
+/// Orders of some units in one assignment status (a unit's inbox) or in some order statuses
+/// (a unit's orders in progress), from their `order_units` rows.
 struct Inbox<'a> {
     units: &'a [UnitId],
-    status: AssignmentStatus,
+    status: InboxStatus<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum InboxStatus<'a> {
+    /// The units' part of the order is in this state.
+    Part(AssignmentStatus),
+    /// The order is in one of these statuses.
+    Order(&'a [Status]),
 }
 
 impl Inbox<'_> {
@@ -2055,18 +2076,30 @@ impl Inbox<'_> {
         } else {
             ""
         };
-        // Without statistics SQLite would rather walk the table's key by tenant.
-        let hint = if backend == DbBackend::Sqlite {
-            " INDEXED BY order_units_unit"
-        } else {
-            ""
-        };
         let t = q.param(tenant.0);
         let ids: Vec<i64> = self.units.iter().map(|u| u.0).collect();
         let units = q.in_list(&ids);
-        let st = q.param(self.status.as_str());
+        let (index, status) = match self.status {
+            InboxStatus::Part(part) => (
+                "order_units_unit",
+                format!("fu.status = {}", q.param(part.as_str())),
+            ),
+            InboxStatus::Order(statuses) => {
+                let v: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+                (
+                    "order_units_order_status",
+                    format!("fu.order_status IN ({})", q.in_list(&v)),
+                )
+            }
+        };
+        // Without statistics SQLite would rather walk the table's key by tenant.
+        let hint = if backend == DbBackend::Sqlite {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        };
         format!(
-            "SELECT {distinct}{columns} FROM order_units fu{hint} WHERE fu.tenant_id = {t} AND fu.unit_id IN ({units}) AND fu.status = {st}"
+            "SELECT {distinct}{columns} FROM order_units fu{hint} WHERE fu.tenant_id = {t} AND fu.unit_id IN ({units}) AND {status}"
         )
     }
 }
@@ -2144,10 +2177,15 @@ fn list_where(
             q.in_list(&ids)
         };
         let t = q.param(tenant.0);
-        let status = match f.assignment_status {
+        let mut status = match f.assignment_status {
             Some(s) => format!(" AND fu.status = {}", q.param(s.as_str())),
             None => String::new(),
         };
+        if !f.statuses.is_empty() {
+            // The order's status is on its units' rows too: fewer ids from the subquery.
+            let v: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+            status.push_str(&format!(" AND fu.order_status IN ({})", q.in_list(&v)));
+        }
         // The units' orders are found from their `order_units` rows (index by unit and
         // status), not by checking each order of the tenant.
         w.push(format!(
@@ -2308,6 +2346,92 @@ pub(crate) mod tests {
         (col(&r, "version").unwrap(), col(&r, "last_hash").unwrap())
     }
 
+    /// A fresh PostgreSQL database on `JIESU_TEST_POSTGRES_URL`'s server, dropped by the
+    /// caller (`None`, said, when the variable is unset; under CI that is a failure).
+    async fn pg_database() -> Option<(String, String)> {
+        use sqlx::Connection;
+        let base = match std::env::var("JIESU_TEST_POSTGRES_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                assert!(
+                    !std::env::var("CI").is_ok_and(|v| v == "true"),
+                    "JIESU_TEST_POSTGRES_URL is not set: under CI the PostgreSQL tests must run"
+                );
+                eprintln!("SKIPPED: PostgreSQL test (set JIESU_TEST_POSTGRES_URL to run it)");
+                return None;
+            }
+        };
+        let name = format!("jiesu_store_t_{}", std::process::id());
+        let mut c = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let cut = base.rfind('/').unwrap();
+        Some((base.clone(), format!("{}/{name}", &base[..cut])))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_job_chosen_to_end_a_deadlock_runs_again() {
+        use sqlx::Connection;
+        let Some((base, url)) = pg_database().await else {
+            return;
+        };
+        let store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        two_orders(&store).await;
+        // Another session holds order 2 and then wants order 1; it waits long before looking
+        // for deadlocks, so the writer's job (order 1, then 2) is the one PostgreSQL rolls back.
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        for q in [
+            "SET deadlock_timeout = '20s'",
+            "BEGIN",
+            "UPDATE orders SET last_hash = 'other' WHERE tenant_id = 1 AND id = 2",
+        ] {
+            sqlx::raw_sql(q).execute(&mut other).await.unwrap();
+        }
+        let update = |id: i64| {
+            store.stmt(
+                "UPDATE orders SET last_hash = 'job' WHERE tenant_id = 1 AND id = $1",
+                vec![id.into()],
+            )
+        };
+        let job = store.write_all(vec![update(1), update(2)]);
+        let rival = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // Waits for the job's lock of order 1: granted only once the job is rolled back.
+            let r = sqlx::raw_sql(
+                "UPDATE orders SET last_hash = 'other' WHERE tenant_id = 1 AND id = 1",
+            )
+            .execute(&mut other)
+            .await;
+            sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+            r
+        };
+        let (job, rival) = tokio::join!(job, rival);
+        assert!(rival.is_ok(), "the other session went on: {rival:?}");
+        assert!(job.is_ok(), "the job ran again after the deadlock: {job:?}");
+        assert_eq!(row(&store, 1).await.1, "job", "the job ran last");
+        assert_eq!(row(&store, 2).await.1, "job");
+        store.close().await;
+        drop(other);
+        let mut c = sqlx::PgConnection::connect(&base).await.unwrap();
+        let name = &url[url.rfind('/').unwrap() + 1..];
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+
     #[tokio::test]
     async fn changes_applied_together_let_the_first_of_two_on_one_version_win() {
         let (_dir, store) = sqlite_store().await;
@@ -2402,12 +2526,34 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn a_units_inbox_page_and_count_are_read_from_its_index_in_order() {
+    async fn a_units_inbox_or_its_orders_in_a_status_are_read_from_its_index_in_order() {
         let (_dir, store) = sqlite_store().await;
-        for units in [vec![UnitId(2)], vec![UnitId(2), UnitId(3)]] {
+        let handling = [Status::Handling];
+        for (units, status, index) in [
+            (
+                vec![UnitId(2)],
+                InboxStatus::Part(AssignmentStatus::Handling),
+                "order_units_unit (tenant_id=? AND unit_id=? AND status=?",
+            ),
+            (
+                vec![UnitId(2), UnitId(3)],
+                InboxStatus::Part(AssignmentStatus::Handling),
+                "order_units_unit (tenant_id=? AND unit_id=? AND status=?",
+            ),
+            (
+                vec![UnitId(2)],
+                InboxStatus::Order(&handling),
+                "order_units_order_status (tenant_id=? AND unit_id=? AND order_status=?",
+            ),
+            (
+                vec![UnitId(2), UnitId(3)],
+                InboxStatus::Order(&handling),
+                "order_units_order_status (tenant_id=? AND unit_id=? AND order_status=?",
+            ),
+        ] {
             let inbox = Inbox {
                 units: &units,
-                status: AssignmentStatus::Handling,
+                status,
             };
             for (head, columns, tail) in [
                 (
@@ -2429,9 +2575,7 @@ pub(crate) mod tests {
                     .await
                     .join("\n");
                 assert!(
-                    text.contains(
-                        "USING COVERING INDEX order_units_unit (tenant_id=? AND unit_id=? AND status=?"
-                    ),
+                    text.contains(&format!("USING COVERING INDEX {index}")),
                     "read from the units' index alone:\n{text}"
                 );
                 // One unit: its first entries in index order, nothing sorted.

@@ -721,6 +721,8 @@ impl crate::Store {
                 let done = self
                     .writer
                     .submit(move |txn| {
+                        let (order_updates, event_updates) =
+                            (order_updates.clone(), event_updates.clone());
                         Box::pin(async move {
                             let mut done = 0u64;
                             for q in order_updates {

@@ -160,27 +160,49 @@ pub(crate) fn spawn(
     }
 }
 
+/// Times a job that PostgreSQL chose to end a deadlock with is run again.
+const DEADLOCK_RETRIES: usize = 5;
+
 impl Handle {
     /// Runs `f` inside the next group commit and returns its result once committed.
+    ///
+    /// On PostgreSQL several writers' batches may take the same rows' locks in opposite
+    /// orders; the job chosen to end the deadlock is rolled back to its savepoint (the rest of
+    /// its batch goes on) and runs again in a later batch, so that its caller does not fail for
+    /// a race it had no part in.
     pub(crate) async fn submit<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'a> FnOnce(
+        F: for<'a> Fn(
                 &'a DatabaseTransaction,
             ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>
             + Send
+            + Sync
             + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let run: JobFn = Box::new(move |txn| {
-            let fut = f(txn);
-            Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
-        });
-        self.send(Job::Run { run, reply }).await?;
-        let out = rx.await.map_err(|_| StoreError::WriterGone)??;
-        out.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| StoreError::Corrupt("writer returned a value of the wrong type".into()))
+        let f = Arc::new(f);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (reply, rx) = oneshot::channel();
+            let g = f.clone();
+            let run: JobFn = Box::new(move |txn| {
+                let fut = g(txn);
+                Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
+            });
+            self.send(Job::Run { run, reply }).await?;
+            match rx.await.map_err(|_| StoreError::WriterGone)? {
+                Ok(out) => {
+                    return out.downcast::<T>().map(|b| *b).map_err(|_| {
+                        StoreError::Corrupt("writer returned a value of the wrong type".into())
+                    });
+                }
+                Err(e) if e.deadlocked() && tries <= DEADLOCK_RETRIES => {
+                    tracing::debug!(tries, "a write job ended a deadlock; running it again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Applies order changes in the next group commit; [`StoreError::Concurrent`] if an order

@@ -309,6 +309,61 @@ pub struct Incoming<'a> {
     pub caller: Option<&'a str>,
 }
 
+/// A request's text read for the clustering: its words and the places it names. Reading
+/// (segmenting) is most of the cost of adding a request and needs only the analyzer.
+pub struct ReadRequest<'a> {
+    request: Incoming<'a>,
+    found: Places,
+    /// The fine places its title names.
+    title_places: Vec<String>,
+    title_words: Vec<String>,
+    content_words: Vec<String>,
+    /// The text the places' names are shown from.
+    source: String,
+}
+
+impl<'a> ReadRequest<'a> {
+    pub fn new(analyzer: &Analyzer, r: Incoming<'a>) -> Self {
+        let opening: String = r.content.chars().take(CONTENT_CHARS).collect();
+        // The title (and address) say where; the content's places count where they say
+        // nothing, since the content also names places in passing.
+        // One reading each: the words come without the places' words.
+        let (at, _) = read(analyzer, r.address);
+        let (named, title_words) = read(analyzer, r.title);
+        let (inside, content_words) = read(analyzer, &opening);
+        let mut found = at;
+        for p in &named.fine {
+            if !found.fine.contains(p) {
+                found.fine.push(p.clone());
+            }
+        }
+        for p in &named.coarse {
+            if !found.coarse.contains(p) {
+                found.coarse.push(p.clone());
+            }
+        }
+        if found.fine.is_empty() {
+            found.fine = inside.fine.iter().take(2).cloned().collect();
+        }
+        if found.coarse.is_empty() {
+            found.coarse = inside.coarse.iter().take(2).cloned().collect();
+        }
+        let source = format!("{} {} {opening}", r.address, r.title);
+        ReadRequest {
+            request: r,
+            found,
+            title_places: named.fine,
+            title_words,
+            content_words,
+            source,
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        self.request.id
+    }
+}
+
 /// The places named in a text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Places {
@@ -937,11 +992,28 @@ impl Hotspots {
         v
     }
 
+    /// The segmenter the requests are read with.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
     /// Adds requests (in time order for reproducible clusters). Requests already in the
     /// window are skipped. Returns the keys of the clusters that changed.
     pub fn add(&mut self, requests: &[Incoming<'_>]) -> Vec<u64> {
+        let reads: Vec<ReadRequest<'_>> = requests
+            .iter()
+            .filter(|r| !self.docs.contains_key(&r.id))
+            .map(|r| ReadRequest::new(&self.analyzer, *r))
+            .collect();
+        self.add_read(reads)
+    }
+
+    /// Adds requests read beforehand ([`ReadRequest::new`], with this hot spots'
+    /// [`analyzer`](Self::analyzer)), as [`add`](Self::add) does: the segmentation, the slow
+    /// part, can then run without holding whatever guards the hot spots.
+    pub fn add_read(&mut self, reads: Vec<ReadRequest<'_>>) -> Vec<u64> {
         let mut changed = Vec::new();
-        for r in requests {
+        for r in reads {
             if let Some(k) = self.add_one(r) {
                 changed.push(k);
             }
@@ -951,41 +1023,23 @@ impl Hotspots {
         changed
     }
 
-    fn add_one(&mut self, r: &Incoming<'_>) -> Option<u64> {
+    fn add_one(&mut self, read: ReadRequest<'_>) -> Option<u64> {
+        let ReadRequest {
+            request: r,
+            found,
+            title_places,
+            title_words,
+            content_words,
+            source,
+        } = read;
         if self.docs.contains_key(&r.id) {
             return None;
         }
         self.processed += 1;
-        let opening: String = r.content.chars().take(CONTENT_CHARS).collect();
-        // The title (and address) say where; the content's places count where they say
-        // nothing, since the content also names places in passing.
-        // One reading each: the words come without the places' words.
-        let (at, _) = read(&self.analyzer, r.address);
-        let (named, title_words) = read(&self.analyzer, r.title);
-        let (inside, content_words) = read(&self.analyzer, &opening);
-        let mut found = at;
-        for p in &named.fine {
-            if !found.fine.contains(p) {
-                found.fine.push(p.clone());
-            }
-        }
-        for p in &named.coarse {
-            if !found.coarse.contains(p) {
-                found.coarse.push(p.clone());
-            }
-        }
-        if found.fine.is_empty() {
-            found.fine = inside.fine.iter().take(2).cloned().collect();
-        }
-        if found.coarse.is_empty() {
-            found.coarse = inside.coarse.iter().take(2).cloned().collect();
-        }
         let vector = self.vector(&title_words, &content_words);
-        let title_places = named.fine;
         let titled: Vec<u32> = title_places.iter().map(|p| self.place_id('f', p)).collect();
         let fine: Vec<u32> = found.fine.iter().map(|p| self.place_id('f', p)).collect();
         let mut coarse: Vec<u32> = found.coarse.iter().map(|p| self.place_id('c', p)).collect();
-        let source = format!("{} {} {opening}", r.address, r.title);
         for (id, name) in fine
             .iter()
             .zip(&found.fine)
@@ -1010,7 +1064,7 @@ impl Hotspots {
         c.members.push(r.id);
         let at = c.times.partition_point(|t| *t <= r.time);
         c.times.insert(at, r.time);
-        let caller = caller_key(r);
+        let caller = caller_key(&r);
         match c.callers.binary_search_by_key(&caller, |(k, _)| *k) {
             Ok(i) => c.callers[i].1 += 1,
             Err(i) => c.callers.insert(i, (caller, 1)),
@@ -1038,7 +1092,7 @@ impl Hotspots {
             Doc {
                 cluster: slot,
                 time: r.time,
-                caller: caller_key(r),
+                caller: caller_key(&r),
                 vector: vector.into_boxed_slice(),
                 fine: fine.into_boxed_slice(),
                 coarse: coarse.into_boxed_slice(),
@@ -1493,6 +1547,48 @@ mod tests {
             req(3, "星沙茂中城何时能复工", "茂中城停工"),
         ]);
         h
+    }
+
+    #[test]
+    fn requests_read_beforehand_cluster_as_requests_added_at_once() {
+        let added = two_alike_and_one_other();
+        let mut read = Hotspots::new(Analyzer::default(), Settings::default());
+        let requests = [
+            req(1, "丽发新城小区搅拌站噪音扰民", "搅拌站噪音"),
+            req(2, "丽发新城小区搅拌站噪音太大", "搅拌站噪音扰民"),
+            req(3, "星沙茂中城何时能复工", "茂中城停工"),
+        ];
+        let reads: Vec<ReadRequest<'_>> = requests
+            .iter()
+            .map(|r| ReadRequest::new(read.analyzer(), *r))
+            .collect();
+        assert_eq!(
+            reads.iter().map(ReadRequest::id).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        let changed = read.add_read(reads);
+        assert_eq!(changed.len(), 2, "two clusters");
+        assert_eq!(read.len(), 3);
+        assert_eq!(read.cluster_of(1), read.cluster_of(2));
+        assert_ne!(read.cluster_of(1), read.cluster_of(3));
+        for id in 1..=3 {
+            let key = read.cluster_of(id).unwrap();
+            assert_eq!(
+                read.members(key),
+                added.members(added.cluster_of(id).unwrap())
+            );
+            assert_eq!(
+                read.hotspot(key, 3_000, 10_000)
+                    .map(|h| (h.place, h.words, h.representative)),
+                added
+                    .hotspot(added.cluster_of(id).unwrap(), 3_000, 10_000)
+                    .map(|h| (h.place, h.words, h.representative)),
+            );
+        }
+        // Read twice: added once.
+        let again = ReadRequest::new(read.analyzer(), requests[0]);
+        assert!(read.add_read(vec![again]).is_empty());
+        assert_eq!(read.len(), 3);
     }
 
     #[test]

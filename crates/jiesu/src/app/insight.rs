@@ -18,7 +18,7 @@ use jiesu_store::insight::OrderText;
 use jiesu_store::orders::{Scope, StoredOrder};
 use jiesu_store::stats::StatGroup;
 use jiesu_text::Analyzer;
-use jiesu_text::hotspots::{self, Hotspot, Hotspots, Incoming, Rank};
+use jiesu_text::hotspots::{self, Hotspot, Hotspots, Incoming, Rank, ReadRequest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -556,18 +556,33 @@ impl App {
         let Some(handle) = handle else { return };
         let mut texts: Vec<OrderText> = orders.iter().map(text_of).collect();
         let work = tokio::task::spawn_blocking(move || {
-            let Ok(mut g) = handle.lock() else { return };
-            match &mut *g {
-                Spots::Building { pending } => pending.extend(texts),
-                Spots::Ready { spots, window_ms } => {
-                    let from = Utc::now().timestamp_millis() - *window_ms;
-                    texts.retain(|t| !spots.contains(t.id) && t.accepted_at >= from);
-                    texts.sort_by_key(|r| (r.accepted_at, r.id));
-                    let fresh: Vec<Incoming<'_>> = texts.iter().map(incoming).collect();
-                    spots.add(&fresh);
-                    spots.expire(from);
-                    spots.keep_newest(HOTSPOT_MAX_REQUESTS);
+            // The texts are segmented between two short holds of the lock, so that readers
+            // of the hot spots (on the request threads) do not wait for a batch's reading.
+            let (analyzer, from) = {
+                let Ok(mut g) = handle.lock() else { return };
+                match &mut *g {
+                    Spots::Building { pending } => {
+                        pending.extend(texts);
+                        return;
+                    }
+                    Spots::Ready { spots, window_ms } => {
+                        let from = Utc::now().timestamp_millis() - *window_ms;
+                        texts.retain(|t| !spots.contains(t.id) && t.accepted_at >= from);
+                        (spots.analyzer().clone(), from)
+                    }
                 }
+            };
+            texts.sort_by_key(|r| (r.accepted_at, r.id));
+            let reads: Vec<ReadRequest<'_>> = texts
+                .iter()
+                .map(|t| ReadRequest::new(&analyzer, incoming(t)))
+                .collect();
+            let Ok(mut g) = handle.lock() else { return };
+            // A handle once ready stays ready (a rebuild makes a new one).
+            if let Spots::Ready { spots, .. } = &mut *g {
+                spots.add_read(reads);
+                spots.expire(from);
+                spots.keep_newest(HOTSPOT_MAX_REQUESTS);
             }
         });
         if let Err(e) = work.await {
