@@ -114,27 +114,27 @@ impl Store {
             .collect()
     }
 
-    /// Orders accepted in `[from, to)` with an id above `after`, by id, at most `limit`: the
-    /// text hot spots are found in.
+    /// Orders accepted from `from` on and before the position `before` (accepted_at, id),
+    /// newest first, at most `limit`: the text hot spots are found in. (Read from the list
+    /// index in its order, a page costs the same wherever it starts.)
     pub async fn order_texts(
         &self,
         tenant: TenantId,
         from: i64,
-        to: i64,
-        after: i64,
+        before: (i64, i64),
         limit: u64,
     ) -> Result<Vec<OrderText>> {
         let rows = self
             .read
             .query_all_raw(self.stmt(
                 "SELECT id, accepted_at, title, region_code, category_code, citizen_phone, state FROM orders \
-                 WHERE tenant_id = $1 AND accepted_at >= $2 AND accepted_at < $3 AND id > $4 \
-                 ORDER BY id LIMIT $5",
+                 WHERE tenant_id = $1 AND accepted_at >= $2 AND (accepted_at, id) < ($3, $4) \
+                 ORDER BY accepted_at DESC, id DESC LIMIT $5",
                 vec![
                     tenant.0.into(),
                     from.into(),
-                    to.into(),
-                    after.into(),
+                    before.0.into(),
+                    before.1.into(),
                     (limit as i64).into(),
                 ],
             ))
@@ -179,7 +179,7 @@ impl Store {
             .query_all_raw(self.stmt(
                 "SELECT id, accepted_at, last_hash, state FROM orders WHERE tenant_id = $1 \
                  AND accepted_at >= $2 AND accepted_at < $3 \
-                 AND (accepted_at > $4 OR (accepted_at = $4 AND id > $5)) \
+                 AND (accepted_at, id) > ($4, $5) \
                  ORDER BY accepted_at, id LIMIT $6",
                 vec![
                     tenant.0.into(),

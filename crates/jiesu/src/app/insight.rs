@@ -490,20 +490,18 @@ impl App {
         let (analyzer, _) = self.analyzer().await?;
         let window_ms = i64::from(s.hotspot_window_days) * DAY_MS;
         let now = Utc::now().timestamp_millis();
+        // The window's newest requests, newest first, up to the bound.
         let mut rows: Vec<OrderText> = Vec::new();
-        let mut after = 0;
-        loop {
+        let mut before = (i64::MAX, i64::MAX);
+        while rows.len() < HOTSPOT_MAX_REQUESTS {
             let page = self
                 .store
-                .order_texts(tenant, now - window_ms, i64::MAX, after, PAGE)
+                .order_texts(tenant, now - window_ms, before, PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
-            after = last.id;
+            before = (last.accepted_at, last.id);
             let n = page.len();
             rows.extend(page);
-            if rows.len() >= 2 * HOTSPOT_MAX_REQUESTS {
-                newest(&mut rows, HOTSPOT_MAX_REQUESTS);
-            }
             if (n as u64) < PAGE {
                 break;
             }
