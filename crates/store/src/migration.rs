@@ -36,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0020UnitInbox),
             Box::new(M0021InboxOrder),
             Box::new(M0022UnitOrderStatus),
+            Box::new(M0023StatusPlaces),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1215,5 +1216,29 @@ CREATE INDEX order_units_order_status ON order_units (tenant_id, unit_id, order_
 impl MigrationTrait for M0022UnitOrderStatus {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0022).await
+    }
+}
+
+struct M0023StatusPlaces;
+
+impl MigrationName for M0023StatusPlaces {
+    fn name(&self) -> &str {
+        "m0023_status_places"
+    }
+}
+
+/// Orders in some statuses of a district or category since a day (a dispatcher's "pending
+/// review in district D this month") counted from the status index alone: it carries the
+/// region and the category after the acceptance time (issue 9: the count walked the whole
+/// district's range of the region index, 130 ms over 10,000,000 orders).
+const M0023: &str = r#"
+DROP INDEX orders_status;
+CREATE INDEX orders_status ON orders (tenant_id, status, accepted_at, id, region_code, category_code)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0023StatusPlaces {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0023).await
     }
 }

@@ -106,7 +106,7 @@ export function filtersFromQuery(q: Record<string, unknown>): OrderFilters {
   return f
 }
 
-/** A total as shown: `total_capped` means the server stopped counting (`≥ 100000`). */
+/** A total as shown: `total_capped` means the server stopped counting (`≥ 10000`). */
 export function formatTotal(total: number, capped: boolean): string {
   return capped ? `≥ ${total}` : String(total)
 }
