@@ -2087,13 +2087,10 @@ impl Inbox<'_> {
                 "order_units_unit",
                 format!("fu.status = {}", q.param(part.as_str())),
             ),
-            InboxStatus::Order(statuses) => {
-                let v: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-                (
-                    "order_units_order_status",
-                    format!("fu.order_status IN ({})", q.in_list(&v)),
-                )
-            }
+            InboxStatus::Order(statuses) => (
+                "order_units_order_status",
+                format!("fu.order_status IN ({})", status_list(q, statuses)),
+            ),
         };
         // Without statistics SQLite would rather walk the table's key by tenant.
         let hint = if backend == DbBackend::Sqlite {
@@ -2105,6 +2102,12 @@ impl Inbox<'_> {
             "SELECT {distinct}{columns} FROM order_units fu{hint} WHERE fu.tenant_id = {t} AND fu.unit_id IN ({units}) AND {status}"
         )
     }
+}
+
+/// Order statuses as a parameter list of `q`.
+fn status_list(q: &mut Sql, statuses: &[Status]) -> String {
+    let v: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    q.in_list(&v)
 }
 
 /// The condition of a list query (`o` the orders) for `backend`.
@@ -2141,8 +2144,7 @@ fn list_where(
         }
     }
     if !f.statuses.is_empty() {
-        let v: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-        w.push(format!("o.status IN ({})", q.in_list(&v)));
+        w.push(format!("o.status IN ({})", status_list(q, &f.statuses)));
     }
     if !f.request_types.is_empty() {
         let v: Vec<&str> = f.request_types.iter().map(|s| s.as_str()).collect();
@@ -2186,8 +2188,8 @@ fn list_where(
         };
         if !f.statuses.is_empty() {
             // The order's status is on its units' rows too: fewer ids from the subquery.
-            let v: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-            status.push_str(&format!(" AND fu.order_status IN ({})", q.in_list(&v)));
+            let list = status_list(q, &f.statuses);
+            status.push_str(&format!(" AND fu.order_status IN ({list})"));
         }
         // The units' orders are found from their `order_units` rows (index by unit and
         // status), not by checking each order of the tenant.
