@@ -22,6 +22,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# A full run builds three profiles (debug, clippy, the fuzzers' sanitizer build): about 15 GB
+# under CARGO_TARGET_DIR. Say how much room there is, so that a full disk is told apart.
+mkdir -p "$CARGO_TARGET_DIR"
+df -h "$CARGO_TARGET_DIR" | sed 's/^/disk: /'
+
 if [ -n "$JIESU_TEST_POSTGRES_URL" ] && command -v pg_isready >/dev/null 2>&1; then
   if ! pg_isready -d "$JIESU_TEST_POSTGRES_URL" -q; then
     if [ "${CI:-}" = "true" ]; then

@@ -144,6 +144,17 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
         assert!(n.is_some_and(|n| n >= 0.0), "{queue}: {text}");
     }
     assert!(sample(&text, "jiesu_writer_jobs").is_some_and(|n| n >= 4.0));
+    // The writer's time by phase: its batches took some time, each phase is reported.
+    let phases: Vec<f64> = ["begin", "work", "commit"]
+        .iter()
+        .map(|p| {
+            sample(&text, &format!("jiesu_writer_seconds{{phase=\"{p}\"}}"))
+                .unwrap_or_else(|| panic!("{p}: {text}"))
+        })
+        .collect();
+    assert!(phases.iter().all(|s| *s >= 0.0), "{phases:?}");
+    assert!(phases.iter().sum::<f64>() > 0.0, "{phases:?}");
+    assert!(sample(&text, "jiesu_writer_slow_batches").is_some());
     assert!(sample(&text, "jiesu_order_index_behind").is_some());
     assert!(sample(&text, "jiesu_alerts_due{tenant=\"t1\"}").is_some());
     assert!(sample(&text, "jiesu_missed_calls_pending{tenant=\"t1\"}").is_some());

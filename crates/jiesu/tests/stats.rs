@@ -722,10 +722,28 @@ async fn the_cockpit_shows_today_the_month_the_districts_and_the_trend(t: &TestA
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-/// Daily and weekly reports, and the reports the server generates and keeps on schedule.
+/// Daily and weekly reports (with the period's hot spots), and the reports the server
+/// generates and keeps on schedule.
 async fn reports_of_each_period_are_made_on_demand_and_kept_on_schedule(t: &TestApp) {
     let handler = t.login("handler").await;
     order(t, "P1", Some(&handler), Some(("satisfied", true))).await;
+    // Two more callers about the same barbecue smoke at the same compound (a hot spot of
+    // three with the order above), and one lone street-light request elsewhere.
+    let agent = t.login("agent").await;
+    for phone in ["13900000001", "13900000002"] {
+        t.accept(&agent, json!({"citizen": {"name": "李四", "phone": phone}}))
+            .await;
+    }
+    t.accept(
+        &agent,
+        json!({
+            "content": "滨河路东段路灯连续一周不亮，夜间行人看不清路，请尽快维修。",
+            "address": "A区二街道滨河路东段",
+            "region_code": "990101002",
+            "citizen": {"name": "王五", "phone": "13900000003"},
+        }),
+    )
+    .await;
     let leader = t.login("leader").await;
     let today = china_today();
     for (kind, query) in [
@@ -752,7 +770,17 @@ async fn reports_of_each_period_are_made_on_demand_and_kept_on_schedule(t: &Test
                 }
                 _ => None,
             });
-        assert_eq!(accepted, Some(1.0), "{kind}");
+        assert_eq!(accepted, Some(4.0), "{kind}");
+        // 热点: title, place, orders, callers — the three about the smoke, nothing else.
+        let spots = wb.worksheet_range("热点").unwrap();
+        let rows: Vec<Vec<String>> = spots
+            .rows()
+            .skip(1)
+            .map(|row| row.iter().map(|c| c.to_string()).collect())
+            .collect();
+        assert_eq!(rows.len(), 1, "{kind}: {rows:?}");
+        assert!(!rows[0][0].is_empty(), "{kind}: a title: {rows:?}");
+        assert_eq!(rows[0][2..], ["3", "3"], "{kind}: {rows:?}");
     }
     let (s, e) = get(&leader, t.url("/api/reports/daily")).await;
     assert_eq!(

@@ -87,12 +87,57 @@ impl Answer {
 pub struct WriterStats {
     pub jobs: u64,
     pub commits: u64,
+    /// Time the committed batches spent, in microseconds: beginning their transaction
+    /// (waiting for the database's write lock), running their statements, committing.
+    pub begin_us: u64,
+    pub work_us: u64,
+    pub commit_us: u64,
+    /// Batches that took longer than [`SLOW_BATCH`] from begin to commit.
+    pub slow: u64,
 }
+
+/// A batch that takes longer is counted and logged with its phases.
+pub const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(Default)]
 struct Counters {
     jobs: AtomicU64,
     commits: AtomicU64,
+    begin_us: AtomicU64,
+    work_us: AtomicU64,
+    commit_us: AtomicU64,
+    slow: AtomicU64,
+}
+
+/// When each phase of a batch ended, from its start.
+struct Phases {
+    start: std::time::Instant,
+    begun: std::time::Duration,
+    worked: std::time::Duration,
+}
+
+impl Counters {
+    /// Counts a committed batch of `jobs` and its phases; logs it if it was slow.
+    fn committed(&self, jobs: u64, p: &Phases) {
+        let done = p.start.elapsed();
+        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let (begin, work, commit) = (p.begun, p.worked - p.begun, done - p.worked);
+        self.jobs.fetch_add(jobs, Ordering::Relaxed);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.begin_us.fetch_add(us(begin), Ordering::Relaxed);
+        self.work_us.fetch_add(us(work), Ordering::Relaxed);
+        self.commit_us.fetch_add(us(commit), Ordering::Relaxed);
+        if done > SLOW_BATCH {
+            self.slow.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                jobs,
+                begin_ms = begin.as_secs_f64() * 1e3,
+                work_ms = work.as_secs_f64() * 1e3,
+                commit_ms = commit.as_secs_f64() * 1e3,
+                "slow group commit"
+            );
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -239,9 +284,14 @@ impl Handle {
     }
 
     pub(crate) fn stats(&self) -> WriterStats {
+        let c = &self.counters;
         WriterStats {
-            jobs: self.counters.jobs.load(Ordering::Relaxed),
-            commits: self.counters.commits.load(Ordering::Relaxed),
+            jobs: c.jobs.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            begin_us: c.begin_us.load(Ordering::Relaxed),
+            work_us: c.work_us.load(Ordering::Relaxed),
+            commit_us: c.commit_us.load(Ordering::Relaxed),
+            slow: c.slow.load(Ordering::Relaxed),
         }
     }
 
@@ -342,6 +392,7 @@ async fn commit_batch(
             let _ = reply.send(Err(StoreError::Db(e.clone())));
         }
     };
+    let start = std::time::Instant::now();
     let mut txn = match begin().await {
         Ok(t) => t,
         Err(e) => {
@@ -349,6 +400,7 @@ async fn commit_batch(
             return replace_connection(db, backend).await;
         }
     };
+    let begun = start.elapsed();
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
     let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
     // Set when the transaction's state is no longer known (see `abandon`).
@@ -398,10 +450,17 @@ async fn commit_batch(
     if let Some(e) = broken.or_else(|| answers.iter().find_map(Answer::unavailable)) {
         return abandon(db, backend, txn, &e, answers).await;
     }
+    let worked = start.elapsed();
     match txn.commit().await {
         Ok(()) => {
-            counters.jobs.fetch_add(n, Ordering::Relaxed);
-            counters.commits.fetch_add(1, Ordering::Relaxed);
+            counters.committed(
+                n,
+                &Phases {
+                    start,
+                    begun,
+                    worked,
+                },
+            );
             for a in answers {
                 a.send();
             }

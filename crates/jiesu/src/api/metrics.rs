@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,6 +35,11 @@ struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
     queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +62,8 @@ pub struct Metrics {
     index_behind: Gauge,
     writer_jobs: Gauge,
     writer_commits: Gauge,
+    writer_seconds: Family<PhaseLabels, Gauge<f64, AtomicU64>>,
+    writer_slow: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
     orders: Family<StatusLabels, Gauge>,
     overdue: Family<TenantLabels, Gauge>,
@@ -117,6 +125,18 @@ impl Metrics {
             "Transactions (group commits) the writer has made since the node started",
             writer_commits.clone(),
         );
+        let writer_seconds = Family::<PhaseLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "writer_seconds",
+            "Time the writer's committed batches spent since the node started, by phase: begin (waiting for the database's write lock), work (the batch's statements), commit",
+            writer_seconds.clone(),
+        );
+        let writer_slow = Gauge::default();
+        registry.register(
+            "writer_slow_batches",
+            "Group commits that took longer than 100 ms since the node started (each is logged with its phases)",
+            writer_slow.clone(),
+        );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "queue_depth",
@@ -151,6 +171,8 @@ impl Metrics {
             index_behind,
             writer_jobs,
             writer_commits,
+            writer_seconds,
+            writer_slow,
             queue_depth,
             orders,
             overdue,
@@ -183,6 +205,16 @@ impl Metrics {
         let stats = app.store.writer_stats();
         self.writer_jobs.set(stats.jobs as i64);
         self.writer_commits.set(stats.commits as i64);
+        for (phase, us) in [
+            ("begin", stats.begin_us),
+            ("work", stats.work_us),
+            ("commit", stats.commit_us),
+        ] {
+            self.writer_seconds
+                .get_or_create(&PhaseLabels { phase })
+                .set(us as f64 / 1e6);
+        }
+        self.writer_slow.set(stats.slow as i64);
         let g = app
             .store
             .ops_gauges(chrono::Utc::now())

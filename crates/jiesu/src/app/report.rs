@@ -3,9 +3,10 @@
 //! went back for re-handling. The same numbers as `/api/stats/*`: one pass over the orders
 //! accepted in the period.
 
-use super::stats::{Period, Ranked, RateReport, StatCut};
+use super::stats::{Accepted, Period, Ranked, RateReport, StatCut};
 use super::{App, AppError, AppResult, Principal};
 use chrono::{Datelike, Duration, NaiveDate};
+use jiesu_core::OrderId;
 use jiesu_core::org::UnitKind;
 use jiesu_core::role::Role;
 use jiesu_core::stats::{Counts, Rates};
@@ -147,67 +148,90 @@ impl App {
         let mut types: BTreeMap<String, u64> = BTreeMap::new();
         let mut category: BTreeMap<String, u64> = BTreeMap::new();
         let mut district: BTreeMap<String, u64> = BTreeMap::new();
-        let mut texts: Vec<OrderText> = Vec::new();
         let mut rehandled: Vec<NotableLine> = Vec::new();
         let name_of = |names: &std::collections::HashMap<String, String>, code: &str| {
             names.get(code).cloned().unwrap_or_else(|| code.to_string())
         };
-        self.each_order(p, period, &None, |s, f| {
-            let o = &s.order;
-            *channel.entry(o.channel.label().to_string()).or_default() += 1;
-            *types.entry(o.request_type.label().to_string()).or_default() += 1;
-            let top = o
-                .category
-                .as_ref()
-                .map(|c| c.as_str().split('.').next().unwrap_or_default().to_string());
-            *category
-                .entry(top.map_or("未分类".into(), |c| name_of(&refs.category_names, &c)))
-                .or_default() += 1;
-            let d = o.location.region_code.as_ref().map(|r| {
-                let code = r.as_str();
-                code.get(..6).unwrap_or(code).to_string()
-            });
-            *district
-                .entry(d.map_or("未定位".into(), |c| name_of(&refs.region_names, &c)))
-                .or_default() += 1;
-            if f.rehandled && rehandled.len() < LISTED {
-                rehandled.push(NotableLine {
-                    number: o.number.clone(),
-                    title: o.title.clone(),
-                    unit: f.lead.map(|u| org.name(u).to_string()).unwrap_or_default(),
-                    rehandled: o.rehandle_count,
-                });
-            }
-            let mut t = super::insight::text_of(&s);
-            // The clustering reads the opening only.
-            t.content = t.content.chars().take(300).collect();
-            texts.push(t);
-        })
-        .await?;
+        // The period's hot spots: the orders are clustered a page at a time as they are read
+        // (in acceptance order, as clustering wants them), on a background thread (minutes of
+        // work for a big city's month: it takes only what requests leave); neither the month's
+        // texts nor their words are ever held all at once.
         let (analyzer, _) = self.analyzer().await?;
         let end = period
             .to
             .and_hms_opt(23, 59, 59)
             .map_or(0, |t| t.and_utc().timestamp_millis());
-        let spots = tokio::task::spawn_blocking(move || {
-            texts.sort_by_key(|t| (t.accepted_at, t.id));
+        let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel::<Vec<OrderText>>(2);
+        // Spawned (not merely created): the thread must be reading before the pages are sent.
+        let clustering = tokio::spawn(crate::priority::in_background("jiesu-report", move || {
             let mut h = Hotspots::new(analyzer, Settings::default());
-            let incoming: Vec<Incoming<'_>> = texts.iter().map(super::insight::incoming).collect();
-            h.add(&incoming);
-            let titles: std::collections::HashMap<i64, String> =
-                texts.iter().map(|t| (t.id, t.title.clone())).collect();
+            while let Some(texts) = pages_rx.blocking_recv() {
+                let incoming: Vec<Incoming<'_>> =
+                    texts.iter().map(super::insight::incoming).collect();
+                h.add(&incoming);
+            }
             h.top(2, LISTED, Rank::Size, end, 7 * 86_400_000)
-                .into_iter()
-                .map(|s| HotspotLine {
-                    title: titles.get(&s.representative).cloned().unwrap_or_default(),
-                    place: s.place.clone(),
-                    size: s.size(),
-                    callers: s.callers,
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        }));
+        let all = None;
+        let cut = StatCut::default();
+        let mut pages = Accepted::new(period, &all, &cut);
+        while let Some(page) = self.accepted_page(p, &mut pages).await? {
+            let mut texts = Vec::with_capacity(page.len());
+            for (s, f) in page {
+                let o = &s.order;
+                *channel.entry(o.channel.label().to_string()).or_default() += 1;
+                *types.entry(o.request_type.label().to_string()).or_default() += 1;
+                let top = o
+                    .category
+                    .as_ref()
+                    .map(|c| c.as_str().split('.').next().unwrap_or_default().to_string());
+                *category
+                    .entry(top.map_or("未分类".into(), |c| name_of(&refs.category_names, &c)))
+                    .or_default() += 1;
+                let d = o.location.region_code.as_ref().map(|r| {
+                    let code = r.as_str();
+                    code.get(..6).unwrap_or(code).to_string()
+                });
+                *district
+                    .entry(d.map_or("未定位".into(), |c| name_of(&refs.region_names, &c)))
+                    .or_default() += 1;
+                if f.rehandled && rehandled.len() < LISTED {
+                    rehandled.push(NotableLine {
+                        number: o.number.clone(),
+                        title: o.title.clone(),
+                        unit: f.lead.map(|u| org.name(u).to_string()).unwrap_or_default(),
+                        rehandled: o.rehandle_count,
+                    });
+                }
+                let mut t = super::insight::text_of(&s);
+                // The clustering reads the opening only.
+                t.content = t.content.chars().take(300).collect();
+                texts.push(t);
+            }
+            if pages_tx.send(texts).await.is_err() {
+                // The clustering thread is gone: awaiting it below says why.
+                break;
+            }
+        }
+        drop(pages_tx);
+        let top = clustering
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::Internal)?;
+        let ids: Vec<OrderId> = top.iter().map(|s| OrderId(s.representative)).collect();
+        let titles = self.store.order_titles(p.tenant, &ids).await?;
+        let spots = top
+            .into_iter()
+            .map(|s| HotspotLine {
+                title: titles
+                    .get(&OrderId(s.representative))
+                    .map(|(_, title)| title.clone())
+                    .unwrap_or_default(),
+                place: s.place.clone(),
+                size: s.size(),
+                callers: s.callers,
+            })
+            .collect();
         let tenant = self
             .store
             .tenants()

@@ -115,6 +115,36 @@ fn category_within(code: &str, parent: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('.'))
 }
 
+/// Where a read of the orders accepted in a period has got to (see `App::accepted_page`):
+/// a period's orders are read a page at a time, never all at once.
+pub(crate) struct Accepted<'a> {
+    from: i64,
+    to: i64,
+    /// The last (acceptance time, id) read.
+    after: (i64, i64),
+    done: bool,
+    units: &'a Option<HashSet<UnitId>>,
+    cut: &'a StatCut,
+}
+
+impl<'a> Accepted<'a> {
+    pub(crate) fn new(
+        period: Period,
+        units: &'a Option<HashSet<UnitId>>,
+        cut: &'a StatCut,
+    ) -> Accepted<'a> {
+        let (from, to) = period.millis();
+        Accepted {
+            from,
+            to,
+            after: (i64::MIN, i64::MIN),
+            done: false,
+            units,
+            cut,
+        }
+    }
+}
+
 pub struct RateReport {
     pub period: Period,
     pub unit: Option<(UnitId, String)>,
@@ -159,20 +189,8 @@ impl App {
         }
     }
 
-    /// Runs `f` on every order accepted in the period whose lead is among `units` (every
-    /// order for `None`), with its facts.
-    pub(crate) async fn each_order(
-        &self,
-        p: &Principal,
-        period: Period,
-        units: &Option<HashSet<UnitId>>,
-        f: impl FnMut(StoredOrder, &OrderFacts),
-    ) -> AppResult<()> {
-        self.each_order_in(p, period, units, &StatCut::default(), f)
-            .await
-    }
-
-    /// `each_order` narrowed to the category and region of `cut`.
+    /// Runs `f` on every order accepted in the period within `cut` whose lead is among
+    /// `units` (every order for `None`), with its facts, in acceptance order.
     async fn each_order_in(
         &self,
         p: &Principal,
@@ -181,39 +199,53 @@ impl App {
         cut: &StatCut,
         mut f: impl FnMut(StoredOrder, &OrderFacts),
     ) -> AppResult<()> {
-        let (from, to) = period.millis();
-        let mut after = (i64::MIN, i64::MIN);
-        loop {
-            let page = self
-                .store
-                .orders_accepted(p.tenant, from, to, after, PAGE)
-                .await?;
-            let Some((at, last)) = page.last() else {
-                break;
-            };
-            after = (*at, last.id.0);
-            let n = page.len();
-            for (_, o) in page {
-                if !cut.admits(
-                    o.order.category.as_ref().map(|c| c.as_str()),
-                    o.order.location.region_code.as_ref().map(|r| r.as_str()),
-                ) {
-                    continue;
-                }
-                let facts = OrderFacts::of(&o.order);
-                let counted = match units {
-                    None => true,
-                    Some(us) => facts.lead.is_some_and(|l| us.contains(&l)),
-                };
-                if counted {
-                    f(o, &facts);
-                }
-            }
-            if (n as u64) < PAGE {
-                break;
+        let mut pages = Accepted::new(period, units, cut);
+        while let Some(page) = self.accepted_page(p, &mut pages).await? {
+            for (o, facts) in page {
+                f(o, &facts);
             }
         }
         Ok(())
+    }
+
+    /// The next page of `pages` (`None` past the last): the orders of one read, in
+    /// acceptance order, less those outside the cut or led by another unit (a page may be
+    /// empty).
+    pub(crate) async fn accepted_page(
+        &self,
+        p: &Principal,
+        pages: &mut Accepted<'_>,
+    ) -> AppResult<Option<Vec<(StoredOrder, OrderFacts)>>> {
+        if pages.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .orders_accepted(p.tenant, pages.from, pages.to, pages.after, PAGE)
+            .await?;
+        pages.done = (page.len() as u64) < PAGE;
+        let Some((at, last)) = page.last() else {
+            return Ok(None);
+        };
+        pages.after = (*at, last.id.0);
+        let kept = page
+            .into_iter()
+            .filter(|(_, o)| {
+                pages.cut.admits(
+                    o.order.category.as_ref().map(|c| c.as_str()),
+                    o.order.location.region_code.as_ref().map(|r| r.as_str()),
+                )
+            })
+            .map(|(_, o)| {
+                let facts = OrderFacts::of(&o.order);
+                (o, facts)
+            })
+            .filter(|(_, facts)| match pages.units {
+                None => true,
+                Some(us) => facts.lead.is_some_and(|l| us.contains(&l)),
+            })
+            .collect();
+        Ok(Some(kept))
     }
 
     /// The rates of the orders accepted in `period` within `cut`, of all that `p` may see.
