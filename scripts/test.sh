@@ -22,7 +22,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# A full run builds three profiles (debug, clippy, the fuzzers' sanitizer build): about 15 GB
+# A full run builds three profiles (debug, clippy, the fuzzers' sanitizer build): 30 GB or more
 # under CARGO_TARGET_DIR. Say how much room there is, so that a full disk is told apart.
 mkdir -p "$CARGO_TARGET_DIR"
 df -h "$CARGO_TARGET_DIR" | sed 's/^/disk: /'
