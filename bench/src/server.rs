@@ -177,6 +177,17 @@ impl Server {
         cpu_seconds(&format!("/proc/{}/stat", self.pid))
     }
 
+    /// Bytes the server has caused to be written to storage (`write_bytes` of
+    /// `/proc/<pid>/io`: the WAL, checkpoints into the database file, indexes, logs).
+    pub fn disk_written(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/io", self.pid);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("no write_bytes in {path}"))
+    }
+
     /// Waits until the server is idle (under 5% of a core for a second, at most `limit`):
     /// background work after its start (index catch-up and merges) is not measured. The
     /// seconds waited.

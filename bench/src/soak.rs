@@ -400,6 +400,8 @@ pub struct SoakReport {
     pub server_cpu_percent: f64,
     /// Over the whole load: the server (and its busiest threads), this benchmark, the machine.
     pub cpu: Option<CpuUse>,
+    /// What the server wrote to storage during the load (`/proc/<pid>/io`), if readable.
+    pub disk_write_bytes: Option<u64>,
     pub slow_statements: Vec<SlowStatement>,
     pub invariants: Invariants,
     pub csv: String,
@@ -486,6 +488,14 @@ impl SoakReport {
             FLAT_GROWTH_PERCENT,
             verdict(self.flat_memory)
         );
+        if let Some(b) = self.disk_write_bytes {
+            println!(
+                "  disk        server wrote {} ({:.1} MiB/s, {:.0} KiB per order)",
+                fmt_mib(b),
+                b as f64 / (1024.0 * 1024.0) / self.duration_seconds.max(1) as f64,
+                b as f64 / 1024.0 / self.orders.max(1) as f64
+            );
+        }
         match &self.cpu {
             Some(c) => println!("  cpu         {}", c.line()),
             None => println!(
@@ -1428,8 +1438,12 @@ async fn measure(
     // The tasks hold the only senders: the channel closes when the last of them is done.
     drop(ctx);
     let mark = CpuMark::take(server).ok();
+    let written_before = server.disk_written().ok();
     let unfinished = collect(&mut collector, rx, t0, every, windows, end).await;
     let cpu = mark.and_then(|m| m.since(server).ok());
+    let disk_write_bytes = written_before
+        .zip(server.disk_written().ok())
+        .map(|(a, b)| b.saturating_sub(a));
     let load_end = Instant::now();
     eprintln!(
         "[soak] load done ({:.1} s after the end); checking the orders",
@@ -1512,6 +1526,7 @@ async fn measure(
         memory,
         server_cpu_percent,
         cpu,
+        disk_write_bytes,
         slow_statements: server.slow_statements(),
         invariants,
         csv: String::new(),

@@ -306,6 +306,39 @@ async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestAp
         signed.iter().rev().copied().collect::<Vec<_>>(),
         "oldest first"
     );
+
+    // A change of the order's status alone (the centre approves a reply: the units' parts
+    // stay as they are) moves the order between the unit's lists too.
+    let (s, o) = call(
+        &handler,
+        t.url(&format!("/api/orders/{}/reply", signed[0])),
+        json!({"content": "已安排维修人员上门处理", "contacted_citizen": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(
+        pages(format!("unit={p1}&status=replied")).await,
+        vec![signed[0]],
+        "replied"
+    );
+    let (s, o) = call(
+        &d,
+        t.url(&format!("/api/orders/{}/check", signed[0])),
+        json!({"approve": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(o["status"]["code"], "callback_pending", "{o}");
+    assert_eq!(
+        pages(format!("unit={p1}&status=callback_pending")).await,
+        vec![signed[0]],
+        "approved: waiting for the callback"
+    );
+    assert_eq!(
+        pages(format!("unit={p1}&status=replied,handling")).await,
+        vec![signed[1]],
+        "no longer replied; the other one still handling"
+    );
 }
 
 on_both_backends! {

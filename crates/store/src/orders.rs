@@ -1114,8 +1114,18 @@ pub(crate) struct PreparedChange {
     counts: Vec<(Status, i64)>,
     notices: Vec<Sql>,
     tallies: TallyDeltas,
-    /// The order's `order_units` rows when its assignments or its status changed.
-    units: Option<Vec<[Value; UNIT_COLUMNS]>>,
+    /// What changes in the order's `order_units` rows, if anything.
+    units: Option<UnitRows>,
+}
+
+/// A change to an order's `order_units` rows.
+#[derive(Debug)]
+enum UnitRows {
+    /// Its assignments changed: the rows are written again.
+    Rewrite(Vec<[Value; UNIT_COLUMNS]>),
+    /// Only the order's status changed: it is set on the rows in place (one index touched,
+    /// instead of deleting and inserting every row and its three index entries).
+    Status(Status),
 }
 
 /// One caller's writes for the writer: order changes, and statements that go with them.
@@ -1198,7 +1208,11 @@ fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result
         counts,
         notices,
         tallies,
-        units: (units_changed || status_changed.is_some()).then(|| unit_rows(c.tenant, c.id, o)),
+        units: if units_changed {
+            Some(UnitRows::Rewrite(unit_rows(c.tenant, c.id, o)))
+        } else {
+            status_changed.map(|_| UnitRows::Status(o.status))
+        },
     })
 }
 
@@ -1287,22 +1301,41 @@ fn change_rows_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
         .map(|c| (c.tenant, c.id, c.expected_version + 1, c.version))
         .collect();
     stmts.extend(event_outbox_sql(&versions));
-    let moved: Vec<&&PreparedChange> = changes.iter().filter(|c| c.units.is_some()).collect();
-    for tenant in moved.chunk_by(|a, b| a.tenant == b.tenant) {
-        let mut q = Sql::new("DELETE FROM order_units WHERE tenant_id = ");
-        let t = q.param(tenant[0].tenant.0);
-        q.push(&t);
-        q.push(" AND order_id IN (");
-        let list = q.in_list(&tenant.iter().map(|c| c.id.0).collect::<Vec<_>>());
-        q.push(&list);
-        q.push(")");
+    let mut rewrite: BTreeMap<TenantId, Vec<i64>> = BTreeMap::new();
+    let mut rows: Vec<[Value; UNIT_COLUMNS]> = Vec::new();
+    let mut restatus: BTreeMap<(TenantId, &str), Vec<i64>> = BTreeMap::new();
+    for c in changes {
+        match &c.units {
+            Some(UnitRows::Rewrite(r)) => {
+                rewrite.entry(c.tenant).or_default().push(c.id.0);
+                rows.extend(r.iter().cloned());
+            }
+            Some(UnitRows::Status(st)) => {
+                restatus
+                    .entry((c.tenant, st.as_str()))
+                    .or_default()
+                    .push(c.id.0);
+            }
+            None => {}
+        }
+    }
+    for ((t, st), ids) in restatus {
+        let mut q = Sql::new("");
+        let (st, t, list) = (q.param(st), q.param(t.0), q.in_list(&ids));
+        q.push(&format!(
+            "UPDATE order_units SET order_status = {st} WHERE tenant_id = {t} AND order_id IN ({list})"
+        ));
         stmts.push(q);
     }
-    let units: Vec<[Value; UNIT_COLUMNS]> = moved
-        .iter()
-        .flat_map(|c| c.units.iter().flatten().cloned())
-        .collect();
-    stmts.extend(unit_rows_sql(&units));
+    for (t, ids) in rewrite {
+        let mut q = Sql::new("");
+        let (t, list) = (q.param(t.0), q.in_list(&ids));
+        q.push(&format!(
+            "DELETE FROM order_units WHERE tenant_id = {t} AND order_id IN ({list})"
+        ));
+        stmts.push(q);
+    }
+    stmts.extend(unit_rows_sql(&rows));
     stmts
 }
 
