@@ -458,6 +458,33 @@ mod tests {
         assert_eq!(pg("40P01"), None); // a deadlock: retried, not the machine
     }
 
+    /// `.cargo/config.toml` compiles the bundled SQLite with a stable query planner (else a
+    /// statement with `LIMIT ?` is prepared again on every execution) and without the global
+    /// allocation statistics' mutex. A build without those flags fails here.
+    #[tokio::test]
+    async fn sqlite_is_built_with_a_stable_planner_and_no_allocation_statistics() {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let (_dir, store) = crate::orders::tests::sqlite_store().await;
+        let rows = store
+            .read
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT compile_options FROM pragma_compile_options",
+            ))
+            .await
+            .unwrap();
+        let options: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "compile_options").unwrap())
+            .collect();
+        for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "SQLite is built without {wanted}: {options:?}"
+            );
+        }
+    }
+
     #[test]
     fn database_urls_are_logged_without_passwords() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
