@@ -230,9 +230,12 @@ async fn run_on(common: &Common, args: &PgCreateArgs, url: &str) -> anyhow::Resu
         "[pg-create] demo ready ({built:.1} s); starting {} nodes",
         args.nodes
     );
+    // Every node seals and unseals citizens' personal data with the demo's key file.
+    let keys = seed_dir.path().join("keys").join("pii.json");
     let env = vec![
         ("JIESU_DATABASE_URL", url.to_string()),
         ("JIESU_MAX_CONNECTIONS", args.max_connections.to_string()),
+        ("JIESU_PII_KEY_FILE", keys.display().to_string()),
     ];
     let mut dirs = Vec::new();
     let mut servers = Vec::new();
