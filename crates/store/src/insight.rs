@@ -309,8 +309,6 @@ fn text_of(r: &sea_orm::QueryResult) -> Result<OrderText> {
     })
 }
 
-/// The newest orders since a time with one value of `column` (`$2`): `$3` the time, `$4` how
-/// many.
 /// The statement reading a caller's (`phones`: the forms their number is stored in) and an
 /// address's newest orders: parameters `$1` tenant, `$2` since, `$3` limit, then the phones,
 /// then the address key. None when there is nothing to look for.
