@@ -11,9 +11,7 @@ use jiesu_core::order::{
 };
 use jiesu_core::stats::{Dim, Measure, Tally};
 use jiesu_core::{OrderId, TenantId, UnitId};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -775,19 +773,25 @@ pub(crate) struct NewOrderWrite {
 /// Columns of `orders` set at creation, in insert order.
 const ORDER_COLUMNS: usize = 24;
 
-/// Stores new orders with a handful of statements however many there are: one counter update
-/// per tenant and day, multi-row inserts of the orders and of their events, one count update
-/// per tenant and status. Numbers are allocated here, in the committing transaction.
+/// Stores new orders with a handful of statements however many there are: one counter
+/// upsert for every tenant and local day of the batch, multi-row inserts of the orders, their
+/// events and unit rows, one count update per tenant and status, the aggregates and outboxes.
+/// Numbers are allocated here, in the committing transaction, and the events' hashes cover
+/// them.
 ///
 /// The day counter's row stays locked until the transaction commits, and every creating
 /// transaction of every node needs it, so on PostgreSQL it is taken as late as possible: the
-/// ids come first from the identity's sequence, then the aggregates (in the transaction's own
-/// shard) and the outboxes are written, and only then the counter, the order rows and their
-/// events (whose hashes cover the number). SQLite has one writer and writes in one script.
+/// ids come first from the identity's sequence (with `take_shard`, the transaction's aggregate
+/// shard in the same statement), then the aggregates (in that shard) and the outboxes are
+/// written, and only then the counter, and the order rows, their events and unit rows in one
+/// statement. SQLite has one writer, which holds the write lock from the counter's upsert on:
+/// the upsert also answers the largest order id, and the new orders are numbered after it (as
+/// SQLite would number them itself); the rest is one script.
 pub(crate) async fn insert_new(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     items: &[NewOrderWrite],
+    take_shard: bool,
 ) -> Result<Vec<StoredOrder>> {
     let mut orders: Vec<(TenantId, Order, Vec<Event>)> = items
         .iter()
@@ -797,59 +801,41 @@ pub(crate) async fn insert_new(
         Some(i) => i.pii.clone(),
         None => return Ok(Vec::new()),
     };
-    let reserved = if backend == DbBackend::Sqlite {
-        None
-    } else {
-        let ids = reserve_order_ids(txn, backend, orders.len()).await?;
+    let pg = backend != DbBackend::Sqlite;
+    let ids = if pg {
+        let ids = reserve_order_ids(txn, backend, orders.len(), take_shard).await?;
         execute_combined(txn, backend, side_sql(&orders, &ids)).await?;
-        Some(ids)
+        assign_numbers(txn, backend, &mut orders).await?;
+        ids
+    } else {
+        let top = assign_numbers(txn, backend, &mut orders)
+            .await?
+            .ok_or(StoreError::corrupt("no day counter was returned"))?;
+        (1..=orders.len() as i64)
+            .map(|k| OrderId(top + k))
+            .collect()
     };
-    assign_numbers(txn, backend, &mut orders).await?;
     let mut linked = Vec::with_capacity(orders.len());
     for (t, o, ev) in &orders {
         linked.push(link(&pii, *t, o, String::new(), ev)?);
     }
     let lasts: Vec<String> = linked.iter().map(|l| last_hash(l, "")).collect();
-    let rows = order_rows_sql(&pii, &orders, &lasts, reserved.as_deref())?;
-    let duplicate = |e: DbErr| {
-        if crate::is_unique_violation(&e) {
+    let duplicate = |e: StoreError| match e {
+        StoreError::Db(e) if crate::is_unique_violation(&e) => {
             StoreError::Duplicate("external_ref")
-        } else {
-            StoreError::Db(e)
         }
+        e => e,
     };
-    let mut stmts = Vec::new();
-    let ids = match reserved {
-        Some(ids) => {
-            stmts.extend(rows);
-            ids
+    let mut stmts = order_rows_sql(&pii, &orders, &lasts, &ids)?;
+    if !pg {
+        // SQLite: the order rows in statements of their own, which its statement cache keeps
+        // (one text for each batch size); the script after them differs from batch to batch.
+        for q in std::mem::take(&mut stmts) {
+            txn.execute_raw(q.build(backend))
+                .await
+                .map_err(|e| duplicate(e.into()))?;
         }
-        None => {
-            // The ids the database gave, matched by the orders' unique numbers.
-            let mut given: BTreeMap<(TenantId, String), OrderId> = BTreeMap::new();
-            for q in rows {
-                for r in txn
-                    .query_all_raw(q.build(backend))
-                    .await
-                    .map_err(duplicate)?
-                {
-                    given.insert(
-                        (TenantId(col(&r, "tenant_id")?), col(&r, "number")?),
-                        OrderId(col(&r, "id")?),
-                    );
-                }
-            }
-            orders
-                .iter()
-                .map(|(t, o, _)| {
-                    given
-                        .get(&(*t, o.number.clone()))
-                        .copied()
-                        .ok_or(StoreError::NotFound)
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
-    };
+    }
     let mut event_rows = Vec::new();
     for ((t, _, _), (l, id)) in orders.iter().zip(linked.into_iter().zip(&ids)) {
         event_rows.extend(l.into_iter().map(|x| (*t, *id, x)));
@@ -858,15 +844,12 @@ pub(crate) async fn insert_new(
     stmts.extend(unit_parts_sql(
         orders.iter().zip(&ids).map(|((t, o, _), id)| (*t, *id, o)),
     ));
-    if backend == DbBackend::Sqlite {
+    if !pg {
         stmts.extend(side_sql(&orders, &ids));
     }
     execute_combined(txn, backend, stmts)
         .await
-        .map_err(|e| match e {
-            StoreError::Db(e) => duplicate(e),
-            e => e,
-        })?;
+        .map_err(duplicate)?;
     Ok(orders
         .into_iter()
         .zip(lasts)
@@ -928,16 +911,28 @@ fn unit_rows_sql(rows: &[[Value; UNIT_COLUMNS]]) -> Vec<Sql> {
         .collect()
 }
 
-/// PostgreSQL: `n` ids from the sequence of `orders.id`, not locking anything.
+/// PostgreSQL: takes the first of 64 transaction-scoped advisory locks that is free and makes
+/// its number the transaction's aggregate shard (`SHARD`), as a scalar subquery that yields
+/// the shard taken (or NULL when none is free: shard 0).
+pub(crate) const TAKE_SHARD: &str = "(SELECT set_config('jiesu.shard', s::text, true) FROM \
+     generate_series(0, 63) AS s WHERE pg_try_advisory_xact_lock(19301, s) LIMIT 1)";
+
+/// PostgreSQL: `n` ids from the sequence of `orders.id`, not locking anything; with
+/// `take_shard`, the transaction's aggregate shard in the same statement.
 async fn reserve_order_ids(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     n: usize,
+    take_shard: bool,
 ) -> Result<Vec<OrderId>> {
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             backend,
-            "SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id FROM generate_series(1, $1)",
+            format!(
+                "SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id, {} AS shard \
+                 FROM generate_series(1, $1)",
+                if take_shard { TAKE_SHARD } else { "NULL" }
+            ),
             vec![(n as i64).into()],
         ))
         .await?;
@@ -949,36 +944,59 @@ async fn reserve_order_ids(
     rows.iter().map(|r| Ok(OrderId(col(r, "id")?))).collect()
 }
 
-/// Gives each new order its number: one counter upsert per tenant and local day.
+/// Gives each new order its number: one counter upsert for every tenant and local day of the
+/// batch, in one statement. SQLite: returns the largest order id as well (see `insert_new`).
 async fn assign_numbers(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     orders: &mut [(TenantId, Order, Vec<Event>)],
-) -> Result<()> {
+) -> Result<Option<i64>> {
     let mut days: BTreeMap<(TenantId, String), Vec<usize>> = BTreeMap::new();
     for (i, (t, o, _)) in orders.iter().enumerate() {
         days.entry((*t, local_day(o.accepted_at)))
             .or_default()
             .push(i);
     }
+    let mut q = Sql::new("INSERT INTO order_counters (tenant_id, day, last) VALUES ");
+    for (n, ((tenant, day), idx)) in days.iter().enumerate() {
+        q.push(if n == 0 { "(" } else { ", (" });
+        q.push_values([
+            Value::from(tenant.0),
+            day.clone().into(),
+            (idx.len() as i64).into(),
+        ]);
+        q.push(")");
+    }
+    q.push(
+        " ON CONFLICT (tenant_id, day) DO UPDATE SET last = order_counters.last + excluded.last \
+         RETURNING tenant_id, day, last",
+    );
+    let sqlite = backend == DbBackend::Sqlite;
+    if sqlite {
+        q.push(", (SELECT COALESCE(MAX(id), 0) FROM orders) AS top");
+    }
+    let mut lasts: BTreeMap<(TenantId, String), i64> = BTreeMap::new();
+    let mut top = None;
+    for r in txn.query_all_raw(q.build(backend)).await? {
+        lasts.insert(
+            (TenantId(col(&r, "tenant_id")?), col(&r, "day")?),
+            col(&r, "last")?,
+        );
+        if sqlite {
+            top = Some(col::<i64>(&r, "top")?);
+        }
+    }
     for ((tenant, day), idx) in &days {
+        let last = *lasts
+            .get(&(*tenant, day.clone()))
+            .ok_or(StoreError::corrupt("a day counter was not returned"))?;
         let k = idx.len() as i64;
-        let row = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO order_counters (tenant_id, day, last) VALUES ($1, $2, $3) \
-                 ON CONFLICT (tenant_id, day) DO UPDATE SET last = order_counters.last + $3 RETURNING last",
-                vec![tenant.0.into(), day.clone().into(), k.into()],
-            ))
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let last: i64 = col(&row, "last")?;
         for (j, i) in idx.iter().enumerate() {
             let (_, o, ev) = &mut orders[*i];
             o.assign_number(ev, &format!("{day}-{:06}", last - k + 1 + j as i64));
         }
     }
-    Ok(())
+    Ok(top)
 }
 
 /// The statements of a batch of new orders that do not need their numbers: counts per
@@ -1026,23 +1044,21 @@ fn kind_values(o: &Order) -> [Value; 7] {
     ]
 }
 
-/// Inserts of the order rows, many to a statement: with the `reserved` ids, or returning the
-/// ids the database gives with the (unique) numbers.
+/// Inserts of the order rows with their reserved ids, many to a statement.
 fn order_rows_sql(
     pii: &Keyring,
     orders: &[(TenantId, Order, Vec<Event>)],
     lasts: &[String],
-    reserved: Option<&[OrderId]>,
+    ids: &[OrderId],
 ) -> Result<Vec<Sql>> {
     let mut out = Vec::new();
     let rows: Vec<_> = orders.iter().zip(lasts).enumerate().collect();
     for chunk in rows.chunks(400) {
-        let mut q = Sql::new(&format!(
-            "INSERT INTO orders ({}tenant_id, number, channel, request_type, category_code, region_code, status, \
+        let mut q = Sql::new(
+            "INSERT INTO orders (id, tenant_id, number, channel, request_type, category_code, region_code, status, \
              urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
              accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at, address_key) VALUES ",
-            if reserved.is_some() { "id, " } else { "" }
-        ));
+        );
         for (n, (i, ((tenant, o, _), last))) in chunk.iter().enumerate() {
             let state = sealed_state(pii, o)?;
             let [a, b, c, d, e, f, g] = kind_values(o);
@@ -1081,16 +1097,11 @@ fn order_rows_sql(
                     .into(),
             ];
             q.push(if n == 0 { "(" } else { ", (" });
-            if let Some(r) = reserved {
-                let id = r.get(*i).ok_or(StoreError::NotFound)?;
-                q.push_values([Value::from(id.0)]);
-                q.push(", ");
-            }
+            let id = ids.get(*i).ok_or(StoreError::NotFound)?;
+            q.push_values([Value::from(id.0)]);
+            q.push(", ");
             q.push_values(values);
             q.push(")");
-        }
-        if reserved.is_none() {
-            q.push(" RETURNING tenant_id, id, number");
         }
         out.push(q);
     }
@@ -2386,7 +2397,7 @@ pub(crate) mod tests {
 
     /// A fresh PostgreSQL database on `JIESU_TEST_POSTGRES_URL`'s server, dropped by the
     /// caller (`None`, said, when the variable is unset; under CI that is a failure).
-    async fn pg_database() -> Option<(String, String)> {
+    async fn pg_database(tag: &str) -> Option<(String, String)> {
         use sqlx::Connection;
         let base = match std::env::var("JIESU_TEST_POSTGRES_URL") {
             Ok(u) if !u.is_empty() => u,
@@ -2399,7 +2410,7 @@ pub(crate) mod tests {
                 return None;
             }
         };
-        let name = format!("jiesu_store_t_{}", std::process::id());
+        let name = format!("jiesu_store_{tag}_{}", std::process::id());
         let mut c = sqlx::PgConnection::connect(&base).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -2415,10 +2426,157 @@ pub(crate) mod tests {
         Some((base.clone(), format!("{}/{name}", &base[..cut])))
     }
 
+    /// An accepted order of `tenant` at `at` (UTC), with its events.
+    fn accepted(store: &Store, tenant: i64, at: &str) -> NewOrderWrite {
+        use jiesu_core::calendar::Calendar;
+        use jiesu_core::deadline::TimeRules;
+        use jiesu_core::order::*;
+        use jiesu_core::org::{OrgTree, Unit, UnitKind};
+        use jiesu_core::role::{Role, RoleSet};
+        use jiesu_core::{UnitId, UserId};
+        let org = OrgTree::new([Unit {
+            id: UnitId(1),
+            parent_id: None,
+            kind: UnitKind::CityCentre,
+            name: "中心".into(),
+            region_code: None,
+            active: true,
+        }]);
+        let (calendar, rules) = (Calendar::official(), TimeRules::ordos());
+        let actor = Actor {
+            user_id: UserId(1),
+            username: "agent".into(),
+            roles: RoleSet::of(&[Role::Agent]),
+            unit_id: UnitId(1),
+        };
+        let new = NewOrder {
+            channel: Channel::Phone,
+            request_type: RequestType::Complaint,
+            category: None,
+            title: "噪音扰民".into(),
+            content: "夜间施工噪音扰民".into(),
+            citizen: Citizen::default(),
+            location: Location::default(),
+            urgency: Urgency::Normal,
+            flags: Flags::default(),
+            external_ref: None,
+            query_code_hash: None,
+            source: Default::default(),
+        };
+        let ctx = Ctx {
+            now: at.parse().unwrap(),
+            actor: &actor,
+            org: &org,
+            calendar: &calendar,
+            rules: &rules,
+        };
+        let (order, events) = Order::accept(new, None, &ctx).unwrap();
+        NewOrderWrite {
+            tenant: TenantId(tenant),
+            order,
+            events,
+            pii: store.pii.ring(),
+        }
+    }
+
+    /// One batch of new orders of two tenants on two local days: the counters of all four
+    /// (tenant, day) pairs move in the batch's one reserving statement, every order gets the
+    /// next numbers of its own pair, in batch order, and the id its rows are stored under.
+    async fn a_batch_of_two_tenants_and_two_days(store: &Store, pg: bool) {
+        store
+            .write_all(vec![store.stmt(
+                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 'a', 'a', 0), (2, 'b', 'b', 0)",
+                vec![],
+            )])
+            .await
+            .unwrap();
+        // Days in China time: 12-01 (04:00 UTC is noon) and 12-02 (16:30 UTC is 00:30 next day).
+        let (d1, d2) = ("2026-12-01T04:00:00Z", "2026-12-01T16:30:00Z");
+        // Tenant 1 has one order of 12-01 already, stored alone.
+        let one = accepted(store, 1, d1);
+        let first = store
+            .create_order(one.tenant, one.order, one.events)
+            .await
+            .unwrap();
+        assert_eq!(first.order.number, "2026-12-01-000001");
+        let plan = [
+            (1, d1),
+            (2, d2),
+            (1, d2),
+            (1, d1),
+            (2, d1),
+            (2, d2),
+            (1, d1),
+        ];
+        let items: Vec<NewOrderWrite> =
+            plan.iter().map(|(t, at)| accepted(store, *t, at)).collect();
+        let txn = store.write.begin().await.unwrap();
+        let stored = insert_new(&txn, store.backend, &items, pg).await.unwrap();
+        if pg {
+            // The reserving statement took the transaction's aggregate shard.
+            let shard = txn
+                .query_one_raw(Statement::from_string(
+                    store.backend,
+                    "SELECT current_setting('jiesu.shard', true) AS s",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(col::<String>(&shard, "s").unwrap(), "0");
+        }
+        txn.commit().await.unwrap();
+        let numbers: Vec<&str> = stored.iter().map(|s| s.order.number.as_str()).collect();
+        assert_eq!(
+            numbers,
+            [
+                "2026-12-01-000002",
+                "2026-12-02-000001",
+                "2026-12-02-000001",
+                "2026-12-01-000003",
+                "2026-12-01-000001",
+                "2026-12-02-000002",
+                "2026-12-01-000004",
+            ]
+        );
+        let mut ids: Vec<i64> = stored.iter().map(|s| s.id.0).collect();
+        assert!(ids.iter().all(|id| *id > first.id.0), "{ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), plan.len(), "ids are unique");
+        for (s, (t, _)) in stored.iter().zip(plan) {
+            let read = store.order(TenantId(t), s.id).await.unwrap().unwrap();
+            assert_eq!(read.order.number, s.order.number);
+            assert_eq!(read.last_hash, s.last_hash);
+        }
+        let counts = store.status_counts(TenantId(1)).await.unwrap();
+        assert_eq!(counts.values().sum::<u64>(), 5, "{counts:?}");
+        let report = store.verify(|_| {}).await.unwrap();
+        assert_eq!((report.orders, report.problems.len()), (8, 0));
+    }
+
+    #[tokio::test]
+    async fn new_orders_of_several_tenants_and_days_are_numbered_in_one_statement_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        a_batch_of_two_tenants_and_two_days(&store, false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_orders_of_several_tenants_and_days_are_numbered_in_one_statement_on_postgres() {
+        let Some((base, url)) = pg_database("numbers").await else {
+            return;
+        };
+        let store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        a_batch_of_two_tenants_and_two_days(&store, true).await;
+        store.close().await;
+        drop_database(&base, &url).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_job_chosen_to_end_a_deadlock_runs_again() {
         use sqlx::Connection;
-        let Some((base, url)) = pg_database().await else {
+        let Some((base, url)) = pg_database("deadlock").await else {
             return;
         };
         let store = Store::open(&url, &crate::StoreOptions::default())
@@ -2460,7 +2618,13 @@ pub(crate) mod tests {
         assert_eq!(row(&store, 2).await.1, "job");
         store.close().await;
         drop(other);
-        let mut c = sqlx::PgConnection::connect(&base).await.unwrap();
+        drop_database(&base, &url).await;
+    }
+
+    /// Drops the database of `url` (made by `pg_database`) from `base`'s server.
+    async fn drop_database(base: &str, url: &str) {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(base).await.unwrap();
         let name = &url[url.rfind('/').unwrap() + 1..];
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

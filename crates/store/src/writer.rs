@@ -5,7 +5,7 @@
 //! existing orders, are written in bulk: one statement per table for all of a batch's.
 
 use crate::orders::{
-    AppendJob, NewOrderWrite, StoredOrder, append_one, append_together, insert_new,
+    AppendJob, NewOrderWrite, StoredOrder, TAKE_SHARD, append_one, append_together, insert_new,
 };
 use crate::{Result, StoreError};
 use sea_orm::{
@@ -367,13 +367,17 @@ async fn commit_batch(
     }
     let n = (creates.len() + runs.len() + appends.len()) as u64;
     let pg = backend != DbBackend::Sqlite;
-    // On PostgreSQL a transaction first takes its aggregate shard.
-    let begin = || async {
+    // New orders go first and together, on PostgreSQL only when nothing else is to be done:
+    // the day's counter they lock for every node is held until the commit (see below).
+    let creates_first = !creates.is_empty() && (!pg || (runs.is_empty() && appends.is_empty()));
+    // On PostgreSQL a transaction first takes its aggregate shard: in a statement of its own,
+    // or, where new orders go first, in theirs.
+    let begin = |shard: bool| async move {
         let txn = db
             .begin()
             .await
             .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))?;
-        if pg && let Err(e) = take_shard(&txn).await {
+        if shard && let Err(e) = take_shard(&txn).await {
             tracing::error!(error = %e, "cannot take an aggregate shard");
             let _ = txn.rollback().await;
             return Err(e);
@@ -393,7 +397,7 @@ async fn commit_batch(
         }
     };
     let start = std::time::Instant::now();
-    let mut txn = match begin().await {
+    let mut txn = match begin(pg && !creates_first).await {
         Ok(t) => t,
         Err(e) => {
             fail_all(&e, creates, runs, appends);
@@ -405,10 +409,10 @@ async fn commit_batch(
     let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
     // Set when the transaction's state is no longer known (see `abandon`).
     let mut broken: Option<DbErr> = None;
-    if !creates.is_empty() && (!pg || runs.is_empty()) {
+    if creates_first {
         // New orders go first and together, without a savepoint: nothing else has run yet,
         // so if one of them is bad the whole transaction can be thrown away and redone.
-        match insert_new(&txn, backend, &items).await {
+        match insert_new(&txn, backend, &items, pg).await {
             Ok(stored) => answer_stored(creates, stored, &mut answers),
             Err(e) => {
                 if let Some(e) = unavailable_db(&e) {
@@ -421,7 +425,7 @@ async fn commit_batch(
                     fail_all(&e, creates, runs, appends);
                     return replace_connection(db, backend).await;
                 }
-                txn = match begin().await {
+                txn = match begin(pg).await {
                     Ok(t) => t,
                     Err(e) => {
                         fail_all(&e, creates, runs, appends);
@@ -661,12 +665,9 @@ async fn creates_one_by_one(
 /// free. The aggregate rows a transaction moves are then its own until it commits, so writers
 /// never wait for one another there (nor deadlock); readers add the shards up.
 async fn take_shard(txn: &DatabaseTransaction) -> std::result::Result<(), DbErr> {
-    txn.execute_unprepared(
-        "SELECT set_config('jiesu.shard', s::text, true) FROM \
-         (SELECT s FROM generate_series(0, 63) AS s WHERE pg_try_advisory_xact_lock(19301, s) LIMIT 1) AS free",
-    )
-    .await
-    .map(|_| ())
+    txn.execute_unprepared(&format!("SELECT {TAKE_SHARD}"))
+        .await
+        .map(|_| ())
 }
 
 /// Stores new orders in a savepoint of `txn`, rolling back to it on error.
@@ -677,7 +678,7 @@ async fn create_in_savepoint(
     broken: &mut Option<DbErr>,
 ) -> Result<Vec<StoredOrder>> {
     in_savepoint(txn, broken, move |sp| {
-        Box::pin(async move { insert_new(sp, backend, &items).await })
+        Box::pin(async move { insert_new(sp, backend, &items, false).await })
     })
     .await
 }

@@ -82,7 +82,7 @@ const SPANS_TENANTS: &[(&str, &str)] = &[
         "ids for new orders from the sequence of orders.id (one sequence, no table read)",
     ),
     (
-        "SELECT set_config('jiesu.shard'",
+        "SELECT {TAKE_SHARD}",
         "a writing transaction's aggregate shard: an advisory lock, no table",
     ),
     // Last: it is a piece of others.
