@@ -330,7 +330,7 @@ fn repeat_sql(phones: usize, address: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orders::tests::{sqlite_plan, sqlite_store};
+    use crate::orders::tests::{accepted_from, sqlite_plan, sqlite_store};
     use sea_orm::{DbBackend, Statement};
 
     #[tokio::test]
@@ -371,14 +371,6 @@ mod tests {
 
     #[tokio::test]
     async fn the_candidates_are_the_callers_newest_and_the_addresss_newest() {
-        use jiesu_core::calendar::Calendar;
-        use jiesu_core::deadline::TimeRules;
-        use jiesu_core::order::*;
-        use jiesu_core::org::{OrgTree, Unit, UnitKind};
-        use jiesu_core::role::{Role, RoleSet};
-        use jiesu_core::values::Phone;
-        use jiesu_core::{UnitId, UserId};
-
         let (_dir, store) = sqlite_store().await;
         store
             .write_all(vec![store.stmt(
@@ -387,21 +379,6 @@ mod tests {
             )])
             .await
             .unwrap();
-        let org = OrgTree::new([Unit {
-            id: UnitId(1),
-            parent_id: None,
-            kind: UnitKind::CityCentre,
-            name: "中心".into(),
-            region_code: None,
-            active: true,
-        }]);
-        let (calendar, rules) = (Calendar::official(), TimeRules::ordos());
-        let actor = Actor {
-            user_id: UserId(1),
-            username: "agent".into(),
-            roles: RoleSet::of(&[Role::Agent]),
-            unit_id: UnitId(1),
-        };
         let start = chrono::Utc::now() - chrono::Duration::days(1);
         // Accepted a minute apart, in this order: caller A's five orders (the first two and
         // the last at address X), then caller B's two at X.
@@ -411,39 +388,11 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let new = NewOrder {
-                channel: Channel::Phone,
-                request_type: RequestType::Complaint,
-                category: None,
-                title: "噪音扰民".into(),
-                content: "夜间施工噪音扰民".into(),
-                citizen: Citizen {
-                    name: None,
-                    phone: Some(Phone::parse("phone", phone).unwrap()),
-                    id_number: None,
-                    anonymous: false,
-                },
-                location: Location {
-                    address: Some(address.into()),
-                    ..Default::default()
-                },
-                urgency: Urgency::Normal,
-                flags: Flags::default(),
-                external_ref: None,
-                query_code_hash: None,
-                source: Default::default(),
-            };
-            let ctx = Ctx {
-                now: start + chrono::Duration::minutes(i as i64),
-                actor: &actor,
-                org: &org,
-                calendar: &calendar,
-                rules: &rules,
-            };
-            let (order, events) = Order::accept(new, None, &ctx).unwrap();
+            let at = start + chrono::Duration::minutes(i as i64);
+            let new = accepted_from(&store, 1, at, Some(phone), Some(address));
             ids.push(
                 store
-                    .create_order(TenantId(1), order, events)
+                    .create_order(new.tenant, new.order, new.events)
                     .await
                     .unwrap()
                     .id,

@@ -2428,6 +2428,18 @@ pub(crate) mod tests {
 
     /// An accepted order of `tenant` at `at` (UTC), with its events.
     fn accepted(store: &Store, tenant: i64, at: &str) -> NewOrderWrite {
+        accepted_from(store, tenant, at.parse().unwrap(), None, None)
+    }
+
+    /// A noise complaint of `tenant` accepted at `now` by a centre's agent, from `phone` about
+    /// `address`, with its events.
+    pub(crate) fn accepted_from(
+        store: &Store,
+        tenant: i64,
+        now: DateTime<Utc>,
+        phone: Option<&str>,
+        address: Option<&str>,
+    ) -> NewOrderWrite {
         use jiesu_core::calendar::Calendar;
         use jiesu_core::deadline::TimeRules;
         use jiesu_core::order::*;
@@ -2455,8 +2467,14 @@ pub(crate) mod tests {
             category: None,
             title: "噪音扰民".into(),
             content: "夜间施工噪音扰民".into(),
-            citizen: Citizen::default(),
-            location: Location::default(),
+            citizen: Citizen {
+                phone: phone.map(|p| jiesu_core::values::Phone::parse("phone", p).unwrap()),
+                ..Citizen::default()
+            },
+            location: Location {
+                address: address.map(str::to_string),
+                ..Location::default()
+            },
             urgency: Urgency::Normal,
             flags: Flags::default(),
             external_ref: None,
@@ -2464,7 +2482,7 @@ pub(crate) mod tests {
             source: Default::default(),
         };
         let ctx = Ctx {
-            now: at.parse().unwrap(),
+            now,
             actor: &actor,
             org: &org,
             calendar: &calendar,
