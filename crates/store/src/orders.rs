@@ -786,7 +786,8 @@ const ORDER_COLUMNS: usize = 24;
 /// written, and only then the counter, and the order rows, their events and unit rows in one
 /// statement. SQLite has one writer, which holds the write lock from the counter's upsert on:
 /// the upsert also answers the largest order id, and the new orders are numbered after it (as
-/// SQLite would number them itself); the rest is one script.
+/// SQLite would number them itself); the order rows go in statements of their own (kept by the
+/// statement cache), the rest in one script.
 pub(crate) async fn insert_new(
     txn: &DatabaseTransaction,
     backend: DbBackend,
