@@ -4,6 +4,9 @@
 
 use crate::orders::StoredOrder;
 use crate::{Result, Store, StoreError, col};
+use chrono::{DateTime, Utc};
+use jiesu_core::order::Status;
+use jiesu_core::values::CategoryCode;
 use jiesu_core::{OrderId, TenantId};
 use sea_orm::ConnectionTrait;
 
@@ -38,6 +41,25 @@ struct StateLocation {
     address: Option<String>,
 }
 
+/// An earlier order a new one may repeat: what comparing and linking them needs, read from
+/// its stored state without the rest of it (a new order is compared with up to sixty).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RepeatCandidate {
+    /// Not in the state: set from the row.
+    #[serde(skip, default = "no_order")]
+    pub id: OrderId,
+    pub number: String,
+    pub title: String,
+    pub content: String,
+    pub category: Option<CategoryCode>,
+    pub status: Status,
+    pub accepted_at: DateTime<Utc>,
+}
+
+fn no_order() -> OrderId {
+    OrderId(0)
+}
+
 /// Orders of one category and region on one day (China time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
@@ -58,7 +80,7 @@ impl Store {
         address_key: Option<&str>,
         since: i64,
         limit: u64,
-    ) -> Result<Vec<(StoredOrder, bool, bool)>> {
+    ) -> Result<Vec<(RepeatCandidate, bool, bool)>> {
         // A phone is stored sealed (under any of the keys) or, from before, as it is: one
         // part per form and one for the address, each walking the index `(tenant_id, column,
         // accepted_at)` newest first and stopping at `limit`, all in one statement (one
@@ -79,7 +101,7 @@ impl Store {
         }
         let rows = self.read.query_all_raw(self.stmt(&sql, params)).await?;
         // Each order once, with whether its caller and its address are the ones asked for.
-        let mut read: Vec<(StoredOrder, bool, bool)> = Vec::with_capacity(rows.len());
+        let mut read: Vec<(RepeatCandidate, bool, bool)> = Vec::with_capacity(rows.len());
         for r in &rows {
             let id = OrderId(col(r, "id")?);
             if read.iter().any(|(s, _, _)| s.id == id) {
@@ -87,16 +109,27 @@ impl Store {
             }
             let their_phone: Option<String> = col(r, "citizen_phone")?;
             let their_key: Option<String> = col(r, "address_key")?;
+            let mut candidate: RepeatCandidate =
+                serde_json::from_str(&col::<String>(r, "state")?).map_err(StoreError::corrupt)?;
+            candidate.id = id;
+            // Sealing replaces whole string values (the citizen's phone and ID number), which
+            // the candidate does not read, so the state is read sealed: only a title or text
+            // that is nothing but such a value is a token to open.
+            for text in [&mut candidate.title, &mut candidate.content] {
+                if text.starts_with(crate::pii::PREFIX) {
+                    *text = self.pii().open(text)?;
+                }
+            }
             read.push((
-                crate::orders::order_from_row(r, self.pii())?,
+                candidate,
                 their_phone.is_some_and(|p| phones.contains(&p)),
                 their_key.is_some() && their_key.as_deref() == address_key,
             ));
         }
-        read.sort_by_key(|(s, _, _)| std::cmp::Reverse((s.order.accepted_at, s.id.0)));
+        read.sort_by_key(|(s, _, _)| std::cmp::Reverse((s.accepted_at, s.id.0)));
         // The caller's newest `limit`, then the address's newest `limit` not among them.
         let limit = limit as usize;
-        let mut found: Vec<(StoredOrder, bool, bool)> = Vec::new();
+        let mut found: Vec<(RepeatCandidate, bool, bool)> = Vec::new();
         let (mut callers, mut addresses) = (0, 0);
         for (s, phone, address) in read {
             let address = address && addresses < limit;
@@ -315,7 +348,7 @@ fn text_of(r: &sea_orm::QueryResult) -> Result<OrderText> {
 fn repeat_sql(phones: usize, address: bool) -> Option<String> {
     let part = |column: &str, param: usize| {
         format!(
-            "SELECT * FROM (SELECT id, last_hash, state, citizen_phone, address_key FROM orders \
+            "SELECT * FROM (SELECT id, state, citizen_phone, address_key FROM orders \
              WHERE tenant_id = $1 AND {column} = ${param} AND accepted_at >= $2 \
              ORDER BY accepted_at DESC LIMIT $3) AS p{param}"
         )
@@ -367,6 +400,79 @@ mod tests {
             "a frequent caller's orders must not all be read and sorted:\n{text}"
         );
         assert_eq!(repeat_sql(0, false), None);
+    }
+
+    #[tokio::test]
+    async fn a_candidate_is_read_from_its_sealed_state_and_a_sealed_text_opened() {
+        use crate::pii::{Keyring, PiiKeys};
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("pii.json");
+        let (ring, _) = Keyring::load_or_create(&keys).unwrap();
+        let opts = crate::StoreOptions {
+            pii: std::sync::Arc::new(PiiKeys::new(Some(keys), ring)),
+            ..crate::StoreOptions::default()
+        };
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, &opts).await.unwrap();
+        store
+            .write_all(vec![store.stmt(
+                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
+                vec![],
+            )])
+            .await
+            .unwrap();
+        let phone = "13900000003";
+        let at = chrono::Utc::now() - chrono::Duration::hours(1);
+        let mut ids = Vec::new();
+        // The second order's text is nothing but the caller's number: sealed with it.
+        for text in ["夜间施工噪音扰民", phone] {
+            let mut new = accepted_from(&store, 1, at, Some(phone), Some("幸福路1号"));
+            new.order.content = text.to_string();
+            ids.push(
+                store
+                    .create_order(new.tenant, new.order, new.events)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let raw = store
+            .read
+            .query_one_raw(store.stmt(
+                "SELECT state FROM orders WHERE id = $1",
+                vec![ids[1].0.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let state: String = col(&raw, "state").unwrap();
+        assert!(!state.contains(phone) && state.contains(crate::pii::PREFIX));
+        let since = (at - chrono::Duration::days(1)).timestamp_millis();
+        let mut got = store
+            .repeat_candidates(TenantId(1), Some(phone), None, since, 5)
+            .await
+            .unwrap();
+        got.sort_by_key(|c| c.0.id);
+        let texts: Vec<(OrderId, &str, &str, Status)> = got
+            .iter()
+            .map(|(c, _, _)| (c.id, c.title.as_str(), c.content.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (
+                    ids[0],
+                    "噪音扰民",
+                    "夜间施工噪音扰民",
+                    Status::PendingReview
+                ),
+                (ids[1], "噪音扰民", phone, Status::PendingReview),
+            ]
+        );
+        assert!(
+            got.iter()
+                .all(|(c, by_phone, _)| *by_phone && c.number.len() > 10)
+        );
     }
 
     #[tokio::test]

@@ -153,7 +153,30 @@ type WordsGeneration = HashMap<OrderId, (u64, Arc<hotspots::WordSet>)>;
 
 const WORDS_CACHE: usize = 20_000;
 
+/// The repeats found for a new request, and the word set of its text (with the text's hash)
+/// where it was made.
+#[derive(Default)]
+pub(crate) struct Repeats {
+    pub links: Vec<RepeatLink>,
+    pub words: Option<NewWords>,
+}
+
+pub(crate) struct NewWords(u64, Arc<hotspots::WordSet>);
+
 impl WordsCache {
+    fn fingerprint(title: &str, content: &str) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        (title, content).hash(&mut h);
+        h.finish()
+    }
+
+    /// Keeps a word set made elsewhere for `id`'s text of hash `fp`.
+    fn keep_made(&self, id: OrderId, fp: u64, w: Arc<hotspots::WordSet>) {
+        if let Ok(mut g) = self.generations.lock() {
+            Self::keep(&mut g, id, fp, w);
+        }
+    }
+
     fn words(
         &self,
         analyzer: &Analyzer,
@@ -161,9 +184,7 @@ impl WordsCache {
         title: &str,
         content: &str,
     ) -> Arc<hotspots::WordSet> {
-        let mut h = std::hash::DefaultHasher::new();
-        (title, content).hash(&mut h);
-        let fp = h.finish();
+        let fp = Self::fingerprint(title, content);
         if let Ok(mut g) = self.generations.lock() {
             if let Some((f, w)) = g[0].get(&id)
                 && *f == fp
@@ -367,13 +388,21 @@ impl App {
         tenant: TenantId,
         new: &NewOrder,
         now: DateTime<Utc>,
-    ) -> Vec<RepeatLink> {
+    ) -> Repeats {
         match self.repeats_of(tenant, new, now).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "looking for repeats failed");
-                Vec::new()
+                Repeats::default()
             }
+        }
+    }
+
+    /// Keeps the word set a new order was compared with under its id, once it has one: the
+    /// next order from its caller or address compares with it without segmenting it again.
+    pub(crate) fn keep_words(&self, id: OrderId, words: Option<NewWords>) {
+        if let Some(NewWords(fp, w)) = words {
+            self.insight.words.keep_made(id, fp, w);
         }
     }
 
@@ -382,7 +411,7 @@ impl App {
         tenant: TenantId,
         new: &NewOrder,
         now: DateTime<Utc>,
-    ) -> AppResult<Vec<RepeatLink>> {
+    ) -> AppResult<Repeats> {
         let phone = new.citizen.phone.as_ref().map(|p| p.as_str().to_string());
         let address = new
             .location
@@ -390,7 +419,7 @@ impl App {
             .as_deref()
             .and_then(jiesu_core::values::address_key);
         if phone.is_none() && address.is_none() {
-            return Ok(Vec::new());
+            return Ok(Repeats::default());
         }
         let s = self.insight_settings(tenant).await?;
         let since = now - ChronoDuration::days(i64::from(s.repeat_window_days));
@@ -405,29 +434,30 @@ impl App {
             )
             .await?;
         if candidates.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Repeats::default());
         }
         let (analyzer, _) = self.analyzer().await?;
-        let words = hotspots::words_of(&analyzer, &new.title, &new.content);
+        let words = Arc::new(hotspots::words_of(&analyzer, &new.title, &new.content));
+        let fp = WordsCache::fingerprint(&new.title, &new.content);
         let mut links: Vec<RepeatLink> = candidates
             .into_iter()
-            .filter(|(o, _, _)| o.order.status != Status::Invalid)
+            .filter(|(o, _, _)| o.status != Status::Invalid)
             .filter_map(|(o, by_phone, _)| {
-                let theirs =
-                    self.insight
-                        .words
-                        .words(&analyzer, o.id, &o.order.title, &o.order.content);
+                let theirs = self
+                    .insight
+                    .words
+                    .words(&analyzer, o.id, &o.title, &o.content);
                 let sim = hotspots::cosine(&words, &theirs);
-                let same_category = new.category.is_some() && new.category == o.order.category;
+                let same_category = new.category.is_some() && new.category == o.category;
                 let alike = sim >= s.repeat_min_similarity
                     || (same_category && sim >= s.repeat_min_similarity / 2.0);
                 alike.then(|| RepeatLink {
                     order: OrderRef {
                         id: o.id,
-                        number: o.order.number.clone(),
+                        number: o.number,
                     },
-                    title: o.order.title.clone(),
-                    accepted_at: o.order.accepted_at,
+                    title: o.title,
+                    accepted_at: o.accepted_at,
                     basis: if by_phone {
                         RepeatBasis::Caller
                     } else {
@@ -443,7 +473,10 @@ impl App {
                 .then(b.order.id.0.cmp(&a.order.id.0))
         });
         links.truncate(REPEAT_LINKS);
-        Ok(links)
+        Ok(Repeats {
+            links,
+            words: Some(NewWords(fp, words)),
+        })
     }
 
     /// The tenant's hot spots, building them on first use.
@@ -1003,6 +1036,27 @@ mod tests {
         assert_eq!(warning_category("01"), "01");
         assert_eq!(district("990101001"), "990101");
         assert_eq!(district("9901"), "9901");
+    }
+
+    #[test]
+    fn a_word_set_kept_for_a_new_order_serves_while_its_text_is_the_same() {
+        let analyzer = Analyzer::default();
+        let cache = WordsCache::default();
+        let (title, content) = ("路灯不亮", "幸福路口的路灯坏了三天，晚上出行不便");
+        let made = Arc::new(hotspots::words_of(&analyzer, title, content));
+        cache.keep_made(
+            OrderId(7),
+            WordsCache::fingerprint(title, content),
+            made.clone(),
+        );
+        let again = cache.words(&analyzer, OrderId(7), title, content);
+        assert!(Arc::ptr_eq(&again, &made), "the kept set, not a new one");
+        // Edited, the text is segmented again.
+        let edited = "幸福路口的路灯已经修好了";
+        let now = cache.words(&analyzer, OrderId(7), title, edited);
+        assert!(!Arc::ptr_eq(&now, &made));
+        assert_eq!(*now, hotspots::words_of(&analyzer, title, edited));
+        assert_ne!(*now, *made);
     }
 
     #[test]
