@@ -308,7 +308,7 @@ impl Sql {
         match backend {
             DbBackend::Sqlite => {
                 let text = self.text.replace(SHARD, "0");
-                let (text, values) = anonymous_params(&text, &self.values);
+                let (text, values) = anonymous_params(&text, self.values);
                 Statement::from_sql_and_values(backend, text, values)
             }
             _ => Statement::from_sql_and_values(
@@ -325,39 +325,57 @@ impl Sql {
 /// named parameter looks its name up in a list as long as the statement's parameters, which
 /// made binding a multi-row insert quadratic in its rows; anonymous ones are bound by
 /// position. A `$n` beyond `values` is left as it is.
-fn anonymous_params(text: &str, values: &[Value]) -> (String, Vec<Value>) {
+fn anonymous_params(text: &str, values: Vec<Value>) -> (String, Vec<Value>) {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut bound = Vec::with_capacity(values.len());
+    // The value of each `?` in turn (0-based).
+    let mut uses: Vec<usize> = Vec::with_capacity(values.len());
     let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            quoted = !quoted;
-        }
-        if quoted || c != '$' || !chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            out.push(c);
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        match digits
-            .parse::<usize>()
-            .ok()
-            .and_then(|k| values.get(k.checked_sub(1)?))
-        {
-            Some(v) => {
-                out.push('?');
-                bound.push(v.clone());
+    // `text[copied..]` is not yet in `out`. Every byte looked at is ASCII, so every cut is
+    // at a character boundary.
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => quoted = !quoted,
+            b'$' if !quoted => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
+                let k = text[i + 1..i + 1 + digits].parse::<usize>().ok();
+                if let Some(k) = k.filter(|k| (1..=values.len()).contains(k)) {
+                    out.push_str(&text[copied..i]);
+                    out.push('?');
+                    uses.push(k - 1);
+                    copied = i + 1 + digits;
+                }
+                i += 1 + digits;
+                continue;
             }
-            None => {
-                out.push('$');
-                out.push_str(&digits);
-            }
+            _ => {}
         }
+        i += 1;
     }
+    out.push_str(&text[copied..]);
+    // Each value moves to its last use; earlier uses of the same value get copies (the
+    // states and event payloads of a batch are most of its bytes, and are used once).
+    let mut last = vec![usize::MAX; values.len()];
+    for (at, k) in uses.iter().enumerate() {
+        last[*k] = at;
+    }
+    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+    let bound = uses
+        .iter()
+        .enumerate()
+        .filter_map(|(at, k)| {
+            if last[*k] == at {
+                values[*k].take()
+            } else {
+                values[*k].clone()
+            }
+        })
+        .collect();
     (out, bound)
 }
 
@@ -2888,12 +2906,13 @@ pub(crate) mod tests {
     fn sqlite_gets_anonymous_parameters_bound_in_the_order_they_are_used() {
         let v: Vec<Value> = vec![10i64.into(), "b".into(), 30i64.into()];
         let (text, bound) = anonymous_params(
-            "UPDATE t SET n = n + $3, p = '$1' WHERE a = $1 AND b = $2 AND c = $3",
-            &v,
+            "UPDATE t SET n = n + $3, p = '$1' WHERE a = $1 AND b = $2 AND c = $3 AND d = $4 AND e = '宁$2'",
+            v.clone(),
         );
+        // `$4` is beyond the values: left as it is.
         assert_eq!(
             text,
-            "UPDATE t SET n = n + ?, p = '$1' WHERE a = ? AND b = ? AND c = ?"
+            "UPDATE t SET n = n + ?, p = '$1' WHERE a = ? AND b = ? AND c = ? AND d = $4 AND e = '宁$2'"
         );
         assert_eq!(
             bound,
@@ -2902,7 +2921,7 @@ pub(crate) mod tests {
         // Counting goes past nine.
         let v: Vec<Value> = (1..=12i64).map(Value::from).collect();
         let names: Vec<String> = (1..=12).map(|i| format!("${i}")).collect();
-        let (text, bound) = anonymous_params(&names.join(","), &v);
+        let (text, bound) = anonymous_params(&names.join(","), v.clone());
         assert_eq!(text, ["?"; 12].join(","));
         assert_eq!(bound, v);
     }

@@ -18,7 +18,9 @@
 
 use crate::Analyzer;
 use crate::analyzer::{fold, unfold};
-use std::collections::{HashMap, HashSet, VecDeque};
+// foldhash: the clustering looks words and ids up for every request.
+use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::VecDeque;
 
 /// Words kept per request.
 const DOC_TERMS: usize = 12;
