@@ -364,6 +364,16 @@ fn repeat_sql(phones: usize, address: bool) -> Option<String> {
 mod tests {
     use super::*;
     use crate::orders::tests::{accepted_from, sqlite_plan, sqlite_store};
+
+    async fn tenant_one(store: &Store) {
+        store
+            .write_all(vec![store.stmt(
+                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
+                vec![],
+            )])
+            .await
+            .unwrap();
+    }
     use sea_orm::{DbBackend, Statement};
 
     #[tokio::test]
@@ -414,13 +424,7 @@ mod tests {
         };
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
         let store = Store::open(&url, &opts).await.unwrap();
-        store
-            .write_all(vec![store.stmt(
-                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
-                vec![],
-            )])
-            .await
-            .unwrap();
+        tenant_one(&store).await;
         let phone = "13900000003";
         let at = chrono::Utc::now() - chrono::Duration::hours(1);
         let mut ids = Vec::new();
@@ -478,13 +482,7 @@ mod tests {
     #[tokio::test]
     async fn the_candidates_are_the_callers_newest_and_the_addresss_newest() {
         let (_dir, store) = sqlite_store().await;
-        store
-            .write_all(vec![store.stmt(
-                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
-                vec![],
-            )])
-            .await
-            .unwrap();
+        tenant_one(&store).await;
         let start = chrono::Utc::now() - chrono::Duration::days(1);
         // Accepted a minute apart, in this order: caller A's five orders (the first two and
         // the last at address X), then caller B's two at X.
