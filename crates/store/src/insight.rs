@@ -363,17 +363,9 @@ fn repeat_sql(phones: usize, address: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orders::tests::{accepted_from, sqlite_plan, sqlite_store};
-
-    async fn tenant_one(store: &Store) {
-        store
-            .write_all(vec![store.stmt(
-                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
-                vec![],
-            )])
-            .await
-            .unwrap();
-    }
+    use crate::orders::tests::{
+        accepted_from, create, sqlite_plan, sqlite_store, sqlite_store_with, tenant_one,
+    };
     use sea_orm::{DbBackend, Statement};
 
     #[tokio::test]
@@ -415,15 +407,14 @@ mod tests {
     #[tokio::test]
     async fn a_candidate_is_read_from_its_sealed_state_and_a_sealed_text_opened() {
         use crate::pii::{Keyring, PiiKeys};
-        let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join("pii.json");
+        let keys_dir = tempfile::tempdir().unwrap();
+        let keys = keys_dir.path().join("pii.json");
         let (ring, _) = Keyring::load_or_create(&keys).unwrap();
         let opts = crate::StoreOptions {
             pii: std::sync::Arc::new(PiiKeys::new(Some(keys), ring)),
             ..crate::StoreOptions::default()
         };
-        let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, &opts).await.unwrap();
+        let (_dir, store) = sqlite_store_with(&opts).await;
         tenant_one(&store).await;
         let phone = "13900000003";
         let at = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -432,13 +423,7 @@ mod tests {
         for text in ["夜间施工噪音扰民", phone] {
             let mut new = accepted_from(&store, 1, at, Some(phone), Some("幸福路1号"));
             new.order.content = text.to_string();
-            ids.push(
-                store
-                    .create_order(new.tenant, new.order, new.events)
-                    .await
-                    .unwrap()
-                    .id,
-            );
+            ids.push(create(&store, new).await);
         }
         let raw = store
             .read
@@ -494,13 +479,7 @@ mod tests {
         {
             let at = start + chrono::Duration::minutes(i as i64);
             let new = accepted_from(&store, 1, at, Some(phone), Some(address));
-            ids.push(
-                store
-                    .create_order(new.tenant, new.order, new.events)
-                    .await
-                    .unwrap()
-                    .id,
-            );
+            ids.push(create(&store, new).await);
         }
         let key = jiesu_core::values::address_key(x).unwrap();
         let since = (start - chrono::Duration::days(1)).timestamp_millis();

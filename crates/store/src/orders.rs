@@ -2331,22 +2331,43 @@ pub(crate) mod tests {
     }
 
     pub(crate) async fn sqlite_store() -> (tempfile::TempDir, Store) {
+        sqlite_store_with(&crate::StoreOptions::default()).await
+    }
+
+    pub(crate) async fn sqlite_store_with(
+        opts: &crate::StoreOptions,
+    ) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, &crate::StoreOptions::default())
+        let store = Store::open(&url, opts).await.unwrap();
+        (dir, store)
+    }
+
+    /// Stores a new order alone; its id.
+    pub(crate) async fn create(store: &Store, new: NewOrderWrite) -> OrderId {
+        store
+            .create_order(new.tenant, new.order, new.events)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Tenant 1, which the store tests' orders belong to.
+    pub(crate) async fn tenant_one(store: &Store) {
+        store
+            .write_all(vec![store.stmt(
+                "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
+                vec![],
+            )])
             .await
             .unwrap();
-        (dir, store)
     }
 
     /// Two bare order rows (ids 1 and 2, version 1) of tenant 1.
     async fn two_orders(store: &Store) {
+        tenant_one(store).await;
         store
             .write_all(vec![
-                store.stmt(
-                    "INSERT INTO tenants (id, code, name, created_at) VALUES (1, 't', 't', 0)",
-                    vec![],
-                ),
                 store.stmt(
                     "INSERT INTO orders (tenant_id, id, number, channel, request_type, status, urgency, \
                      emergency, confidential, centre_id, title, accepted_at, updated_at, version, last_hash, state) \
