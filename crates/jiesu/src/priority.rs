@@ -89,6 +89,24 @@ pub async fn in_background<T: Send + 'static>(
     rx.await.map_err(|_| format!("the {name} thread failed"))
 }
 
+/// The share of a core that paced background work keeps to while requests are served (see
+/// `jiesu_text::pace`: the idle policy alone does not keep a busy background thread from
+/// slowing requests).
+pub const BACKGROUND_SHARE: f64 = 0.25;
+
+/// [`in_background`], paced: while requests are served, `f` keeps to [`BACKGROUND_SHARE`] of a
+/// core at its pacing points; on an idle server it runs at full speed.
+pub async fn paced_in_background<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    in_background(name, move || {
+        jiesu_text::pace::limit(BACKGROUND_SHARE);
+        f()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

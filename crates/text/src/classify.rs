@@ -330,6 +330,7 @@ impl Classifier {
             .iter()
             .zip(words)
             .filter_map(|(e, w)| {
+                crate::pace::point();
                 let class = model.labels.iter().position(|l| l == e.label)?;
                 Some((model.features(w, &e.text).0, class))
             })
@@ -517,6 +518,7 @@ impl Classifier {
                     g2_bias[c] += p[c] * p[c];
                     self.bias[c] -= STEP * p[c] / g2_bias[c].sqrt();
                 }
+                crate::pace::point();
             }
         }
     }
@@ -527,12 +529,14 @@ impl Classifier {
         let logits: Vec<(Vec<f32>, usize)> = held_out
             .iter()
             .map(|&i| {
+                crate::pace::point();
                 let mut l = vec![0f32; k];
                 self.logits(&rows[i].0, &mut l);
                 (l, rows[i].1)
             })
             .collect();
         let loss = |t: f32| -> f32 {
+            crate::pace::point();
             let mut p = vec![0f32; k];
             logits
                 .iter()
@@ -688,6 +692,7 @@ fn vocabulary(words: &[&Words], classes: usize) -> (HashMap<String, u32>, Vec<f3
     let mut df: HashMap<(bool, &str), u32> = HashMap::new();
     let mut seen: Vec<(bool, &str)> = Vec::new();
     for w in words {
+        crate::pace::point();
         seen.clear();
         seen.extend(w.title().map(|x| (true, x)));
         seen.extend(w.body().map(|x| (false, x)));

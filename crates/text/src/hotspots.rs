@@ -1005,7 +1005,10 @@ impl Hotspots {
         let reads: Vec<ReadRequest<'_>> = requests
             .iter()
             .filter(|r| !self.docs.contains_key(&r.id))
-            .map(|r| ReadRequest::new(&self.analyzer, *r))
+            .map(|r| {
+                crate::pace::point();
+                ReadRequest::new(&self.analyzer, *r)
+            })
             .collect();
         self.add_read(reads)
     }
@@ -1016,6 +1019,7 @@ impl Hotspots {
     pub fn add_read(&mut self, reads: Vec<ReadRequest<'_>>) -> Vec<u64> {
         let mut changed = Vec::new();
         for r in reads {
+            crate::pace::point();
             if let Some(k) = self.add_one(r) {
                 changed.push(k);
             }

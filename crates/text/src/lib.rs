@@ -8,6 +8,7 @@ mod highlight;
 pub mod hotspots;
 pub mod kb;
 pub mod orders;
+pub mod pace;
 pub mod regions;
 mod top;
 

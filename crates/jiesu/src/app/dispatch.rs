@@ -90,7 +90,8 @@ pub struct Models {
 /// How long after a training the next may start for more choices learned or a new unit:
 /// twenty times what it took, so that retraining keeps under about 5% of a core however fast
 /// dispatches come (between trainings the models learn each dispatch online), and at least a
-/// second.
+/// second. Under load a training is paced to a quarter of a core (`priority::BACKGROUND_SHARE`)
+/// and takes longer, so the next waits longer too.
 fn retrain_gap(took: Duration) -> Duration {
     took.saturating_mul(20).max(Duration::from_secs(1))
 }
@@ -379,6 +380,7 @@ impl App {
         } else {
             self.store.labelled_orders(tenant, history).await?
         };
+        let read = started.elapsed();
         let categories = self.store.categories(tenant).await?;
         let (analyzer, _) = self.analyzer().await?;
         let work = move || {
@@ -430,7 +432,10 @@ impl App {
             // The history is read once for the three models.
             let words: Vec<Words> = history
                 .iter()
-                .map(|o| Words::of(&analyzer, labelled_text(o)))
+                .map(|o| {
+                    jiesu_text::pace::point();
+                    Words::of(&analyzer, labelled_text(o))
+                })
                 .collect();
             let all: Vec<&Words> = words.iter().collect();
             let with_unit: Vec<&Words> = history
@@ -476,9 +481,21 @@ impl App {
                 .map_err(|e| AppError::Internal(e.to_string()))
         } else {
             // The history: in the background, while the models trained before serve.
-            crate::priority::in_background("jiesu-train", work)
-                .await
-                .map_err(AppError::Internal)
+            let (models, paused) = crate::priority::paced_in_background("jiesu-train", move || {
+                let models = work();
+                (models, jiesu_text::pace::slept())
+            })
+            .await
+            .map_err(AppError::Internal)?;
+            tracing::info!(
+                tenant = tenant.0,
+                orders = models.trained_on,
+                read_ms = read.as_millis() as u64,
+                ms = models.took.as_millis() as u64,
+                paused_ms = paused.as_millis() as u64,
+                "dispatch models trained"
+            );
+            Ok(models)
         }
     }
 

@@ -542,7 +542,7 @@ impl App {
         newest(&mut rows, HOTSPOT_MAX_REQUESTS);
         // No request waits for this (the hot spots are shown once ready): at background
         // priority.
-        let spots = crate::priority::in_background("jiesu-hotspots", move || {
+        let spots = crate::priority::paced_in_background("jiesu-hotspots", move || {
             let mut h = Hotspots::new(analyzer, hotspots::Settings::default());
             let incoming: Vec<Incoming<'_>> = rows.iter().map(incoming).collect();
             h.add(&incoming);
