@@ -277,6 +277,21 @@ async fn the_history_is_read_newest_first_a_page_at_a_time(t: &TestApp) {
         .await
         .unwrap();
     assert_eq!(first3, whole[..3].to_vec());
+    // Of a long content, the opening a classifier reads, counted in characters.
+    let long: String = "路灯不亮".repeat(300);
+    t.accept(
+        &agent,
+        json!({"title": "路灯长期不亮", "content": long, "category": "01"}),
+    )
+    .await;
+    let newest = store
+        .labelled_orders_paged(t.seed.tenant, 1, 1)
+        .await
+        .unwrap();
+    let limit = jiesu_store::dispatch::LABELLED_CONTENT_CHARS;
+    assert_eq!(newest[0].title, "路灯长期不亮");
+    assert_eq!(newest[0].content.chars().count(), limit);
+    assert!(long.starts_with(&newest[0].content));
 }
 
 on_both_backends!(

@@ -125,17 +125,16 @@ fn version_of(r: &sea_orm::QueryResult) -> Result<CatalogueVersion> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledOrder {
     pub title: String,
+    /// The opening of the content (at most [`LABELLED_CONTENT_CHARS`] characters).
     pub content: String,
     pub category: String,
     pub request_type: String,
     pub lead_unit: Option<i64>,
 }
 
-#[derive(serde::Deserialize)]
-struct OrderText {
-    #[serde(default)]
-    content: String,
-}
+/// Characters of an order's content read as a classifier example (the classifiers read no
+/// more: `jiesu_text::classify` reads the opening 1,000).
+pub const LABELLED_CONTENT_CHARS: usize = 1_000;
 
 /// A dispatch: what was suggested and what was chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,18 +181,45 @@ impl Store {
         limit: u64,
         page: u64,
     ) -> Result<Vec<LabelledOrder>> {
+        self.labelled_orders_paced(tenant, limit, page, |_| async {})
+            .await
+    }
+
+    /// The same, awaiting `pause(took)` after each page but the last (`took`: how long the
+    /// page took to read): work in the background paces its reading with it. Of the content,
+    /// only the opening a classifier reads ([`LABELLED_CONTENT_CHARS`]) is read.
+    pub async fn labelled_orders_paced<F, Fut>(
+        &self,
+        tenant: TenantId,
+        limit: u64,
+        page: u64,
+        mut pause: F,
+    ) -> Result<Vec<LabelledOrder>>
+    where
+        F: FnMut(std::time::Duration) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let content = match self.backend {
+            DbBackend::Sqlite => "json_extract(state, '$.content')",
+            _ => "CAST(state AS json) ->> 'content'",
+        };
+        let sql = format!(
+            "SELECT id, accepted_at, title, COALESCE(substr({content}, 1, {LABELLED_CONTENT_CHARS}), '') AS content, \
+             category_code, request_type, lead_unit_id \
+             FROM orders WHERE tenant_id = $1 AND category_code IS NOT NULL \
+             AND accepted_at <= $2 AND (accepted_at < $2 OR id < $3) \
+             ORDER BY accepted_at DESC, id DESC LIMIT $4"
+        );
         let mut out: Vec<LabelledOrder> = Vec::new();
         // Position (accepted_at, id) of the last order read.
         let mut before = (i64::MAX, i64::MAX);
         while (out.len() as u64) < limit {
+            let started = std::time::Instant::now();
             let take = page.max(1).min(limit - out.len() as u64);
             let rows = self
                 .read
                 .query_all_raw(self.stmt(
-                    "SELECT id, accepted_at, title, state, category_code, request_type, lead_unit_id \
-                     FROM orders WHERE tenant_id = $1 AND category_code IS NOT NULL \
-                     AND accepted_at <= $2 AND (accepted_at < $2 OR id < $3) \
-                     ORDER BY accepted_at DESC, id DESC LIMIT $4",
+                    &sql,
                     vec![
                         tenant.0.into(),
                         before.0.into(),
@@ -203,20 +229,19 @@ impl Store {
                 ))
                 .await?;
             for r in &rows {
-                let state: String = col(r, "state")?;
-                let text: OrderText = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
                 before = (col(r, "accepted_at")?, col(r, "id")?);
                 out.push(LabelledOrder {
                     title: col(r, "title")?,
-                    content: text.content,
+                    content: col(r, "content")?,
                     category: col(r, "category_code")?,
                     request_type: col(r, "request_type")?,
                     lead_unit: col(r, "lead_unit_id")?,
                 });
             }
-            if (rows.len() as u64) < take {
+            if (rows.len() as u64) < take || (out.len() as u64) >= limit {
                 break;
             }
+            pause(started.elapsed()).await;
         }
         Ok(out)
     }

@@ -41,6 +41,21 @@ pub fn busy() {
     ACTIVITY.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Requests counted so far: read before a step of work that paces itself (an async read,
+/// between its pages), for [`pause_after`].
+pub fn activity() -> u64 {
+    ACTIVITY.load(Ordering::Relaxed)
+}
+
+/// The pause that keeps a step of work that `ran` to `share` of a core, where requests came
+/// since [`activity`] read `before` it; zero where none came (or `share` is 1 or more).
+pub fn pause_after(ran: Duration, share: f64, before: u64) -> Duration {
+    if share <= 0.0 || share >= 1.0 || activity() == before {
+        return Duration::ZERO;
+    }
+    ran.mul_f64((1.0 - share) / share)
+}
+
 /// From now on the calling thread keeps to `share` of a core (0 < share < 1; otherwise no
 /// limit) at its [`point`]s while requests are served.
 pub fn limit(share: f64) {
@@ -118,7 +133,8 @@ mod tests {
                 wall >= Duration::from_millis(40) + slept,
                 "{wall:?} {slept:?}"
             );
-            // No requests: full speed.
+            // No requests (from a fresh slice on): full speed.
+            limit(0.25);
             work(40, false);
             assert_eq!(super::slept(), slept, "no requests: no pause");
             limit(1.0);
@@ -131,5 +147,12 @@ mod tests {
         // This thread set no limit.
         work(20, true);
         assert_eq!(slept(), Duration::ZERO);
+        // Work that pauses by itself: three times a step at a quarter, if requests came.
+        let before = activity();
+        let step = Duration::from_millis(8);
+        assert_eq!(pause_after(step, 0.25, before), Duration::ZERO);
+        busy();
+        assert_eq!(pause_after(step, 0.25, before), Duration::from_millis(24));
+        assert_eq!(pause_after(step, 1.0, before), Duration::ZERO);
     }
 }

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// Orders a model is trained on at most (the newest).
 const HISTORY: u64 = 100_000;
+/// Orders of the history read a statement.
+const HISTORY_PAGE: u64 = 1_000;
 /// How long the region resolver and catalogue are kept before reloading.
 const AIDS_TTL: Duration = Duration::from_secs(30);
 /// A model older than this is retrained.
@@ -378,7 +380,20 @@ impl App {
         let history = if cold {
             Vec::new()
         } else {
-            self.store.labelled_orders(tenant, history).await?
+            // Read at the training's pace: while requests come, each page is followed by a
+            // pause three times as long, so the reader thread keeps to a quarter of a core.
+            let mut mark = jiesu_text::pace::activity();
+            self.store
+                .labelled_orders_paced(tenant, history, HISTORY_PAGE, |took| {
+                    let pause = jiesu_text::pace::pause_after(
+                        took,
+                        crate::priority::BACKGROUND_SHARE,
+                        mark,
+                    );
+                    mark = jiesu_text::pace::activity();
+                    tokio::time::sleep(pause)
+                })
+                .await?
         };
         let read = started.elapsed();
         let categories = self.store.categories(tenant).await?;
