@@ -277,6 +277,18 @@ async fn the_history_is_read_newest_first_a_page_at_a_time(t: &TestApp) {
         .await
         .unwrap();
     assert_eq!(first3, whole[..3].to_vec());
+    // A paced read pauses after each full page short of the limit: here after the first
+    // page of two, not after the second (the limit).
+    let mut pauses = 0;
+    let paced = store
+        .labelled_orders_paced(t.seed.tenant, 4, 2, |_| {
+            pauses += 1;
+            async {}
+        })
+        .await
+        .unwrap();
+    assert_eq!(paced, whole[..4].to_vec());
+    assert_eq!(pauses, 1);
     // Of a long content, the opening a classifier reads, counted in characters.
     let long: String = "路灯不亮".repeat(300);
     t.accept(

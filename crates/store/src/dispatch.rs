@@ -185,8 +185,8 @@ impl Store {
             .await
     }
 
-    /// The same, awaiting `pause(took)` after each page but the last (`took`: how long the
-    /// page took to read): work in the background paces its reading with it. Of the content,
+    /// The same, awaiting `pause(took)` after each full page short of `limit` (`took`: how
+    /// long the page took to read): work in the background paces its reading with it. Of the content,
     /// only the opening a classifier reads ([`LABELLED_CONTENT_CHARS`]) is read.
     pub async fn labelled_orders_paced<F, Fut>(
         &self,

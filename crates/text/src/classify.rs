@@ -154,7 +154,8 @@ impl Matcher {
         let Some(ac) = &self.automaton else {
             return (hits, found);
         };
-        for (part, weight) in [(text.title, TITLE_HITS), (text.content, 1.0)] {
+        // The content's opening, as its words are read (`Words::of`).
+        for (part, weight) in [(text.title, TITLE_HITS), (opening(text.content), 1.0)] {
             let folded = crate::analyzer::fold(part);
             for m in ac.find_overlapping_iter(&folded) {
                 let p = m.pattern().as_usize();
@@ -215,7 +216,16 @@ const TITLE: &str = "\u{1}t:";
 
 /// Characters of the content read: its opening states the matter; the rest (quoted laws,
 /// long histories) adds time more than signal.
-const CONTENT_CHARS: usize = 1_000;
+pub const CONTENT_CHARS: usize = 1_000;
+/// The opening of a content that the classifiers read (its first [`CONTENT_CHARS`]
+/// characters).
+pub fn opening(content: &str) -> &str {
+    match content.char_indices().nth(CONTENT_CHARS) {
+        Some((end, _)) => &content[..end],
+        None => content,
+    }
+}
+
 /// Classes updated per example at most (besides the right one): those the model confused
 /// most with it. The rest have next to no gradient once the model has learned a little.
 const UPDATED_CLASSES: usize = 8;
@@ -243,11 +253,7 @@ impl Words {
             w.push(&word);
         }
         w.title = w.ends.len();
-        let content = match text.content.char_indices().nth(CONTENT_CHARS) {
-            Some((end, _)) => &text.content[..end],
-            None => text.content,
-        };
-        for word in analyzer.words(content) {
+        for word in analyzer.words(opening(text.content)) {
             w.push(&word);
         }
         w.text.shrink_to_fit();
@@ -995,6 +1001,21 @@ mod tests {
         });
         assert_eq!(p.best().map(|s| s.label.as_str()), Some("城建"));
         assert_eq!(p.reasons, ["物业"]);
+        // Keywords count in the content's opening only, as its words do: training reads no
+        // more of an order from the database.
+        let far = format!("{}拖欠工资", "。".repeat(CONTENT_CHARS));
+        let near = format!("{}拖欠工资", "。".repeat(CONTENT_CHARS - 4));
+        let p = model.predict(Text {
+            title: "反映问题",
+            content: &near,
+        });
+        assert_eq!(p.best().map(|s| s.label.as_str()), Some("劳动"));
+        let p = model.predict(Text {
+            title: "反映问题",
+            content: &far,
+        });
+        assert!(p.reasons.is_empty(), "{:?}", p.reasons);
+        assert_ne!(p.best().map(|s| s.label.as_str()), Some("劳动"));
         // Without keywords nor history there is nothing to suggest from.
         let empty = Classifier::train(&a, &Lexicon::default(), &[], true);
         assert!(

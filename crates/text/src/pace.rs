@@ -1,8 +1,9 @@
 //! Pacing of long background work (training the dispatch models, building the hot spots):
-//! while people are being served, a thread that [`limit`]s itself runs for a short slice,
-//! then sleeps so that it keeps to a share of one core; on an idle server it runs at full
-//! speed. The server calls [`busy`] for every request; the long loops of this crate call
-//! [`point`] once per item, which on a thread that set no limit (a request's) does nothing.
+//! while requests come (one came within the last [`RECENT`]), a thread that [`limit`]s itself
+//! runs for a short slice, then sleeps so that it keeps to a share of one core; on an idle
+//! server it runs at full speed. The server calls [`busy`] for every request; the long loops
+//! of this crate call [`point`] once per item, which on a thread that set no limit (a
+//! request's) does nothing.
 //!
 //! Why not the scheduler alone: measured on a 2-core machine under a mixed load at half its
 //! capacity, a background thread under Linux's idle policy that never sleeps raised the
@@ -12,22 +13,34 @@
 //! idle core.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a paced thread runs before it pauses.
 pub const SLICE: Duration = Duration::from_millis(5);
 
-/// Requests served so far (by this process).
-static ACTIVITY: AtomicU64 = AtomicU64::new(0);
+/// Requests that came this long ago still count as coming.
+pub const RECENT: Duration = Duration::from_millis(100);
+
+/// When the last request came: milliseconds since [`epoch`], plus one (0: none yet).
+static LAST_REQUEST: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64 + 1
+}
 
 #[derive(Clone, Copy)]
 struct Limit {
     /// Sleep per second of work.
     sleep_per_run: f64,
-    /// When the slice began, and the activity then.
+    /// When the slice began.
     since: Instant,
-    activity: u64,
 }
 
 thread_local! {
@@ -35,22 +48,23 @@ thread_local! {
     static SLEPT: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
-/// A request is being served: paced threads keep to their share for the slice under way.
+/// A request came: paced threads keep to their share for the next [`RECENT`].
 #[inline]
 pub fn busy() {
-    ACTIVITY.fetch_add(1, Ordering::Relaxed);
+    LAST_REQUEST.store(now_ms(), Ordering::Relaxed);
 }
 
-/// Requests counted so far: read before a step of work that paces itself (an async read,
-/// between its pages), for [`pause_after`].
-pub fn activity() -> u64 {
-    ACTIVITY.load(Ordering::Relaxed)
+/// Whether a request came within the last [`RECENT`].
+pub fn requests_coming() -> bool {
+    let last = LAST_REQUEST.load(Ordering::Relaxed);
+    last != 0 && now_ms().saturating_sub(last) <= RECENT.as_millis() as u64
 }
 
-/// The pause that keeps a step of work that `ran` to `share` of a core, where requests came
-/// since [`activity`] read `before` it; zero where none came (or `share` is 1 or more).
-pub fn pause_after(ran: Duration, share: f64, before: u64) -> Duration {
-    if share <= 0.0 || share >= 1.0 || activity() == before {
+/// The pause that keeps a step of work that `ran` to `share` of a core while requests come
+/// (work that paces itself, such as an async read between its pages); zero when none come
+/// (or `share` is 1 or more).
+pub fn pause_after(ran: Duration, share: f64) -> Duration {
+    if share <= 0.0 || share >= 1.0 || !requests_coming() {
         return Duration::ZERO;
     }
     ran.mul_f64((1.0 - share) / share)
@@ -62,7 +76,6 @@ pub fn limit(share: f64) {
     let l = (share > 0.0 && share < 1.0).then(|| Limit {
         sleep_per_run: (1.0 - share) / share,
         since: Instant::now(),
-        activity: ACTIVITY.load(Ordering::Relaxed),
     });
     LIMIT.with(|c| c.set(l));
 }
@@ -77,8 +90,8 @@ pub fn slept() -> Duration {
     SLEPT.with(Cell::get)
 }
 
-/// A point where paced work may pause: after a slice of work during which requests came, it
-/// sleeps for what keeps the thread to its share.
+/// A point where paced work may pause: after a slice of work, while requests come, it sleeps
+/// for what keeps the thread to its share.
 #[inline]
 pub fn point() {
     LIMIT.with(|c| {
@@ -87,14 +100,12 @@ pub fn point() {
         if ran < SLICE {
             return;
         }
-        let activity = ACTIVITY.load(Ordering::Relaxed);
-        if activity != l.activity {
+        if requests_coming() {
             let pause = ran.mul_f64(l.sleep_per_run);
             std::thread::sleep(pause);
             SLEPT.with(|s| s.set(s.get() + pause));
         }
         l.since = Instant::now();
-        l.activity = ACTIVITY.load(Ordering::Relaxed);
         c.set(Some(l));
     });
 }
@@ -103,7 +114,7 @@ pub fn point() {
 mod tests {
     use super::*;
 
-    /// `ms` milliseconds of work, with a point after each (and a request served, if
+    /// `ms` milliseconds of work, with a point after each (and a request coming, if
     /// `serving`).
     fn work(ms: u32, serving: bool) -> Duration {
         let t = Instant::now();
@@ -116,6 +127,12 @@ mod tests {
             point();
         }
         t.elapsed()
+    }
+
+    /// Long enough for the last request to stop counting.
+    fn quiet() {
+        std::thread::sleep(RECENT + Duration::from_millis(50));
+        assert!(!requests_coming());
     }
 
     #[test]
@@ -133,8 +150,8 @@ mod tests {
                 wall >= Duration::from_millis(40) + slept,
                 "{wall:?} {slept:?}"
             );
-            // No requests (from a fresh slice on): full speed.
-            limit(0.25);
+            // No requests: full speed.
+            quiet();
             work(40, false);
             assert_eq!(super::slept(), slept, "no requests: no pause");
             limit(1.0);
@@ -147,12 +164,11 @@ mod tests {
         // This thread set no limit.
         work(20, true);
         assert_eq!(slept(), Duration::ZERO);
-        // Work that pauses by itself: three times a step at a quarter, if requests came.
-        let before = activity();
+        // Work that pauses by itself: three times a step at a quarter, while requests come.
         let step = Duration::from_millis(8);
-        assert_eq!(pause_after(step, 0.25, before), Duration::ZERO);
-        busy();
-        assert_eq!(pause_after(step, 0.25, before), Duration::from_millis(24));
-        assert_eq!(pause_after(step, 1.0, before), Duration::ZERO);
+        assert_eq!(pause_after(step, 0.25), Duration::from_millis(24));
+        assert_eq!(pause_after(step, 1.0), Duration::ZERO);
+        quiet();
+        assert_eq!(pause_after(step, 0.25), Duration::ZERO);
     }
 }

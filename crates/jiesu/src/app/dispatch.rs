@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 const HISTORY: u64 = 100_000;
 /// Orders of the history read a statement.
 const HISTORY_PAGE: u64 = 1_000;
+// The history holds as much of each content as the classifiers read.
+const _: () =
+    assert!(jiesu_store::dispatch::LABELLED_CONTENT_CHARS >= jiesu_text::classify::CONTENT_CHARS);
 /// How long the region resolver and catalogue are kept before reloading.
 const AIDS_TTL: Duration = Duration::from_secs(30);
 /// A model older than this is retrained.
@@ -381,17 +384,14 @@ impl App {
             Vec::new()
         } else {
             // Read at the training's pace: while requests come, each page is followed by a
-            // pause three times as long, so the reader thread keeps to a quarter of a core.
-            let mut mark = jiesu_text::pace::activity();
+            // pause three times as long, so the reader thread keeps to a quarter of a core
+            // (these pauses count in `read_ms`, the training thread's in `paused_ms`).
             self.store
                 .labelled_orders_paced(tenant, history, HISTORY_PAGE, |took| {
-                    let pause = jiesu_text::pace::pause_after(
+                    tokio::time::sleep(jiesu_text::pace::pause_after(
                         took,
                         crate::priority::BACKGROUND_SHARE,
-                        mark,
-                    );
-                    mark = jiesu_text::pace::activity();
-                    tokio::time::sleep(pause)
+                    ))
                 })
                 .await?
         };
