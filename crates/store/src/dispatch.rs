@@ -164,17 +164,8 @@ pub struct DayAccuracy {
 const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
 
 impl Store {
-    /// The newest `limit` orders with a category, with what was chosen for them. Read a page
-    /// at a time, so that only the text of each order is kept, not its whole stored state.
-    pub async fn labelled_orders(
-        &self,
-        tenant: TenantId,
-        limit: u64,
-    ) -> Result<Vec<LabelledOrder>> {
-        self.labelled_orders_paged(tenant, limit, 2_000).await
-    }
-
-    /// The same, `page` orders a statement.
+    /// The newest `limit` orders with a category, with what was chosen for them, `page` orders
+    /// a statement.
     pub async fn labelled_orders_paged(
         &self,
         tenant: TenantId,

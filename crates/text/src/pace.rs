@@ -37,8 +37,8 @@ fn now_ms() -> u64 {
 
 #[derive(Clone, Copy)]
 struct Limit {
-    /// Sleep per second of work.
-    sleep_per_run: f64,
+    /// The share of a core kept to (0 < share < 1).
+    share: f64,
     /// When the slice began.
     since: Instant,
 }
@@ -74,7 +74,7 @@ pub fn pause_after(ran: Duration, share: f64) -> Duration {
 /// limit) at its [`point`]s while requests are served.
 pub fn limit(share: f64) {
     let l = (share > 0.0 && share < 1.0).then(|| Limit {
-        sleep_per_run: (1.0 - share) / share,
+        share,
         since: Instant::now(),
     });
     LIMIT.with(|c| c.set(l));
@@ -82,7 +82,7 @@ pub fn limit(share: f64) {
 
 /// The calling thread's share of a core while requests are served (1: not paced).
 pub fn share() -> f64 {
-    LIMIT.with(|c| c.get().map_or(1.0, |l| 1.0 / (1.0 + l.sleep_per_run)))
+    LIMIT.with(|c| c.get().map_or(1.0, |l| l.share))
 }
 
 /// How long the calling thread has paused at its points so far.
@@ -100,8 +100,8 @@ pub fn point() {
         if ran < SLICE {
             return;
         }
-        if requests_coming() {
-            let pause = ran.mul_f64(l.sleep_per_run);
+        let pause = pause_after(ran, l.share);
+        if !pause.is_zero() {
             std::thread::sleep(pause);
             SLEPT.with(|s| s.set(s.get() + pause));
         }
