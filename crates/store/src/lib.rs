@@ -224,8 +224,12 @@ impl Store {
             let path = base.get_filename().to_path_buf();
             // The one write connection is kept for the process's life: its thread keeps the
             // priority of the thread that opened it (see `jiesu serve`).
+            // No ping before each use (sqlx's default): a connection to a local file does not
+            // hang up, and the ping is one more round trip to the connection's thread for
+            // every read (one for every group commit on the writer).
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .min_connections(1)
                 .max_lifetime(None)
                 .idle_timeout(None)
@@ -234,6 +238,7 @@ impl Store {
                 .await?;
             let read_pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base.read_only(true))
                 .await?;
