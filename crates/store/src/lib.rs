@@ -187,6 +187,7 @@ pub struct Store {
     writer: writer::Handle,
     sqlite_path: Option<PathBuf>,
     pii: Arc<pii::PiiKeys>,
+    decoded: Arc<orders::DecodedOrders>,
 }
 
 impl std::fmt::Debug for Store {
@@ -252,6 +253,7 @@ impl Store {
                 writer,
                 sqlite_path: Some(path),
                 pii: opts.pii.clone(),
+                decoded: Arc::new(orders::DecodedOrders::new(orders::DECODED_ORDERS)),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -274,6 +276,7 @@ impl Store {
                 writer,
                 sqlite_path: None,
                 pii: opts.pii.clone(),
+                decoded: Arc::new(orders::DecodedOrders::new(orders::DECODED_ORDERS)),
             })
         } else {
             Err(StoreError::BadUrl(redact(url)))

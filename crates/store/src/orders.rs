@@ -436,6 +436,43 @@ fn unit_parts(order: &Order) -> BTreeMap<UnitId, (AssignmentRole, AssignmentStat
     m
 }
 
+/// Orders decoded from their stored state, by id, with the chain head they were decoded at.
+/// A state is a function of its order's events, and `last_hash` names them all (it hashes the
+/// whole chain, the tenant included), so an entry whose head is the row's is the row's order:
+/// reading it again skips opening the sealed values and parsing the JSON. Bounded; each node
+/// keeps its own (an order changed elsewhere has another head there, and misses here).
+pub(crate) type DecodedOrders = quick_cache::sync::Cache<i64, Arc<(String, Order)>>;
+
+/// Orders kept decoded (a few KiB each).
+pub(crate) const DECODED_ORDERS: usize = 4_096;
+
+impl Store {
+    /// [`order_from_row`] through the decoded orders: for the reads that come back to the same
+    /// orders (lists, an order's page, the followers of changes); scans read past them.
+    pub(crate) fn cached_order_from_row(&self, r: &QueryResult) -> Result<StoredOrder> {
+        let id: i64 = col(r, "id")?;
+        let last_hash: String = col(r, "last_hash")?;
+        if let Some(hit) = self.decoded.get(&id)
+            && hit.0 == last_hash
+        {
+            return Ok(StoredOrder {
+                id: OrderId(id),
+                order: hit.1.clone(),
+                last_hash,
+            });
+        }
+        let stored = order_from_row(r, &self.pii)?;
+        self.remember(&stored);
+        Ok(stored)
+    }
+
+    /// Keeps an order as decoded (one just written, or just read).
+    pub(crate) fn remember(&self, s: &StoredOrder) {
+        self.decoded
+            .insert(s.id.0, Arc::new((s.last_hash.clone(), s.order.clone())));
+    }
+}
+
 pub(crate) fn order_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<StoredOrder> {
     let state = pii.open_json(&col::<String>(r, "state")?)?;
     let order: Order = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
@@ -1466,14 +1503,17 @@ impl Store {
         order: Order,
         events: Vec<Event>,
     ) -> Result<StoredOrder> {
-        self.writer
+        let stored = self
+            .writer
             .create(NewOrderWrite {
                 tenant,
                 order,
                 events,
                 pii: self.pii.ring(),
             })
-            .await
+            .await?;
+        self.remember(&stored);
+        Ok(stored)
     }
 
     /// Appends events to one or more orders atomically (a merge touches two).
@@ -1501,7 +1541,7 @@ impl Store {
             ))
             .await?;
         row.as_ref()
-            .map(|r| order_from_row(r, &self.pii))
+            .map(|r| self.cached_order_from_row(r))
             .transpose()
     }
 
@@ -1652,7 +1692,7 @@ impl Store {
         q.push(&list);
         q.push(")");
         let rows = self.read.query_all_raw(q.build(self.backend)).await?;
-        rows.iter().map(|r| order_from_row(r, &self.pii)).collect()
+        rows.iter().map(|r| self.cached_order_from_row(r)).collect()
     }
 
     /// Several orders' numbers and titles by id, from their columns (no state to read).
@@ -1879,7 +1919,7 @@ impl Store {
             let list = q.in_list(&ids);
             q.push(&format!(" AND id IN ({list})"));
             for r in self.read.query_all_raw(q.build(self.backend)).await? {
-                let o = order_from_row(&r, &self.pii)?;
+                let o = self.cached_order_from_row(&r)?;
                 rows.insert(o.id.0, o);
             }
         }
@@ -2610,6 +2650,85 @@ pub(crate) mod tests {
         assert_eq!(counts.values().sum::<u64>(), 5, "{counts:?}");
         let report = store.verify(|_| {}).await.unwrap();
         assert_eq!((report.orders, report.problems.len()), (8, 0));
+    }
+
+    /// Node `a` keeps the orders it writes and reads decoded; node `b` (another connection to
+    /// the same database) changes one under a new chain head: `a`'s next reads, by id, by ids
+    /// and in a list, give the row as it now is, never the order it kept.
+    async fn decoded_orders_follow_the_rows(a: &Store, b: &Store) {
+        tenant_one(a).await;
+        let t = TenantId(1);
+        let new = accepted(a, 1, "2026-03-02T01:00:00Z");
+        let created = a
+            .create_order(new.tenant, new.order, new.events)
+            .await
+            .unwrap();
+        let id = created.id;
+        let kept = a.decoded.get(&id.0).expect("a new order is kept decoded");
+        assert_eq!((&kept.0, &kept.1), (&created.last_hash, &created.order));
+        let read = a.order(t, id).await.unwrap().unwrap();
+        assert_eq!(
+            (&read.order, &read.last_hash),
+            (&created.order, &created.last_hash)
+        );
+
+        let mut changed = created.order.clone();
+        changed.title = "另一节点改过".into();
+        b.write_all(vec![b.stmt(
+            "UPDATE orders SET state = $1, last_hash = $2 WHERE tenant_id = 1 AND id = $3",
+            vec![
+                serde_json::to_string(&changed).unwrap().into(),
+                "another-head".into(),
+                id.0.into(),
+            ],
+        )])
+        .await
+        .unwrap();
+        let read = a.order(t, id).await.unwrap().unwrap();
+        assert_eq!(
+            (&read.order, read.last_hash.as_str()),
+            (&changed, "another-head")
+        );
+        let by_ids = a.orders_by_ids(t, &[id]).await.unwrap();
+        assert_eq!(by_ids[0].order.title, "另一节点改过");
+        let page = a
+            .list_orders(
+                t,
+                &Scope::All,
+                &OrderFilter::default(),
+                Sort::AcceptedDesc,
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].order, changed);
+        assert_eq!(a.decoded.get(&id.0).unwrap().0, "another-head");
+    }
+
+    #[tokio::test]
+    async fn decoded_orders_follow_the_rows_on_sqlite() {
+        let (dir, a) = sqlite_store().await;
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let b = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        decoded_orders_follow_the_rows(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn decoded_orders_follow_the_rows_on_postgres() {
+        let Some((base, url)) = pg_database("decoded").await else {
+            return;
+        };
+        let opts = crate::StoreOptions::default();
+        let a = Store::open(&url, &opts).await.unwrap();
+        let b = Store::open(&url, &opts).await.unwrap();
+        decoded_orders_follow_the_rows(&a, &b).await;
+        a.close().await;
+        b.close().await;
+        drop_database(&base, &url).await;
     }
 
     #[tokio::test]
