@@ -253,7 +253,7 @@ impl Store {
                 writer,
                 sqlite_path: Some(path),
                 pii: opts.pii.clone(),
-                decoded: Arc::new(orders::DecodedOrders::new(orders::DECODED_ORDERS)),
+                decoded: Arc::new(orders::decoded_orders()),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -276,7 +276,7 @@ impl Store {
                 writer,
                 sqlite_path: None,
                 pii: opts.pii.clone(),
-                decoded: Arc::new(orders::DecodedOrders::new(orders::DECODED_ORDERS)),
+                decoded: Arc::new(orders::decoded_orders()),
             })
         } else {
             Err(StoreError::BadUrl(redact(url)))

@@ -436,15 +436,38 @@ fn unit_parts(order: &Order) -> BTreeMap<UnitId, (AssignmentRole, AssignmentStat
     m
 }
 
-/// Orders decoded from their stored state, by id, with the chain head they were decoded at.
-/// A state is a function of its order's events, and `last_hash` names them all (it hashes the
-/// whole chain, the tenant included), so an entry whose head is the row's is the row's order:
-/// reading it again skips opening the sealed values and parsing the JSON. Bounded; each node
-/// keeps its own (an order changed elsewhere has another head there, and misses here).
-pub(crate) type DecodedOrders = quick_cache::sync::Cache<i64, Arc<(String, Order)>>;
+/// An order decoded from its stored state, with the chain head it was decoded at and the
+/// length of the state it came from (what it weighs in [`DecodedOrders`]).
+pub(crate) struct Decoded {
+    last_hash: String,
+    order: Order,
+    bytes: u64,
+}
 
-/// Orders kept decoded (a few KiB each).
-pub(crate) const DECODED_ORDERS: usize = 4_096;
+/// Weighs a decoded order by the length of its stored state.
+#[derive(Clone)]
+pub(crate) struct StateBytes;
+
+impl quick_cache::Weighter<i64, Arc<Decoded>> for StateBytes {
+    fn weight(&self, _: &i64, v: &Arc<Decoded>) -> u64 {
+        v.bytes
+    }
+}
+
+/// Orders decoded from their stored state, by id. A state is a function of its order's
+/// events, and `last_hash` names them all (it hashes the whole chain, the tenant included), so
+/// an entry whose head is the row's is the row's order: reading it again skips opening the
+/// sealed values and parsing the JSON. Each node keeps its own (an order changed elsewhere has
+/// another head there, and misses here).
+pub(crate) type DecodedOrders = quick_cache::sync::Cache<i64, Arc<Decoded>, StateBytes>;
+
+/// At most this much stored state is kept decoded (~4,000 of the demo's orders; an order's
+/// content may be up to 10,000 characters, so the bound is on bytes, not orders).
+const DECODED_BYTES: u64 = 8 << 20;
+
+pub(crate) fn decoded_orders() -> DecodedOrders {
+    DecodedOrders::with_weighter(4_096, DECODED_BYTES, StateBytes)
+}
 
 impl Store {
     /// [`order_from_row`] through the decoded orders: for the reads that come back to the same
@@ -453,33 +476,46 @@ impl Store {
         let id: i64 = col(r, "id")?;
         let last_hash: String = col(r, "last_hash")?;
         if let Some(hit) = self.decoded.get(&id)
-            && hit.0 == last_hash
+            && hit.last_hash == last_hash
         {
             return Ok(StoredOrder {
                 id: OrderId(id),
-                order: hit.1.clone(),
+                order: hit.order.clone(),
                 last_hash,
             });
         }
-        let stored = order_from_row(r, &self.pii)?;
-        self.remember(&stored);
+        let state = col::<String>(r, "state")?;
+        let bytes = state.len() as u64;
+        let stored = decode_order(id, last_hash, &state, &self.pii)?;
+        self.decoded.insert(
+            id,
+            Arc::new(Decoded {
+                last_hash: stored.last_hash.clone(),
+                order: stored.order.clone(),
+                bytes,
+            }),
+        );
         Ok(stored)
-    }
-
-    /// Keeps an order as decoded (one just written, or just read).
-    pub(crate) fn remember(&self, s: &StoredOrder) {
-        self.decoded
-            .insert(s.id.0, Arc::new((s.last_hash.clone(), s.order.clone())));
     }
 }
 
 pub(crate) fn order_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<StoredOrder> {
-    let state = pii.open_json(&col::<String>(r, "state")?)?;
+    decode_order(
+        col(r, "id")?,
+        col(r, "last_hash")?,
+        &col::<String>(r, "state")?,
+        pii,
+    )
+}
+
+/// An order from its stored (sealed) state.
+fn decode_order(id: i64, last_hash: String, state: &str, pii: &PiiKeys) -> Result<StoredOrder> {
+    let state = pii.open_json(state)?;
     let order: Order = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
     Ok(StoredOrder {
-        id: OrderId(col(r, "id")?),
+        id: OrderId(id),
         order,
-        last_hash: col(r, "last_hash")?,
+        last_hash,
     })
 }
 
@@ -1503,17 +1539,14 @@ impl Store {
         order: Order,
         events: Vec<Event>,
     ) -> Result<StoredOrder> {
-        let stored = self
-            .writer
+        self.writer
             .create(NewOrderWrite {
                 tenant,
                 order,
                 events,
                 pii: self.pii.ring(),
             })
-            .await?;
-        self.remember(&stored);
-        Ok(stored)
+            .await
     }
 
     /// Appends events to one or more orders atomically (a merge touches two).
@@ -2652,9 +2685,9 @@ pub(crate) mod tests {
         assert_eq!((report.orders, report.problems.len()), (8, 0));
     }
 
-    /// Node `a` keeps the orders it writes and reads decoded; node `b` (another connection to
-    /// the same database) changes one under a new chain head: `a`'s next reads, by id, by ids
-    /// and in a list, give the row as it now is, never the order it kept.
+    /// Node `a` keeps the orders it reads decoded; node `b` (another connection to the same
+    /// database) changes one under a new chain head before each of `a`'s reads: by id, by
+    /// ids and in a list, `a` gives the row as it now is, never the order it kept.
     async fn decoded_orders_follow_the_rows(a: &Store, b: &Store) {
         tenant_one(a).await;
         let t = TenantId(1);
@@ -2664,33 +2697,43 @@ pub(crate) mod tests {
             .await
             .unwrap();
         let id = created.id;
-        let kept = a.decoded.get(&id.0).expect("a new order is kept decoded");
-        assert_eq!((&kept.0, &kept.1), (&created.last_hash, &created.order));
         let read = a.order(t, id).await.unwrap().unwrap();
         assert_eq!(
             (&read.order, &read.last_hash),
             (&created.order, &created.last_hash)
         );
-
-        let mut changed = created.order.clone();
-        changed.title = "另一节点改过".into();
-        b.write_all(vec![b.stmt(
-            "UPDATE orders SET state = $1, last_hash = $2 WHERE tenant_id = 1 AND id = $3",
-            vec![
-                serde_json::to_string(&changed).unwrap().into(),
-                "another-head".into(),
-                id.0.into(),
-            ],
-        )])
-        .await
-        .unwrap();
-        let read = a.order(t, id).await.unwrap().unwrap();
+        let kept = a.decoded.get(&id.0).expect("a read order is kept decoded");
         assert_eq!(
-            (&read.order, read.last_hash.as_str()),
-            (&changed, "another-head")
+            (&kept.last_hash, &kept.order),
+            (&created.last_hash, &created.order)
         );
+        // Another node changes the order: a new state under a new head.
+        let change = |title: &str, head: &str| {
+            let mut o = created.order.clone();
+            o.title = title.into();
+            let q = b.stmt(
+                "UPDATE orders SET state = $1, last_hash = $2 WHERE tenant_id = 1 AND id = $3",
+                vec![
+                    serde_json::to_string(&o).unwrap().into(),
+                    head.into(),
+                    id.0.into(),
+                ],
+            );
+            (o, q)
+        };
+        let (o, q) = change("按编号读", "head-2");
+        b.write_all(vec![q]).await.unwrap();
+        let read = a.order(t, id).await.unwrap().unwrap();
+        assert_eq!((&read.order, read.last_hash.as_str()), (&o, "head-2"));
+        let (o, q) = change("按编号批量读", "head-3");
+        b.write_all(vec![q]).await.unwrap();
         let by_ids = a.orders_by_ids(t, &[id]).await.unwrap();
-        assert_eq!(by_ids[0].order.title, "另一节点改过");
+        assert_eq!(
+            (&by_ids[0].order, by_ids[0].last_hash.as_str()),
+            (&o, "head-3")
+        );
+        let (o, q) = change("列表", "head-4");
+        b.write_all(vec![q]).await.unwrap();
         let page = a
             .list_orders(
                 t,
@@ -2703,8 +2746,11 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1);
-        assert_eq!(page.items[0].order, changed);
-        assert_eq!(a.decoded.get(&id.0).unwrap().0, "another-head");
+        assert_eq!(
+            (&page.items[0].order, page.items[0].last_hash.as_str()),
+            (&o, "head-4")
+        );
+        assert_eq!(a.decoded.get(&id.0).unwrap().last_hash, "head-4");
     }
 
     #[tokio::test]
