@@ -37,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0021InboxOrder),
             Box::new(M0022UnitOrderStatus),
             Box::new(M0023StatusPlaces),
+            Box::new(M0024RedundantIndex),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1240,5 +1241,25 @@ CREATE INDEX orders_status ON orders (tenant_id, status, accepted_at, id, region
 impl MigrationTrait for M0023StatusPlaces {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0023).await
+    }
+}
+
+struct M0024RedundantIndex;
+
+impl MigrationName for M0024RedundantIndex {
+    fn name(&self) -> &str {
+        "m0024_redundant_index"
+    }
+}
+
+/// `outbound_messages_order` (tenant, order) is the prefix of the table's unique key (tenant,
+/// order, seq, template, recipient), which serves the same lookups: the index was only
+/// written, ~0.5 pages of every group commit's log in the soak (1.3% of its frames).
+const M0024: &str = "DROP INDEX outbound_messages_order";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0024RedundantIndex {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0024).await
     }
 }

@@ -74,8 +74,11 @@ pub fn unfold(original: &str, folded_part: &str) -> String {
 }
 
 pub(crate) fn is_word(w: &str) -> bool {
-    // Every stop word is at most two characters (six bytes).
-    w.chars().any(char::is_alphanumeric) && (w.len() > 6 || !STOP_WORDS.contains(&w))
+    // Every stop word is at most two characters (six bytes). A set: every word of every
+    // request and order is tested (a scan of the list was ~2.5% of the request threads).
+    static STOP: std::sync::LazyLock<foldhash::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+    w.chars().any(char::is_alphanumeric) && (w.len() > 6 || !STOP.contains(w))
 }
 
 impl Analyzer {
@@ -240,6 +243,8 @@ mod tests {
     fn stop_words_are_short() {
         // `is_word` skips the list for longer words.
         assert!(STOP_WORDS.iter().all(|w| w.len() <= 6));
+        assert!(STOP_WORDS.iter().all(|w| !is_word(w)));
+        assert!(is_word("物业") && is_word("我们小区"));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use std::collections::HashMap;
+// foldhash: a suggestion looks every word of the request up in the vocabulary.
+use foldhash::{HashMap, HashMapExt};
 
 /// The title and the free text of a request.
 #[derive(Debug, Clone, Copy)]
