@@ -311,10 +311,12 @@ pub struct Incoming<'a> {
     pub caller: Option<&'a str>,
 }
 
-/// A request's text read for the clustering: its words and the places it names. Reading
-/// (segmenting) is most of the cost of adding a request and needs only the analyzer.
-pub struct ReadRequest<'a> {
-    request: Incoming<'a>,
+/// A request's text read once: the places it names and its words, for the clustering, and
+/// its word set, for repeat detection. Reading (segmenting) is most of the cost of adding a
+/// request and needs only the analyzer; it is owned, so that what reads a new request where
+/// it is accepted (repeat detection) can hand the reading on to the hot spots.
+#[derive(Debug, Clone)]
+pub struct Reading {
     found: Places,
     /// The fine places its title names.
     title_places: Vec<String>,
@@ -322,17 +324,19 @@ pub struct ReadRequest<'a> {
     content_words: Vec<String>,
     /// The text the places' names are shown from.
     source: String,
+    /// As [`words_of`] makes it.
+    words: WordSet,
 }
 
-impl<'a> ReadRequest<'a> {
-    pub fn new(analyzer: &Analyzer, r: Incoming<'a>) -> Self {
-        let opening: String = r.content.chars().take(CONTENT_CHARS).collect();
+impl Reading {
+    pub fn new(analyzer: &Analyzer, address: &str, title: &str, content: &str) -> Self {
+        let opening: String = content.chars().take(CONTENT_CHARS).collect();
         // The title (and address) say where; the content's places count where they say
         // nothing, since the content also names places in passing.
         // One reading each: the words come without the places' words.
-        let (at, _) = read(analyzer, r.address);
-        let (named, title_words) = read(analyzer, r.title);
-        let (inside, content_words) = read(analyzer, &opening);
+        let (at, _, _) = read(analyzer, address);
+        let (named, title_words, title_all) = read(analyzer, title);
+        let (inside, content_words, content_all) = read(analyzer, &opening);
         let mut found = at;
         for p in &named.fine {
             if !found.fine.contains(p) {
@@ -350,14 +354,41 @@ impl<'a> ReadRequest<'a> {
         if found.coarse.is_empty() {
             found.coarse = inside.coarse.iter().take(2).cloned().collect();
         }
-        let source = format!("{} {} {opening}", r.address, r.title);
-        ReadRequest {
-            request: r,
+        let source = format!("{address} {title} {opening}");
+        Reading {
             found,
             title_places: named.fine,
             title_words,
             content_words,
             source,
+            words: WordSet::of(title_all.into_iter().chain(content_all).collect()),
+        }
+    }
+
+    /// The word set of the title and the content's opening, as [`words_of`] makes it.
+    pub fn words(&self) -> &WordSet {
+        &self.words
+    }
+}
+
+/// A request with its reading, ready to join the clustering.
+pub struct ReadRequest<'a> {
+    request: Incoming<'a>,
+    reading: Reading,
+}
+
+impl<'a> ReadRequest<'a> {
+    pub fn new(analyzer: &Analyzer, r: Incoming<'a>) -> Self {
+        let reading = Reading::new(analyzer, r.address, r.title, r.content);
+        Self::with(r, reading)
+    }
+
+    /// A request read beforehand, with the same analyzer as the hot spots' and from the
+    /// same address, title and content.
+    pub fn with(r: Incoming<'a>, reading: Reading) -> Self {
+        ReadRequest {
+            request: r,
+            reading,
         }
     }
 
@@ -448,7 +479,7 @@ fn lists() -> &'static Lists {
 
 /// The places of `text`, and its other words (the issue's: words of two or more
 /// characters, or letters), from one segmentation.
-fn read(analyzer: &Analyzer, text: &str) -> (Places, Vec<String>) {
+fn read(analyzer: &Analyzer, text: &str) -> (Places, Vec<String>, Vec<u64>) {
     let folded = fold(text);
     let tokens = analyzer.tag(&folded);
     let l = lists();
@@ -582,7 +613,14 @@ fn read(analyzer: &Analyzer, text: &str) -> (Places, Vec<String>) {
         })
         .map(|((w, _), _)| w.to_string())
         .collect();
-    (out, words)
+    // Every word, places' too, as `words_of` keeps them (the same segmentation: jieba tags
+    // the words it cuts).
+    let all = tokens
+        .iter()
+        .filter(|(w, _)| crate::analyzer::is_word(w) && w.chars().count() >= 2)
+        .map(|(w, _)| word_hash(w))
+        .collect();
+    (out, words, all)
 }
 
 /// Splits the divisions off the front of a name: `a市a1区北路街道` → (`a市`, `a1区`),
@@ -629,6 +667,12 @@ fn cores_match(a: &str, b: &str) -> bool {
 pub struct WordSet(Box<[u64]>);
 
 impl WordSet {
+    fn of(mut hashes: Vec<u64>) -> Self {
+        hashes.sort_unstable();
+        hashes.dedup();
+        WordSet(hashes.into_boxed_slice())
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -659,22 +703,23 @@ impl WordSet {
 /// The words two requests are compared by: those of two or more characters in the title and
 /// the opening of the content.
 pub fn words_of(analyzer: &Analyzer, title: &str, content: &str) -> WordSet {
-    use std::hash::{DefaultHasher, Hash, Hasher};
     let opening: String = content.chars().take(CONTENT_CHARS).collect();
-    let mut hashes: Vec<u64> = analyzer
-        .words(&format!("{title} {opening}"))
-        .into_iter()
-        .filter(|w| w.chars().count() >= 2)
-        .map(|w| {
-            // Fixed keys: the same word hashes alike in every set.
-            let mut h = DefaultHasher::new();
-            w.hash(&mut h);
-            h.finish()
-        })
-        .collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    WordSet(hashes.into_boxed_slice())
+    WordSet::of(
+        analyzer
+            .words(&format!("{title} {opening}"))
+            .into_iter()
+            .filter(|w| w.chars().count() >= 2)
+            .map(|w| word_hash(&w))
+            .collect(),
+    )
+}
+
+/// A word's hash in a [`WordSet`]: fixed keys, so the same word hashes alike in every set.
+fn word_hash(w: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    w.hash(&mut h);
+    h.finish()
 }
 
 /// The share of words two word sets have in common, as the cosine of the sets (0–1).
@@ -1032,11 +1077,15 @@ impl Hotspots {
     fn add_one(&mut self, read: ReadRequest<'_>) -> Option<u64> {
         let ReadRequest {
             request: r,
-            found,
-            title_places,
-            title_words,
-            content_words,
-            source,
+            reading:
+                Reading {
+                    found,
+                    title_places,
+                    title_words,
+                    content_words,
+                    source,
+                    words: _,
+                },
         } = read;
         if self.docs.contains_key(&r.id) {
             return None;
@@ -1541,6 +1590,32 @@ mod tests {
             shared >= 1 && shared < once.len(),
             "{shared} of {}",
             once.len()
+        );
+    }
+
+    #[test]
+    fn a_reading_holds_the_word_set_of_its_title_and_opening() {
+        let a = Analyzer::default();
+        for (title, content) in [
+            (
+                "A市A1区幸福路路灯不亮",
+                "幸福路12号门口路灯坏了，晚上出行不便。",
+            ),
+            (
+                "反映ABC公司拖欠工资2019",
+                "2019年12月起ABC公司拖欠工资，至今未付！",
+            ),
+            ("", "只有内容：小区停水"),
+            ("只有标题", ""),
+        ] {
+            let reading = Reading::new(&a, "幸福路12号", title, content);
+            assert_eq!(reading.words(), &words_of(&a, title, content), "{title}");
+        }
+        let long = "楼下烧烤摊油烟扰民。".repeat(100);
+        assert_eq!(
+            Reading::new(&a, "", "油烟", &long).words(),
+            &words_of(&a, "油烟", &long),
+            "only the opening counts"
         );
     }
 

@@ -220,3 +220,23 @@ fn adding_messages_later_touches_only_them_and_gives_the_clusters_of_one_pass() 
         |h: &Hotspots| -> Vec<Vec<i64>> { everything(h).into_iter().map(|c| c.ids).collect() };
     assert_eq!(ids(&once), ids(&later));
 }
+
+/// Repeat detection compares the word set of a new request's reading, handed on to the hot
+/// spots, with the word sets of earlier orders made by `words_of`: on every real message the
+/// two must be the same set.
+#[test]
+fn a_reading_holds_the_word_set_words_of_makes() {
+    use jiesu_text::hotspots::{Reading, words_of};
+    let Some(rows) = messages() else { return };
+    let a = Analyzer::default();
+    for r in &rows {
+        let reading = Reading::new(&a, "", &r.title, &r.content);
+        assert_eq!(
+            reading.words(),
+            &words_of(&a, &r.title, &r.content),
+            "message {}",
+            r.id
+        );
+        assert!(!reading.words().is_empty(), "message {}", r.id);
+    }
+}

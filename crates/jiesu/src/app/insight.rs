@@ -115,6 +115,11 @@ pub struct InsightState {
     settings: Mutex<HashMap<TenantId, (Instant, InsightSettings)>>,
     spots: Mutex<HashMap<TenantId, Arc<Mutex<Spots>>>>,
     words: WordsCache,
+    /// Readings of new orders made for repeat detection, by the hash of what they were read
+    /// from, until the hot spots take them (see `observe_orders`): each text is then
+    /// segmented once. Kept before the order is stored, so they are there when the order
+    /// indexer hands the stored order on.
+    readings: Mutex<HashMap<u64, hotspots::Reading>>,
     baselines: super::cache::TenantCache<Baseline>,
     /// Never moves: a baseline is only ever a few seconds old (see `Baseline`).
     baselines_generation: std::sync::atomic::AtomicU64,
@@ -162,6 +167,18 @@ pub(crate) struct Repeats {
 }
 
 pub(crate) struct NewWords(u64, Arc<hotspots::WordSet>);
+
+/// Readings kept at most for the hot spots: they take them within moments, unless a tenant's
+/// hot spots are not being kept or the order was not stored (then the readings are dropped
+/// once this many wait).
+const READINGS: usize = 4_096;
+
+/// The hash of what a reading is made from.
+fn reading_fingerprint(address: &str, title: &str, content: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (address, title, content).hash(&mut h);
+    h.finish()
+}
 
 impl WordsCache {
     fn fingerprint(title: &str, content: &str) -> u64 {
@@ -437,8 +454,20 @@ impl App {
             return Ok(Repeats::default());
         }
         let (analyzer, _) = self.analyzer().await?;
-        let words = Arc::new(hotspots::words_of(&analyzer, &new.title, &new.content));
+        // Read as the hot spots read it (places too), to hand on to them.
+        let address = new.location.address.as_deref().unwrap_or_default();
+        let reading = hotspots::Reading::new(&analyzer, address, &new.title, &new.content);
+        let words = Arc::new(reading.words().clone());
         let fp = WordsCache::fingerprint(&new.title, &new.content);
+        if let Ok(mut g) = self.insight.readings.lock() {
+            if g.len() >= READINGS {
+                g.clear();
+            }
+            g.insert(
+                reading_fingerprint(address, &new.title, &new.content),
+                reading,
+            );
+        }
         let mut links: Vec<RepeatLink> = candidates
             .into_iter()
             .filter(|(o, _, _)| o.status != Status::Invalid)
@@ -585,7 +614,19 @@ impl App {
             Err(_) => None,
         };
         let Some(handle) = handle else { return };
-        let mut texts: Vec<OrderText> = orders.iter().map(text_of).collect();
+        // With the reading made for repeat detection where there is one for the same text.
+        let mut texts: Vec<(OrderText, Option<hotspots::Reading>)> = {
+            let mut readings = self.insight.readings.lock().ok();
+            orders
+                .iter()
+                .map(|o| {
+                    let t = text_of(o);
+                    let fp = reading_fingerprint(&t.address, &t.title, &t.content);
+                    let reading = readings.as_mut().and_then(|g| g.remove(&fp));
+                    (t, reading)
+                })
+                .collect()
+        };
         let work = tokio::task::spawn_blocking(move || {
             // The texts are segmented between two short holds of the lock, so that readers
             // of the hot spots (on the request threads) do not wait for a batch's reading.
@@ -593,20 +634,23 @@ impl App {
                 let Ok(mut g) = handle.lock() else { return };
                 match &mut *g {
                     Spots::Building { pending } => {
-                        pending.extend(texts);
+                        pending.extend(texts.into_iter().map(|(t, _)| t));
                         return;
                     }
                     Spots::Ready { spots, window_ms } => {
                         let from = Utc::now().timestamp_millis() - *window_ms;
-                        texts.retain(|t| !spots.contains(t.id) && t.accepted_at >= from);
+                        texts.retain(|(t, _)| !spots.contains(t.id) && t.accepted_at >= from);
                         (spots.analyzer().clone(), from)
                     }
                 }
             };
-            texts.sort_by_key(|r| (r.accepted_at, r.id));
+            texts.sort_by_key(|(t, _)| (t.accepted_at, t.id));
             let reads: Vec<ReadRequest<'_>> = texts
-                .iter()
-                .map(|t| ReadRequest::new(&analyzer, incoming(t)))
+                .iter_mut()
+                .map(|(t, reading)| match reading.take() {
+                    Some(r) => ReadRequest::with(incoming(t), r),
+                    None => ReadRequest::new(&analyzer, incoming(t)),
+                })
                 .collect();
             let Ok(mut g) = handle.lock() else { return };
             // A handle once ready stays ready (a rebuild makes a new one).
