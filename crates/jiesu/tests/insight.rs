@@ -160,6 +160,15 @@ async fn an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat
     assert_eq!(e["error"]["field"], "repeat_min_similarity");
     let (s, _) = put(&admin, settings, wider).await;
     assert_eq!(s, StatusCode::OK);
+    // A candidate changed since its words were kept (dispatched: a new version) has its
+    // text read again and is still found.
+    let (s, d) = call(
+        &dispatcher,
+        t.url(&format!("/api/orders/{}/dispatch", old.stored.id.0)),
+        json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
     let third = accept(t, &agent, "小区电梯困人", content, "13900000003", "").await;
     let linked: Vec<i64> = third["repeat_of"]
         .as_array()

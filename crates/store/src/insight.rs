@@ -41,23 +41,19 @@ struct StateLocation {
     address: Option<String>,
 }
 
-/// An earlier order a new one may repeat: what comparing and linking them needs, read from
-/// its stored state without the rest of it (a new order is compared with up to sixty).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+/// An earlier order a new one may repeat: what linking them needs, read from the order's
+/// columns (a new order is compared with up to sixty). Its text is read only where what was
+/// made of it before is not kept (see `Store::repeat_contents`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RepeatCandidate {
-    /// Not in the state: set from the row.
-    #[serde(skip, default = "no_order")]
     pub id: OrderId,
     pub number: String,
     pub title: String,
-    pub content: String,
     pub category: Option<CategoryCode>,
     pub status: Status,
     pub accepted_at: DateTime<Utc>,
-}
-
-fn no_order() -> OrderId {
-    OrderId(0)
+    /// Moves with every change of the order.
+    pub version: u32,
 }
 
 /// Orders of one category and region on one day (China time).
@@ -109,17 +105,20 @@ impl Store {
             }
             let their_phone: Option<String> = col(r, "citizen_phone")?;
             let their_key: Option<String> = col(r, "address_key")?;
-            let mut candidate: RepeatCandidate =
-                serde_json::from_str(&col::<String>(r, "state")?).map_err(StoreError::corrupt)?;
-            candidate.id = id;
-            // Sealing replaces whole string values (the citizen's phone and ID number), which
-            // the candidate does not read, so the state is read sealed: only a title or text
-            // that is nothing but such a value is a token to open.
-            for text in [&mut candidate.title, &mut candidate.content] {
-                if text.starts_with(crate::pii::PREFIX) {
-                    *text = self.pii().open(text)?;
-                }
-            }
+            let category: Option<String> = col(r, "category_code")?;
+            let candidate = RepeatCandidate {
+                id,
+                number: col(r, "number")?,
+                title: col(r, "title")?,
+                category: category
+                    .map(|c| CategoryCode::parse("category_code", &c))
+                    .transpose()
+                    .map_err(StoreError::corrupt)?,
+                status: Status::parse("status", &col::<String>(r, "status")?)
+                    .map_err(StoreError::corrupt)?,
+                accepted_at: crate::from_ms(col(r, "accepted_at")?),
+                version: col::<i32>(r, "version")? as u32,
+            };
             read.push((
                 candidate,
                 their_phone.is_some_and(|p| phones.contains(&p)),
@@ -143,6 +142,41 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// The content of each of the tenant's orders `ids` (those that exist).
+    pub async fn repeat_contents(
+        &self,
+        tenant: TenantId,
+        ids: &[OrderId],
+    ) -> Result<std::collections::HashMap<OrderId, String>> {
+        #[derive(serde::Deserialize)]
+        struct Text {
+            content: String,
+        }
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut q = crate::orders::Sql::new("SELECT id, state FROM orders WHERE tenant_id = ");
+        let t = q.param(tenant.0);
+        q.push(&t);
+        q.push(" AND id IN (");
+        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+        q.push(&list);
+        q.push(")");
+        for r in self.read.query_all_raw(q.build(self.backend)).await? {
+            let Text { mut content } =
+                serde_json::from_str(&col::<String>(&r, "state")?).map_err(StoreError::corrupt)?;
+            // Sealing replaces whole string values (the citizen's phone and ID number), so
+            // the state is read sealed: only a content that is nothing but such a value is a
+            // token to open.
+            if content.starts_with(crate::pii::PREFIX) {
+                content = self.pii().open(&content)?;
+            }
+            out.insert(OrderId(col(&r, "id")?), content);
+        }
+        Ok(out)
     }
 
     /// Orders accepted from `from` on and before the position `before` (accepted_at, id),
@@ -348,7 +382,8 @@ fn text_of(r: &sea_orm::QueryResult) -> Result<OrderText> {
 fn repeat_sql(phones: usize, address: bool) -> Option<String> {
     let part = |column: &str, param: usize| {
         format!(
-            "SELECT * FROM (SELECT id, state, citizen_phone, address_key FROM orders \
+            "SELECT * FROM (SELECT id, number, title, category_code, status, accepted_at, \
+             version, citizen_phone, address_key FROM orders \
              WHERE tenant_id = $1 AND {column} = ${param} AND accepted_at >= $2 \
              ORDER BY accepted_at DESC LIMIT $3) AS p{param}"
         )
@@ -442,9 +477,14 @@ mod tests {
             .await
             .unwrap();
         got.sort_by_key(|c| c.0.id);
+        let contents = store
+            .repeat_contents(TenantId(1), &[ids[0], ids[1], OrderId(999_999)])
+            .await
+            .unwrap();
+        assert_eq!(contents.len(), 2, "only orders that exist");
         let texts: Vec<(OrderId, &str, &str, Status)> = got
             .iter()
-            .map(|(c, _, _)| (c.id, c.title.as_str(), c.content.as_str(), c.status))
+            .map(|(c, _, _)| (c.id, c.title.as_str(), contents[&c.id].as_str(), c.status))
             .collect();
         assert_eq!(
             texts,
@@ -460,7 +500,15 @@ mod tests {
         );
         assert!(
             got.iter()
-                .all(|(c, by_phone, _)| *by_phone && c.number.len() > 10)
+                .all(|(c, by_phone, _)| *by_phone && c.number.len() > 10 && c.version == 1)
+        );
+        assert!(
+            store
+                .repeat_contents(TenantId(2), &[ids[0]])
+                .await
+                .unwrap()
+                .is_empty(),
+            "another tenant's order is not read"
         );
     }
 

@@ -146,15 +146,18 @@ struct Baseline {
 /// Word sets of recent orders for repeat detection: a new request is compared with up to
 /// twice `REPEAT_CANDIDATES` earlier ones, and segmenting each of them again for every new
 /// request cost more than everything else its acceptance does. Keyed by order with a hash of
-/// its text (an edited text is segmented again); two generations of at most `WORDS_CACHE`
-/// orders each bound the memory while keeping the recently used.
+/// its text (an edited text is segmented again) and the order's version when it was last
+/// seen: while the version stays, so does the text, and it need not even be read (a state
+/// is 1–2 KB of JSON). Two generations of at most `WORDS_CACHE` orders each bound the memory
+/// while keeping the recently used.
 #[derive(Default)]
 struct WordsCache {
     generations: Mutex<[WordsGeneration; 2]>,
 }
 
-/// Word sets by order, each with the hash of the text it was made from.
-type WordsGeneration = HashMap<OrderId, (u64, Arc<hotspots::WordSet>)>;
+/// Word sets by order, each with the hash of the text it was made from and the order's
+/// version then.
+type WordsGeneration = HashMap<OrderId, (u64, u32, Arc<hotspots::WordSet>)>;
 
 const WORDS_CACHE: usize = 20_000;
 
@@ -187,48 +190,58 @@ impl WordsCache {
         h.finish()
     }
 
-    /// Keeps a word set made elsewhere for `id`'s text of hash `fp`.
-    fn keep_made(&self, id: OrderId, fp: u64, w: Arc<hotspots::WordSet>) {
+    /// Keeps a word set made elsewhere for `id`'s text of hash `fp` at `version`.
+    fn keep_made(&self, id: OrderId, fp: u64, version: u32, w: Arc<hotspots::WordSet>) {
         if let Ok(mut g) = self.generations.lock() {
-            Self::keep(&mut g, id, fp, w);
+            Self::keep(&mut g, id, (fp, version, w));
         }
     }
 
+    /// The kept word set of `id` at `version`, if the order has not changed since.
+    fn known(&self, id: OrderId, version: u32) -> Option<Arc<hotspots::WordSet>> {
+        let mut g = self.generations.lock().ok()?;
+        if let Some((_, v, w)) = g[0].get(&id) {
+            return (*v == version).then(|| w.clone());
+        }
+        let entry = g[1].get(&id).filter(|(_, v, _)| *v == version).cloned()?;
+        let w = entry.2.clone();
+        Self::keep(&mut g, id, entry);
+        Some(w)
+    }
+
+    /// The word set of `id`'s text at `version`: kept where the text is the one it was made
+    /// from, else made.
     fn words(
         &self,
         analyzer: &Analyzer,
         id: OrderId,
+        version: u32,
         title: &str,
         content: &str,
     ) -> Arc<hotspots::WordSet> {
         let fp = Self::fingerprint(title, content);
         if let Ok(mut g) = self.generations.lock() {
-            if let Some((f, w)) = g[0].get(&id)
-                && *f == fp
-            {
-                return w.clone();
-            }
-            if let Some(w) = g[1]
-                .get(&id)
-                .filter(|(f, _)| *f == fp)
-                .map(|(_, w)| w.clone())
-            {
-                Self::keep(&mut g, id, fp, w.clone());
+            let kept = g
+                .iter()
+                .find_map(|kept| kept.get(&id).filter(|(f, _, _)| *f == fp))
+                .map(|(_, _, w)| w.clone());
+            if let Some(w) = kept {
+                Self::keep(&mut g, id, (fp, version, w.clone()));
                 return w;
             }
         }
         let w = Arc::new(hotspots::words_of(analyzer, title, content));
         if let Ok(mut g) = self.generations.lock() {
-            Self::keep(&mut g, id, fp, w.clone());
+            Self::keep(&mut g, id, (fp, version, w.clone()));
         }
         w
     }
 
-    fn keep(g: &mut [WordsGeneration; 2], id: OrderId, fp: u64, w: Arc<hotspots::WordSet>) {
-        if g[0].len() >= WORDS_CACHE {
+    fn keep(g: &mut [WordsGeneration; 2], id: OrderId, entry: (u64, u32, Arc<hotspots::WordSet>)) {
+        if g[0].len() >= WORDS_CACHE && !g[0].contains_key(&id) {
             g[1] = std::mem::take(&mut g[0]);
         }
-        g[0].insert(id, (fp, w));
+        g[0].insert(id, entry);
     }
 }
 
@@ -417,9 +430,9 @@ impl App {
 
     /// Keeps the word set a new order was compared with under its id, once it has one: the
     /// next order from its caller or address compares with it without segmenting it again.
-    pub(crate) fn keep_words(&self, id: OrderId, words: Option<NewWords>) {
+    pub(crate) fn keep_words(&self, id: OrderId, version: u32, words: Option<NewWords>) {
         if let Some(NewWords(fp, w)) = words {
-            self.insight.words.keep_made(id, fp, w);
+            self.insight.words.keep_made(id, fp, version, w);
         }
     }
 
@@ -468,15 +481,36 @@ impl App {
                 reading,
             );
         }
-        let mut links: Vec<RepeatLink> = candidates
+        let candidates: Vec<_> = candidates
             .into_iter()
             .filter(|(o, _, _)| o.status != Status::Invalid)
+            .collect();
+        // Word sets kept from before; the texts of the others are read, in one statement.
+        let mut theirs: HashMap<OrderId, Arc<hotspots::WordSet>> = HashMap::new();
+        let mut unknown = Vec::new();
+        for (o, _, _) in &candidates {
+            match self.insight.words.known(o.id, o.version) {
+                Some(w) => {
+                    theirs.insert(o.id, w);
+                }
+                None => unknown.push(o.id),
+            }
+        }
+        if !unknown.is_empty() {
+            let contents = self.store.repeat_contents(tenant, &unknown).await?;
+            for (o, _, _) in &candidates {
+                if let Some(content) = contents.get(&o.id) {
+                    let w =
+                        (self.insight.words).words(&analyzer, o.id, o.version, &o.title, content);
+                    theirs.insert(o.id, w);
+                }
+            }
+        }
+        let mut links: Vec<RepeatLink> = candidates
+            .into_iter()
             .filter_map(|(o, by_phone, _)| {
-                let theirs = self
-                    .insight
-                    .words
-                    .words(&analyzer, o.id, &o.title, &o.content);
-                let sim = hotspots::cosine(&words, &theirs);
+                let theirs = theirs.get(&o.id)?;
+                let sim = hotspots::cosine(&words, theirs);
                 let same_category = new.category.is_some() && new.category == o.category;
                 let alike = sim >= s.repeat_min_similarity
                     || (same_category && sim >= s.repeat_min_similarity / 2.0);
@@ -835,20 +869,26 @@ impl App {
         }
         let (analyzer, _) = self.analyzer().await?;
         let phone = this.order.citizen.phone.clone();
-        let words =
-            self.insight
-                .words
-                .words(&analyzer, this.id, &this.order.title, &this.order.content);
+        let words = self.insight.words.words(
+            &analyzer,
+            this.id,
+            this.order.version,
+            &this.order.title,
+            &this.order.content,
+        );
         let mut out: Vec<Duplicate> = Vec::new();
         for chunk in others.chunks(1_000) {
             for o in self.store.orders_by_ids(p.tenant, chunk).await? {
                 if !is_open(o.order.status) || (phone.is_some() && o.order.citizen.phone == phone) {
                     continue;
                 }
-                let theirs =
-                    self.insight
-                        .words
-                        .words(&analyzer, o.id, &o.order.title, &o.order.content);
+                let theirs = self.insight.words.words(
+                    &analyzer,
+                    o.id,
+                    o.order.version,
+                    &o.order.title,
+                    &o.order.content,
+                );
                 let similarity = hotspots::cosine(&words, &theirs);
                 if let Some(view) = self.view_if_visible(p, &org, o) {
                     out.push(Duplicate {
@@ -1091,16 +1131,48 @@ mod tests {
         cache.keep_made(
             OrderId(7),
             WordsCache::fingerprint(title, content),
+            1,
             made.clone(),
         );
-        let again = cache.words(&analyzer, OrderId(7), title, content);
-        assert!(Arc::ptr_eq(&again, &made), "the kept set, not a new one");
+        // At the same version it serves without the text.
+        let known = cache.known(OrderId(7), 1).unwrap();
+        assert!(Arc::ptr_eq(&known, &made), "the kept set, not a new one");
+        assert!(cache.known(OrderId(8), 1).is_none());
+        // A later version needs the text: the same text keeps the set (and the version).
+        assert!(cache.known(OrderId(7), 2).is_none());
+        let again = cache.words(&analyzer, OrderId(7), 2, title, content);
+        assert!(
+            Arc::ptr_eq(&again, &made),
+            "the same text is not segmented again"
+        );
+        assert!(Arc::ptr_eq(&cache.known(OrderId(7), 2).unwrap(), &made));
         // Edited, the text is segmented again.
         let edited = "幸福路口的路灯已经修好了";
-        let now = cache.words(&analyzer, OrderId(7), title, edited);
+        let now = cache.words(&analyzer, OrderId(7), 3, title, edited);
         assert!(!Arc::ptr_eq(&now, &made));
         assert_eq!(*now, hotspots::words_of(&analyzer, title, edited));
         assert_ne!(*now, *made);
+        assert!(Arc::ptr_eq(&cache.known(OrderId(7), 3).unwrap(), &now));
+        assert!(cache.known(OrderId(7), 2).is_none());
+    }
+
+    #[test]
+    fn the_word_sets_of_the_last_two_generations_are_kept() {
+        let analyzer = Analyzer::default();
+        let cache = WordsCache::default();
+        let w = Arc::new(hotspots::words_of(&analyzer, "路灯", "路灯不亮"));
+        for id in 0..=WORDS_CACHE as i64 {
+            cache.keep_made(OrderId(id), 0, 1, w.clone());
+        }
+        // The first generation filled up and became the second: its orders are still kept.
+        assert!(cache.known(OrderId(0), 1).is_some());
+        assert!(cache.known(OrderId(WORDS_CACHE as i64), 1).is_some());
+        for id in 0..=WORDS_CACHE as i64 {
+            cache.keep_made(OrderId(1_000_000 + id), 0, 1, w.clone());
+        }
+        // Order 0 was used again (moved into the newer generation), order 1 was not.
+        assert!(cache.known(OrderId(0), 1).is_some());
+        assert!(cache.known(OrderId(1), 1).is_none());
     }
 
     #[test]
