@@ -158,13 +158,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
-        let mut q = crate::orders::Sql::new("SELECT id, state FROM orders WHERE tenant_id = ");
-        let t = q.param(tenant.0);
-        q.push(&t);
-        q.push(" AND id IN (");
-        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
-        q.push(&list);
-        q.push(")");
+        let q = crate::orders::by_ids_sql("id, state", tenant, ids);
         for r in self.read.query_all_raw(q.build(self.backend)).await? {
             let Text { mut content } =
                 serde_json::from_str(&col::<String>(&r, "state")?).map_err(StoreError::corrupt)?;

@@ -954,6 +954,18 @@ pub(crate) async fn insert_new(
         .collect())
 }
 
+/// `columns` of the tenant's orders `ids`.
+pub(crate) fn by_ids_sql(columns: &str, tenant: TenantId, ids: &[OrderId]) -> Sql {
+    let mut q = Sql::new(&format!("SELECT {columns} FROM orders WHERE tenant_id = "));
+    let t = q.param(tenant.0);
+    q.push(&t);
+    q.push(" AND id IN (");
+    let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+    q.push(&list);
+    q.push(")");
+    q
+}
+
 /// Inserts of the `order_units` rows of orders, many to a statement.
 fn unit_parts_sql<'a>(
     orders: impl IntoIterator<Item = (TenantId, OrderId, &'a Order)>,
@@ -1717,13 +1729,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = Sql::new("SELECT id, last_hash, state FROM orders WHERE tenant_id = ");
-        let t = q.param(tenant.0);
-        q.push(&t);
-        q.push(" AND id IN (");
-        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
-        q.push(&list);
-        q.push(")");
+        let q = by_ids_sql("id, last_hash, state", tenant, ids);
         let rows = self.read.query_all_raw(q.build(self.backend)).await?;
         rows.iter().map(|r| self.cached_order_from_row(r)).collect()
     }
@@ -1737,13 +1743,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let mut q = Sql::new("SELECT id, number, title FROM orders WHERE tenant_id = ");
-        let t = q.param(tenant.0);
-        q.push(&t);
-        q.push(" AND id IN (");
-        let list = q.in_list(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
-        q.push(&list);
-        q.push(")");
+        let q = by_ids_sql("id, number, title", tenant, ids);
         let rows = self.read.query_all_raw(q.build(self.backend)).await?;
         rows.iter()
             .map(|r| {
