@@ -165,8 +165,12 @@ const SPACED: &str = "spaced";
 const MAX_WORDS: usize = 16;
 const MAX_GRAMS: usize = 12;
 const MAX_SOUNDS: usize = 6;
-/// Weight of a character pair against a word.
-const GRAM_BOOST: f32 = 1.0;
+/// Weight of a character pair against a word. Pairs match a name or a phrase whichever way
+/// the segmenter cut it, and a caller's words share more of them with the entry than whole
+/// words: at twice a word's weight the content-opening test finds 85.8% of its entries in
+/// the top 5 instead of 85.1% (each half of the messages gains), titles 99.8% first instead
+/// of 99.6%, at the same search cost (`jiesu-bench kb`); 1.5 and 3 gain less.
+const GRAM_BOOST: f32 = 2.0;
 /// Weight of a pair of syllables, as of a pair of characters (an exact match has both).
 const PINYIN_BOOST: f32 = 1.0;
 
@@ -712,7 +716,10 @@ mod tests {
         index.upsert(&[water, fee, old]).unwrap();
         assert_eq!(index.len(), 3);
 
-        assert_eq!(ids(&index, text("停水")), vec![1, 3]);
+        // Both entries about 停水 match (in either order: each has it in title and answer).
+        let mut both = ids(&index, text("停水"));
+        both.sort_unstable();
+        assert_eq!(both, vec![1, 3]);
         // Validity: the old notice has expired.
         let q = KbQuery {
             valid_at: Some(2_000),
