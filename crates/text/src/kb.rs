@@ -171,7 +171,8 @@ const MAX_SOUNDS: usize = 6;
 /// the top 5 instead of 85.1% (each half of the messages gains), titles 99.8% first instead
 /// of 99.6%, at the same search cost (`jiesu-bench kb`); 1.5 and 3 gain less.
 const GRAM_BOOST: f32 = 2.0;
-/// Weight of a pair of syllables, as of a pair of characters (an exact match has both).
+/// Weight of a pair of syllables, as of a word: it only stands in for a character pair where
+/// a name was typed with same-sounding characters (an exact match has both).
 const PINYIN_BOOST: f32 = 1.0;
 
 /// The distinct pairs of adjacent letters or digits (no punctuation, no spaces) of `texts`,
