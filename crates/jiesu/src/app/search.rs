@@ -359,10 +359,16 @@ impl App {
         payload: Option<String>,
     ) -> AppResult<()> {
         let index = engine.index.clone();
-        tokio::task::spawn_blocking(move || index.apply(&docs, payload.as_deref()))
-            .await
-            .map_err(internal)?
-            .map_err(internal)
+        // At background priority: no request waits for the index, and a second's changes
+        // arrive at once (a thousand documents under load), whose segmentation and commit
+        // otherwise took the cores from requests in a burst every second. The indexing
+        // threads tantivy starts at the commit inherit the priority.
+        crate::priority::in_background("jiesu-index", move || {
+            index.apply(&docs, payload.as_deref())
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
     }
 
     /// Merges the segments of both indexes where bulk changes left many (each search looks
