@@ -67,7 +67,7 @@ pub struct Mix {
     #[arg(long, default_value_t = 50)]
     pub warmup_requests: u64,
     /// Only these filters (comma-separated): all, pending, unit, category, region, overdue,
-    /// number, range, combined. Default: all of them.
+    /// due-soon, number, range, combined. Default: all of them.
     #[arg(long, value_delimiter = ',')]
     pub filters: Vec<String>,
     /// Pages read by following next_cursor (the first page included).
@@ -450,6 +450,7 @@ enum Kind {
     Category,
     Region,
     Overdue,
+    DueSoon,
     NumberDay,
     DateRange,
     Combined,
@@ -457,12 +458,13 @@ enum Kind {
 }
 
 impl Kind {
-    const ROTATION: [Kind; 9] = [
+    const ROTATION: [Kind; 10] = [
         Kind::Pending,
         Kind::HandlingUnit,
         Kind::Category,
         Kind::Region,
         Kind::Overdue,
+        Kind::DueSoon,
         Kind::NumberDay,
         Kind::DateRange,
         Kind::Combined,
@@ -479,6 +481,7 @@ impl Kind {
             Kind::Category => "category",
             Kind::Region => "region",
             Kind::Overdue => "overdue",
+            Kind::DueSoon => "due-soon",
             Kind::NumberDay => "number",
             Kind::DateRange => "range",
             Kind::Combined => "combined",
@@ -511,6 +514,7 @@ impl Kind {
             Kind::Category => "category=PREFIX",
             Kind::Region => "region=DISTRICT",
             Kind::Overdue => "overdue=true",
+            Kind::DueSoon => "in progress, due in 24 h",
             Kind::NumberDay => "number=YYYY-MM-DD",
             Kind::DateRange => "from=D&to=D+7",
             Kind::Combined => "pending_review+region+from",
@@ -556,6 +560,8 @@ impl Queries {
             ),
             Kind::Region => format!("region={district}"),
             Kind::Overdue => "overdue=true".into(),
+            // The supervisor's "due within 24 hours" (the soak's list too).
+            Kind::DueSoon => "status=dispatched,handling&due_within_hours=24&sort=due_at".into(),
             Kind::NumberDay => format!("number={}", self.day(rng)),
             Kind::DateRange => {
                 let d = self.day(rng);

@@ -38,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0022UnitOrderStatus),
             Box::new(M0023StatusPlaces),
             Box::new(M0024RedundantIndex),
+            Box::new(M0025StatusDue),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1261,5 +1262,27 @@ const M0024: &str = "DROP INDEX outbound_messages_order";
 impl MigrationTrait for M0024RedundantIndex {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0024).await
+    }
+}
+
+struct M0025StatusDue;
+
+impl MigrationName for M0025StatusDue {
+    fn name(&self) -> &str {
+        "m0025_status_due"
+    }
+}
+
+/// Orders in some statuses by their running deadline (a supervisor's "in progress, due within
+/// 24 hours", sorted by deadline) from a range per status (issue 10: `orders_due` leads with
+/// the deadline, so the list walked every open order due in the window, in every status, to
+/// find the dispatched and handling ones: 28 ms a page over 362,000 orders, growing with the
+/// backlog).
+const M0025: &str = "CREATE INDEX orders_status_due ON orders (tenant_id, status, due_at, id)";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0025StatusDue {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0025).await
     }
 }

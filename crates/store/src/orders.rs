@@ -213,6 +213,11 @@ impl OrderFilter {
     }
 
     /// Every condition can be tested on an `orders_list` entry.
+    /// A bound on the running deadline (due within hours, overdue).
+    fn due_bounded(&self) -> bool {
+        self.overdue_at.is_some() || self.due_between.is_some()
+    }
+
     fn covered_by_list_index(&self) -> bool {
         self.units.is_none()
             && self.number_prefix.is_none()
@@ -1844,6 +1849,7 @@ impl Store {
                 Scope::Units(mine) => i.units.iter().all(|u| mine.contains(u)),
             })
             .filter(|_| matches!(sort, Sort::AcceptedDesc | Sort::AcceptedAsc));
+        let by_due = due_hint(self.backend, filter, sort);
         let (total, total_capped) = match cursor {
             Some(c) => (c.total, c.total_capped),
             None if matches!(scope, Scope::All) && filter.status_only() => {
@@ -1867,8 +1873,9 @@ impl Store {
                         q
                     }
                     None => {
-                        let mut q =
-                            Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o WHERE ");
+                        let mut q = Sql::new(&format!(
+                            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o{by_due} WHERE "
+                        ));
                         q.push(&wh);
                         q.values = base.values.clone();
                         q
@@ -1898,13 +1905,16 @@ impl Store {
             && matches!(sort, Sort::AcceptedDesc | Sort::AcceptedAsc)
             && matches!(scope, Scope::All)
             && filter.covered_by_list_index()
+            // The orders due in a range are not spread evenly over the acceptance times (the
+            // overdue ones are the oldest): up to the cap, they are read from their index.
+            && (total_capped || !filter.due_bounded())
             && (u64::from(limit) + 1).saturating_mul(all) / total <= SCAN_BUDGET;
         let key = sort.column();
         let dir = if sort.descending() { "DESC" } else { "ASC" };
         let hint = if walk_list {
             " INDEXED BY orders_list"
         } else {
-            ""
+            by_due
         };
         // First the page's ids (a sort, if any, is of keys only), then its rows.
         let (mut q, key, id) = match &inbox {
@@ -2247,6 +2257,24 @@ fn status_list(q: &mut Sql, statuses: &[Status]) -> String {
 }
 
 /// The condition of a list query (`o` the orders) for `backend`.
+/// The index a list by deadline is read from on SQLite, as a clause after the table: orders
+/// in some statuses due in a range (or sorted by deadline) as one range of
+/// `orders_status_due` per status, orders of any status due in a range from `orders_due`.
+/// Left to itself, SQLite (without statistics) walks `orders_due` through every order due in
+/// the range, whatever its status, to spare the sort of the few that match, or walks
+/// `orders_list` from the newest order to find the oldest overdue ones.
+fn due_hint(backend: DbBackend, filter: &OrderFilter, sort: Sort) -> &'static str {
+    if backend != DbBackend::Sqlite || !filter.covered_by_list_index() {
+        ""
+    } else if !filter.statuses.is_empty() && (filter.due_bounded() || sort == Sort::DueAsc) {
+        " INDEXED BY orders_status_due"
+    } else if filter.due_bounded() {
+        " INDEXED BY orders_due"
+    } else {
+        ""
+    }
+}
+
 fn list_where(
     backend: DbBackend,
     q: &mut Sql,
@@ -2368,7 +2396,9 @@ fn list_where(
     if f.notice_pending {
         w.push(format!("o.notice_pending = {}", q.param(true)));
     }
-    if sort == Sort::DueAsc {
+    // Implied by a bound on the deadline, and not to be added then: SQLite would take it as
+    // the range's lower bound in place of the bound (walking every deadline before the end).
+    if sort == Sort::DueAsc && f.overdue_at.is_none() && f.due_between.is_none() {
         w.push("o.due_at IS NOT NULL".into());
     }
     if backend == DbBackend::Sqlite && f.units.is_some() {
@@ -3038,6 +3068,39 @@ pub(crate) mod tests {
         assert!(condition(&[2, 3], None).contains(scope_test));
     }
 
+    /// The SQL `list_orders` runs on SQLite for `filter` and `sort`: the count, then the
+    /// page's keys.
+    fn list_sql(filter: &OrderFilter, sort: Sort) -> (Statement, Statement) {
+        let mut base = Sql::new("");
+        let wh = list_where(
+            DbBackend::Sqlite,
+            &mut base,
+            &Keyring::default(),
+            TenantId(1),
+            &Scope::All,
+            filter,
+            sort,
+        );
+        let hint = due_hint(DbBackend::Sqlite, filter, sort);
+        let mut count = Sql::new(&format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o{hint} WHERE "
+        ));
+        count.push(&wh);
+        count.values = base.values.clone();
+        count.push(" LIMIT 10001) AS matches");
+        let key = sort.column();
+        let mut page = Sql::new(&format!(
+            "SELECT o.id, o.{key} AS sort_key FROM orders o{hint} WHERE "
+        ));
+        page.push(&wh);
+        page.values = base.values;
+        page.push(&format!(" ORDER BY o.{key}, o.id LIMIT 51"));
+        (
+            count.build(DbBackend::Sqlite),
+            page.build(DbBackend::Sqlite),
+        )
+    }
+
     #[tokio::test]
     async fn a_districts_or_the_next_days_orders_in_progress_are_counted_from_an_index_alone() {
         let (_dir, store) = sqlite_store().await;
@@ -3058,30 +3121,82 @@ pub(crate) mod tests {
                     due_between: Some((now, now + chrono::Duration::hours(24))),
                     ..OrderFilter::default()
                 },
-                "orders_due",
+                "orders_status_due",
             ),
         ] {
-            // As `list` counts.
-            let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM orders o WHERE ");
-            let wh = list_where(
-                DbBackend::Sqlite,
-                &mut q,
-                &Keyring::default(),
-                TenantId(1),
-                &Scope::All,
-                &filter,
-                Sort::AcceptedDesc,
-            );
-            q.push(&wh);
-            q.push(" LIMIT 100001) AS matches");
-            let text = sqlite_plan(&store, q.build(DbBackend::Sqlite))
-                .await
-                .join("\n");
+            let (count, _) = list_sql(&filter, Sort::AcceptedDesc);
+            let text = sqlite_plan(&store, count).await.join("\n");
             assert!(
                 text.contains(&format!("USING COVERING INDEX {index}")),
                 "counted without reading each order's row:\n{text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn orders_in_some_statuses_by_deadline_are_read_by_status_then_deadline() {
+        let (_dir, store) = sqlite_store().await;
+        let now = Utc::now();
+        let soon = OrderFilter {
+            statuses: vec![Status::Dispatched, Status::Handling],
+            due_between: Some((now, now + chrono::Duration::hours(24))),
+            ..OrderFilter::default()
+        };
+        let overdue = OrderFilter {
+            statuses: vec![Status::Handling],
+            overdue_at: Some(now),
+            ..OrderFilter::default()
+        };
+        let handling = OrderFilter {
+            statuses: vec![Status::Handling],
+            ..OrderFilter::default()
+        };
+        for (filter, sort, range) in [
+            (&soon, Sort::DueAsc, "due_at>? AND due_at<?"),
+            (&soon, Sort::AcceptedDesc, "due_at>? AND due_at<?"),
+            (&overdue, Sort::DueAsc, "due_at<?"),
+            (&handling, Sort::DueAsc, "due_at>?"),
+        ] {
+            let (count, page) = list_sql(filter, sort);
+            for sql in [count, page] {
+                // A bound on the deadline implies it is set: said as well, SQLite would take
+                // `IS NOT NULL` as the lower bound and walk every deadline before the upper.
+                let bounded = filter.due_between.is_some() || filter.overdue_at.is_some();
+                assert_eq!(
+                    !bounded,
+                    sql.sql.contains("due_at IS NOT NULL"),
+                    "{}",
+                    sql.sql
+                );
+                let text = sqlite_plan(&store, sql).await.join("\n");
+                assert!(
+                    text.contains(&format!(
+                        "INDEX orders_status_due (tenant_id=? AND status=? AND {range})"
+                    )),
+                    "one range per status:\n{text}"
+                );
+            }
+        }
+        // Without a status, from the deadline's own index; not for a unit's orders (read
+        // from its `order_units` rows).
+        let any = OrderFilter {
+            overdue_at: Some(now),
+            ..OrderFilter::default()
+        };
+        let units = OrderFilter {
+            units: Some(vec![UnitId(2)]),
+            ..soon.clone()
+        };
+        let (count, page) = list_sql(&any, Sort::AcceptedDesc);
+        for sql in [count, page] {
+            let text = sqlite_plan(&store, sql).await.join("\n");
+            assert!(
+                text.contains("INDEX orders_due (tenant_id=? AND due_at<?)"),
+                "the overdue orders from their index, not every order from the newest:\n{text}"
+            );
+        }
+        assert_eq!(due_hint(DbBackend::Sqlite, &units, Sort::DueAsc), "");
+        assert_eq!(due_hint(DbBackend::Postgres, &soon, Sort::DueAsc), "");
     }
 
     fn local(s: &str) -> DateTime<Utc> {
