@@ -905,7 +905,7 @@ mod tests {
 
     #[test]
     fn filters_select_the_rotation() {
-        assert_eq!(Kind::rotation(&[]).expect("all").len(), 9);
+        assert_eq!(Kind::rotation(&[]).expect("all").len(), 10);
         let r = Kind::rotation(&["overdue".into(), "all".into()]).expect("two");
         assert_eq!(r, vec![Kind::Overdue, Kind::All]);
         assert!(Kind::rotation(&["nope".into()]).is_err());

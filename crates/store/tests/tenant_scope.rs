@@ -54,7 +54,7 @@ const SPANS_TENANTS: &[(&str, &str)] = &[
         "the progress bar of `jiesu reindex`, over every tenant",
     ),
     (
-        "FROM orders o WHERE ",
+        "FROM orders o{by_due} WHERE ",
         "the list filter: its first condition is o.tenant_id",
     ),
     (
