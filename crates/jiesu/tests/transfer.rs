@@ -226,6 +226,15 @@ async fn round_trip(backend: Backend) {
     assert_eq!(bo["channel"]["code"], "api", "{bo}");
     assert_eq!(bo["flags"]["emergency"], true);
     assert_eq!(bo["citizen"]["phone"], "13800138000");
+    // B's acceptance reaches A first (a change made before B reports would arrive as the
+    // latest state instead, by design).
+    eventually("B's acceptance to reach A", || async {
+        let ev = events(&a, &agent, o1).await;
+        ev.iter()
+            .any(|e| e["kind"] == "transfer_status" && e["payload"]["status"] == "待审核")
+            .then_some(())
+    })
+    .await;
     // B handles it; every change is reported back into A's order history.
     let (s, v) = call(
         &b_disp,
