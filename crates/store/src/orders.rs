@@ -212,12 +212,12 @@ impl OrderFilter {
         rest.status_only().then_some(Inbox { units, status })
     }
 
-    /// Every condition can be tested on an `orders_list` entry.
     /// A bound on the running deadline (due within hours, overdue).
     fn due_bounded(&self) -> bool {
         self.overdue_at.is_some() || self.due_between.is_some()
     }
 
+    /// Every condition can be tested on an `orders_list` entry.
     fn covered_by_list_index(&self) -> bool {
         self.units.is_none()
             && self.number_prefix.is_none()
@@ -2256,7 +2256,6 @@ fn status_list(q: &mut Sql, statuses: &[Status]) -> String {
     q.in_list(&v)
 }
 
-/// The condition of a list query (`o` the orders) for `backend`.
 /// The index a list by deadline is read from on SQLite, as a clause after the table: orders
 /// in some statuses due in a range (or sorted by deadline) as one range of
 /// `orders_status_due` per status, orders of any status due in a range from `orders_due`.
@@ -2275,6 +2274,7 @@ fn due_hint(backend: DbBackend, filter: &OrderFilter, sort: Sort) -> &'static st
     }
 }
 
+/// The condition of a list query (`o` the orders) for `backend`.
 fn list_where(
     backend: DbBackend,
     q: &mut Sql,
@@ -2398,7 +2398,7 @@ fn list_where(
     }
     // Implied by a bound on the deadline, and not to be added then: SQLite would take it as
     // the range's lower bound in place of the bound (walking every deadline before the end).
-    if sort == Sort::DueAsc && f.overdue_at.is_none() && f.due_between.is_none() {
+    if sort == Sort::DueAsc && !f.due_bounded() {
         w.push("o.due_at IS NOT NULL".into());
     }
     if backend == DbBackend::Sqlite && f.units.is_some() {
