@@ -163,6 +163,9 @@ pub struct StoreOptions {
     pub sqlite_cache_kib: u32,
     /// Largest group commit.
     pub max_batch: usize,
+    /// SQLite: how long a write waits for a lock another process holds before it fails with
+    /// "database busy".
+    pub sqlite_busy_timeout: Duration,
     /// The keys that seal citizens' phone and ID numbers (none: stored as given).
     pub pii: Arc<pii::PiiKeys>,
 }
@@ -173,6 +176,7 @@ impl Default for StoreOptions {
             max_connections: 4,
             sqlite_cache_kib: 2 * 1024,
             max_batch: 256,
+            sqlite_busy_timeout: Duration::from_secs(10),
             pii: Arc::new(pii::PiiKeys::none()),
         }
     }
@@ -217,7 +221,7 @@ impl Store {
                 // group commit pays for it.
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(opts.sqlite_busy_timeout)
                 .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
                 // Statement journals (a multi-row insert that may hit a unique key, a
                 // savepoint of the writer) stay in memory instead of spilling to a temp file.

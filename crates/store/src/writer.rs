@@ -442,7 +442,14 @@ async fn commit_batch(
         run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
         // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
         // for every node is held only for the rest of their own statements and the commit.
-        if !creates.is_empty() {
+        if let Some(e) = halted(&answers, &broken) {
+            for (_, reply) in creates {
+                answers.push(Answer::Create(
+                    reply,
+                    Box::new(Err(StoreError::Db(e.clone()))),
+                ));
+            }
+        } else if !creates.is_empty() {
             match create_in_savepoint(&txn, backend, items, &mut broken).await {
                 Ok(stored) => answer_stored(creates, stored, &mut answers),
                 Err(_) => {
@@ -565,9 +572,22 @@ async fn run_jobs(
     broken: &mut Option<DbErr>,
 ) {
     for (run, reply) in runs {
-        let r = in_savepoint(txn, broken, run).await;
+        let r = match halted(answers, broken) {
+            Some(e) => Err(StoreError::Db(e)),
+            None => in_savepoint(txn, broken, run).await,
+        };
         answers.push(Answer::Run(reply, r));
     }
+}
+
+/// The error that ends the batch, once a job met a condition of the machine or a savepoint
+/// was lost: the batch will be abandoned, so the jobs after it are not run. On SQLite the
+/// write lock is not held until a statement gets it; with the database locked by another
+/// process, each further job would wait out the busy timeout again for the same answer.
+fn halted(answers: &[Answer], broken: &Option<DbErr>) -> Option<DbErr> {
+    broken
+        .clone()
+        .or_else(|| answers.last().and_then(Answer::unavailable))
 }
 
 type Appending = (Arc<AppendJob>, oneshot::Sender<Result<Output>>);
@@ -583,6 +603,12 @@ async fn run_appends(
     broken: &mut Option<DbErr>,
 ) {
     let done = |r: Result<()>| r.map(|()| Box::new(()) as Output);
+    if let Some(e) = halted(answers, broken) {
+        for (_, reply) in appends {
+            answers.push(Answer::Run(reply, Err(StoreError::Db(e.clone()))));
+        }
+        return;
+    }
     if backend == DbBackend::Sqlite && appends.len() > 1 {
         let jobs: Vec<_> = appends.iter().map(|(c, _)| c.clone()).collect();
         match in_savepoint(txn, broken, move |sp| {
@@ -607,6 +633,10 @@ async fn run_appends(
         }
     }
     for (changes, reply) in appends {
+        if let Some(e) = halted(answers, broken) {
+            answers.push(Answer::Run(reply, Err(StoreError::Db(e))));
+            continue;
+        }
         let r = in_savepoint(txn, broken, move |sp| {
             Box::pin(async move { append_one(sp, backend, &changes).await })
         })
@@ -653,9 +683,12 @@ async fn creates_one_by_one(
     broken: &mut Option<DbErr>,
 ) {
     for (item, reply) in creates {
-        let r = create_in_savepoint(txn, backend, vec![item], broken)
-            .await
-            .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
+        let r = match halted(answers, broken) {
+            Some(e) => Err(StoreError::Db(e)),
+            None => create_in_savepoint(txn, backend, vec![item], broken)
+                .await
+                .and_then(|mut v| v.pop().ok_or(StoreError::NotFound)),
+        };
         answers.push(Answer::Create(reply, Box::new(r)));
     }
 }
@@ -681,4 +714,106 @@ async fn create_in_savepoint(
         Box::pin(async move { insert_new(sp, backend, &items, false).await })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::orders::tests::sqlite_store_with;
+    use crate::{StoreOptions, Unavailable};
+    use sea_orm::ConnectionTrait;
+    use sqlx::Connection;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// With the database locked by another process, a batch of several jobs fails once, after
+    /// one busy timeout: the jobs after the first that met the lock are not run (each would
+    /// wait out the timeout again), every caller hears "busy", and nothing is written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_locked_database_fails_a_batch_once_not_once_per_job() {
+        let opts = StoreOptions {
+            sqlite_busy_timeout: Duration::from_millis(300),
+            ..StoreOptions::default()
+        };
+        let (dir, store) = sqlite_store_with(&opts).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let write = |store: &crate::Store, ran: &Arc<AtomicUsize>| {
+            let ran = ran.clone();
+            let writer = store.writer.clone();
+            async move {
+                writer
+                    .submit(move |txn| {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        Box::pin(async move {
+                            txn.execute_unprepared("INSERT INTO scratch VALUES (1)")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+        };
+        store
+            .writer
+            .submit(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared("CREATE TABLE scratch (x INTEGER)")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+
+        let mut other = sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("t.db").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        const JOBS: usize = 8;
+        let mut jobs = tokio::task::JoinSet::new();
+        for _ in 0..JOBS {
+            jobs.spawn(write(&store, &ran));
+        }
+        let results = jobs.join_all().await;
+        for r in &results {
+            let e = r
+                .as_ref()
+                .expect_err("written while another process held the lock");
+            assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+        }
+        // The jobs were sent together while the first batch waited: at most two batches,
+        // each stopped at its first job.
+        let tried = ran.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&tried),
+            "{tried} of {JOBS} jobs ran against the lock"
+        );
+
+        // The connection was replaced after the failed batch; the new one meets the lock too.
+        let e = write(&store, &ran)
+            .await
+            .expect_err("written through the lock");
+        assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+        write(&store, &ran).await.unwrap();
+        let n = store
+            .read
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM scratch",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(n, 1, "only the write after the lock was released is stored");
+    }
 }
