@@ -159,8 +159,14 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct StoreOptions {
     /// Connections for reads (SQLite) or in total (PostgreSQL).
     pub max_connections: u32,
-    /// SQLite page cache per connection, in KiB.
+    /// SQLite page cache per read connection, in KiB. A reader's cache is emptied whenever
+    /// another connection has written since its last read (in WAL mode), so under load it
+    /// holds little more than one request's pages.
     pub sqlite_cache_kib: u32,
+    /// SQLite page cache of the one write connection, in KiB. The writer's cache survives
+    /// its own commits: the index pages every group commit moves stay in it instead of being
+    /// read again from the file.
+    pub sqlite_writer_cache_kib: u32,
     /// Largest group commit.
     pub max_batch: usize,
     /// SQLite: how long a write waits for a lock another process holds before it fails with
@@ -175,6 +181,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 4,
             sqlite_cache_kib: 2 * 1024,
+            sqlite_writer_cache_kib: 64 * 1024,
             max_batch: 256,
             sqlite_busy_timeout: Duration::from_secs(10),
             pii: Arc::new(pii::PiiKeys::none()),
@@ -239,7 +246,10 @@ impl Store {
                 .max_lifetime(None)
                 .idle_timeout(None)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(base.clone())
+                .connect_with(
+                    base.clone()
+                        .pragma("cache_size", format!("-{}", opts.sqlite_writer_cache_kib)),
+                )
                 .await?;
             let read_pool = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
@@ -495,6 +505,34 @@ mod tests {
                 "SQLite is built without {wanted}: {options:?}"
             );
         }
+    }
+
+    /// The write connection keeps a large page cache, the readers a small one each.
+    #[tokio::test]
+    async fn the_writer_keeps_its_own_page_cache() {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let (_dir, store) = crate::orders::tests::sqlite_store().await;
+        let opts = super::StoreOptions::default();
+        let cache = |db: sea_orm::DatabaseConnection| async move {
+            db.query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT cache_size FROM pragma_cache_size",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "cache_size")
+            .unwrap()
+        };
+        assert_eq!(
+            cache(store.write.clone()).await,
+            -i64::from(opts.sqlite_writer_cache_kib)
+        );
+        assert_eq!(
+            cache(store.read.clone()).await,
+            -i64::from(opts.sqlite_cache_kib)
+        );
+        assert!(opts.sqlite_writer_cache_kib > opts.sqlite_cache_kib);
     }
 
     #[test]
