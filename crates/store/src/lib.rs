@@ -229,7 +229,6 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(opts.sqlite_busy_timeout)
-                .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
                 // Statement journals (a multi-row insert that may hit a unique key, a
                 // savepoint of the writer) stay in memory instead of spilling to a temp file.
                 .pragma("temp_store", "memory");
@@ -255,7 +254,10 @@ impl Store {
                 .max_connections(opts.max_connections.max(1))
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(base.read_only(true))
+                .connect_with(
+                    base.read_only(true)
+                        .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib)),
+                )
                 .await?;
             let write = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
             let read = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool);

@@ -62,15 +62,6 @@ impl Answer {
             }
         }
     }
-    /// The database error of a job that failed for a condition of the machine (disk full,
-    /// locked, read-only: see `StoreError::unavailable`).
-    fn unavailable(&self) -> Option<DbErr> {
-        match self {
-            Answer::Run(_, Err(e)) => unavailable_db(e),
-            Answer::Create(_, r) => unavailable_db(r.as_ref().as_ref().err()?),
-            Answer::Run(_, Ok(_)) => None,
-        }
-    }
     fn fail(self, e: &DbErr) {
         match self {
             Answer::Run(tx, _) => {
@@ -407,7 +398,7 @@ async fn commit_batch(
     let begun = start.elapsed();
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
     let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
-    // Set when the transaction's state is no longer known (see `abandon`).
+    // Set when the batch is to be abandoned (see `in_savepoint` and `abandon`).
     let mut broken: Option<DbErr> = None;
     if creates_first {
         // New orders go first and together, without a savepoint: nothing else has run yet,
@@ -442,14 +433,7 @@ async fn commit_batch(
         run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
         // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
         // for every node is held only for the rest of their own statements and the commit.
-        if let Some(e) = halted(&answers, &broken) {
-            for (_, reply) in creates {
-                answers.push(Answer::Create(
-                    reply,
-                    Box::new(Err(StoreError::Db(e.clone()))),
-                ));
-            }
-        } else if !creates.is_empty() {
+        if !creates.is_empty() {
             match create_in_savepoint(&txn, backend, items, &mut broken).await {
                 Ok(stored) => answer_stored(creates, stored, &mut answers),
                 Err(_) => {
@@ -458,7 +442,7 @@ async fn commit_batch(
             }
         }
     }
-    if let Some(e) = broken.or_else(|| answers.iter().find_map(Answer::unavailable)) {
+    if let Some(e) = broken {
         return abandon(db, backend, txn, &e, answers).await;
     }
     let worked = start.elapsed();
@@ -536,8 +520,12 @@ async fn replace_connection(db: &DatabaseConnection, backend: DbBackend) {
 }
 
 /// Runs `f` in a savepoint of `txn`: released if `f` succeeds, rolled back if it fails.
-/// A savepoint that could not be taken, released or rolled back leaves the transaction in a
-/// state nobody knows: `broken` is set and the batch is abandoned.
+/// `broken` is set, and the batch is abandoned, when a savepoint could not be taken, released
+/// or rolled back (the transaction's state is then unknown) or when `f` met a condition of
+/// the machine (see `StoreError::unavailable`). Once it is set, the batch's later jobs are
+/// not run: on SQLite a job's first write statement takes the write lock, so with the
+/// database locked by another process each would wait out the busy timeout again for the
+/// same answer.
 async fn in_savepoint<T>(
     txn: &DatabaseTransaction,
     broken: &mut Option<DbErr>,
@@ -545,6 +533,9 @@ async fn in_savepoint<T>(
         &'a DatabaseTransaction,
     ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
 ) -> Result<T> {
+    if let Some(e) = broken {
+        return Err(StoreError::Db(e.clone()));
+    }
     let sp = txn.begin().await.inspect_err(|e| {
         broken.get_or_insert(e.clone());
     })?;
@@ -559,6 +550,9 @@ async fn in_savepoint<T>(
             if let Err(re) = sp.rollback().await {
                 broken.get_or_insert(re);
             }
+            if let Some(d) = unavailable_db(&e) {
+                broken.get_or_insert(d);
+            }
             Err(e)
         }
     }
@@ -572,22 +566,9 @@ async fn run_jobs(
     broken: &mut Option<DbErr>,
 ) {
     for (run, reply) in runs {
-        let r = match halted(answers, broken) {
-            Some(e) => Err(StoreError::Db(e)),
-            None => in_savepoint(txn, broken, run).await,
-        };
+        let r = in_savepoint(txn, broken, run).await;
         answers.push(Answer::Run(reply, r));
     }
-}
-
-/// The error that ends the batch, once a job met a condition of the machine or a savepoint
-/// was lost: the batch will be abandoned, so the jobs after it are not run. On SQLite the
-/// write lock is not held until a statement gets it; with the database locked by another
-/// process, each further job would wait out the busy timeout again for the same answer.
-fn halted(answers: &[Answer], broken: &Option<DbErr>) -> Option<DbErr> {
-    broken
-        .clone()
-        .or_else(|| answers.last().and_then(Answer::unavailable))
 }
 
 type Appending = (Arc<AppendJob>, oneshot::Sender<Result<Output>>);
@@ -603,12 +584,6 @@ async fn run_appends(
     broken: &mut Option<DbErr>,
 ) {
     let done = |r: Result<()>| r.map(|()| Box::new(()) as Output);
-    if let Some(e) = halted(answers, broken) {
-        for (_, reply) in appends {
-            answers.push(Answer::Run(reply, Err(StoreError::Db(e.clone()))));
-        }
-        return;
-    }
     if backend == DbBackend::Sqlite && appends.len() > 1 {
         let jobs: Vec<_> = appends.iter().map(|(c, _)| c.clone()).collect();
         match in_savepoint(txn, broken, move |sp| {
@@ -633,10 +608,6 @@ async fn run_appends(
         }
     }
     for (changes, reply) in appends {
-        if let Some(e) = halted(answers, broken) {
-            answers.push(Answer::Run(reply, Err(StoreError::Db(e))));
-            continue;
-        }
         let r = in_savepoint(txn, broken, move |sp| {
             Box::pin(async move { append_one(sp, backend, &changes).await })
         })
@@ -683,12 +654,9 @@ async fn creates_one_by_one(
     broken: &mut Option<DbErr>,
 ) {
     for (item, reply) in creates {
-        let r = match halted(answers, broken) {
-            Some(e) => Err(StoreError::Db(e)),
-            None => create_in_savepoint(txn, backend, vec![item], broken)
-                .await
-                .and_then(|mut v| v.pop().ok_or(StoreError::NotFound)),
-        };
+        let r = create_in_savepoint(txn, backend, vec![item], broken)
+            .await
+            .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
         answers.push(Answer::Create(reply, Box::new(r)));
     }
 }
