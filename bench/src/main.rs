@@ -93,6 +93,7 @@ mod rates;
 mod scheduler;
 mod server;
 mod soak;
+mod state_codec;
 mod stats;
 mod webhooks;
 
@@ -131,6 +132,9 @@ enum Cmd {
     Deadlines(deadlines::DeadlineArgs),
     /// What sealing a citizen's phone and ID number costs per order state (no server).
     Pii(pii::PiiArgs),
+    /// How a data directory's order states pack for SQLite, and what it costs (no server);
+    /// `--train FILE` trains a new dictionary on them.
+    StateCodec(state_codec::StateCodecArgs),
     /// Knowledge-base indexing and search on one thread (no server).
     Kb(kb::KbArgs),
     /// Knowledge-base searches over HTTP at N clients (release server, imported entries).
@@ -256,6 +260,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let report = pii::run(args)?;
         return emit(cli.json, &report, || report.print());
     }
+    if let Cmd::StateCodec(args) = &cli.command {
+        let report = state_codec::run(args).await?;
+        return emit(cli.json, &report, || report.print());
+    }
     if let Cmd::Kb(args) = &cli.command {
         let report = tokio::task::block_in_place(|| kb::run(args))?;
         return emit(cli.json, &report, || report.print());
@@ -292,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Deadlines(_)
         | Cmd::Pii(_)
+        | Cmd::StateCodec(_)
         | Cmd::Kb(_)
         | Cmd::OrderSearch(_)
         | Cmd::Dispatch(_)

@@ -33,6 +33,20 @@ async fn columns_holding(t: &TestApp, needle: &str) -> Vec<String> {
                         .unwrap();
                 for (_, col, ty, ..) in cols.iter().filter(|c| c.2 == "TEXT") {
                     let _ = ty;
+                    if (table.as_str(), col.as_str()) == ("orders", "state") {
+                        // Stored packed: searched unpacked.
+                        let states: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT state FROM orders")
+                            .fetch_all(&pool)
+                            .await
+                            .unwrap();
+                        if states
+                            .into_iter()
+                            .any(|(s,)| jiesu_store::packed::unpack(s).unwrap().contains(needle))
+                        {
+                            found.push(format!("{table}.{col}"));
+                        }
+                        continue;
+                    }
                     let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                         "SELECT COUNT(*) FROM {table} WHERE {col} LIKE $1"
                     )))

@@ -256,10 +256,12 @@ pub async fn copy_tenant(
                                 refused(format!("{name}.{c}: a value out of range"))
                             })?)
                         }),
+                        // Read as bytes, as a text column of SQLite may hold a packed order
+                        // state, which goes to PostgreSQL as its text.
                         Kind::Text => q.bind(if null {
                             None
                         } else {
-                            Some(r.try_get::<String, _>(j)?)
+                            Some(crate::packed::unpack(r.try_get::<Vec<u8>, _>(j)?)?)
                         }),
                         Kind::Bool => q.bind(if null {
                             None

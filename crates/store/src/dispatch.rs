@@ -190,12 +190,17 @@ impl Store {
         F: FnMut(std::time::Duration) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        let content = match self.backend {
-            DbBackend::Sqlite => "json_extract(state, '$.content')",
-            _ => "CAST(state AS json) ->> 'content'",
+        // SQLite stores the state packed: it is read whole and its content taken here.
+        let sqlite = self.backend == DbBackend::Sqlite;
+        let content = if sqlite {
+            "state".to_string()
+        } else {
+            format!(
+                "COALESCE(substr(CAST(state AS json) ->> 'content', 1, {LABELLED_CONTENT_CHARS}), '') AS content"
+            )
         };
         let sql = format!(
-            "SELECT id, accepted_at, title, COALESCE(substr({content}, 1, {LABELLED_CONTENT_CHARS}), '') AS content, \
+            "SELECT id, accepted_at, title, {content}, \
              category_code, request_type, lead_unit_id \
              FROM orders WHERE tenant_id = $1 AND category_code IS NOT NULL \
              AND accepted_at <= $2 AND (accepted_at < $2 OR id < $3) \
@@ -223,7 +228,11 @@ impl Store {
                 before = (col(r, "accepted_at")?, col(r, "id")?);
                 out.push(LabelledOrder {
                     title: col(r, "title")?,
-                    content: col(r, "content")?,
+                    content: if sqlite {
+                        labelled_content(&crate::packed::state_of(r, self.backend)?)?
+                    } else {
+                        col(r, "content")?
+                    },
                     category: col(r, "category_code")?,
                     request_type: col(r, "request_type")?,
                     lead_unit: col(r, "lead_unit_id")?,
@@ -305,4 +314,19 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The opening of an order's content that a classifier reads, from its stored JSON.
+fn labelled_content(state: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Text {
+        #[serde(default)]
+        content: Option<String>,
+    }
+    let Text { content } = serde_json::from_str(state).map_err(crate::StoreError::corrupt)?;
+    Ok(content
+        .unwrap_or_default()
+        .chars()
+        .take(LABELLED_CONTENT_CHARS)
+        .collect())
 }

@@ -161,7 +161,8 @@ impl Store {
         let q = crate::orders::by_ids_sql("id, state", tenant, ids);
         for r in self.read.query_all_raw(q.build(self.backend)).await? {
             let Text { mut content } =
-                serde_json::from_str(&col::<String>(&r, "state")?).map_err(StoreError::corrupt)?;
+                serde_json::from_str(&crate::packed::state_of(&r, self.backend)?)
+                    .map_err(StoreError::corrupt)?;
             // Sealing replaces whole string values (the citizen's phone and ID number), so
             // the state is read sealed: only a content that is nothing but such a value is a
             // token to open.
@@ -198,7 +199,7 @@ impl Store {
                 ],
             ))
             .await?;
-        rows.iter().map(text_of).collect()
+        rows.iter().map(|r| text_of(r, self.backend)).collect()
     }
 
     /// The same for the given orders.
@@ -220,7 +221,7 @@ impl Store {
             .read
             .query_all_raw(self.stmt(&sql, vec![tenant.0.into()]))
             .await?;
-        rows.iter().map(text_of).collect()
+        rows.iter().map(|r| text_of(r, self.backend)).collect()
     }
 
     /// Orders accepted in `[from, to)` (epoch ms) after the position `after` (accepted_at,
@@ -251,12 +252,7 @@ impl Store {
             ))
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    col(r, "accepted_at")?,
-                    crate::orders::order_from_row(r, self.pii())?,
-                ))
-            })
+            .map(|r| Ok((col(r, "accepted_at")?, self.order_from_row(r)?)))
             .collect()
     }
 
@@ -277,9 +273,7 @@ impl Store {
                 vec![tenant.0.into(), after.into(), (limit as i64).into()],
             ))
             .await?;
-        rows.iter()
-            .map(|r| crate::orders::order_from_row(r, self.pii()))
-            .collect()
+        rows.iter().map(|r| self.order_from_row(r)).collect()
     }
 
     /// Orders closed since `since` (epoch ms) with an id above `after`, by id, at most
@@ -304,9 +298,7 @@ impl Store {
                 ],
             ))
             .await?;
-        rows.iter()
-            .map(|r| crate::orders::order_from_row(r, self.pii()))
-            .collect()
+        rows.iter().map(|r| self.order_from_row(r)).collect()
     }
 
     /// Orders per China-time day, category and region, accepted in `[from, to)` (epoch ms);
@@ -353,8 +345,8 @@ impl Store {
     }
 }
 
-fn text_of(r: &sea_orm::QueryResult) -> Result<OrderText> {
-    let state: String = col(r, "state")?;
+fn text_of(r: &sea_orm::QueryResult, backend: sea_orm::DbBackend) -> Result<OrderText> {
+    let state = crate::packed::state_of(r, backend)?;
     let s: StateText = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
     Ok(OrderText {
         id: col(r, "id")?,
@@ -463,7 +455,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let state: String = col(&raw, "state").unwrap();
+        let state = crate::packed::state_of(&raw, store.backend).unwrap();
         assert!(!state.contains(phone) && state.contains(crate::pii::PREFIX));
         let since = (at - chrono::Duration::days(1)).timestamp_millis();
         let mut got = store

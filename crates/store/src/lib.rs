@@ -18,6 +18,7 @@ pub mod migration;
 pub mod ops;
 pub mod orders;
 pub mod org;
+pub mod packed;
 pub mod pii;
 pub mod settings;
 pub mod stats;

@@ -673,7 +673,8 @@ async fn backfill_stat_daily(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         after = (last.try_get("", "tenant_id")?, last.try_get("", "id")?);
         for r in &rows {
             let tenant: i64 = r.try_get("", "tenant_id")?;
-            let state: String = r.try_get("", "state")?;
+            let state = crate::packed::state_of(r, backend)
+                .map_err(|e| DbErr::Custom(format!("order state unreadable: {e}")))?;
             let order: jiesu_core::order::Order = serde_json::from_str(&state)
                 .map_err(|e| DbErr::Custom(format!("order state unreadable: {e}")))?;
             tally_into(

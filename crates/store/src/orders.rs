@@ -2,7 +2,7 @@
 //! the append-only, hash-chained history, written together in one transaction.
 
 use crate::pii::{Keyring, PiiKeys};
-use crate::{Result, Store, StoreError, col, from_ms, to_ms};
+use crate::{Result, Store, StoreError, col, from_ms, packed, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
@@ -489,7 +489,7 @@ impl Store {
                 last_hash,
             });
         }
-        let state = col::<String>(r, "state")?;
+        let state = packed::state_of(r, self.backend)?;
         let bytes = state.len() as u64;
         let stored = decode_order(id, last_hash, &state, &self.pii)?;
         self.decoded.insert(
@@ -502,15 +502,16 @@ impl Store {
         );
         Ok(stored)
     }
-}
 
-pub(crate) fn order_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<StoredOrder> {
-    decode_order(
-        col(r, "id")?,
-        col(r, "last_hash")?,
-        &col::<String>(r, "state")?,
-        pii,
-    )
+    /// An order from its row (`id`, `last_hash`, `state`).
+    pub(crate) fn order_from_row(&self, r: &QueryResult) -> Result<StoredOrder> {
+        decode_order(
+            col(r, "id")?,
+            col(r, "last_hash")?,
+            &packed::state_of(r, self.backend)?,
+            &self.pii,
+        )
+    }
 }
 
 /// An order from its stored (sealed) state.
@@ -923,7 +924,7 @@ pub(crate) async fn insert_new(
         }
         e => e,
     };
-    let mut stmts = order_rows_sql(&pii, &orders, &lasts, &ids)?;
+    let mut stmts = order_rows_sql(backend, &pii, &orders, &lasts, &ids)?;
     if !pg {
         // SQLite: the order rows in statements of their own, which its statement cache keeps
         // (one text for each batch size); the script after them differs from batch to batch.
@@ -1155,6 +1156,7 @@ fn kind_values(o: &Order) -> [Value; 7] {
 
 /// Inserts of the order rows with their reserved ids, many to a statement.
 fn order_rows_sql(
+    backend: DbBackend,
     pii: &Keyring,
     orders: &[(TenantId, Order, Vec<Event>)],
     lasts: &[String],
@@ -1169,7 +1171,7 @@ fn order_rows_sql(
              accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at, address_key) VALUES ",
         );
         for (n, (i, ((tenant, o, _), last))) in chunk.iter().enumerate() {
-            let state = sealed_state(pii, o)?;
+            let state = packed::stored(backend, sealed_state(pii, o)?)?;
             let [a, b, c, d, e, f, g] = kind_values(o);
             let values: [Value; ORDER_COLUMNS] = [
                 tenant.0.into(),
@@ -1197,7 +1199,7 @@ fn order_rows_sql(
                 o.current_due().map(to_ms).into(),
                 (o.version as i32).into(),
                 (*last).clone().into(),
-                state.into(),
+                state,
                 next_alert_ms(o).into(),
                 o.location
                     .address
@@ -1278,9 +1280,14 @@ const CHANGED_COLUMNS: [&str; 18] = [
     "notice_pending",
 ];
 
-fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result<PreparedChange> {
+fn prepare_change(
+    backend: DbBackend,
+    pii: &Keyring,
+    c: &OrderChange,
+    units_changed: bool,
+) -> Result<PreparedChange> {
     let o = &c.order;
-    let state = sealed_state(pii, o)?;
+    let state = packed::stored(backend, sealed_state(pii, o)?)?;
     let linked = link(pii, c.tenant, o, c.prev_hash.clone(), &c.events)?;
     let last_hash = last_hash(&linked, &c.prev_hash);
     let mut row: Vec<Value> = kind_values(o).into();
@@ -1291,7 +1298,7 @@ fn prepare_change(pii: &Keyring, c: &OrderChange, units_changed: bool) -> Result
         o.current_due().map(to_ms).into(),
         (o.version as i32).into(),
         last_hash.into(),
-        state.into(),
+        state,
         (c.expected_version as i32).into(),
         next_alert_ms(o).into(),
         (!o.status.is_terminal() && o.extension.as_ref().is_some_and(|e| e.approved.is_none()))
@@ -1572,7 +1579,7 @@ impl Store {
         let pii = self.pii.ring();
         let prepared = changes
             .iter()
-            .map(|(c, units_changed)| prepare_change(&pii, c, *units_changed))
+            .map(|(c, units_changed)| prepare_change(self.backend, &pii, c, *units_changed))
             .collect::<Result<Vec<_>>>()?;
         self.writer
             .append(AppendJob {
@@ -1716,12 +1723,7 @@ impl Store {
             ))
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    TenantId(col(r, "tenant_id")?),
-                    order_from_row(r, &self.pii)?,
-                ))
-            })
+            .map(|r| Ok((TenantId(col(r, "tenant_id")?), self.order_from_row(r)?)))
             .collect()
     }
 
@@ -2045,17 +2047,19 @@ impl Store {
                     let evs = by_order.remove(&id).unwrap_or_default();
                     report.orders += 1;
                     report.events += evs.len() as u64;
-                    if let Ok(order) = self
-                        .pii
-                        .open_json(&col::<String>(o, "state")?)
-                        .map_err(StoreError::from)
+                    let state = packed::state_of(o, self.backend);
+                    if let Ok(order) = state
+                        .as_deref()
+                        .map_err(StoreError::corrupt)
+                        .and_then(|s| self.pii.open_json(s).map_err(StoreError::from))
                         .and_then(|s| {
                             serde_json::from_str::<Order>(&s).map_err(StoreError::corrupt)
                         })
                     {
                         tally_into(&mut tallies, t.id, None, &Tally::of(&order));
                     }
-                    if let Err((seq, reason)) = verify_one(&self.pii, t.id, o, &evs) {
+                    let state = state.map_err(|e| (0, format!("unreadable column state: {e}")));
+                    if let Err((seq, reason)) = verify_one(&self.pii, t.id, o, state, &evs) {
                         report.problems.push(VerifyProblem {
                             tenant_id: t.id,
                             order_id: OrderId(id),
@@ -2128,6 +2132,7 @@ fn verify_one(
     pii: &PiiKeys,
     tenant: TenantId,
     o: &QueryResult,
+    state: std::result::Result<String, (u32, String)>,
     evs: &[&QueryResult],
 ) -> std::result::Result<(), (u32, String)> {
     let get = |r: &QueryResult, c: &str| -> std::result::Result<String, (u32, String)> {
@@ -2186,9 +2191,7 @@ fn verify_one(
             ),
         ));
     }
-    let state = pii
-        .open_json(&get(o, "state")?)
-        .map_err(|x| (0, x.to_string()))?;
+    let state = pii.open_json(&state?).map_err(|x| (0, x.to_string()))?;
     let state: Order =
         serde_json::from_str(&state).map_err(|x| (0, format!("unreadable state: {x}")))?;
     match Order::replay(&payloads) {
@@ -2804,6 +2807,105 @@ pub(crate) mod tests {
         decoded_orders_follow_the_rows(&a, &b).await;
         a.close().await;
         b.close().await;
+        drop_database(&base, &url).await;
+    }
+
+    /// SQLite stores an order's state packed, PostgreSQL as JSON text; a text row (as SQLite
+    /// wrote before packing) reads and verifies as it is, and its next change packs it.
+    async fn order_states_as_stored(store: &Store, pg: bool) {
+        tenant_one(store).await;
+        let t = TenantId(1);
+        let new = accepted(store, 1, "2026-03-02T01:00:00Z");
+        let created = store
+            .create_order(new.tenant, new.order, new.events)
+            .await
+            .unwrap();
+        let id = created.id;
+        let json = serde_json::to_string(&created.order).unwrap();
+        let stored = || async {
+            let r = store
+                .read
+                .query_one_raw(store.stmt(
+                    "SELECT state FROM orders WHERE tenant_id = 1 AND id = $1",
+                    vec![id.0.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if pg {
+                col::<String>(&r, "state").unwrap().into_bytes()
+            } else {
+                col::<Vec<u8>>(&r, "state").unwrap()
+            }
+        };
+        let first = stored().await;
+        assert_eq!(packed::is_packed(&first), !pg);
+        if pg {
+            assert_eq!(first, json.as_bytes());
+        } else {
+            assert!(
+                first.len() * 2 < json.len(),
+                "{} of {}",
+                first.len(),
+                json.len()
+            );
+            assert_eq!(packed::unpack(first).unwrap(), json);
+        }
+        // A row as written before packing.
+        store
+            .write_all(vec![store.stmt(
+                "UPDATE orders SET state = $1 WHERE tenant_id = 1 AND id = $2",
+                vec![json.clone().into(), id.0.into()],
+            )])
+            .await
+            .unwrap();
+        assert!(!packed::is_packed(&stored().await));
+        store.decoded.clear();
+        let read = store.order(t, id).await.unwrap().unwrap();
+        assert_eq!(read.order, created.order);
+        assert!(store.verify(|_| {}).await.unwrap().problems.is_empty());
+        // Its next change stores it packed again.
+        store
+            .append(vec![(
+                OrderChange {
+                    tenant: t,
+                    id,
+                    expected_version: read.order.version,
+                    prev_hash: read.last_hash.clone(),
+                    before: Tally::of(&read.order),
+                    order: read.order,
+                    events: Vec::new(),
+                },
+                false,
+            )])
+            .await
+            .unwrap();
+        assert_eq!(packed::is_packed(&stored().await), !pg);
+        store.decoded.clear();
+        assert_eq!(
+            store.order(t, id).await.unwrap().unwrap().order,
+            created.order
+        );
+        let report = store.verify(|_| {}).await.unwrap();
+        assert_eq!((report.orders, report.problems.len()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn order_states_are_packed_on_sqlite_and_text_rows_still_read() {
+        let (_dir, store) = sqlite_store().await;
+        order_states_as_stored(&store, false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn order_states_are_json_text_on_postgres() {
+        let Some((base, url)) = pg_database("states").await else {
+            return;
+        };
+        let store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        order_states_as_stored(&store, true).await;
+        store.close().await;
         drop_database(&base, &url).await;
     }
 

@@ -605,7 +605,7 @@ impl crate::Store {
                 let Some(last) = rows.last() else { break };
                 after = crate::col(last, "id")?;
                 for r in &rows {
-                    let state: String = crate::col(r, "state")?;
+                    let state = crate::packed::state_of(r, self.backend)?;
                     // Each token starts after the `"\` of JSON_PREFIX.
                     let mut keys: std::collections::BTreeSet<&str> = state
                         .match_indices(JSON_PREFIX)
@@ -668,7 +668,7 @@ impl crate::Store {
                 for r in &rows {
                     report.orders += 1;
                     let id: i64 = crate::col(r, "id")?;
-                    let stored: String = crate::col(r, "state")?;
+                    let stored = crate::packed::state_of(r, self.backend)?;
                     let plain = self.pii().open_json(&stored)?;
                     let order: jiesu_core::order::Order =
                         serde_json::from_str(&plain).map_err(crate::StoreError::corrupt)?;
@@ -690,7 +690,7 @@ impl crate::Store {
                             vec![
                                 t.id.0.into(),
                                 id.into(),
-                                state.into(),
+                                crate::packed::stored(self.backend, state)?,
                                 new_phone.into(),
                                 version.into(),
                             ],
