@@ -55,8 +55,10 @@ static ENCODER: LazyLock<EncoderDictionary<'static>> = LazyLock::new(|| {
 });
 
 thread_local! {
-    // A compression context sized for order states, kept by each thread that packs.
+    // A context of each kind, kept by each thread that packs or unpacks: making one allocates
+    // and clears its working memory (over 100 KiB), several times the work of a state.
     static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -93,8 +95,15 @@ pub fn unpack(stored: Vec<u8>) -> Result<String> {
         .iter()
         .find(|d| d.id == id)
         .ok_or_else(|| failed("unpacking", format!("unknown dictionary {id}")))?;
-    let json = Decompressor::with_prepared_dictionary(&dict.decoder)
-        .and_then(|mut d| d.decompress(&stored, MAX_STATE_BYTES))
+    let json = DECOMPRESSOR
+        .with_borrow_mut(|d| {
+            let d = match d {
+                Some(d) => d,
+                None => d.insert(Decompressor::new()?),
+            };
+            d.set_prepared_dictionary(&dict.decoder)?;
+            d.decompress(&stored, MAX_STATE_BYTES)
+        })
         .map_err(|e| failed("unpacking", e))?;
     String::from_utf8(json).map_err(|e| failed("unpacked is not text", e))
 }
