@@ -229,7 +229,11 @@ impl Store {
                 out.push(LabelledOrder {
                     title: col(r, "title")?,
                     content: if sqlite {
-                        labelled_content(&crate::packed::state_of(r, self.backend)?)?
+                        crate::packed::StateText::of(r, self.backend)?
+                            .content()
+                            .chars()
+                            .take(LABELLED_CONTENT_CHARS)
+                            .collect()
                     } else {
                         col(r, "content")?
                     },
@@ -314,19 +318,4 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// The opening of an order's content that a classifier reads, from its stored JSON.
-fn labelled_content(state: &str) -> Result<String> {
-    #[derive(serde::Deserialize)]
-    struct Text {
-        #[serde(default)]
-        content: Option<String>,
-    }
-    let Text { content } = serde_json::from_str(state).map_err(crate::StoreError::corrupt)?;
-    Ok(content
-        .unwrap_or_default()
-        .chars()
-        .take(LABELLED_CONTENT_CHARS)
-        .collect())
 }

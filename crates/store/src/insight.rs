@@ -3,6 +3,7 @@
 //! warnings, seasonal trends).
 
 use crate::orders::StoredOrder;
+use crate::packed::StateText;
 use crate::{Result, Store, StoreError, col};
 use chrono::{DateTime, Utc};
 use jiesu_core::order::Status;
@@ -25,20 +26,6 @@ pub struct OrderText {
     pub region_code: Option<String>,
     pub category_code: Option<String>,
     pub phone: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct StateText {
-    #[serde(default)]
-    content: String,
-    #[serde(default)]
-    location: StateLocation,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct StateLocation {
-    #[serde(default)]
-    address: Option<String>,
 }
 
 /// An earlier order a new one may repeat: what linking them needs, read from the order's
@@ -150,19 +137,13 @@ impl Store {
         tenant: TenantId,
         ids: &[OrderId],
     ) -> Result<std::collections::HashMap<OrderId, String>> {
-        #[derive(serde::Deserialize)]
-        struct Text {
-            content: String,
-        }
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         if ids.is_empty() {
             return Ok(out);
         }
         let q = crate::orders::by_ids_sql("id, state", tenant, ids);
         for r in self.read.query_all_raw(q.build(self.backend)).await? {
-            let Text { mut content } =
-                serde_json::from_str(&crate::packed::state_of(&r, self.backend)?)
-                    .map_err(StoreError::corrupt)?;
+            let mut content = StateText::of(&r, self.backend)?.content();
             // Sealing replaces whole string values (the citizen's phone and ID number), so
             // the state is read sealed: only a content that is nothing but such a value is a
             // token to open.
@@ -346,14 +327,13 @@ impl Store {
 }
 
 fn text_of(r: &sea_orm::QueryResult, backend: sea_orm::DbBackend) -> Result<OrderText> {
-    let state = crate::packed::state_of(r, backend)?;
-    let s: StateText = serde_json::from_str(&state).map_err(StoreError::corrupt)?;
+    let (content, address) = StateText::of(r, backend)?.into_parts();
     Ok(OrderText {
         id: col(r, "id")?,
         accepted_at: col(r, "accepted_at")?,
         title: col(r, "title")?,
-        content: s.content,
-        address: s.location.address.unwrap_or_default(),
+        content,
+        address,
         region_code: col(r, "region_code")?,
         category_code: col(r, "category_code")?,
         // The sealed token where sealed: one caller, one token under one key, which is all

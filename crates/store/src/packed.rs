@@ -126,6 +126,39 @@ pub(crate) fn state_of(r: &QueryResult, backend: DbBackend) -> Result<String> {
     }
 }
 
+/// The text of a stored (sealed) order state that readers other than the order's own page
+/// need: its content and address. Sealing replaces whole string values, so a content that
+/// is nothing but a citizen's phone or ID number reads as its token.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct StateText {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub location: Option<StateLocation>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct StateLocation {
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+impl StateText {
+    /// The text of the `state` column of an `orders` row.
+    pub(crate) fn of(r: &QueryResult, backend: DbBackend) -> Result<StateText> {
+        serde_json::from_str(&state_of(r, backend)?).map_err(StoreError::corrupt)
+    }
+
+    pub(crate) fn content(self) -> String {
+        self.content.unwrap_or_default()
+    }
+
+    pub(crate) fn into_parts(self) -> (String, String) {
+        let address = self.location.and_then(|l| l.address).unwrap_or_default();
+        (self.content.unwrap_or_default(), address)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
