@@ -299,17 +299,7 @@ pub fn cpu_seconds(stat_path: &str) -> anyhow::Result<f64> {
 
 /// Busy and total jiffies of the whole machine (first line of `/proc/stat`).
 pub fn machine_jiffies() -> anyhow::Result<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
-    let line = text.lines().next().context("empty /proc/stat")?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: u64 = v.iter().take(8).sum();
-    // idle + iowait
-    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-    Ok((total.saturating_sub(idle), total))
+    jiesu_text::pace::machine_jiffies().context("reading /proc/stat")
 }
 
 /// CPU use over a measured window: the server, this benchmark, and the machine.

@@ -89,7 +89,8 @@ pub async fn in_background<T: Send + 'static>(
     rx.await.map_err(|_| format!("the {name} thread failed"))
 }
 
-/// The share of a core that paced background work keeps to while requests are served (see
+/// The share of a core that paced background work keeps to while requests are served, on a
+/// machine at most half busy; less on a busier one, down to a fifth of it (see
 /// `jiesu_text::pace`: the idle policy alone does not keep a busy background thread from
 /// slowing requests).
 pub const BACKGROUND_SHARE: f64 = 0.25;

@@ -129,18 +129,15 @@ pub(crate) fn state_of(r: &QueryResult, backend: DbBackend) -> Result<String> {
 /// The text of a stored (sealed) order state that readers other than the order's own page
 /// need: its content and address. Sealing replaces whole string values, so a content that
 /// is nothing but a citizen's phone or ID number reads as its token.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize)]
 pub(crate) struct StateText {
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub location: Option<StateLocation>,
+    content: Option<String>,
+    location: Option<StateLocation>,
 }
 
-#[derive(serde::Deserialize, Default)]
-pub(crate) struct StateLocation {
-    #[serde(default)]
-    pub address: Option<String>,
+#[derive(serde::Deserialize)]
+struct StateLocation {
+    address: Option<String>,
 }
 
 impl StateText {
@@ -164,6 +161,26 @@ mod tests {
     use super::*;
 
     const STATE: &str = r#"{"number":"2026-12-05-000001","channel":"phone","request_type":"complaint","title":"小区楼下烧烤店油烟扰民","content":"小区楼下烧烤店油烟扰民，晚上十二点还在营业。","status":"handling","deadlines":{"reply":{"stage":"reply","limit":{"unit":"working_days","value":3},"rule":"一般诉求","reminders":[300,180,60]}},"version":3}"#;
+
+    #[test]
+    fn a_state_text_reads_missing_or_null_parts_as_empty() {
+        let read = |json: &str| {
+            serde_json::from_str::<StateText>(json)
+                .unwrap()
+                .into_parts()
+        };
+        let (content, address) = read(STATE);
+        assert_eq!(content, "小区楼下烧烤店油烟扰民，晚上十二点还在营业。");
+        assert_eq!(address, "");
+        assert_eq!(
+            read(r#"{"content":null,"location":{"address":"东风路 1 号"}}"#),
+            (String::new(), "东风路 1 号".to_string())
+        );
+        assert_eq!(read(r#"{"location":{}}"#), (String::new(), String::new()));
+        assert_eq!(read("{}"), (String::new(), String::new()));
+        let content = serde_json::from_str::<StateText>(r#"{"content":"噪音"}"#).unwrap();
+        assert_eq!(content.content(), "噪音");
+    }
 
     #[test]
     fn a_state_packs_smaller_and_unpacks_to_the_same_text() {

@@ -95,8 +95,8 @@ pub struct Models {
 /// How long after a training the next may start for more choices learned or a new unit:
 /// twenty times what it took, so that retraining keeps under about 5% of a core however fast
 /// dispatches come (between trainings the models learn each dispatch online), and at least a
-/// second. Under load a training is paced to a quarter of a core (`priority::BACKGROUND_SHARE`)
-/// and takes longer, so the next waits longer too.
+/// second. Under load a training is paced to a quarter of a core (`priority::BACKGROUND_SHARE`;
+/// a twentieth on a crowded machine) and takes longer, so the next waits longer too.
 fn retrain_gap(took: Duration) -> Duration {
     took.saturating_mul(20).max(Duration::from_secs(1))
 }
@@ -384,8 +384,9 @@ impl App {
             Vec::new()
         } else {
             // Read at the training's pace: while requests come, each page is followed by a
-            // pause three times as long, so the reader thread keeps to a quarter of a core
-            // (these pauses count in `read_ms`, the training thread's in `paused_ms`).
+            // pause three times as long (up to 19 times on a crowded machine), so the reader
+            // thread keeps to a quarter of a core or less (these pauses count in `read_ms`,
+            // the training thread's in `paused_ms`).
             self.store
                 .labelled_orders_paced(tenant, history, HISTORY_PAGE, |took| {
                     tokio::time::sleep(jiesu_text::pace::pause_after(
