@@ -42,6 +42,21 @@ enum Job {
     },
 }
 
+impl Job {
+    /// Tells the caller that the job was not written.
+    fn fail(self, e: &DbErr) {
+        let e = StoreError::Db(e.clone());
+        match self {
+            Job::Run { reply, .. } | Job::Append { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Job::Create { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
 /// What a caller is told once the batch's fate is known.
 enum Answer {
     Run(oneshot::Sender<Result<Output>>, Result<Output>),
@@ -324,7 +339,22 @@ async fn run(
             }
         }
         last_batch = batch.len();
-        commit_batch(&db, backend, &mut batch, &counters).await;
+        if let Some(e) = commit_batch(&db, backend, &mut batch, &counters).await {
+            // The database is locked by another process. The jobs that queued while that
+            // batch waited out the busy timeout would each wait it out again for the same
+            // answer: they hear it now, and their callers can answer "try again" at once.
+            let mut waiting = Vec::new();
+            drain(&mut *rx.lock().await, &mut waiting, usize::MAX);
+            if !waiting.is_empty() {
+                tracing::warn!(
+                    jobs = waiting.len(),
+                    "writes refused: the database is locked"
+                );
+            }
+            for job in waiting {
+                job.fail(&e);
+            }
+        }
     }
 }
 
@@ -340,12 +370,14 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize) {
     }
 }
 
+/// Commits a batch and answers its callers; the error when the batch failed because the
+/// database was locked (see [`locked`]).
 async fn commit_batch(
     db: &DatabaseConnection,
     backend: DbBackend,
     batch: &mut Vec<Job>,
     counters: &Counters,
-) {
+) -> Option<DbErr> {
     let mut creates = Vec::new();
     let mut runs = Vec::new();
     let mut appends = Vec::new();
@@ -392,7 +424,8 @@ async fn commit_batch(
         Ok(t) => t,
         Err(e) => {
             fail_all(&e, creates, runs, appends);
-            return replace_connection(db, backend).await;
+            replace_connection(db, backend).await;
+            return locked(&e);
         }
     };
     let begun = start.elapsed();
@@ -414,13 +447,15 @@ async fn commit_batch(
                 // again and store them one at a time, each in a savepoint, to find it.
                 if let Err(e) = txn.rollback().await {
                     fail_all(&e, creates, runs, appends);
-                    return replace_connection(db, backend).await;
+                    replace_connection(db, backend).await;
+                    return locked(&e);
                 }
                 txn = match begin(pg).await {
                     Ok(t) => t,
                     Err(e) => {
                         fail_all(&e, creates, runs, appends);
-                        return replace_connection(db, backend).await;
+                        replace_connection(db, backend).await;
+                        return locked(&e);
                     }
                 };
                 creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await;
@@ -459,6 +494,7 @@ async fn commit_batch(
             for a in answers {
                 a.send();
             }
+            None
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "group commit failed");
@@ -466,8 +502,14 @@ async fn commit_batch(
                 a.fail(&e);
             }
             replace_connection(db, backend).await;
+            locked(&e)
         }
     }
+}
+
+/// `e` when it says the database is locked (by another process, past the busy timeout).
+fn locked(e: &DbErr) -> Option<DbErr> {
+    (StoreError::Db(e.clone()).unavailable() == Some(crate::Unavailable::Busy)).then(|| e.clone())
 }
 
 /// The database error of `e` when it is a condition of the machine (see
@@ -493,13 +535,14 @@ async fn abandon(
     txn: DatabaseTransaction,
     e: &DbErr,
     answers: Vec<Answer>,
-) {
+) -> Option<DbErr> {
     tracing::error!(error = %e, jobs = answers.len(), "group commit abandoned");
     for a in answers {
         a.fail(e);
     }
     let _ = txn.rollback().await;
     replace_connection(db, backend).await;
+    locked(e)
 }
 
 /// SQLite: closes the one write connection, so that the pool opens a fresh one for the next
@@ -696,11 +739,12 @@ mod tests {
 
     /// With the database locked by another process, a batch of several jobs fails once, after
     /// one busy timeout: the jobs after the first that met the lock are not run (each would
-    /// wait out the timeout again), every caller hears "busy", and nothing is written.
+    /// wait out the timeout again), nor those that queued meanwhile; every caller hears
+    /// "busy", and nothing is written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_locked_database_fails_a_batch_once_not_once_per_job() {
         let opts = StoreOptions {
-            sqlite_busy_timeout: Duration::from_millis(300),
+            sqlite_busy_timeout: Duration::from_millis(500),
             ..StoreOptions::default()
         };
         let (dir, store) = sqlite_store_with(&opts).await;
@@ -768,6 +812,32 @@ mod tests {
             .await
             .expect_err("written through the lock");
         assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+
+        // Jobs that queue while a batch waits out the lock hear its answer with it, instead
+        // of forming a batch that waits out the timeout once more.
+        let before = ran.load(Ordering::SeqCst);
+        let first = tokio::spawn(write(&store, &ran));
+        while ran.load(Ordering::SeqCst) == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut queued = tokio::task::JoinSet::new();
+        for _ in 0..JOBS {
+            queued.spawn(write(&store, &ran));
+        }
+        for r in queued
+            .join_all()
+            .await
+            .iter()
+            .chain([&first.await.unwrap()])
+        {
+            let e = r.as_ref().expect_err("written through the lock");
+            assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+        }
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            before + 1,
+            "only the batch that met the lock ran"
+        );
         sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
         other.close().await.unwrap();
         write(&store, &ran).await.unwrap();
