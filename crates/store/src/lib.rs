@@ -97,6 +97,19 @@ impl StoreError {
         }
     }
 
+    /// The database itself answered that it is locked (SQLite `SQLITE_BUSY`/`SQLITE_LOCKED`
+    /// past the busy timeout, PostgreSQL not taking connections) — not a wait for one of
+    /// this process's own connections (`PoolTimedOut`, also [`Unavailable::Busy`]).
+    pub(crate) fn locked(&self) -> bool {
+        self.sqlx()
+            .and_then(|e| e.as_database_error())
+            .and_then(|db| {
+                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                Unavailable::of_code(&db.code()?, sqlite)
+            })
+            == Some(Unavailable::Busy)
+    }
+
     /// PostgreSQL chose this statement's transaction to end a deadlock (SQLSTATE 40P01): two
     /// transactions locked the same rows in opposite orders. Nothing of it is kept once its
     /// savepoint is rolled back; tried again on fresh state, it goes through.
@@ -481,6 +494,11 @@ mod tests {
         assert_eq!(pg("25006"), Some(Unavailable::ReadOnly));
         assert_eq!(pg("23505"), None);
         assert_eq!(pg("40P01"), None); // a deadlock: retried, not the machine
+        // Waiting for one of this process's own connections is "busy" for the caller, but
+        // the database did not say it was locked.
+        let waited = super::StoreError::Sqlx(sqlx::Error::PoolTimedOut);
+        assert_eq!(waited.unavailable(), Some(Unavailable::Busy));
+        assert!(!waited.locked());
     }
 
     /// `.cargo/config.toml` compiles the bundled SQLite with a stable query planner (else a

@@ -507,9 +507,11 @@ async fn commit_batch(
     }
 }
 
-/// `e` when it says the database is locked (by another process, past the busy timeout).
+/// `e` when the database answered that it is locked (by another process, past the busy
+/// timeout). Not when the batch waited too long for the write connection, which one of this
+/// process's own writers may hold: jobs queued meanwhile may still go through.
 fn locked(e: &DbErr) -> Option<DbErr> {
-    (StoreError::Db(e.clone()).unavailable() == Some(crate::Unavailable::Busy)).then(|| e.clone())
+    StoreError::Db(e.clone()).locked().then(|| e.clone())
 }
 
 /// The database error of `e` when it is a condition of the machine (see
