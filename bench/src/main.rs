@@ -93,6 +93,7 @@ mod rates;
 mod scheduler;
 mod server;
 mod soak;
+mod sqlite_calls;
 mod state_codec;
 mod stats;
 mod webhooks;
@@ -135,6 +136,8 @@ enum Cmd {
     /// How a data directory's order states pack for SQLite, and what it costs (no server);
     /// `--train FILE` trains a new dictionary on them.
     StateCodec(state_codec::StateCodecArgs),
+    /// What one SQLite statement costs through sea-orm/sqlx and through rusqlite (no server).
+    SqliteCalls(sqlite_calls::SqliteCallsArgs),
     /// Knowledge-base indexing and search on one thread (no server).
     Kb(kb::KbArgs),
     /// Knowledge-base searches over HTTP at N clients (release server, imported entries).
@@ -264,6 +267,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let report = state_codec::run(args).await?;
         return emit(cli.json, &report, || report.print());
     }
+    if let Cmd::SqliteCalls(args) = &cli.command {
+        let report = sqlite_calls::run(args).await?;
+        return emit(cli.json, &report, || report.print());
+    }
     if let Cmd::Kb(args) = &cli.command {
         let report = tokio::task::block_in_place(|| kb::run(args))?;
         return emit(cli.json, &report, || report.print());
@@ -301,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Deadlines(_)
         | Cmd::Pii(_)
         | Cmd::StateCodec(_)
+        | Cmd::SqliteCalls(_)
         | Cmd::Kb(_)
         | Cmd::OrderSearch(_)
         | Cmd::Dispatch(_)
