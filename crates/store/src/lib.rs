@@ -89,25 +89,22 @@ impl StoreError {
                 Some(Unavailable::Full)
             }
             sqlx::Error::PoolTimedOut => Some(Unavailable::Busy),
-            _ => {
-                let db = e.as_database_error()?;
-                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
-                Unavailable::of_code(&db.code()?, sqlite)
-            }
+            _ => self.database_condition(),
         }
+    }
+
+    /// The condition the database itself answered with (its error code), if any.
+    fn database_condition(&self) -> Option<Unavailable> {
+        let db = self.sqlx()?.as_database_error()?;
+        let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+        Unavailable::of_code(&db.code()?, sqlite)
     }
 
     /// The database itself answered that it is locked (SQLite `SQLITE_BUSY`/`SQLITE_LOCKED`
     /// past the busy timeout, PostgreSQL not taking connections) — not a wait for one of
     /// this process's own connections (`PoolTimedOut`, also [`Unavailable::Busy`]).
     pub(crate) fn locked(&self) -> bool {
-        self.sqlx()
-            .and_then(|e| e.as_database_error())
-            .and_then(|db| {
-                let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
-                Unavailable::of_code(&db.code()?, sqlite)
-            })
-            == Some(Unavailable::Busy)
+        self.database_condition() == Some(Unavailable::Busy)
     }
 
     /// PostgreSQL chose this statement's transaction to end a deadlock (SQLSTATE 40P01): two

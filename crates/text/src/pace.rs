@@ -7,10 +7,10 @@
 //!
 //! The share follows the machine: while more than [`CALM`] of all its cores are busy (read
 //! from `/proc/stat` every [`SAMPLE`]), it shrinks, down to [`CROWDED_SCALE`] of itself from
-//! [`CROWDED`] up ([`share_when`]). A quarter of a core is little on an idle machine and too
-//! much on one that requests already keep 80% busy: measured at 200 orders/s on 2 cores, a
-//! retraining at a quarter of a core filled the machine and its 10 s windows' p99 rose from
-//! 14–52 ms to 95–394 ms.
+//! [`CROWDED`] up ([`share_when`]). A quarter of a core is little on an idle machine and much
+//! on one that requests (or other processes) already keep 80% busy. Measured at 200 orders/s
+//! on 2 cores it gave back 3–4 points of the server's CPU and left the tail as it was: there,
+//! under the idle policy, a paced training already ran at a trickle (docs/design.md).
 //!
 //! Why not the scheduler alone: measured on a 2-core machine under a mixed load at half its
 //! capacity, a background thread under Linux's idle policy that never sleeps raised the
