@@ -110,7 +110,7 @@ impl Store {
     }
 }
 
-fn version_of(r: &sea_orm::QueryResult) -> Result<CatalogueVersion> {
+fn version_of(r: &impl crate::lite::Cols) -> Result<CatalogueVersion> {
     Ok(CatalogueVersion {
         version: col(r, "version")?,
         rules: col(r, "rules")?,

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use jiesu_core::order::Status;
 use jiesu_core::values::CategoryCode;
 use jiesu_core::{OrderId, TenantId};
-use sea_orm::ConnectionTrait;
 
 /// China time is UTC+8 all year.
 const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
@@ -326,7 +325,7 @@ impl Store {
     }
 }
 
-fn text_of(r: &sea_orm::QueryResult, backend: sea_orm::DbBackend) -> Result<OrderText> {
+fn text_of(r: &impl crate::lite::Cols, backend: sea_orm::DbBackend) -> Result<OrderText> {
     let (content, address) = StateText::of(r, backend)?.into_parts();
     Ok(OrderText {
         id: col(r, "id")?,

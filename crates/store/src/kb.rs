@@ -8,7 +8,7 @@ use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::kb::{KbAction, KbContent, KbState};
 use jiesu_core::{TenantId, UnitId, UserId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 
 #[derive(Debug, Clone)]
 pub struct KbRow {
@@ -103,7 +103,7 @@ pub struct KbMiss {
 const ENTRY_COLS: &str = "e.id, e.state, e.version, e.live_version, e.live_valid_to, e.usage, \
      e.created_by, e.created_at, e.updated_by, e.updated_at, v.content";
 
-fn content_of(r: &QueryResult) -> Result<KbContent> {
+fn content_of(r: &impl crate::lite::Cols) -> Result<KbContent> {
     let text: String = col(r, "content")?;
     serde_json::from_str(&text).map_err(StoreError::corrupt)
 }
@@ -112,7 +112,7 @@ fn state_of(s: &str) -> Result<KbState> {
     KbState::parse("state", s).map_err(StoreError::corrupt)
 }
 
-fn row_of(r: &QueryResult) -> Result<KbRow> {
+fn row_of(r: &impl crate::lite::Cols) -> Result<KbRow> {
     let live: Option<i64> = col(r, "live_version")?;
     let version: i64 = col(r, "version")?;
     Ok(KbRow {

@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod evaluations;
 pub mod insight;
 pub mod kb;
+mod lite;
 pub mod migration;
 pub mod ops;
 pub mod orders;
@@ -31,8 +32,7 @@ mod writer;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
-    Value,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement, Value,
 };
 use sea_orm_migration::MigratorTrait;
 use sqlx::postgres::PgPoolOptions;
@@ -51,6 +51,11 @@ pub enum StoreError {
     Db(#[from] DbErr),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A read's blocking thread panicked or the runtime is shutting down.
+    #[error("a database read stopped: {0}")]
+    ReadStopped(String),
     #[error("invalid database URL “{0}”: use sqlite://PATH or postgres://USER@HOST/DB")]
     BadUrl(String),
     /// Another writer changed the record first; reload and try again.
@@ -83,6 +88,9 @@ impl StoreError {
     /// code: the disk is full, another process holds the database, or it is read-only. The
     /// request changed nothing (its transaction rolled back) and can be repeated later.
     pub fn unavailable(&self) -> Option<Unavailable> {
+        if let StoreError::Sqlite(_) = self {
+            return self.database_condition();
+        }
         let e = self.sqlx()?;
         match e {
             sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
@@ -95,6 +103,9 @@ impl StoreError {
 
     /// The condition the database itself answered with (its error code), if any.
     fn database_condition(&self) -> Option<Unavailable> {
+        if let StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) = self {
+            return Unavailable::of_code(&e.extended_code.to_string(), true);
+        }
         let db = self.sqlx()?.as_database_error()?;
         let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
         Unavailable::of_code(&db.code()?, sqlite)
@@ -204,7 +215,7 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     write: DatabaseConnection,
-    read: DatabaseConnection,
+    read: lite::Reader,
     backend: DbBackend,
     writer: writer::Handle,
     sqlite_path: Option<PathBuf>,
@@ -261,17 +272,13 @@ impl Store {
                         .pragma("cache_size", format!("-{}", opts.sqlite_writer_cache_kib)),
                 )
                 .await?;
-            let read_pool = SqlitePoolOptions::new()
-                .max_connections(opts.max_connections.max(1))
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(
-                    base.read_only(true)
-                        .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib)),
-                )
-                .await?;
+            let read = lite::Reader::Lite(Arc::new(lite::Readers::new(
+                path.clone(),
+                opts.max_connections.max(1) as usize,
+                opts.sqlite_cache_kib,
+                opts.sqlite_busy_timeout,
+            )));
             let write = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
-            let read = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool);
             let writer = writer::spawn(write.clone(), DbBackend::Sqlite, 1, opts.max_batch);
             Ok(Store {
                 write,
@@ -298,7 +305,7 @@ impl Store {
             let writer = writer::spawn(conn.clone(), DbBackend::Postgres, writers, opts.max_batch);
             Ok(Store {
                 write: conn.clone(),
-                read: conn,
+                read: lite::Reader::Sea(conn),
                 backend: DbBackend::Postgres,
                 writer,
                 sqlite_path: None,
@@ -329,9 +336,7 @@ impl Store {
                 "SELECT version FROM jiesu_migrations ORDER BY version",
             ))
             .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<String>("", "version")?))
-            .collect()
+        rows.iter().map(|r| col::<String>(r, "version")).collect()
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -375,7 +380,7 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         let _ = self.write.clone().close().await;
-        let _ = self.read.clone().close().await;
+        self.read.close().await;
     }
 
     /// Runs `stmts` in order, all or none, inside the writer's next group commit. Background
@@ -463,8 +468,8 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
 }
 
 /// Reads a column, naming it in the error.
-fn col<T: sea_orm::TryGetable>(row: &QueryResult, name: &str) -> Result<T> {
-    row.try_get::<T>("", name).map_err(StoreError::Db)
+fn col<T: lite::Column>(row: &impl lite::Cols, name: &str) -> Result<T> {
+    lite::Cols::try_get::<T>(row, "", name).map_err(StoreError::Db)
 }
 
 /// True when `e` is a unique-key violation on either backend.
@@ -503,7 +508,7 @@ mod tests {
     /// allocation statistics' mutex. A build without those flags fails here.
     #[tokio::test]
     async fn sqlite_is_built_with_a_stable_planner_and_no_allocation_statistics() {
-        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        use sea_orm::{DbBackend, Statement};
         let (_dir, store) = crate::orders::tests::sqlite_store().await;
         let rows = store
             .read
@@ -515,7 +520,7 @@ mod tests {
             .unwrap();
         let options: Vec<String> = rows
             .iter()
-            .map(|r| r.try_get::<String>("", "compile_options").unwrap())
+            .map(|r| super::col::<String>(r, "compile_options").unwrap())
             .collect();
         for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
             assert!(
@@ -531,23 +536,20 @@ mod tests {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};
         let (_dir, store) = crate::orders::tests::sqlite_store().await;
         let opts = super::StoreOptions::default();
-        let cache = |db: sea_orm::DatabaseConnection| async move {
-            db.query_one_raw(Statement::from_string(
+        let sql = || {
+            Statement::from_string(
                 DbBackend::Sqlite,
                 "SELECT cache_size FROM pragma_cache_size",
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "cache_size")
-            .unwrap()
+            )
         };
+        let writer = store.write.query_one_raw(sql()).await.unwrap().unwrap();
+        let reader = store.read.query_one_raw(sql()).await.unwrap().unwrap();
         assert_eq!(
-            cache(store.write.clone()).await,
+            super::col::<i64>(&writer, "cache_size").unwrap(),
             -i64::from(opts.sqlite_writer_cache_kib)
         );
         assert_eq!(
-            cache(store.read.clone()).await,
+            super::col::<i64>(&reader, "cache_size").unwrap(),
             -i64::from(opts.sqlite_cache_kib)
         );
         assert!(opts.sqlite_writer_cache_kib > opts.sqlite_cache_kib);

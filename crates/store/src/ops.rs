@@ -3,7 +3,6 @@
 
 use crate::{Result, Store, col, to_ms};
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 
 /// A tenant's counts at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use jiesu_core::order::{
 };
 use jiesu_core::stats::{Dim, Measure, Tally};
 use jiesu_core::{OrderId, TenantId, UnitId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -477,7 +477,7 @@ pub(crate) fn decoded_orders() -> DecodedOrders {
 impl Store {
     /// [`order_from_row`] through the decoded orders: for the reads that come back to the same
     /// orders (lists, an order's page, the followers of changes); scans read past them.
-    pub(crate) fn cached_order_from_row(&self, r: &QueryResult) -> Result<StoredOrder> {
+    pub(crate) fn cached_order_from_row(&self, r: &impl crate::lite::Cols) -> Result<StoredOrder> {
         let id: i64 = col(r, "id")?;
         let last_hash: String = col(r, "last_hash")?;
         if let Some(hit) = self.decoded.get(&id)
@@ -504,7 +504,7 @@ impl Store {
     }
 
     /// An order from its row (`id`, `last_hash`, `state`).
-    pub(crate) fn order_from_row(&self, r: &QueryResult) -> Result<StoredOrder> {
+    pub(crate) fn order_from_row(&self, r: &impl crate::lite::Cols) -> Result<StoredOrder> {
         decode_order(
             col(r, "id")?,
             col(r, "last_hash")?,
@@ -667,7 +667,7 @@ fn notice_sql(
 }
 
 /// Adds `delta` to the count of a tenant's orders in `status`.
-fn outbox_row(r: &QueryResult) -> Result<(i64, TenantId, OrderId)> {
+fn outbox_row(r: &impl crate::lite::Cols) -> Result<(i64, TenantId, OrderId)> {
     Ok((
         col(r, "id")?,
         TenantId(col(r, "tenant_id")?),
@@ -2038,7 +2038,7 @@ impl Store {
                         vec![t.id.0.into(), lo.into(), hi.into()],
                     ))
                     .await?;
-                let mut by_order: BTreeMap<i64, Vec<&QueryResult>> = BTreeMap::new();
+                let mut by_order: BTreeMap<i64, Vec<&crate::lite::Row>> = BTreeMap::new();
                 for e in &events {
                     by_order.entry(col(e, "order_id")?).or_default().push(e);
                 }
@@ -2131,11 +2131,12 @@ impl Store {
 fn verify_one(
     pii: &PiiKeys,
     tenant: TenantId,
-    o: &QueryResult,
+    o: &crate::lite::Row,
     state: std::result::Result<String, (u32, String)>,
-    evs: &[&QueryResult],
+    evs: &[&crate::lite::Row],
 ) -> std::result::Result<(), (u32, String)> {
-    let get = |r: &QueryResult, c: &str| -> std::result::Result<String, (u32, String)> {
+    use crate::lite::Cols;
+    let get = |r: &crate::lite::Row, c: &str| -> std::result::Result<String, (u32, String)> {
         r.try_get::<String>("", c)
             .map_err(|e| (0, format!("unreadable column {c}: {e}")))
     };
@@ -2432,7 +2433,7 @@ pub(crate) mod tests {
             .await
             .unwrap()
             .iter()
-            .map(|r| r.try_get::<String>("", "detail").unwrap())
+            .map(|r| crate::col::<String>(r, "detail").unwrap())
             .collect()
     }
 

@@ -4,7 +4,7 @@ use crate::{Result, Store, StoreError, col, to_ms};
 use chrono::Utc;
 use jiesu_core::org::{Unit, UnitKind};
 use jiesu_core::{TenantId, UnitId};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::ConnectionTrait;
 
 /// Fields of a new or edited unit.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub struct UnitInput {
     pub active: bool,
 }
 
-fn unit_from_row(r: &QueryResult) -> Result<Unit> {
+fn unit_from_row(r: &impl crate::lite::Cols) -> Result<Unit> {
     let kind: String = col(r, "kind")?;
     Ok(Unit {
         id: UnitId(col(r, "id")?),

@@ -15,7 +15,7 @@
 //! from then on, and the older ones stay to read what they packed.
 
 use crate::{Result, StoreError, col};
-use sea_orm::{DbBackend, QueryResult, Value};
+use sea_orm::{DbBackend, Value};
 use std::cell::RefCell;
 use std::sync::LazyLock;
 use zstd::bulk::{Compressor, Decompressor};
@@ -118,7 +118,7 @@ pub(crate) fn stored(backend: DbBackend, json: String) -> Result<Value> {
 }
 
 /// The (sealed) JSON of the `state` column of an `orders` row.
-pub(crate) fn state_of(r: &QueryResult, backend: DbBackend) -> Result<String> {
+pub(crate) fn state_of(r: &impl crate::lite::Cols, backend: DbBackend) -> Result<String> {
     match backend {
         // Read as bytes: SQLite hands over a text value's bytes as well as a blob's.
         DbBackend::Sqlite => unpack(col::<Vec<u8>>(r, "state")?),
@@ -142,7 +142,7 @@ struct StateLocation {
 
 impl StateText {
     /// The text of the `state` column of an `orders` row.
-    pub(crate) fn of(r: &QueryResult, backend: DbBackend) -> Result<StateText> {
+    pub(crate) fn of(r: &impl crate::lite::Cols, backend: DbBackend) -> Result<StateText> {
         serde_json::from_str(&state_of(r, backend)?).map_err(StoreError::corrupt)
     }
 

@@ -528,7 +528,6 @@ impl crate::Store {
     /// with (`pii_keys`), and records its own: a node given another key file (say, a new one
     /// made on its first start) would seal what the other nodes cannot open.
     pub async fn check_pii_keys(&self) -> crate::Result<()> {
-        use sea_orm::ConnectionTrait;
         let ring = self.pii().ring();
         let rows = self
             .read
@@ -589,7 +588,6 @@ impl crate::Store {
         &self,
         mut progress: impl FnMut(u64),
     ) -> crate::Result<std::collections::BTreeMap<String, u64>> {
-        use sea_orm::ConnectionTrait;
         let mut usage = std::collections::BTreeMap::new();
         let mut seen = 0u64;
         for t in self.tenants().await? {
@@ -746,7 +744,6 @@ impl crate::Store {
 
     /// Re-seals the citizens' numbers standing alone in a column ([`NUMBER_COLUMNS`]).
     async fn reseal_numbers(&self, tenant: jiesu_core::TenantId) -> crate::Result<u64> {
-        use sea_orm::ConnectionTrait;
         let mut resealed = 0u64;
         for (table, column) in NUMBER_COLUMNS {
             let mut after = 0i64;

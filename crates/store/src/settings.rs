@@ -175,6 +175,9 @@ impl Store {
                     values,
                 ))
                 .await?
+                .into_iter()
+                .map(crate::lite::Row::Sea)
+                .collect()
         };
         let mut ids = rows
             .iter()

@@ -7,7 +7,6 @@ use crate::orders::TallyDeltas;
 use crate::{Result, Store, StoreError, col};
 use jiesu_core::TenantId;
 use jiesu_core::stats::{Counts, Dim, Measure};
-use sea_orm::{ConnectionTrait, QueryResult};
 
 /// How `stat_sums` groups the rows of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +35,7 @@ fn sum_columns(measures: &[Measure]) -> String {
         .join(", ")
 }
 
-fn counts_of(r: &QueryResult, measures: &[Measure]) -> Result<Counts> {
+fn counts_of(r: &impl crate::lite::Cols, measures: &[Measure]) -> Result<Counts> {
     let mut c = Counts::default();
     for m in measures.iter().copied() {
         let n: i64 = col(r, m.as_str())?;

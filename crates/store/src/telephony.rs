@@ -8,7 +8,7 @@ use crate::pii::{Keyring, PiiKeys, seal_number};
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::{OrderId, TenantId, UserId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde::Serialize;
 
 /// What the call centre reports about a call.
@@ -131,7 +131,7 @@ fn caller_lookups(ring: &Keyring, caller: &str) -> (String, Vec<sea_orm::Value>)
 
 const MISSED_COLS: &str = "id, caller, first_call_id, missed, first_at, last_at, status, result, attempts, order_id, closed_at";
 
-fn missed_from_row(r: &QueryResult, pii: &PiiKeys) -> Result<MissedCall> {
+fn missed_from_row(r: &impl crate::lite::Cols, pii: &PiiKeys) -> Result<MissedCall> {
     Ok(MissedCall {
         id: col(r, "id")?,
         caller: pii.open(&col::<String>(r, "caller")?)?,

@@ -5,7 +5,7 @@
 use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::{OrderId, TenantId};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +52,7 @@ pub struct TransferRow {
 const PEER_COLS: &str = "id, tenant_id, code, name, kind, url, token, active, created_at";
 const TRANSFER_COLS: &str = "id, tenant_id, peer_id, direction, transfer_key, order_id, state, remote_ref, attempts, next_at, last_error, synced_seq, created_at";
 
-fn peer_from_row(r: &QueryResult) -> Result<Peer> {
+fn peer_from_row(r: &impl crate::lite::Cols) -> Result<Peer> {
     Ok(Peer {
         id: col(r, "id")?,
         tenant: TenantId(col(r, "tenant_id")?),
@@ -66,7 +66,7 @@ fn peer_from_row(r: &QueryResult) -> Result<Peer> {
     })
 }
 
-fn transfer_from_row(r: &QueryResult) -> Result<TransferRow> {
+fn transfer_from_row(r: &impl crate::lite::Cols) -> Result<TransferRow> {
     Ok(TransferRow {
         id: col(r, "id")?,
         tenant: TenantId(col(r, "tenant_id")?),

@@ -5,7 +5,7 @@ use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::role::{RoleSet, ScopeSet};
 use jiesu_core::{TenantId, UnitId, UserId};
-use sea_orm::{ConnectionTrait, QueryResult, Value};
+use sea_orm::{ConnectionTrait, Value};
 use serde::Serialize;
 
 #[derive(Clone, Serialize)]
@@ -55,7 +55,7 @@ pub struct ApiTokenInfo {
 
 const USER_COLS: &str = "u.id, u.tenant_id, u.username, u.display_name, u.password_hash, u.unit_id, u.roles, u.active, u.system_account";
 
-fn user_from_row(r: &QueryResult) -> Result<UserRecord> {
+fn user_from_row(r: &impl crate::lite::Cols) -> Result<UserRecord> {
     let roles: String = col(r, "roles")?;
     Ok(UserRecord {
         id: UserId(col(r, "id")?),
@@ -426,7 +426,7 @@ impl Store {
     }
 }
 
-fn failures_of(r: &QueryResult) -> Result<LoginFailures> {
+fn failures_of(r: &impl crate::lite::Cols) -> Result<LoginFailures> {
     Ok(LoginFailures {
         failures: col::<i32>(r, "failures")?.max(0) as u32,
         locked_until: col::<Option<i64>>(r, "locked_until")?.map(from_ms),

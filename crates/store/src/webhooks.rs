@@ -9,7 +9,7 @@ use crate::{Result, Store, StoreError, col, from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::order::Event;
 use jiesu_core::{OrderId, TenantId, UserId};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +105,7 @@ pub struct SendResult {
 
 const MESSAGE_COLS: &str = "id, tenant_id, order_id, seq, channel, recipient, template, body, status, attempts, next_at, created_at, sent_at, adapter, last_error";
 
-fn message_from_row(r: &QueryResult, pii: &crate::pii::PiiKeys) -> Result<MessageRow> {
+fn message_from_row(r: &impl crate::lite::Cols, pii: &crate::pii::PiiKeys) -> Result<MessageRow> {
     Ok(MessageRow {
         id: col(r, "id")?,
         tenant: TenantId(col(r, "tenant_id")?),
@@ -174,7 +174,7 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
 }
 
-fn webhook_from_row(r: &QueryResult) -> Result<Webhook> {
+fn webhook_from_row(r: &impl crate::lite::Cols) -> Result<Webhook> {
     let events: String = col(r, "events")?;
     Ok(Webhook {
         id: col(r, "id")?,

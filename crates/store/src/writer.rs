@@ -843,7 +843,7 @@ mod tests {
         sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
         other.close().await.unwrap();
         write(&store, &ran).await.unwrap();
-        let n = store
+        let row = store
             .read
             .query_one_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Sqlite,
@@ -851,9 +851,8 @@ mod tests {
             ))
             .await
             .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
             .unwrap();
+        let n = crate::col::<i64>(&row, "n").unwrap();
         assert_eq!(n, 1, "only the write after the lock was released is stored");
     }
 }
