@@ -155,6 +155,15 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     assert!(phases.iter().all(|s| *s >= 0.0), "{phases:?}");
     assert!(phases.iter().sum::<f64>() > 0.0, "{phases:?}");
     assert!(sample(&text, "jiesu_writer_slow_batches").is_some());
+    // SQLite's reads by way: the requests above read on their own threads (PostgreSQL's
+    // reads go through sqlx: none counted).
+    let quick = sample(&text, "jiesu_sqlite_reads{way=\"quick\"}").unwrap_or(-1.0);
+    let opened = sample(&text, "jiesu_sqlite_read_connections_opened").unwrap_or(-1.0);
+    if t.backend == Backend::Sqlite {
+        assert!(quick >= 1.0 && opened >= 1.0, "{text}");
+    } else {
+        assert!(quick == 0.0 && opened == 0.0, "{text}");
+    }
     assert!(sample(&text, "jiesu_order_index_behind").is_some());
     assert!(sample(&text, "jiesu_alerts_due{tenant=\"t1\"}").is_some());
     assert!(sample(&text, "jiesu_missed_calls_pending{tenant=\"t1\"}").is_some());

@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
+pub use lite::ReaderStats;
 pub use writer::WriterStats;
 
 #[derive(Debug, Error)]
@@ -179,7 +180,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Connections for reads (SQLite) or in total (PostgreSQL).
+    /// Connections in total (PostgreSQL); on SQLite, twice this many read connections are
+    /// kept open (a read on a request's thread and one on a blocking thread each hold one).
     pub max_connections: u32,
     /// SQLite page cache per read connection, in KiB. A reader's cache is emptied whenever
     /// another connection has written since its last read (in WAL mode), so under load it
@@ -274,7 +276,7 @@ impl Store {
                 .await?;
             let read = lite::Reader::Lite(Arc::new(lite::Readers::new(
                 path.clone(),
-                opts.max_connections.max(1) as usize,
+                opts.max_connections.max(1) as usize * 2,
                 opts.sqlite_cache_kib,
                 opts.sqlite_busy_timeout,
             )));
@@ -349,6 +351,10 @@ impl Store {
 
     pub fn writer_stats(&self) -> WriterStats {
         self.writer.stats()
+    }
+
+    pub fn reader_stats(&self) -> ReaderStats {
+        self.read.stats()
     }
 
     /// A cheap round trip, for readiness probes.

@@ -17,8 +17,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Read-only connections to one SQLite file, opened as needed; at most `keep` stay open idle.
@@ -29,13 +29,37 @@ pub(crate) struct Readers {
     cache_kib: u32,
     busy_timeout: Duration,
     /// Statements (by a hash of their text) that ran past [`QUICK`] on the caller's thread,
-    /// and when: they go to a blocking thread for [`SLOW_FOR`] (a wall-clock deadline also
-    /// catches a quick statement whose thread was preempted, so none is marked for good).
+    /// and when: they go to a blocking thread for [`SLOW_FOR`] (a list's statement is slow for
+    /// some filters' values and quick for others, so none is marked for good).
     slow: Mutex<HashMap<u64, Instant>>,
+    counts: Counts,
 }
 
-/// How long a statement may run on the calling thread (a runtime worker) before it is
-/// interrupted and run again on a blocking thread. A point read takes a few microseconds.
+#[derive(Default)]
+struct Counts {
+    quick: AtomicU64,
+    interrupted: AtomicU64,
+    blocking: AtomicU64,
+    opened: AtomicU64,
+}
+
+/// What the SQLite readers did since the store opened (all zero on PostgreSQL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Statements that ran to their end on the calling thread.
+    pub quick: u64,
+    /// Statements stopped when past their CPU budget on the calling thread (each then ran on a
+    /// blocking thread).
+    pub interrupted: u64,
+    /// Statements run on a blocking thread (the interrupted ones, those known to be slow,
+    /// `VACUUM INTO`).
+    pub blocking: u64,
+    /// Connections opened (more than the pool keeps means reads waited for none).
+    pub opened: u64,
+}
+
+/// How much CPU time a statement may take on the calling thread (a runtime worker) before it
+/// is interrupted and run again on a blocking thread. A point read takes a few microseconds.
 const QUICK: Duration = Duration::from_millis(1);
 
 /// How long a statement that ran past [`QUICK`] keeps to the blocking threads.
@@ -48,20 +72,50 @@ const SLOW_KEPT: usize = 4096;
 /// the lists' are built from their filters).
 const STATEMENT_CACHE: usize = 256;
 
-/// A reader connection and the deadline its progress handler enforces (nanoseconds since
-/// [`epoch`]; 0: none).
+/// A reader connection and the budget its progress handler enforces.
 struct Conn {
     conn: Connection,
-    deadline: Arc<AtomicU64>,
+    budget: Arc<Budget>,
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// The CPU time a statement may take on the calling thread. Counted in the thread's own CPU
+/// time, not the clock's, so that a worker preempted on a busy machine does not send a quick
+/// statement to the blocking threads. The clock is first read at the handler's first call
+/// (after 1,000 steps), so a point read never reads it.
+#[derive(Default)]
+struct Budget {
+    armed: AtomicBool,
+    /// The thread's CPU time at the handler's first call, in nanoseconds (0: not yet).
+    start: AtomicU64,
 }
 
-fn nanos_since_epoch() -> u64 {
-    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+impl Budget {
+    fn arm(&self, on: bool) {
+        self.start.store(0, Ordering::Relaxed);
+        self.armed.store(on, Ordering::Relaxed);
+    }
+
+    /// True when the statement is to stop.
+    fn spent(&self) -> bool {
+        if !self.armed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = thread_cpu_nanos().max(1);
+        match self.start.load(Ordering::Relaxed) {
+            0 => {
+                self.start.store(now, Ordering::Relaxed);
+                false
+            }
+            start => now.saturating_sub(start) > QUICK.as_nanos() as u64,
+        }
+    }
+}
+
+fn thread_cpu_nanos() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
 }
 
 impl Readers {
@@ -73,10 +127,12 @@ impl Readers {
             cache_kib,
             busy_timeout,
             slow: Mutex::new(HashMap::new()),
+            counts: Counts::default(),
         }
     }
 
     fn open(&self) -> rusqlite::Result<Conn> {
+        self.counts.opened.fetch_add(1, Ordering::Relaxed);
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -87,24 +143,18 @@ impl Readers {
         conn.pragma_update(None, "cache_size", -i64::from(self.cache_kib))?;
         conn.pragma_update(None, "temp_store", "memory")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let deadline = Arc::new(AtomicU64::new(0));
-        let d = deadline.clone();
-        // Every 1,000 virtual machine steps (a few microseconds): past the deadline, stop.
-        conn.progress_handler(
-            1000,
-            Some(move || {
-                let at = d.load(Ordering::Relaxed);
-                at != 0 && nanos_since_epoch() > at
-            }),
-        )?;
-        Ok(Conn { conn, deadline })
+        let budget = Arc::new(Budget::default());
+        let b = budget.clone();
+        // Every 1,000 virtual machine steps (a few microseconds): past the budget, stop.
+        conn.progress_handler(1000, Some(move || b.spent()))?;
+        Ok(Conn { conn, budget })
     }
 
     /// Runs `f` on an idle connection (a new one if none is idle) and keeps the connection;
-    /// with a deadline, SQLite stops the statement when it passes it.
+    /// `quick`: SQLite stops the statement once it has taken [`QUICK`] of the thread's CPU.
     fn with<T>(
         &self,
-        deadline: Option<Duration>,
+        quick: bool,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or_default();
@@ -112,12 +162,9 @@ impl Readers {
             Some(c) => c,
             None => self.open()?,
         };
-        let at = deadline.map_or(0, |d| {
-            nanos_since_epoch().saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        });
-        conn.deadline.store(at, Ordering::Relaxed);
+        conn.budget.arm(quick);
         let out = f(&conn.conn);
-        conn.deadline.store(0, Ordering::Relaxed);
+        conn.budget.arm(false);
         if let Ok(mut v) = self.idle.lock()
             && v.len() < self.keep
         {
@@ -141,10 +188,11 @@ impl Readers {
             .map(|s| s.get(&key).is_some_and(|at| at.elapsed() < SLOW_FOR))
             .unwrap_or(true);
         if !known_slow {
-            match self.with(Some(QUICK), |c| query(c, &stmt, max)) {
+            match self.with(true, |c| query(c, &stmt, max)) {
                 Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
                     if e.code == rusqlite::ErrorCode::OperationInterrupted =>
                 {
+                    self.counts.interrupted.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut s) = self.slow.lock() {
                         if s.len() >= SLOW_KEPT {
                             s.clear();
@@ -153,14 +201,26 @@ impl Readers {
                     }
                 }
                 done => {
+                    self.counts.quick.fetch_add(1, Ordering::Relaxed);
                     // A loop of quick reads still lets the worker's other tasks run.
                     tokio::task::coop::consume_budget().await;
                     return done;
                 }
             }
         }
+        self.counts.blocking.fetch_add(1, Ordering::Relaxed);
         let me = self.clone();
-        blocking(move || me.with(None, |c| query(c, &stmt, max))).await
+        blocking(move || me.with(false, |c| query(c, &stmt, max))).await
+    }
+
+    fn stats(&self) -> ReaderStats {
+        let c = &self.counts;
+        ReaderStats {
+            quick: c.quick.load(Ordering::Relaxed),
+            interrupted: c.interrupted.load(Ordering::Relaxed),
+            blocking: c.blocking.load(Ordering::Relaxed),
+            opened: c.opened.load(Ordering::Relaxed),
+        }
     }
 
     /// Closes the idle connections (those in use close when they come back past `keep`).
@@ -460,10 +520,18 @@ impl Reader {
             Reader::Lite(r) => {
                 let r = r.clone();
                 let sql = sql.to_string();
-                blocking(move || r.with(None, |c| c.execute_batch(&sql))).await?;
+                r.counts.blocking.fetch_add(1, Ordering::Relaxed);
+                blocking(move || r.with(false, |c| c.execute_batch(&sql))).await?;
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn stats(&self) -> ReaderStats {
+        match self {
+            Reader::Sea(_) => ReaderStats::default(),
+            Reader::Lite(r) => r.stats(),
+        }
     }
 
     pub(crate) async fn close(&self) {
@@ -636,15 +704,45 @@ mod tests {
             1,
             "the long statement is remembered"
         );
+        let after_long = reader.stats();
+        assert_eq!((after_long.interrupted, after_long.blocking), (1, 1));
         // A quick statement runs on the caller's thread and is not remembered.
         let quick = "SELECT name FROM t WHERE id = 1";
         let rows = reader.query_all_raw(stmt(quick, vec![])).await.unwrap();
         assert_eq!(crate::col::<String>(&rows[0], "name").unwrap(), "one");
         assert_eq!(std::thread::current().id(), caller);
         assert_eq!(r.slow.lock().unwrap().len(), 1);
-        // The deadline is lifted once a read is done: the same connection runs the long
+        assert_eq!(reader.stats().quick, after_long.quick + 1);
+        // The budget is lifted once a read is done: the same connection runs the long
         // statement on a blocking thread to its end.
         let rows = reader.query_all_raw(stmt(long, vec![])).await.unwrap();
         assert_eq!(crate::col::<i64>(&rows[0], "n").unwrap(), 3_000_000);
+        let end = reader.stats();
+        assert_eq!(
+            (end.interrupted, end.blocking),
+            (1, 2),
+            "known slow: straight to a blocking thread"
+        );
+        assert_eq!(end.opened, 1, "one read at a time needs one connection");
+    }
+
+    #[test]
+    fn the_budget_counts_the_threads_cpu_not_the_clock() {
+        let b = Budget::default();
+        assert!(!b.spent(), "unarmed: never spent");
+        b.arm(true);
+        assert!(!b.spent(), "the first call only reads the clock");
+        // Off the CPU (as a preempted worker would be) for ten times the budget: not spent.
+        std::thread::sleep(QUICK * 10);
+        assert!(!b.spent());
+        // On the CPU past the budget: spent.
+        let t0 = thread_cpu_nanos();
+        let mut x = 0u64;
+        while thread_cpu_nanos() - t0 < 2 * QUICK.as_nanos() as u64 {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(b.spent());
+        b.arm(false);
+        assert!(!b.spent());
     }
 }

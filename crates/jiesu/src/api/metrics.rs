@@ -43,6 +43,11 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WayLabels {
+    way: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
@@ -64,6 +69,8 @@ pub struct Metrics {
     writer_commits: Gauge,
     writer_seconds: Family<PhaseLabels, Gauge<f64, AtomicU64>>,
     writer_slow: Gauge,
+    sqlite_reads: Family<WayLabels, Gauge>,
+    sqlite_read_connections: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
     orders: Family<StatusLabels, Gauge>,
     overdue: Family<TenantLabels, Gauge>,
@@ -137,6 +144,18 @@ impl Metrics {
             "Group commits that took longer than 100 ms since the node started (each is logged with its phases)",
             writer_slow.clone(),
         );
+        let sqlite_reads = Family::<WayLabels, Gauge>::default();
+        registry.register(
+            "sqlite_reads",
+            "SQLite read statements since the node started, by way: quick (on the request's thread), interrupted (past a millisecond there, then run again), blocking (on a blocking thread)",
+            sqlite_reads.clone(),
+        );
+        let sqlite_read_connections = Gauge::default();
+        registry.register(
+            "sqlite_read_connections_opened",
+            "SQLite read connections opened since the node started",
+            sqlite_read_connections.clone(),
+        );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "queue_depth",
@@ -173,6 +192,8 @@ impl Metrics {
             writer_commits,
             writer_seconds,
             writer_slow,
+            sqlite_reads,
+            sqlite_read_connections,
             queue_depth,
             orders,
             overdue,
@@ -215,6 +236,17 @@ impl Metrics {
                 .set(us as f64 / 1e6);
         }
         self.writer_slow.set(stats.slow as i64);
+        let reads = app.store.reader_stats();
+        for (way, n) in [
+            ("quick", reads.quick),
+            ("interrupted", reads.interrupted),
+            ("blocking", reads.blocking),
+        ] {
+            self.sqlite_reads
+                .get_or_create(&WayLabels { way })
+                .set(n as i64);
+        }
+        self.sqlite_read_connections.set(reads.opened as i64);
         let g = app
             .store
             .ops_gauges(chrono::Utc::now())
