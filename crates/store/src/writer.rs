@@ -339,22 +339,40 @@ async fn run(
             }
         }
         last_batch = batch.len();
-        if let Some(e) = commit_batch(&db, backend, &mut batch, &counters).await {
-            // The database is locked by another process. The jobs that queued while that
-            // batch waited out the busy timeout would each wait it out again for the same
-            // answer: they hear it now, and their callers can answer "try again" at once.
-            let mut waiting = Vec::new();
-            drain(&mut *rx.lock().await, &mut waiting, usize::MAX);
-            if !waiting.is_empty() {
-                tracing::warn!(
-                    jobs = waiting.len(),
-                    "writes refused: the database is locked"
-                );
+        if let Some(failed) = commit_batch(&db, backend, &mut batch, &counters).await {
+            if let Some(e) = failed.locked {
+                // The database is locked by another process. The jobs that queued while that
+                // batch waited out the busy timeout would each wait it out again for the same
+                // answer: they hear it now, and their callers can answer "try again" at once.
+                // Only those: the jobs that come while the connection is replaced below (it
+                // may wait for the report generator, which writes outside this queue) were
+                // sent after the answer and may find the lock gone.
+                let mut waiting = Vec::new();
+                drain(&mut *rx.lock().await, &mut waiting, usize::MAX);
+                if !waiting.is_empty() {
+                    tracing::warn!(
+                        jobs = waiting.len(),
+                        "writes refused: the database is locked"
+                    );
+                }
+                for job in waiting {
+                    job.fail(&e);
+                }
             }
-            for job in waiting {
-                job.fail(&e);
-            }
+            replace_connection(&db, backend).await;
         }
+    }
+}
+
+/// A batch that failed as a whole: on SQLite its connection is to be replaced (see
+/// `abandon`); `locked` is the error when the database answered that it is locked.
+struct Failed {
+    locked: Option<DbErr>,
+}
+
+impl Failed {
+    fn by(e: &DbErr) -> Option<Failed> {
+        Some(Failed { locked: locked(e) })
     }
 }
 
@@ -370,14 +388,13 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize) {
     }
 }
 
-/// Commits a batch and answers its callers; the error when the batch failed because the
-/// database was locked (see [`locked`]).
+/// Commits a batch and answers its callers; [`Failed`] when the batch failed as a whole.
 async fn commit_batch(
     db: &DatabaseConnection,
     backend: DbBackend,
     batch: &mut Vec<Job>,
     counters: &Counters,
-) -> Option<DbErr> {
+) -> Option<Failed> {
     let mut creates = Vec::new();
     let mut runs = Vec::new();
     let mut appends = Vec::new();
@@ -424,8 +441,7 @@ async fn commit_batch(
         Ok(t) => t,
         Err(e) => {
             fail_all(&e, creates, runs, appends);
-            replace_connection(db, backend).await;
-            return locked(&e);
+            return Failed::by(&e);
         }
     };
     let begun = start.elapsed();
@@ -441,21 +457,19 @@ async fn commit_batch(
             Err(e) => {
                 if let Some(e) = unavailable_db(&e) {
                     fail_all(&e, creates, runs, appends);
-                    return abandon(db, backend, txn, &e, Vec::new()).await;
+                    return abandon(txn, &e, Vec::new()).await;
                 }
                 // One bad order (say a duplicate source id) must not fail the others: start
                 // again and store them one at a time, each in a savepoint, to find it.
                 if let Err(e) = txn.rollback().await {
                     fail_all(&e, creates, runs, appends);
-                    replace_connection(db, backend).await;
-                    return locked(&e);
+                    return Failed::by(&e);
                 }
                 txn = match begin(pg).await {
                     Ok(t) => t,
                     Err(e) => {
                         fail_all(&e, creates, runs, appends);
-                        replace_connection(db, backend).await;
-                        return locked(&e);
+                        return Failed::by(&e);
                     }
                 };
                 creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await;
@@ -478,7 +492,7 @@ async fn commit_batch(
         }
     }
     if let Some(e) = broken {
-        return abandon(db, backend, txn, &e, answers).await;
+        return abandon(txn, &e, answers).await;
     }
     let worked = start.elapsed();
     match txn.commit().await {
@@ -501,8 +515,7 @@ async fn commit_batch(
             for a in answers {
                 a.fail(&e);
             }
-            replace_connection(db, backend).await;
-            locked(&e)
+            Failed::by(&e)
         }
     }
 }
@@ -525,26 +538,19 @@ fn unavailable_db(e: &StoreError) -> Option<DbErr> {
 
 /// Gives up a batch that met a condition of the machine (disk full, database locked or
 /// read-only) or whose savepoints could not be rolled back: every caller hears the error,
-/// nothing is committed, and on SQLite the connection is replaced. SQLite may roll a whole
+/// nothing is committed, and on SQLite the connection is then replaced (by `run`). SQLite may roll a whole
 /// transaction back by itself on such errors; sqlx's count of open transactions and
 /// savepoints is then wrong, later jobs would run outside any transaction, and a later
 /// "commit" might only release a savepoint inside a transaction that never ends — answers
 /// would then say stored what never is. A new connection starts from a known state (closing
 /// the old one rolls back whatever it still had open).
-async fn abandon(
-    db: &DatabaseConnection,
-    backend: DbBackend,
-    txn: DatabaseTransaction,
-    e: &DbErr,
-    answers: Vec<Answer>,
-) -> Option<DbErr> {
+async fn abandon(txn: DatabaseTransaction, e: &DbErr, answers: Vec<Answer>) -> Option<Failed> {
     tracing::error!(error = %e, jobs = answers.len(), "group commit abandoned");
     for a in answers {
         a.fail(e);
     }
     let _ = txn.rollback().await;
-    replace_connection(db, backend).await;
-    locked(e)
+    Failed::by(e)
 }
 
 /// SQLite: closes the one write connection, so that the pool opens a fresh one for the next
@@ -854,5 +860,39 @@ mod tests {
             .unwrap();
         let n = crate::col::<i64>(&row, "n").unwrap();
         assert_eq!(n, 1, "only the write after the lock was released is stored");
+
+        // A job sent after a batch failed on the lock is not failed with it, even while the
+        // failed connection's replacement waits for the connection (held here, as the report
+        // generator, which writes outside the queue, may hold it): once the lock is gone, it
+        // is stored.
+        let mut other = sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("t.db").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let pool = store.write.get_sqlite_connection_pool().clone();
+        let before = ran.load(Ordering::SeqCst);
+        let first = tokio::spawn(write(&store, &ran));
+        while ran.load(Ordering::SeqCst) == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Waits behind the batch holding the connection, ahead of the replacement.
+        let held = tokio::spawn(async move { pool.acquire().await.unwrap() });
+        let e = first.await.unwrap().expect_err("written through the lock");
+        assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+        let held = held.await.unwrap();
+        let late = tokio::spawn(write(&store, &ran));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+        drop(held);
+        late.await
+            .unwrap()
+            .expect("a write sent after the failure is stored once the lock is gone");
     }
 }
