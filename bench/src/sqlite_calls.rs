@@ -1,9 +1,10 @@
 //! `sqlite-calls`: what one SQLite statement costs through each way of reaching it — sea-orm on
-//! a sqlx pool (how `jiesu-store` read until session 49), sqlx on a connection held, rusqlite on the calling
-//! thread (how it reads now), and rusqlite behind one `spawn_blocking` hop. sqlx runs each SQLite connection on a
-//! thread of its own: a statement is a message to that thread and its rows a message back.
-//! The figures say how much of a statement's cost is the way there rather than SQLite's own
-//! work (a point read by key, and a 20-row range read of ~1 KB rows). No server.
+//! a sqlx pool (how `jiesu-store` read until session 49), sqlx on a connection held, rusqlite
+//! on the calling thread (how it reads now), and rusqlite behind one `spawn_blocking` hop. sqlx
+//! runs each SQLite connection on a thread of its own: a statement is a message to that thread
+//! and its rows a message back. The figures say how much of a statement's cost is the way there
+//! rather than SQLite's own work (a point read by key, and a 20-row range read of ~1 KB rows).
+//! No server.
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
