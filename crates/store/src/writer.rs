@@ -745,6 +745,32 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
+    /// Starts a write (`spawn`) until one is running — its job has started, so its batch holds
+    /// the write connection against the lock — and returns the count of jobs run before it and
+    /// its task. Under load a batch on a freshly replaced connection can fail before its job
+    /// starts (the connection's own set-up meets the lock): that write heard "busy" and is
+    /// started again.
+    async fn running(
+        spawn: impl Fn() -> tokio::task::JoinHandle<crate::Result<()>>,
+        ran: &AtomicUsize,
+    ) -> (usize, tokio::task::JoinHandle<crate::Result<()>>) {
+        loop {
+            let before = ran.load(Ordering::SeqCst);
+            let task = spawn();
+            while ran.load(Ordering::SeqCst) == before && !task.is_finished() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if ran.load(Ordering::SeqCst) != before {
+                return (before, task);
+            }
+            let e = task
+                .await
+                .unwrap()
+                .expect_err("finished without its job running, so not stored");
+            assert_eq!(e.unavailable(), Some(Unavailable::Busy), "{e}");
+        }
+    }
+
     /// With the database locked by another process, a batch of several jobs fails once, after
     /// one busy timeout: the jobs after the first that met the lock are not run (each would
     /// wait out the timeout again), nor those that queued meanwhile; every caller hears
@@ -823,11 +849,7 @@ mod tests {
 
         // Jobs that queue while a batch waits out the lock hear its answer with it, instead
         // of forming a batch that waits out the timeout once more.
-        let before = ran.load(Ordering::SeqCst);
-        let first = tokio::spawn(write(&store, &ran));
-        while ran.load(Ordering::SeqCst) == before {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (before, first) = running(|| tokio::spawn(write(&store, &ran)), &ran).await;
         let mut queued = tokio::task::JoinSet::new();
         for _ in 0..JOBS {
             queued.spawn(write(&store, &ran));
@@ -876,11 +898,7 @@ mod tests {
             .await
             .unwrap();
         let pool = store.write.get_sqlite_connection_pool().clone();
-        let before = ran.load(Ordering::SeqCst);
-        let first = tokio::spawn(write(&store, &ran));
-        while ran.load(Ordering::SeqCst) == before {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (_, first) = running(|| tokio::spawn(write(&store, &ran)), &ran).await;
         // Waits behind the batch holding the connection, ahead of the replacement.
         let held = tokio::spawn(async move { pool.acquire().await.unwrap() });
         let e = first.await.unwrap().expect_err("written through the lock");
