@@ -745,6 +745,17 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
+    /// Another process's connection holding the write lock of the test database in `dir`.
+    async fn lock(dir: &std::path::Path) -> sqlx::SqliteConnection {
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        other
+    }
+
     /// Starts a write (`spawn`) until one is running — its job has started, so its batch holds
     /// the write connection against the lock — and returns the count of jobs run before it and
     /// its task. Under load a batch on a freshly replaced connection can fail before its job
@@ -811,16 +822,7 @@ mod tests {
             .await
             .unwrap();
 
-        let mut other = sqlx::SqliteConnection::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("t.db").display()
-        ))
-        .await
-        .unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut other)
-            .await
-            .unwrap();
+        let mut other = lock(dir.path()).await;
         const JOBS: usize = 8;
         let mut jobs = tokio::task::JoinSet::new();
         for _ in 0..JOBS {
@@ -887,16 +889,7 @@ mod tests {
         // failed connection's replacement waits for the connection (held here, as the report
         // generator, which writes outside the queue, may hold it): once the lock is gone, it
         // is stored.
-        let mut other = sqlx::SqliteConnection::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("t.db").display()
-        ))
-        .await
-        .unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut other)
-            .await
-            .unwrap();
+        let mut other = lock(dir.path()).await;
         let pool = store.write.get_sqlite_connection_pool().clone();
         let (_, first) = running(|| tokio::spawn(write(&store, &ran)), &ran).await;
         // Waits behind the batch holding the connection, ahead of the replacement.
