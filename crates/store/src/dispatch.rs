@@ -1,7 +1,7 @@
 //! The dispatch catalogue's published versions: each a whole set of rules (JSON) with who
 //! published it, when and why; the newest is in force.
 
-use crate::orders::{AppendJob, Sql};
+use crate::orders::Sql;
 use crate::{Result, Store, StoreError, col};
 use jiesu_core::{TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend};
@@ -136,6 +136,27 @@ pub struct LabelledOrder {
 /// more: `jiesu_text::classify` reads the opening 1,000).
 pub const LABELLED_CONTENT_CHARS: usize = 1_000;
 
+/// The insert of a dispatch's suggestion outcome.
+pub(crate) fn outcome_sql(tenant: TenantId, o: &SuggestionOutcome) -> Sql {
+    let mut q = Sql::new(
+        "INSERT INTO suggestion_outcomes (tenant_id, order_id, at, suggested_category, chosen_category, \
+         suggested_unit, chosen_unit, suggested_type, chosen_type) VALUES (",
+    );
+    q.push_values([
+        tenant.0.into(),
+        o.order_id.into(),
+        o.at.into(),
+        o.suggested_category.clone().into(),
+        o.chosen_category.clone().into(),
+        o.suggested_unit.into(),
+        o.chosen_unit.into(),
+        o.suggested_type.clone().into(),
+        o.chosen_type.clone().into(),
+    ]);
+    q.push(")");
+    q
+}
+
 /// A dispatch: what was suggested and what was chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuggestionOutcome {
@@ -248,43 +269,6 @@ impl Store {
             pause(started.elapsed()).await;
         }
         Ok(out)
-    }
-
-    pub async fn record_suggestion_outcome(
-        &self,
-        tenant: TenantId,
-        o: &SuggestionOutcome,
-    ) -> Result<()> {
-        let mut q = Sql::new(
-            "INSERT INTO suggestion_outcomes (tenant_id, order_id, at, suggested_category, chosen_category, \
-             suggested_unit, chosen_unit, suggested_type, chosen_type) VALUES (",
-        );
-        q.push_values([
-            tenant.0.into(),
-            o.order_id.into(),
-            o.at.into(),
-            o.suggested_category.clone().into(),
-            o.chosen_category.clone().into(),
-            o.suggested_unit.into(),
-            o.chosen_unit.into(),
-            o.suggested_type.clone().into(),
-            o.chosen_type.clone().into(),
-        ]);
-        q.push(")");
-        if self.backend == DbBackend::Sqlite {
-            // SQLite has one write connection: an insert of its own would be a transaction
-            // (and an fsync) per dispatch that the order writer waits for; in the writer's
-            // group commit the row costs a few values in its script.
-            return self
-                .writer
-                .append(AppendJob {
-                    changes: Vec::new(),
-                    plain: vec![q],
-                })
-                .await;
-        }
-        self.write.execute_raw(q.build(self.backend)).await?;
-        Ok(())
     }
 
     /// Per China-time day in `[from, to)` (epoch ms): dispatches and suggestion hits.

@@ -1576,6 +1576,17 @@ impl Store {
     /// Appends events to one or more orders atomically (a merge touches two).
     /// Fails with [`StoreError::Concurrent`] if any order moved on since it was read.
     pub async fn append(&self, changes: Vec<(OrderChange, bool)>) -> Result<()> {
+        self.append_recording(changes, None).await
+    }
+
+    /// [`Self::append`] of a dispatch, with what the dispatch models had suggested for the
+    /// order stored in the same transaction (so the dispatch and its outcome wait for one
+    /// commit, and neither is stored without the other).
+    pub async fn append_recording(
+        &self,
+        changes: Vec<(OrderChange, bool)>,
+        outcome: Option<(TenantId, &crate::dispatch::SuggestionOutcome)>,
+    ) -> Result<()> {
         let pii = self.pii.ring();
         let prepared = changes
             .iter()
@@ -1584,7 +1595,10 @@ impl Store {
         self.writer
             .append(AppendJob {
                 changes: prepared,
-                plain: Vec::new(),
+                plain: outcome
+                    .map(|(t, o)| crate::dispatch::outcome_sql(t, o))
+                    .into_iter()
+                    .collect(),
             })
             .await
     }

@@ -315,8 +315,10 @@ async fn dispatch(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // The dispatcher's choice is a label: the suggestion's outcome is recorded with it and
+    // the models learn it.
     let v = app
-        .order_command(
+        .dispatch_order(
             &p,
             OrderId(id),
             Command::Dispatch {
@@ -325,10 +327,6 @@ async fn dispatch(
             },
         )
         .await?;
-    // The dispatcher's choice is a label: the suggestion's outcome is recorded and the
-    // models learn it.
-    app.learn_dispatch(p.tenant, OrderId(id), &v.stored.order)
-        .await;
     Ok(Json(OrderDto::of(&v, Utc::now())))
 }
 

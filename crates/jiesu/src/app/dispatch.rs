@@ -8,10 +8,11 @@
 //! at once; they are retrained from the history when they have learned a tenth more than they
 //! were trained on, or after a day.
 
+use super::orders::OrderView;
 use super::{AdminCap, App, AppError, AppResult, Principal};
 use chrono::{DateTime, Utc};
 use jiesu_core::dispatch::{Catalogue, CatalogueContext, Rule};
-use jiesu_core::order::{AssignmentRole, Order};
+use jiesu_core::order::{AssignmentRole, Command, Order};
 use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
 use jiesu_core::{OrderId, TenantId, UnitId};
@@ -744,66 +745,60 @@ impl App {
         })
     }
 
-    /// After a dispatch: records how the suggestion compared with the choice, and teaches the
-    /// models the choice. Failures are logged, never fail the dispatch.
-    pub(crate) async fn learn_dispatch(
+    /// Dispatch (派单) through the API: the models' suggestion for the order is made first and
+    /// stored with the dispatch itself (how the suggestion compared with the choice, in the same
+    /// commit: one wait for the writer, and neither without the other), then the models learn
+    /// the choice. A suggestion that cannot be made is logged and never fails the dispatch.
+    pub async fn dispatch_order(
+        self: &Arc<Self>,
+        p: &Principal,
+        id: OrderId,
+        cmd: Command,
+    ) -> AppResult<OrderView> {
+        let org = self.org(p.tenant).await?;
+        let text = order_text(&self.visible(p, &org, id).await?.order);
+        let suggested = async {
+            let words = self.words_of(&text).await?;
+            let s = self.suggestion_of_words(p.tenant, &text, &words).await?;
+            AppResult::Ok((s, words))
+        }
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "dispatch suggestion for the outcome failed"))
+        .ok();
+        let view = self
+            .order_command_recording(p, id, cmd, suggested.as_ref().map(|(s, _)| s))
+            .await?;
+        if let Some((_, words)) = suggested {
+            self.learn_choice(p.tenant, &view.stored.order, &text, &words)
+                .await;
+        }
+        Ok(view)
+    }
+
+    /// Teaches the models a dispatcher's choice for `order` (segmented as `words`).
+    async fn learn_choice(
         self: &Arc<Self>,
         tenant: TenantId,
-        id: OrderId,
         order: &Order,
+        text: &RequestText,
+        words: &Words,
     ) {
-        let Some(lead) = order
-            .assignments
-            .iter()
-            .find(|a| a.role == AssignmentRole::Lead && a.status.is_active())
-            .map(|a| a.unit_id)
-        else {
+        let Some(lead) = lead_of(order) else {
             return;
         };
-        let text = order_text(order);
-        // Segmented once: for the suggestion the outcome compares with, and for learning.
-        let suggestion = async {
-            let words = self.words_of(&text).await?;
-            let s = self.suggestion_of_words(tenant, &text, &words).await?;
-            AppResult::Ok((s, words))
-        };
-        let (suggestion, words) = match suggestion.await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "dispatch suggestion for the outcome failed");
-                return;
-            }
-        };
-        let outcome = SuggestionOutcome {
-            order_id: id.0,
-            at: Utc::now().timestamp_millis(),
-            suggested_category: suggestion.category.map(|c| c.code),
-            chosen_category: order.category.as_ref().map(|c| c.as_str().to_string()),
-            suggested_unit: suggestion
-                .units
-                .iter()
-                .find(|u| u.role == AssignmentRole::Lead)
-                .map(|u| u.unit_id.0),
-            chosen_unit: Some(lead.0),
-            suggested_type: suggestion.request_type.map(|t| t.code),
-            chosen_type: order.request_type.as_str().to_string(),
-        };
-        if let Err(e) = self.store.record_suggestion_outcome(tenant, &outcome).await {
-            tracing::warn!(error = %e, "recording the suggestion outcome failed");
-        }
         let Ok(models) = self.models(tenant).await else {
             return;
         };
         if let Ok(mut m) = models.write() {
-            let t = request_words_text(&text);
+            let t = request_words_text(text);
             let mut known = true;
             if let Some(c) = &order.category {
-                known &= m.category.learn_words(t, &words, c.as_str());
+                known &= m.category.learn_words(t, words, c.as_str());
             }
             known &= m
                 .request_type
-                .learn_words(t, &words, order.request_type.as_str());
-            known &= m.unit.learn_words(t, &words, &lead.0.to_string());
+                .learn_words(t, words, order.request_type.as_str());
+            known &= m.unit.learn_words(t, words, &lead.0.to_string());
             m.learned_since += 1;
             if !known {
                 m.unknown_choice = Some(Instant::now());
@@ -835,6 +830,35 @@ impl App {
         let from = to - i64::from(days) * 86_400_000;
         Ok(self.store.suggestion_accuracy(p.tenant, from, to).await?)
     }
+}
+
+/// The order's active lead unit.
+fn lead_of(order: &Order) -> Option<UnitId> {
+    order
+        .assignments
+        .iter()
+        .find(|a| a.role == AssignmentRole::Lead && a.status.is_active())
+        .map(|a| a.unit_id)
+}
+
+/// How a dispatch of order `id` (as it stands after the dispatch) compares with the
+/// suggestion `s` made for it; none when it left the order without an active lead unit.
+pub(crate) fn outcome_of(id: OrderId, s: &Suggestion, order: &Order) -> Option<SuggestionOutcome> {
+    let lead = lead_of(order)?;
+    Some(SuggestionOutcome {
+        order_id: id.0,
+        at: Utc::now().timestamp_millis(),
+        suggested_category: s.category.as_ref().map(|c| c.code.clone()),
+        chosen_category: order.category.as_ref().map(|c| c.as_str().to_string()),
+        suggested_unit: s
+            .units
+            .iter()
+            .find(|u| u.role == AssignmentRole::Lead)
+            .map(|u| u.unit_id.0),
+        chosen_unit: Some(lead.0),
+        suggested_type: s.request_type.as_ref().map(|t| t.code.clone()),
+        chosen_type: order.request_type.as_str().to_string(),
+    })
 }
 
 /// The parts of a request the dispatch models read.

@@ -1,5 +1,6 @@
 //! Work-order use cases: accept, every lifecycle command, reads with scoping and masking.
 
+use super::dispatch::Suggestion;
 use super::{App, AppError, AppResult, Principal};
 use chrono::Utc;
 use jiesu_core::mask::{CitizenView, Disclosure, disclosure};
@@ -181,7 +182,19 @@ impl App {
         &self,
         p: &Principal,
         id: OrderId,
+        cmd: Command,
+    ) -> AppResult<OrderView> {
+        self.order_command_recording(p, id, cmd, None).await
+    }
+
+    /// [`Self::order_command`]; with `suggested` (a dispatch), how the dispatch models'
+    /// suggestion compared with the choice is stored with the change.
+    pub(crate) async fn order_command_recording(
+        &self,
+        p: &Principal,
+        id: OrderId,
         mut cmd: Command,
+        suggested: Option<&Suggestion>,
     ) -> AppResult<OrderView> {
         let mut cited = None;
         if let Command::Close {
@@ -210,7 +223,15 @@ impl App {
         }
         let org = self.org(p.tenant).await?;
         let stored = self
-            .run_command(p.tenant, &p.actor(), Some(p), id, &cmd, Utc::now())
+            .run_command_recording(
+                p.tenant,
+                &p.actor(),
+                Some(p),
+                id,
+                &cmd,
+                Utc::now(),
+                suggested,
+            )
             .await?;
         if let Some(entry) = cited {
             self.count_use(p.tenant, entry).await;
@@ -228,6 +249,22 @@ impl App {
         id: OrderId,
         cmd: &Command,
         now: chrono::DateTime<Utc>,
+    ) -> AppResult<StoredOrder> {
+        self.run_command_recording(tenant, actor, viewer, id, cmd, now, None)
+            .await
+    }
+
+    /// [`Self::run_command`], storing a dispatch's suggestion outcome with its change.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_command_recording(
+        &self,
+        tenant: jiesu_core::TenantId,
+        actor: &jiesu_core::order::Actor,
+        viewer: Option<&Principal>,
+        id: OrderId,
+        cmd: &Command,
+        now: chrono::DateTime<Utc>,
+        suggested: Option<&Suggestion>,
     ) -> AppResult<StoredOrder> {
         let org = self.org(tenant).await?;
         let time = self.time(tenant).await?;
@@ -259,7 +296,15 @@ impl App {
                 events,
                 before: Tally::of(&stored.order),
             };
-            match self.store.append(vec![(change, units_changed)]).await {
+            let outcome = suggested.and_then(|s| super::dispatch::outcome_of(id, s, &order));
+            match self
+                .store
+                .append_recording(
+                    vec![(change, units_changed)],
+                    outcome.as_ref().map(|o| (tenant, o)),
+                )
+                .await
+            {
                 Ok(()) => {
                     return Ok(StoredOrder {
                         id,
