@@ -2905,6 +2905,95 @@ pub(crate) mod tests {
         assert_eq!((report.orders, report.problems.len()), (1, 0));
     }
 
+    /// A dispatch's suggestion outcome is stored in its change's transaction: with it, or
+    /// (when the order moved on) not at all.
+    async fn outcome_with_its_change(store: &Store) {
+        tenant_one(store).await;
+        let t = TenantId(1);
+        let new = accepted(store, 1, "2026-03-02T01:00:00Z");
+        let created = store
+            .create_order(new.tenant, new.order, new.events)
+            .await
+            .unwrap();
+        let read = store.order(t, created.id).await.unwrap().unwrap();
+        let outcome = crate::dispatch::SuggestionOutcome {
+            order_id: created.id.0,
+            at: 1_772_413_200_000,
+            suggested_category: Some("01".into()),
+            chosen_category: Some("01".into()),
+            suggested_unit: None,
+            chosen_unit: Some(2),
+            suggested_type: None,
+            chosen_type: "complaint".into(),
+        };
+        let change = |expected_version| OrderChange {
+            tenant: t,
+            id: created.id,
+            expected_version,
+            prev_hash: read.last_hash.clone(),
+            before: Tally::of(&read.order),
+            order: read.order.clone(),
+            events: Vec::new(),
+        };
+        let outcomes = || async {
+            let r = store
+                .read
+                .query_one_raw(store.stmt(
+                    "SELECT COUNT(*) AS n FROM suggestion_outcomes WHERE tenant_id = 1 AND order_id = $1",
+                    vec![created.id.0.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            col::<i64>(&r, "n").unwrap()
+        };
+        // A stale read: the change is refused, and its outcome with it.
+        let stale = store
+            .append_recording(
+                vec![(change(read.order.version + 1), false)],
+                Some((t, &outcome)),
+            )
+            .await;
+        assert!(matches!(stale, Err(StoreError::Concurrent)), "{stale:?}");
+        assert_eq!(outcomes().await, 0);
+        store
+            .append_recording(
+                vec![(change(read.order.version), false)],
+                Some((t, &outcome)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcomes().await, 1);
+        let day = store
+            .suggestion_accuracy(t, outcome.at - 1, outcome.at + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (day.len(), day[0].dispatches, day[0].category_hits),
+            (1, 1, 1),
+            "{day:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_outcome_is_stored_with_its_change_or_not_at_all_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        outcome_with_its_change(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dispatch_outcome_is_stored_with_its_change_or_not_at_all_on_postgres() {
+        let Some((base, url)) = pg_database("outcome").await else {
+            return;
+        };
+        let store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        outcome_with_its_change(&store).await;
+        store.close().await;
+        drop_database(&base, &url).await;
+    }
+
     #[tokio::test]
     async fn order_states_are_packed_on_sqlite_and_text_rows_still_read() {
         let (_dir, store) = sqlite_store().await;
