@@ -538,12 +538,12 @@ fn unavailable_db(e: &StoreError) -> Option<DbErr> {
 
 /// Gives up a batch that met a condition of the machine (disk full, database locked or
 /// read-only) or whose savepoints could not be rolled back: every caller hears the error,
-/// nothing is committed, and on SQLite the connection is then replaced (by `run`). SQLite may roll a whole
-/// transaction back by itself on such errors; sqlx's count of open transactions and
-/// savepoints is then wrong, later jobs would run outside any transaction, and a later
-/// "commit" might only release a savepoint inside a transaction that never ends — answers
-/// would then say stored what never is. A new connection starts from a known state (closing
-/// the old one rolls back whatever it still had open).
+/// nothing is committed, and on SQLite the connection is then replaced (by `run`). SQLite
+/// may roll a whole transaction back by itself on such errors; sqlx's count of open
+/// transactions and savepoints is then wrong, later jobs would run outside any transaction,
+/// and a later "commit" might only release a savepoint inside a transaction that never ends
+/// — answers would then say stored what never is. A new connection starts from a known state
+/// (closing the old one rolls back whatever it still had open).
 async fn abandon(txn: DatabaseTransaction, e: &DbErr, answers: Vec<Answer>) -> Option<Failed> {
     tracing::error!(error = %e, jobs = answers.len(), "group commit abandoned");
     for a in answers {
