@@ -1067,7 +1067,7 @@ async fn build(app: &App) -> anyhow::Result<()> {
             continue;
         };
         let store = store.clone();
-        pending.spawn(async move { store.create_order(t, order, events).await });
+        pending.spawn(async move { store.create_order(t, order, events, None).await });
         while pending.len() >= 256 {
             if let Some(r) = pending.join_next().await {
                 r??;

@@ -180,6 +180,77 @@ async fn an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat
     assert!(linked.contains(&later["id"].as_i64().unwrap()), "{third}");
 }
 
+fn linked_ids(order: &Value) -> Vec<i64> {
+    order["repeat_of"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// An order is stored with the word set of its text, and a later request is compared with
+/// that set (its text is not read and segmented again); a set made on another basis (another
+/// dictionary, other rules) is not used: the text is.
+async fn a_repeat_is_compared_with_the_words_stored_with_the_earlier_order(t: &TestApp) {
+    let agent = t.login("agent").await;
+    let bbq = (
+        "楼下烧烤摊油烟扰民",
+        "幸福路12号楼下烧烤摊每晚油烟很大，影响休息。",
+    );
+    let first = accept(t, &agent, bbq.0, bbq.1, "13900000011", "").await;
+    let first_id = first["id"].as_i64().unwrap();
+    let lamp = accept(
+        t,
+        &agent,
+        "路灯不亮",
+        "幸福路路灯坏了一个月，晚上出行不安全。",
+        "13900000012",
+        "",
+    )
+    .await;
+    let lamp_id = lamp["id"].as_i64().unwrap();
+    let stored = t
+        .app
+        .store
+        .repeat_candidates(t.seed.tenant, Some("13900000011"), None, 0, 30)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let words = stored[0].0.words.clone().expect("stored with its words");
+    assert!(
+        !words.words.is_empty() && words.words.len() % 8 == 0,
+        "{} bytes",
+        words.words.len()
+    );
+    // The first order's stored set swapped for the lamp's: the same issue from the same caller
+    // no longer reads alike, since the stored set is what it is compared with.
+    t.exec(&format!(
+        "UPDATE order_words SET words = (SELECT w.words FROM order_words w WHERE w.order_id = {lamp_id}) \
+         WHERE order_id = {first_id}"
+    ))
+    .await;
+    let again = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
+    assert!(!linked_ids(&again).contains(&first_id), "{again}");
+    // Stored on another basis, the set is not used: the first order's text is, and it repeats.
+    t.exec(&format!(
+        "UPDATE order_words SET basis = CASE WHEN basis = 0 THEN 1 ELSE 0 END \
+         WHERE order_id = {first_id}"
+    ))
+    .await;
+    let third = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
+    let linked = linked_ids(&third);
+    assert!(linked.contains(&first_id), "{third}");
+    assert!(linked.contains(&again["id"].as_i64().unwrap()), "{third}");
+    // Without a stored set (orders stored before sets were, imported ones) alike.
+    t.exec(&format!(
+        "DELETE FROM order_words WHERE order_id = {first_id}"
+    ))
+    .await;
+    let fourth = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
+    assert!(linked_ids(&fourth).contains(&first_id), "{fourth}");
+}
+
 async fn hotspots_when_ready(t: &TestApp, c: &Client, want: usize) -> Value {
     for _ in 0..100 {
         t.app.orders_catch_up().await.unwrap();
@@ -429,6 +500,7 @@ async fn a_category_far_above_its_usual_level_in_a_district_raises_a_warning(t: 
 
 on_both_backends! {
     an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat => super::an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat,
+    a_repeat_is_compared_with_the_words_stored_with_the_earlier_order => super::a_repeat_is_compared_with_the_words_stored_with_the_earlier_order,
     orders_about_one_issue_at_one_place_form_a_hot_spot_to_merge => super::orders_about_one_issue_at_one_place_form_a_hot_spot_to_merge,
     a_category_far_above_its_usual_level_in_a_district_raises_a_warning => super::a_category_far_above_its_usual_level_in_a_district_raises_a_warning,
 }

@@ -33,28 +33,6 @@ async fn login_via(
 }
 
 /// Runs `sql` on the test's database (SQLite file or PostgreSQL).
-async fn exec(t: &TestApp, sql: &str) {
-    match t.backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}", t.data_dir.path().join("jiesu.db").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&t.config.database_url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-        }
-    }
-}
-
 async fn repeated_failures_lock_the_name_for_a_while(t: &TestApp) {
     let max = t.config.login_max_failures;
     assert_eq!(max, 5, "the default");
@@ -82,11 +60,8 @@ async fn repeated_failures_lock_the_name_for_a_while(t: &TestApp) {
     );
     // The lock has passed (and with it the window): the right password works and clears
     // the count, so four more failures do not lock again.
-    exec(
-        t,
-        "UPDATE login_failures SET locked_until = 1, window_start = 1 WHERE username = 'agent'",
-    )
-    .await;
+    t.exec("UPDATE login_failures SET locked_until = 1, window_start = 1 WHERE username = 'agent'")
+        .await;
     let (s, e) = login(t, "agent", PASSWORD).await;
     assert_eq!(s, StatusCode::OK, "{e}");
     for _ in 1..max {

@@ -40,6 +40,17 @@ pub struct RepeatCandidate {
     pub accepted_at: DateTime<Utc>,
     /// Moves with every change of the order.
     pub version: u32,
+    /// The word set stored with the order, if it was stored with one.
+    pub words: Option<OrderWords>,
+}
+
+/// What repeat detection made of an order's text when the order was accepted, stored with
+/// it: a word set (opaque to the store) and the basis it was made on (the dictionary and the
+/// rules; a set of another basis is not comparable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderWords {
+    pub basis: i64,
+    pub words: Vec<u8>,
 }
 
 /// Orders of one category and region on one day (China time).
@@ -104,6 +115,13 @@ impl Store {
                     .map_err(StoreError::corrupt)?,
                 accepted_at: crate::from_ms(col(r, "accepted_at")?),
                 version: col::<i32>(r, "version")? as u32,
+                words: match col::<Option<i64>>(r, "basis")? {
+                    Some(basis) => Some(OrderWords {
+                        basis,
+                        words: col(r, "words")?,
+                    }),
+                    None => None,
+                },
             };
             read.push((
                 candidate,
@@ -344,6 +362,27 @@ fn text_of(r: &impl crate::lite::Cols, backend: sea_orm::DbBackend) -> Result<Or
 /// The statement reading a caller's (`phones`: the forms their number is stored in) and an
 /// address's newest orders: parameters `$1` tenant, `$2` since, `$3` limit, then the phones,
 /// then the address key. None when there is nothing to look for.
+/// Inserts of new orders' word sets, many to a statement.
+pub(crate) fn order_words_sql<'a>(
+    rows: impl IntoIterator<Item = (TenantId, OrderId, &'a OrderWords)>,
+) -> Vec<crate::orders::Sql> {
+    let rows: Vec<[sea_orm::Value; 4]> = rows
+        .into_iter()
+        .map(|(t, id, w)| {
+            [
+                t.0.into(),
+                id.0.into(),
+                w.basis.into(),
+                w.words.clone().into(),
+            ]
+        })
+        .collect();
+    crate::orders::rows_sql(
+        "INSERT INTO order_words (tenant_id, order_id, basis, words) VALUES ",
+        &rows,
+    )
+}
+
 fn repeat_sql(phones: usize, address: bool) -> Option<String> {
     let part = |column: &str, param: usize| {
         format!(
@@ -357,7 +396,14 @@ fn repeat_sql(phones: usize, address: bool) -> Option<String> {
     if address {
         parts.push(part("address_key", 4 + phones));
     }
-    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    // Each candidate's stored word set beside it (none where it was stored without one).
+    (!parts.is_empty()).then(|| {
+        format!(
+            "SELECT c.*, w.basis, w.words FROM ({}) AS c LEFT JOIN order_words w \
+             ON w.tenant_id = $1 AND w.order_id = c.id",
+            parts.join(" UNION ALL ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -400,6 +446,10 @@ mod tests {
         assert!(
             !text.contains("TEMP B-TREE"),
             "a frequent caller's orders must not all be read and sorted:\n{text}"
+        );
+        assert!(
+            text.contains("SEARCH w USING PRIMARY KEY (tenant_id=? AND order_id=?)"),
+            "each candidate's stored words by its key:\n{text}"
         );
         assert_eq!(repeat_sql(0, false), None);
     }

@@ -865,6 +865,8 @@ pub(crate) struct NewOrderWrite {
     pub events: Vec<Event>,
     /// The keys the order's personal data is sealed with.
     pub pii: Arc<Keyring>,
+    /// What repeat detection made of its text, stored with it.
+    pub words: Option<crate::insight::OrderWords>,
 }
 
 /// Columns of `orders` set at creation, in insert order.
@@ -942,6 +944,12 @@ pub(crate) async fn insert_new(
     stmts.extend(unit_parts_sql(
         orders.iter().zip(&ids).map(|((t, o, _), id)| (*t, *id, o)),
     ));
+    stmts.extend(crate::insight::order_words_sql(
+        items
+            .iter()
+            .zip(&ids)
+            .filter_map(|(i, id)| Some((i.tenant, *id, i.words.as_ref()?))),
+    ));
     if !pg {
         stmts.extend(side_sql(&orders, &ids));
     }
@@ -1006,11 +1014,17 @@ fn unit_rows(t: TenantId, id: OrderId, o: &Order) -> Vec<[Value; UNIT_COLUMNS]> 
 }
 
 fn unit_rows_sql(rows: &[[Value; UNIT_COLUMNS]]) -> Vec<Sql> {
+    rows_sql(
+        "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status, accepted_at, order_status) VALUES ",
+        rows,
+    )
+}
+
+/// `insert` (ending in `VALUES `) of `rows`, a thousand to a statement.
+pub(crate) fn rows_sql<const N: usize>(insert: &str, rows: &[[Value; N]]) -> Vec<Sql> {
     rows.chunks(1000)
         .map(|chunk| {
-            let mut q = Sql::new(
-                "INSERT INTO order_units (tenant_id, order_id, unit_id, role, status, accepted_at, order_status) VALUES ",
-            );
+            let mut q = Sql::new(insert);
             for (n, r) in chunk.iter().enumerate() {
                 q.push(if n == 0 { "(" } else { ", (" });
                 q.push_values(r.iter().cloned());
@@ -1562,6 +1576,7 @@ impl Store {
         tenant: TenantId,
         order: Order,
         events: Vec<Event>,
+        words: Option<crate::insight::OrderWords>,
     ) -> Result<StoredOrder> {
         self.writer
             .create(NewOrderWrite {
@@ -1569,6 +1584,7 @@ impl Store {
                 order,
                 events,
                 pii: self.pii.ring(),
+                words,
             })
             .await
     }
@@ -2467,7 +2483,7 @@ pub(crate) mod tests {
     /// Stores a new order alone; its id.
     pub(crate) async fn create(store: &Store, new: NewOrderWrite) -> OrderId {
         store
-            .create_order(new.tenant, new.order, new.events)
+            .create_order(new.tenant, new.order, new.events, None)
             .await
             .unwrap()
             .id
@@ -2655,6 +2671,7 @@ pub(crate) mod tests {
             order,
             events,
             pii: store.pii.ring(),
+            words: None,
         }
     }
 
@@ -2674,7 +2691,7 @@ pub(crate) mod tests {
         // Tenant 1 has one order of 12-01 already, stored alone.
         let one = accepted(store, 1, d1);
         let first = store
-            .create_order(one.tenant, one.order, one.events)
+            .create_order(one.tenant, one.order, one.events, None)
             .await
             .unwrap();
         assert_eq!(first.order.number, "2026-12-01-000001");
@@ -2741,7 +2758,7 @@ pub(crate) mod tests {
         let t = TenantId(1);
         let new = accepted(a, 1, "2026-03-02T01:00:00Z");
         let created = a
-            .create_order(new.tenant, new.order, new.events)
+            .create_order(new.tenant, new.order, new.events, None)
             .await
             .unwrap();
         let id = created.id;
@@ -2832,7 +2849,7 @@ pub(crate) mod tests {
         let t = TenantId(1);
         let new = accepted(store, 1, "2026-03-02T01:00:00Z");
         let created = store
-            .create_order(new.tenant, new.order, new.events)
+            .create_order(new.tenant, new.order, new.events, None)
             .await
             .unwrap();
         let id = created.id;
@@ -2912,7 +2929,7 @@ pub(crate) mod tests {
         let t = TenantId(1);
         let new = accepted(store, 1, "2026-03-02T01:00:00Z");
         let created = store
-            .create_order(new.tenant, new.order, new.events)
+            .create_order(new.tenant, new.order, new.events, None)
             .await
             .unwrap();
         let read = store.order(t, created.id).await.unwrap().unwrap();

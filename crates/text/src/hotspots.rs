@@ -666,11 +666,35 @@ fn cores_match(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WordSet(Box<[u64]>);
 
+/// How [`WordSet`]s are made: the segmentation's rules (which words count, how much of the
+/// content) and the hash. Stored word sets are used only where theirs is this one (with the
+/// same dictionary); change it with any of those.
+pub const WORDS_FORMAT: u32 = 1;
+
 impl WordSet {
     fn of(mut hashes: Vec<u64>) -> Self {
         hashes.sort_unstable();
         hashes.dedup();
         WordSet(hashes.into_boxed_slice())
+    }
+
+    /// The set as stored: its hashes ascending, 8 bytes each, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|h| h.to_le_bytes()).collect()
+    }
+
+    /// A set stored by [`Self::to_bytes`]; `None` where the bytes are not one (a length not
+    /// a multiple of 8, hashes not strictly ascending).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (chunks, rest) = bytes.as_chunks::<8>();
+        if !rest.is_empty() {
+            return None;
+        }
+        let hashes: Box<[u64]> = chunks.iter().map(|c| u64::from_le_bytes(*c)).collect();
+        hashes
+            .windows(2)
+            .all(|w| w[0] < w[1])
+            .then_some(WordSet(hashes))
     }
 
     pub fn len(&self) -> usize {
@@ -714,11 +738,13 @@ pub fn words_of(analyzer: &Analyzer, title: &str, content: &str) -> WordSet {
     )
 }
 
-/// A word's hash in a [`WordSet`]: fixed keys, so the same word hashes alike in every set.
+/// A word's hash in a [`WordSet`]: FNV-1a of its UTF-8, so the same word hashes alike in
+/// every set, process and build (word sets are stored with their orders; the standard
+/// library's hasher may change between Rust releases).
 fn word_hash(w: &str) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    w.hash(&mut h);
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(w.as_bytes());
     h.finish()
 }
 
@@ -1591,6 +1617,28 @@ mod tests {
             "{shared} of {}",
             once.len()
         );
+    }
+
+    #[test]
+    fn a_word_set_is_stored_as_bytes_and_read_back_alike() {
+        let a = Analyzer::default();
+        let set = words_of(&a, "噪音扰民", "楼下烧烤摊每晚噪音");
+        let bytes = set.to_bytes();
+        assert_eq!(bytes.len(), set.len() * 8);
+        assert_eq!(WordSet::from_bytes(&bytes), Some(set.clone()));
+        assert_eq!(WordSet::from_bytes(&[]), Some(WordSet::default()));
+        // Not a stored set: a torn hash, hashes out of order or twice.
+        assert_eq!(WordSet::from_bytes(&bytes[..bytes.len() - 1]), None);
+        let mut swapped = bytes[8..16].to_vec();
+        swapped.extend_from_slice(&bytes[..8]);
+        assert_eq!(WordSet::from_bytes(&swapped), None);
+        assert_eq!(
+            WordSet::from_bytes(&[&bytes[..8], &bytes[..8]].concat()),
+            None
+        );
+        // The hash is FNV-1a of the word's UTF-8, the same in every build: sets stored by
+        // one release compare with sets made by the next (else WORDS_FORMAT must change).
+        assert_eq!(word_hash("噪音"), 0x6543_eaa7_b55a_e020);
     }
 
     #[test]

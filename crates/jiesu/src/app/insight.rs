@@ -14,7 +14,7 @@ use jiesu_core::order::{NewOrder, OrderRef, RepeatBasis, RepeatLink, Status};
 use jiesu_core::role::Role;
 use jiesu_core::stats::Dim;
 use jiesu_core::{OrderId, TenantId};
-use jiesu_store::insight::OrderText;
+use jiesu_store::insight::{OrderText, OrderWords};
 use jiesu_store::orders::{Scope, StoredOrder};
 use jiesu_store::stats::StatGroup;
 use jiesu_text::Analyzer;
@@ -167,6 +167,21 @@ const WORDS_CACHE: usize = 20_000;
 pub(crate) struct Repeats {
     pub links: Vec<RepeatLink>,
     pub words: Option<NewWords>,
+    /// The word set as the order stores it.
+    pub stored: Option<OrderWords>,
+}
+
+/// The basis of the word sets this server makes: the dictionary's hash and the rules
+/// (`WORDS_FORMAT`). Stored sets of another basis are made again from their texts.
+fn words_basis(dict: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(hotspots::WORDS_FORMAT.to_le_bytes());
+    h.update(dict.as_bytes());
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    i64::from_le_bytes(first)
 }
 
 pub(crate) struct NewWords(u64, Arc<hotspots::WordSet>);
@@ -451,9 +466,31 @@ impl App {
         if phone.is_none() && address.is_none() {
             return Ok(Repeats::default());
         }
+        // The new order's words are made whether or not it repeats anything: they are stored
+        // with it, for the orders that will be compared with it.
+        let (analyzer, dict) = self.analyzer().await?;
+        let basis = words_basis(&dict);
+        // Read as the hot spots read it (places too), to hand on to them.
+        let address_text = new.location.address.as_deref().unwrap_or_default();
+        let reading = hotspots::Reading::new(&analyzer, address_text, &new.title, &new.content);
+        let words = Arc::new(reading.words().clone());
+        let fp = WordsCache::fingerprint(&new.title, &new.content);
+        if let Ok(mut g) = self.insight.readings.lock() {
+            if g.len() >= READINGS {
+                g.clear();
+            }
+            g.insert(
+                reading_fingerprint(address_text, &new.title, &new.content),
+                reading,
+            );
+        }
+        let stored = Some(OrderWords {
+            basis,
+            words: words.to_bytes(),
+        });
         let s = self.insight_settings(tenant).await?;
         let since = now - ChronoDuration::days(i64::from(s.repeat_window_days));
-        let candidates = self
+        let candidates: Vec<_> = self
             .store
             .repeat_candidates(
                 tenant,
@@ -462,34 +499,24 @@ impl App {
                 since.timestamp_millis(),
                 REPEAT_CANDIDATES,
             )
-            .await?;
-        if candidates.is_empty() {
-            return Ok(Repeats::default());
-        }
-        let (analyzer, _) = self.analyzer().await?;
-        // Read as the hot spots read it (places too), to hand on to them.
-        let address = new.location.address.as_deref().unwrap_or_default();
-        let reading = hotspots::Reading::new(&analyzer, address, &new.title, &new.content);
-        let words = Arc::new(reading.words().clone());
-        let fp = WordsCache::fingerprint(&new.title, &new.content);
-        if let Ok(mut g) = self.insight.readings.lock() {
-            if g.len() >= READINGS {
-                g.clear();
-            }
-            g.insert(
-                reading_fingerprint(address, &new.title, &new.content),
-                reading,
-            );
-        }
-        let candidates: Vec<_> = candidates
+            .await?
             .into_iter()
             .filter(|(o, _, _)| o.status != Status::Invalid)
             .collect();
-        // Word sets kept from before; the texts of the others are read, in one statement.
+        // Each candidate's words as stored with it; for those stored without (imported, from
+        // before, made with another dictionary), kept from before or made from their texts,
+        // read in one statement.
         let mut theirs: HashMap<OrderId, Arc<hotspots::WordSet>> = HashMap::new();
         let mut unknown = Vec::new();
         for (o, _, _) in &candidates {
-            match self.insight.words.known(o.id, o.version) {
+            let kept = o
+                .words
+                .as_ref()
+                .filter(|w| w.basis == basis)
+                .and_then(|w| hotspots::WordSet::from_bytes(&w.words))
+                .map(Arc::new)
+                .or_else(|| self.insight.words.known(o.id, o.version));
+            match kept {
                 Some(w) => {
                     theirs.insert(o.id, w);
                 }
@@ -539,6 +566,7 @@ impl App {
         Ok(Repeats {
             links,
             words: Some(NewWords(fp, words)),
+            stored,
         })
     }
 

@@ -169,7 +169,10 @@ impl App {
         };
         let repeats = self.find_repeats(p.tenant, &new, ctx.now).await;
         let (order, events) = Order::accept_linked(new, instant, repeats.links, &ctx)?;
-        let stored = self.store.create_order(p.tenant, order, events).await?;
+        let stored = self
+            .store
+            .create_order(p.tenant, order, events, repeats.stored)
+            .await?;
         self.keep_words(stored.id, stored.order.version, repeats.words);
         if let Some(id) = cited {
             self.count_use(p.tenant, id).await;

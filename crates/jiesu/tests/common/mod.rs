@@ -264,6 +264,35 @@ impl TestApp {
         }
     }
 
+    /// Runs `sql` on the test's database beside the server (to set up a state the API does
+    /// not make, or to spoil one).
+    pub async fn exec(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let url = format!(
+                    "sqlite://{}",
+                    self.data_dir.path().join("jiesu.db").display()
+                );
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.config.database_url)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
     /// The agent of the seeded tenant, for calling use cases directly.
     pub async fn agent_principal(&self) -> jiesu::app::Principal {
         let u = self
