@@ -180,15 +180,6 @@ async fn an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat
     assert!(linked.contains(&later["id"].as_i64().unwrap()), "{third}");
 }
 
-fn linked_ids(order: &Value) -> Vec<i64> {
-    order["repeat_of"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_i64().unwrap())
-        .collect()
-}
-
 /// An order is stored with the word set of its text, and a later request is compared with
 /// that set (its text is not read and segmented again); a set made on another basis (another
 /// dictionary, other rules) is not used: the text is.
@@ -231,7 +222,7 @@ async fn a_repeat_is_compared_with_the_words_stored_with_the_earlier_order(t: &T
     ))
     .await;
     let again = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
-    assert!(!linked_ids(&again).contains(&first_id), "{again}");
+    assert!(!ids_in(&again, "repeat_of").contains(&first_id), "{again}");
     // Stored on another basis, the set is not used: the first order's text is, and it repeats.
     t.exec(&format!(
         "UPDATE order_words SET basis = CASE WHEN basis = 0 THEN 1 ELSE 0 END \
@@ -239,7 +230,7 @@ async fn a_repeat_is_compared_with_the_words_stored_with_the_earlier_order(t: &T
     ))
     .await;
     let third = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
-    let linked = linked_ids(&third);
+    let linked = ids_in(&third, "repeat_of");
     assert!(linked.contains(&first_id), "{third}");
     assert!(linked.contains(&again["id"].as_i64().unwrap()), "{third}");
     // Without a stored set (orders stored before sets were, imported ones) alike.
@@ -248,7 +239,7 @@ async fn a_repeat_is_compared_with_the_words_stored_with_the_earlier_order(t: &T
     ))
     .await;
     let fourth = accept(t, &agent, "烧烤摊油烟又扰民", bbq.1, "13900000011", "").await;
-    assert!(linked_ids(&fourth).contains(&first_id), "{fourth}");
+    assert!(ids_in(&fourth, "repeat_of").contains(&first_id), "{fourth}");
 }
 
 async fn hotspots_when_ready(t: &TestApp, c: &Client, want: usize) -> Value {

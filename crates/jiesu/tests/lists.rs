@@ -8,13 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
-fn ids(l: &Value) -> Vec<i64> {
-    l["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect()
+fn ids(list: &Value) -> Vec<i64> {
+    ids_in(list, "items")
 }
 
 async fn lists_filter_by_every_field_and_page_without_gaps_or_repeats(t: &TestApp) {

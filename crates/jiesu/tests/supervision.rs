@@ -15,13 +15,8 @@ async fn step(c: &Client, t: &TestApp, id: i64, command: &str, body: Value) -> V
     o
 }
 
-fn ids(section: &Value) -> Vec<i64> {
-    section["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect()
+fn ids(list: &Value) -> Vec<i64> {
+    ids_in(list, "items")
 }
 
 async fn a_supervision_notice_reaches_the_unit_and_its_answer_the_history(t: &TestApp) {

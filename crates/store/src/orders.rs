@@ -2603,6 +2603,20 @@ pub(crate) mod tests {
         Some((base.clone(), format!("{}/{name}", &base[..cut])))
     }
 
+    /// Runs `check` on a store over a fresh PostgreSQL database named after `tag`, then drops
+    /// it (skipped where no PostgreSQL is configured, outside CI).
+    async fn on_postgres(tag: &str, check: impl AsyncFnOnce(&Store)) {
+        let Some((base, url)) = pg_database(tag).await else {
+            return;
+        };
+        let store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        check(&store).await;
+        store.close().await;
+        drop_database(&base, &url).await;
+    }
+
     /// An accepted order of `tenant` at `at` (UTC), with its events.
     fn accepted(store: &Store, tenant: i64, at: &str) -> NewOrderWrite {
         accepted_from(store, tenant, at.parse().unwrap(), None, None)
@@ -3000,15 +3014,10 @@ pub(crate) mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dispatch_outcome_is_stored_with_its_change_or_not_at_all_on_postgres() {
-        let Some((base, url)) = pg_database("outcome").await else {
-            return;
-        };
-        let store = Store::open(&url, &crate::StoreOptions::default())
-            .await
-            .unwrap();
-        outcome_with_its_change(&store).await;
-        store.close().await;
-        drop_database(&base, &url).await;
+        on_postgres("outcome", async |store| {
+            outcome_with_its_change(store).await
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -3019,15 +3028,10 @@ pub(crate) mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn order_states_are_json_text_on_postgres() {
-        let Some((base, url)) = pg_database("states").await else {
-            return;
-        };
-        let store = Store::open(&url, &crate::StoreOptions::default())
-            .await
-            .unwrap();
-        order_states_as_stored(&store, true).await;
-        store.close().await;
-        drop_database(&base, &url).await;
+        on_postgres("states", async |store| {
+            order_states_as_stored(store, true).await
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -3038,15 +3042,10 @@ pub(crate) mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn new_orders_of_several_tenants_and_days_are_numbered_in_one_statement_on_postgres() {
-        let Some((base, url)) = pg_database("numbers").await else {
-            return;
-        };
-        let store = Store::open(&url, &crate::StoreOptions::default())
-            .await
-            .unwrap();
-        a_batch_of_two_tenants_and_two_days(&store, true).await;
-        store.close().await;
-        drop_database(&base, &url).await;
+        on_postgres("numbers", async |store| {
+            a_batch_of_two_tenants_and_two_days(store, true).await
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,6 +166,17 @@ pub struct TestApp {
     _pg: Option<PgDb>,
 }
 
+/// The `id` of every entry of the array `key` of `v` (a list's `items`, an order's
+/// `repeat_of`).
+pub fn ids_in(v: &serde_json::Value, key: &str) -> Vec<i64> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
