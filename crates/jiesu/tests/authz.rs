@@ -1528,14 +1528,7 @@ async fn units_see_only_their_own_subtree(t: &TestApp) {
         json!({"targets": [{"unit_id": t.unit("P1"), "role": "lead"}]}),
     )
     .await;
-    let ids = |l: &Value| -> Vec<i64> {
-        l["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_i64().unwrap())
-            .collect()
-    };
+    let ids = |l: &Value| -> Vec<i64> { ids_in(l, "items") };
     let (_, l) = get(&town1, t.url("/api/orders")).await;
     assert_eq!(ids(&l), vec![a["id"].as_i64().unwrap()]);
     let (_, l) = get(&town2, t.url("/api/orders")).await;

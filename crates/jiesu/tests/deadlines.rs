@@ -261,14 +261,7 @@ async fn due_soon_and_overdue_lists_per_unit_and_for_the_centre(t: &TestApp) {
     )
     .await;
     let list = |q: &str| t.url(&format!("/api/orders?{q}"));
-    let idsof = |l: &Value| {
-        l["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_i64().unwrap())
-            .collect::<Vec<_>>()
-    };
+    let idsof = |l: &Value| ids_in(l, "items");
     let (_, l) = get(&d, list("overdue=true")).await;
     assert_eq!(idsof(&l), ids);
     // The fresh order's sign-for deadline (2 working hours) falls within the next 3 days.

@@ -170,12 +170,7 @@ async fn an_order_of_the_same_caller_or_address_about_the_same_issue_is_a_repeat
     .await;
     assert_eq!(s, StatusCode::OK, "{d}");
     let third = accept(t, &agent, "小区电梯困人", content, "13900000003", "").await;
-    let linked: Vec<i64> = third["repeat_of"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_i64().unwrap())
-        .collect();
+    let linked: Vec<i64> = ids_in(&third, "repeat_of");
     assert!(linked.contains(&old.stored.id.0), "{third}");
     assert!(linked.contains(&later["id"].as_i64().unwrap()), "{third}");
 }
@@ -327,12 +322,7 @@ async fn orders_about_one_issue_at_one_place_form_a_hot_spot_to_merge(t: &TestAp
     let key = spot["key"].as_str().unwrap();
     let (s, d) = get(&leader, t.url(&format!("/api/insight/hotspots/{key}"))).await;
     assert_eq!(s, StatusCode::OK, "{d}");
-    let mut members: Vec<i64> = d["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect();
+    let mut members: Vec<i64> = ids_in(&d, "orders");
     members.sort();
     assert_eq!(members, ids);
     let (s, _) = get(&leader, t.url("/api/insight/hotspots/12345")).await;
@@ -354,12 +344,7 @@ async fn orders_about_one_issue_at_one_place_form_a_hot_spot_to_merge(t: &TestAp
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{dup}");
-    let mut found: Vec<i64> = dup["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect();
+    let mut found: Vec<i64> = ids_in(&dup, "items");
     found.sort();
     assert_eq!(found, ids[1..]);
     let (s, e) = call(

@@ -82,12 +82,7 @@ async fn an_order_travels_from_acceptance_to_a_satisfied_close(t: &TestApp) {
         async move {
             let (s, l) = get(&c, url).await;
             assert_eq!(s, StatusCode::OK, "{l}");
-            l["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["id"].as_i64().unwrap())
-                .collect::<Vec<_>>()
+            ids_in(&l, "items")
         }
     };
     assert_eq!(pending(&dispatcher).await, vec![id]);

@@ -282,12 +282,7 @@ async fn two_nodes_share_one_postgresql() {
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{r}");
-        let mut found: Vec<i64> = r["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_i64().unwrap())
-            .collect();
+        let mut found: Vec<i64> = ids_in(&r, "items");
         found.sort();
         let mut want = ids.clone();
         want.sort();

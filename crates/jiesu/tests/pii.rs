@@ -99,12 +99,7 @@ async fn order_of(t: &TestApp, c: &reqwest::Client, id: i64) -> Value {
 async fn by_phone(t: &TestApp, c: &reqwest::Client) -> Vec<i64> {
     let (s, page) = get(c, t.url(&format!("/api/orders?phone={PHONE}"))).await;
     assert_eq!(s, 200, "{page}");
-    let mut ids: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect();
+    let mut ids: Vec<i64> = ids_in(&page, "items");
     ids.sort_unstable();
     ids
 }

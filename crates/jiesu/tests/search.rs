@@ -13,12 +13,7 @@ async fn found(t: &TestApp, c: &Client, query: &str) -> Vec<i64> {
     t.app.orders_catch_up().await.unwrap();
     let (s, r) = get(c, t.url(&format!("/api/orders/search?{query}"))).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect()
+    ids_in(&r, "items")
 }
 
 async fn orders_are_found_by_their_words_within_filters_and_scope(t: &TestApp) {

@@ -69,12 +69,7 @@ async fn figures(c: &Client, t: &TestApp, query: &str) -> (StatusCode, Value) {
 async fn drill(c: &Client, t: &TestApp, query: &str) -> (u64, Vec<i64>) {
     let (s, r) = get(c, t.url(&format!("/api/stats/orders?{query}"))).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let mut ids: Vec<i64> = r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_i64().unwrap())
-        .collect();
+    let mut ids: Vec<i64> = ids_in(&r, "items");
     ids.sort();
     (r["total"].as_u64().unwrap(), ids)
 }
