@@ -159,10 +159,16 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     // reads go through sqlx: none counted).
     let quick = sample(&text, "jiesu_sqlite_reads{way=\"quick\"}").unwrap_or(-1.0);
     let opened = sample(&text, "jiesu_sqlite_read_connections_opened").unwrap_or(-1.0);
+    // SQLite's log is synced by a thread of its own, which answers the writer's callers: the
+    // writes above waited for its fsyncs (PostgreSQL syncs inside its commits: none counted).
+    let syncs = sample(&text, "jiesu_writer_syncs").unwrap_or(-1.0);
+    let synced = sample(&text, "jiesu_writer_seconds{phase=\"sync\"}").unwrap_or(-1.0);
     if t.backend == Backend::Sqlite {
         assert!(quick >= 1.0 && opened >= 1.0, "{text}");
+        assert!(syncs >= 1.0 && synced > 0.0, "{text}");
     } else {
         assert!(quick == 0.0 && opened == 0.0, "{text}");
+        assert!(syncs == 0.0 && synced == 0.0, "{text}");
     }
     assert!(sample(&text, "jiesu_order_index_behind").is_some());
     assert!(sample(&text, "jiesu_alerts_due{tenant=\"t1\"}").is_some());

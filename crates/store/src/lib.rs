@@ -262,6 +262,13 @@ impl Store {
             // No ping before each use (sqlx's default): a connection to a local file does not
             // hang up, and the ping is one more round trip to the connection's thread for
             // every read (one for every group commit on the writer).
+            // The group-commit writer commits without SQLite's fsync and has the log synced
+            // by a thread of its own before it answers (see `writer::wal`); every other use of
+            // the connection commits with `synchronous=FULL`. The setting is switched when the
+            // connection is taken, only when the taker differs from the last one (a new
+            // connection starts at FULL).
+            let normal = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let fresh = normal.clone();
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
@@ -269,6 +276,26 @@ impl Store {
                 .max_lifetime(None)
                 .idle_timeout(None)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |_, _| {
+                    fresh.store(false, std::sync::atomic::Ordering::SeqCst);
+                    Box::pin(async { Ok(()) })
+                })
+                .before_acquire(move |conn, _| {
+                    let normal = normal.clone();
+                    Box::pin(async move {
+                        let want = writer::wal::in_writer();
+                        if normal.load(std::sync::atomic::Ordering::SeqCst) != want {
+                            let set = if want {
+                                "PRAGMA synchronous = NORMAL"
+                            } else {
+                                "PRAGMA synchronous = FULL"
+                            };
+                            sqlx::Executor::execute(&mut *conn, set).await?;
+                            normal.store(want, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(
                     base.clone()
                         .pragma("cache_size", format!("-{}", opts.sqlite_writer_cache_kib)),
@@ -281,7 +308,14 @@ impl Store {
                 opts.sqlite_busy_timeout,
             )));
             let write = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
-            let writer = writer::spawn(write.clone(), DbBackend::Sqlite, 1, opts.max_batch);
+            let writer = writer::spawn(
+                write.clone(),
+                DbBackend::Sqlite,
+                1,
+                opts.max_batch,
+                Some(&path),
+            )
+            .map_err(|e| StoreError::Sqlx(sqlx::Error::Io(e)))?;
             Ok(Store {
                 write,
                 read,
@@ -304,7 +338,14 @@ impl Store {
             let conn = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             // Several writers: PostgreSQL commits concurrently and groups fsyncs itself.
             let writers = (opts.max_connections / 2).clamp(1, 4) as usize;
-            let writer = writer::spawn(conn.clone(), DbBackend::Postgres, writers, opts.max_batch);
+            let writer = writer::spawn(
+                conn.clone(),
+                DbBackend::Postgres,
+                writers,
+                opts.max_batch,
+                None,
+            )
+            .map_err(|e| StoreError::Sqlx(sqlx::Error::Io(e)))?;
             Ok(Store {
                 write: conn.clone(),
                 read: lite::Reader::Sea(conn),
@@ -389,6 +430,13 @@ impl Store {
         self.read.close().await;
     }
 
+    /// Waits until whatever this process has read so far is durable: on SQLite a reader may
+    /// see a group commit a moment before its fsync (see `writer::wal`), and what is to leave
+    /// the process (a webhook, a message, the order index) waits for that first.
+    pub(crate) async fn durable(&self) -> Result<()> {
+        self.writer.durable().await
+    }
+
     /// Runs `stmts` in order, all or none, inside the writer's next group commit. Background
     /// passes write this way rather than through a transaction of their own: on SQLite there
     /// is one write connection, and a pass holding it while its task waited its turn between
@@ -428,7 +476,13 @@ impl Store {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<std::collections::HashSet<(i64, i64)>> {
-        if self.is_sqlite() || rows.is_empty() {
+        if rows.is_empty() {
+            return Ok(std::collections::HashSet::new());
+        }
+        if self.is_sqlite() {
+            // What is claimed is about to leave the process: on SQLite it may have been read
+            // in the moment before its commit's fsync (see `writer::wal`).
+            self.durable().await?;
             return Ok(rows.iter().copied().collect());
         }
         // Leases are minutes; an unrepresentable one is held for an hour.

@@ -1647,6 +1647,10 @@ impl Store {
                 vec![cursor.into(), (limit as i64).into()],
             ))
             .await?;
+        // The index is kept outside the database: what it takes in must be durable first
+        // (see `Store::durable`), or a power loss could leave it past rows the database lost
+        // and will number again.
+        self.durable().await?;
         rows.iter().map(outbox_row).collect()
     }
 
@@ -1663,6 +1667,7 @@ impl Store {
                 out.push(outbox_row(&r)?);
             }
         }
+        self.durable().await?;
         Ok(out)
     }
 
@@ -1675,6 +1680,7 @@ impl Store {
                 vec![],
             ))
             .await?;
+        self.durable().await?;
         Ok(row.map(|r| col::<i64>(&r, "n")).transpose()?.unwrap_or(0))
     }
 

@@ -1,8 +1,11 @@
 //! Group commit: one task takes every pending write job, runs each in its own savepoint inside
 //! one transaction, commits once, then answers every caller. A job that fails is rolled back to
 //! its savepoint without disturbing the others; if the commit fails, every caller hears so.
-//! No caller is answered before its data is durable. New orders, and on SQLite changes of
-//! existing orders, are written in bulk: one statement per table for all of a batch's.
+//! No caller is answered before its data is durable (on SQLite by the log's syncer, see
+//! [`wal`]). New orders, and on SQLite changes of existing orders, are written in bulk: one
+//! statement per table for all of a batch's.
+
+pub(crate) mod wal;
 
 use crate::orders::{
     AppendJob, NewOrderWrite, StoredOrder, TAKE_SHARD, append_one, append_together, insert_new,
@@ -18,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use wal::{SyncCounters, Wal};
 
 type Output = Box<dyn Any + Send>;
 pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Output>> + Send + 'a>>;
@@ -100,6 +104,10 @@ pub struct WriterStats {
     pub commit_us: u64,
     /// Batches that took longer than [`SLOW_BATCH`] from begin to commit.
     pub slow: u64,
+    /// SQLite: fsyncs of the log by its syncer (each covers every commit written before it
+    /// began) and the time they took, in microseconds.
+    pub syncs: u64,
+    pub sync_us: u64,
 }
 
 /// A batch that takes longer is counted and logged with its phases.
@@ -152,30 +160,43 @@ pub(crate) struct Handle {
     /// Fires when the writer thread has stopped.
     done: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     counters: Arc<Counters>,
+    /// SQLite: the log's syncer, which answers the callers of each commit.
+    wal: Option<Arc<Wal<Answer>>>,
+    sync_counters: Arc<SyncCounters>,
 }
 
+/// Starts the writers; `sqlite` is the SQLite database's file, whose log's syncer answers
+/// the callers (see [`wal`]).
 pub(crate) fn spawn(
     db: DatabaseConnection,
     backend: DbBackend,
     writers: usize,
     max_batch: usize,
-) -> Handle {
+    sqlite: Option<&std::path::Path>,
+) -> std::io::Result<Handle> {
+    let sync_counters = Arc::new(SyncCounters::default());
+    let wal = match sqlite {
+        Some(path) => Some(Wal::start(path, Answer::send, sync_counters.clone())?),
+        None => None,
+    };
     // Bounded: when the disk falls behind, callers wait instead of memory growing.
     let (tx, rx) = mpsc::channel::<Job>(max_batch * 8);
     let rx = Arc::new(Mutex::new(rx));
     let counters = Arc::new(Counters::default());
     let loops = {
         let counters = counters.clone();
+        let wal = wal.clone();
         move || {
             let handles: Vec<JoinHandle<()>> = (0..writers.max(1))
                 .map(|_| {
-                    tokio::spawn(run(
+                    tokio::spawn(wal::as_writer(run(
                         db.clone(),
                         backend,
                         rx.clone(),
                         max_batch.max(1),
                         counters.clone(),
-                    ))
+                        wal.clone(),
+                    )))
                 })
                 .collect();
             async move {
@@ -189,6 +210,7 @@ pub(crate) fn spawn(
     // the database thread, and on the shared runtime every such wake-up would queue behind
     // request handling, stretching each batch and so every caller's wait.
     let (done_tx, done_rx) = oneshot::channel::<()>();
+    let closing = wal.clone();
     let spawned = std::thread::Builder::new()
         .name("jiesu-writer".into())
         .spawn(move || {
@@ -199,16 +221,22 @@ pub(crate) fn spawn(
                 Ok(rt) => rt.block_on(async move { loops().await }),
                 Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
             }
+            // The last commits' callers are answered once their fsync is done.
+            if let Some(w) = closing {
+                w.close();
+            }
             let _ = done_tx.send(());
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the writer thread");
     }
-    Handle {
+    Ok(Handle {
         tx: Arc::new(RwLock::new(Some(tx))),
         done: Arc::new(Mutex::new(Some(done_rx))),
         counters,
-    }
+        wal,
+        sync_counters,
+    })
 }
 
 /// Times a job that PostgreSQL chose to end a deadlock with is run again.
@@ -298,6 +326,17 @@ impl Handle {
             work_us: c.work_us.load(Ordering::Relaxed),
             commit_us: c.commit_us.load(Ordering::Relaxed),
             slow: c.slow.load(Ordering::Relaxed),
+            syncs: self.sync_counters.syncs.load(Ordering::Relaxed),
+            sync_us: self.sync_counters.sync_us.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until every commit that had started when it was called is durable (see
+    /// [`Wal::durable`]); at once where commits are durable when made (PostgreSQL).
+    pub(crate) async fn durable(&self) -> Result<()> {
+        match &self.wal {
+            Some(w) => w.durable().await,
+            None => Ok(()),
         }
     }
 
@@ -318,6 +357,7 @@ async fn run(
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_batch: usize,
     counters: Arc<Counters>,
+    wal: Option<Arc<Wal<Answer>>>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut last_batch = 0;
@@ -339,7 +379,9 @@ async fn run(
             }
         }
         last_batch = batch.len();
-        if let Some(failed) = commit_batch(&db, backend, &mut batch, &counters).await {
+        if let Some(failed) =
+            commit_batch(&db, backend, &mut batch, &counters, wal.as_deref()).await
+        {
             if let Some(e) = failed.locked {
                 // The database is locked by another process. The jobs that queued while that
                 // batch waited out the busy timeout would each wait it out again for the same
@@ -394,6 +436,7 @@ async fn commit_batch(
     backend: DbBackend,
     batch: &mut Vec<Job>,
     counters: &Counters,
+    wal: Option<&Wal<Answer>>,
 ) -> Option<Failed> {
     let mut creates = Vec::new();
     let mut runs = Vec::new();
@@ -495,7 +538,9 @@ async fn commit_batch(
         return abandon(txn, &e, answers).await;
     }
     let worked = start.elapsed();
-    match txn.commit().await {
+    let seq = wal.map(Wal::starting);
+    let committed = txn.commit().await;
+    let answers = match committed {
         Ok(()) => {
             counters.committed(
                 n,
@@ -505,19 +550,21 @@ async fn commit_batch(
                     worked,
                 },
             );
-            for a in answers {
-                a.send();
-            }
-            None
+            answers
         }
-        Err(e) => {
+        Err(ref e) => {
             tracing::error!(error = %e, jobs = n, "group commit failed");
             for a in answers {
-                a.fail(&e);
+                a.fail(e);
             }
-            Failed::by(&e)
+            Vec::new()
         }
+    };
+    match (wal, seq) {
+        (Some(w), Some(seq)) => w.written(seq, answers),
+        _ => answers.into_iter().for_each(Answer::send),
     }
+    committed.err().and_then(|e| Failed::by(&e))
 }
 
 /// `e` when the database answered that it is locked (by another process, past the busy

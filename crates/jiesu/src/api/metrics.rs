@@ -69,6 +69,7 @@ pub struct Metrics {
     writer_commits: Gauge,
     writer_seconds: Family<PhaseLabels, Gauge<f64, AtomicU64>>,
     writer_slow: Gauge,
+    writer_syncs: Gauge,
     sqlite_reads: Family<WayLabels, Gauge>,
     sqlite_read_connections: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
@@ -135,7 +136,7 @@ impl Metrics {
         let writer_seconds = Family::<PhaseLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "writer_seconds",
-            "Time the writer's committed batches spent since the node started, by phase: begin (waiting for the database's write lock), work (the batch's statements), commit",
+            "Time the writer's committed batches spent since the node started, by phase: begin (waiting for the database's write lock), work (the batch's statements), commit; and on SQLite sync (the log's fsyncs, made by a thread of their own while the writer goes on)",
             writer_seconds.clone(),
         );
         let writer_slow = Gauge::default();
@@ -143,6 +144,12 @@ impl Metrics {
             "writer_slow_batches",
             "Group commits that took longer than 100 ms since the node started (each is logged with its phases)",
             writer_slow.clone(),
+        );
+        let writer_syncs = Gauge::default();
+        registry.register(
+            "writer_syncs",
+            "SQLite: fsyncs of the database's log since the node started, each making every group commit written before it durable (their callers are answered then)",
+            writer_syncs.clone(),
         );
         let sqlite_reads = Family::<WayLabels, Gauge>::default();
         registry.register(
@@ -192,6 +199,7 @@ impl Metrics {
             writer_commits,
             writer_seconds,
             writer_slow,
+            writer_syncs,
             sqlite_reads,
             sqlite_read_connections,
             queue_depth,
@@ -230,12 +238,14 @@ impl Metrics {
             ("begin", stats.begin_us),
             ("work", stats.work_us),
             ("commit", stats.commit_us),
+            ("sync", stats.sync_us),
         ] {
             self.writer_seconds
                 .get_or_create(&PhaseLabels { phase })
                 .set(us as f64 / 1e6);
         }
         self.writer_slow.set(stats.slow as i64);
+        self.writer_syncs.set(stats.syncs as i64);
         let reads = app.store.reader_stats();
         for (way, n) in [
             ("quick", reads.quick),
