@@ -267,7 +267,8 @@ impl Store {
             // the connection commits with `synchronous=FULL`. The setting is switched when the
             // connection is taken, only when the taker differs from the last one (a new
             // connection starts at FULL).
-            let normal = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+            let normal = Arc::new(AtomicBool::new(false));
             let fresh = normal.clone();
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -277,21 +278,21 @@ impl Store {
                 .idle_timeout(None)
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(move |_, _| {
-                    fresh.store(false, std::sync::atomic::Ordering::SeqCst);
+                    fresh.store(false, SeqCst);
                     Box::pin(async { Ok(()) })
                 })
                 .before_acquire(move |conn, _| {
                     let normal = normal.clone();
                     Box::pin(async move {
                         let want = writer::wal::in_writer();
-                        if normal.load(std::sync::atomic::Ordering::SeqCst) != want {
+                        if normal.load(SeqCst) != want {
                             let set = if want {
                                 "PRAGMA synchronous = NORMAL"
                             } else {
                                 "PRAGMA synchronous = FULL"
                             };
                             sqlx::Executor::execute(&mut *conn, set).await?;
-                            normal.store(want, std::sync::atomic::Ordering::SeqCst);
+                            normal.store(want, SeqCst);
                         }
                         Ok(true)
                     })

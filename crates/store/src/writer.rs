@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use wal::{SyncCounters, Wal};
+use wal::Wal;
 
 type Output = Box<dyn Any + Send>;
 pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Output>> + Send + 'a>>;
@@ -162,7 +162,6 @@ pub(crate) struct Handle {
     counters: Arc<Counters>,
     /// SQLite: the log's syncer, which answers the callers of each commit.
     wal: Option<Arc<Wal<Answer>>>,
-    sync_counters: Arc<SyncCounters>,
 }
 
 /// Starts the writers; `sqlite` is the SQLite database's file, whose log's syncer answers
@@ -174,9 +173,8 @@ pub(crate) fn spawn(
     max_batch: usize,
     sqlite: Option<&std::path::Path>,
 ) -> std::io::Result<Handle> {
-    let sync_counters = Arc::new(SyncCounters::default());
     let wal = match sqlite {
-        Some(path) => Some(Wal::start(path, Answer::send, sync_counters.clone())?),
+        Some(path) => Some(Wal::start(path, Answer::send)?),
         None => None,
     };
     // Bounded: when the disk falls behind, callers wait instead of memory growing.
@@ -235,7 +233,6 @@ pub(crate) fn spawn(
         done: Arc::new(Mutex::new(Some(done_rx))),
         counters,
         wal,
-        sync_counters,
     })
 }
 
@@ -319,6 +316,7 @@ impl Handle {
 
     pub(crate) fn stats(&self) -> WriterStats {
         let c = &self.counters;
+        let (syncs, sync_us) = self.wal.as_ref().map_or((0, 0), |w| w.syncs());
         WriterStats {
             jobs: c.jobs.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
@@ -326,8 +324,8 @@ impl Handle {
             work_us: c.work_us.load(Ordering::Relaxed),
             commit_us: c.commit_us.load(Ordering::Relaxed),
             slow: c.slow.load(Ordering::Relaxed),
-            syncs: self.sync_counters.syncs.load(Ordering::Relaxed),
-            sync_us: self.sync_counters.sync_us.load(Ordering::Relaxed),
+            syncs,
+            sync_us,
         }
     }
 

@@ -58,39 +58,48 @@ pub(crate) struct Wal<A> {
     tx: std::sync::Mutex<Option<mpsc::Sender<Written<A>>>>,
     synced: watch::Receiver<u64>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    counters: Arc<SyncCounters>,
 }
 
 /// What the syncer has done, for `/metrics`.
 #[derive(Default)]
-pub(crate) struct SyncCounters {
-    pub(crate) syncs: AtomicU64,
-    pub(crate) sync_us: AtomicU64,
+struct SyncCounters {
+    syncs: AtomicU64,
+    sync_us: AtomicU64,
 }
 
 impl<A: Send + 'static> Wal<A> {
     /// Starts the syncer of the log of the database at `db`; `send` answers a caller once
     /// its commit is durable.
-    pub(crate) fn start(
-        db: &Path,
-        send: fn(A),
-        counters: Arc<SyncCounters>,
-    ) -> std::io::Result<Arc<Self>> {
+    pub(crate) fn start(db: &Path, send: fn(A)) -> std::io::Result<Arc<Self>> {
         let mut log = db.as_os_str().to_owned();
         log.push("-wal");
         let log = PathBuf::from(log);
         let (tx, rx) = mpsc::channel::<Written<A>>();
         let (synced_tx, synced) = watch::channel(0);
+        let counters = Arc::new(SyncCounters::default());
+        let counted = counters.clone();
         // Spawned from the thread that opens the store, so it keeps that thread's priority
         // (as the writer's does; see `jiesu serve`).
         let thread = std::thread::Builder::new()
             .name("jiesu-wal-sync".into())
-            .spawn(move || sync_loop(&log, &rx, &synced_tx, send, &counters))?;
+            .spawn(move || sync_loop(&log, &rx, &synced_tx, send, &counted))?;
         Ok(Arc::new(Wal {
             started: AtomicU64::new(0),
             tx: std::sync::Mutex::new(Some(tx)),
             synced,
             thread: std::sync::Mutex::new(Some(thread)),
+            counters,
         }))
+    }
+
+    /// The fsyncs made so far and the microseconds they took.
+    pub(crate) fn syncs(&self) -> (u64, u64) {
+        let c = &self.counters;
+        (
+            c.syncs.load(Ordering::Relaxed),
+            c.sync_us.load(Ordering::Relaxed),
+        )
     }
 
     /// Numbers a commit about to be made; every number taken is to be passed to
