@@ -22,18 +22,50 @@ pub enum Disclosure {
 /// What `roles` at a unit inside or outside the reviewing centre may see of this order's citizen.
 /// `centre_staff` means the viewer works at the centre that reviews the order (or above it).
 pub fn disclosure(order: &Order, roles: RoleSet, centre_staff: bool) -> Disclosure {
+    disclosure_of(
+        order.flags.confidential,
+        order.flags.needs_contact,
+        roles,
+        centre_staff,
+    )
+}
+
+/// [`disclosure`] from the order's two flags that decide it: confidential (保密), and whether
+/// its handling units need to contact the citizen.
+pub fn disclosure_of(
+    confidential: bool,
+    needs_contact: bool,
+    roles: RoleSet,
+    centre_staff: bool,
+) -> Disclosure {
     let talks_to_citizens = roles.iter().any(Role::needs_citizen_contact);
     if centre_staff && talks_to_citizens {
         return Disclosure::Full;
     }
-    if order.flags.confidential {
+    if confidential {
         return Disclosure::Hidden;
     }
     let handles = roles.contains(Role::Handler) || roles.contains(Role::UnitAdmin);
-    if handles && order.flags.needs_contact && !centre_staff {
+    if handles && needs_contact && !centre_staff {
         return Disclosure::Full;
     }
     Disclosure::Masked
+}
+
+/// The citizen's name in a list of orders: never more than masked (a list is no reason to
+/// read personal data, and reading it in clear is logged per order), nothing where the order's
+/// citizen is hidden from the viewer. `masked_name` is the name masked (`张*`).
+pub fn listed_name(
+    masked_name: Option<&str>,
+    confidential: bool,
+    roles: RoleSet,
+    centre_staff: bool,
+) -> Option<String> {
+    // Whether units need contact decides only between full and masked, the same in a list.
+    match disclosure_of(confidential, false, roles, centre_staff) {
+        Disclosure::Hidden => None,
+        Disclosure::Full | Disclosure::Masked => masked_name.map(str::to_string),
+    }
 }
 
 /// The citizen as one viewer sees them.
@@ -130,5 +162,51 @@ mod redact_tests {
             "3号楼12单元，2026年5月"
         );
         assert_eq!(redact_numbers("电话 0477-8581234"), "电话 0477-858**34");
+    }
+}
+
+#[cfg(test)]
+mod listed_tests {
+    use super::{Disclosure, disclosure_of, listed_name};
+    use crate::role::{Role, RoleSet};
+
+    /// A list shows what the order's page shows at most masked, for every set of roles (each
+    /// role alone and every pair), both flags and both kinds of viewer.
+    #[test]
+    fn a_list_shows_the_name_as_the_order_would_at_most_masked() {
+        let mut sets: Vec<RoleSet> = Role::ALL.iter().map(|r| RoleSet::of(&[*r])).collect();
+        for a in Role::ALL {
+            for b in Role::ALL {
+                sets.push(RoleSet::of(&[a, b]));
+            }
+        }
+        let mut hidden = 0;
+        for roles in sets {
+            for confidential in [false, true] {
+                for needs_contact in [false, true] {
+                    for centre_staff in [false, true] {
+                        let want =
+                            match disclosure_of(confidential, needs_contact, roles, centre_staff) {
+                                Disclosure::Hidden => None,
+                                Disclosure::Full | Disclosure::Masked => Some("张*".to_string()),
+                            };
+                        hidden += usize::from(want.is_none());
+                        assert_eq!(
+                            listed_name(Some("张*"), confidential, roles, centre_staff),
+                            want,
+                            "{roles:?} confidential {confidential} contact {needs_contact} centre {centre_staff}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            hidden > 0,
+            "some viewers must not see a confidential order's citizen"
+        );
+        assert_eq!(
+            listed_name(None, false, RoleSet::of(&[Role::Agent]), true),
+            None
+        );
     }
 }

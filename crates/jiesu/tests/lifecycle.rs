@@ -602,7 +602,7 @@ async fn citizens_are_masked_for_units_hidden_when_confidential_and_clear_reads_
     assert_eq!(d["citizen"]["disclosure"], "masked");
     let d = detail(&dispatcher, &secret).await;
     assert_eq!(d["citizen"]["phone"], "13800138000");
-    // Lists never show personal data in clear.
+    // Lists never show personal data in clear, and hide what the order's page hides.
     let (_, l) = get(&dispatcher, t.url("/api/orders")).await;
     assert!(
         l["items"]
@@ -611,6 +611,19 @@ async fn citizens_are_masked_for_units_hidden_when_confidential_and_clear_reads_
             .iter()
             .all(|i| i["citizen_name"] != "张三")
     );
+    let listed = |l: &Value, o: &Value| {
+        l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == o["id"])
+            .map(|i| i["citizen_name"].clone())
+    };
+    assert_eq!(listed(&l, &secret), Some(json!("张*")));
+    let (_, l) = get(&handler, t.url("/api/orders")).await;
+    assert_eq!(listed(&l, &plain), Some(json!("张*")));
+    assert_eq!(listed(&l, &contact), Some(json!("张*")));
+    assert_eq!(listed(&l, &secret), Some(Value::Null), "{l}");
 
     // Every clear read was logged: the handler's read of `contact`, the dispatcher's of `secret`.
     let (s, audit) = get(&admin, t.url("/api/audit")).await;

@@ -583,7 +583,11 @@ mod tests {
             .iter()
             .map(|r| super::col::<String>(r, "compile_options").unwrap())
             .collect();
-        for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+        for wanted in [
+            "ENABLE_QPSG",
+            "DEFAULT_MEMSTATUS=0",
+            "DEFAULT_PCACHE_INITSZ=512",
+        ] {
             assert!(
                 options.iter().any(|o| o == wanted),
                 "SQLite is built without {wanted}: {options:?}"

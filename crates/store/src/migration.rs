@@ -40,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0024RedundantIndex),
             Box::new(M0025StatusDue),
             Box::new(M0026OrderWords),
+            Box::new(M0027ListName),
         ]
     }
     fn migration_table_name() -> DynIden {
@@ -1322,5 +1323,26 @@ CREATE TABLE order_words (
 impl MigrationTrait for M0026OrderWords {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_all(manager, M0026).await
+    }
+}
+
+struct M0027ListName;
+
+impl MigrationName for M0027ListName {
+    fn name(&self) -> &str {
+        "m0027_list_name"
+    }
+}
+
+/// The citizen's name as every list shows it (masked, `张*`; empty for none), so that a list
+/// page is made of its rows' columns without decoding any order's state (issue 10's soak:
+/// decoding the listed orders was 11% of the request threads). An order's citizen never
+/// changes. Orders stored before this migration have none: their lists decode them.
+const M0027: &str = "ALTER TABLE orders ADD COLUMN citizen_masked_name TEXT";
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0027ListName {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_all(manager, M0027).await
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
 use jiesu_core::order::{
-    AssignmentRole, AssignmentStatus, Channel, Event, Notice, Order, RequestType, Status,
+    AssignmentRole, AssignmentStatus, Channel, Event, Notice, Order, RequestType, Status, Urgency,
 };
 use jiesu_core::stats::{Dim, Measure, Tally};
 use jiesu_core::{OrderId, TenantId, UnitId};
@@ -120,13 +120,121 @@ pub struct Cursor {
     pub total_capped: bool,
 }
 
-pub struct OrderPage {
-    pub items: Vec<StoredOrder>,
+/// What a list shows of an order: its row's columns, no state decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub number: String,
+    pub channel: Channel,
+    pub request_type: RequestType,
+    pub category: Option<String>,
+    pub title: String,
+    pub status: Status,
+    pub urgency: Urgency,
+    pub emergency: bool,
+    pub confidential: bool,
+    pub region_code: Option<String>,
+    pub centre_id: UnitId,
+    pub lead_unit_id: Option<UnitId>,
+    /// The citizen's name masked (`张*`): the most any list shows of it.
+    pub citizen_masked_name: Option<String>,
+    pub accepted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The running deadline.
+    pub current_due: Option<DateTime<Utc>>,
+}
+
+impl OrderSummary {
+    pub fn of(id: OrderId, o: &Order) -> Self {
+        OrderSummary {
+            id,
+            number: o.number.clone(),
+            channel: o.channel,
+            request_type: o.request_type,
+            category: o.category.as_ref().map(|c| c.as_str().to_string()),
+            title: o.title.clone(),
+            status: o.status,
+            urgency: o.urgency,
+            emergency: o.flags.emergency,
+            confidential: o.flags.confidential,
+            region_code: o
+                .location
+                .region_code
+                .as_ref()
+                .map(|r| r.as_str().to_string()),
+            centre_id: o.centre_id,
+            lead_unit_id: o.lead_unit(),
+            citizen_masked_name: masked_name(o),
+            accepted_at: o.accepted_at,
+            updated_at: o.updated_at,
+            current_due: o.current_due(),
+        }
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.current_due.is_some_and(|d| d < now)
+    }
+
+    /// From a row of [`SUMMARY_COLUMNS`] whose `citizen_masked_name` is set.
+    fn from_row(r: &impl crate::lite::Cols, citizen_masked_name: String) -> Result<Self> {
+        fn coded<T>(
+            r: &impl crate::lite::Cols,
+            name: &str,
+            parse: fn(&str, &str) -> std::result::Result<T, jiesu_core::FieldError>,
+        ) -> Result<T> {
+            parse(name, &col::<String>(r, name)?).map_err(StoreError::corrupt)
+        }
+        Ok(OrderSummary {
+            id: OrderId(col(r, "id")?),
+            number: col(r, "number")?,
+            channel: coded(r, "channel", Channel::parse)?,
+            request_type: coded(r, "request_type", RequestType::parse)?,
+            category: col(r, "category_code")?,
+            title: col(r, "title")?,
+            status: coded(r, "status", Status::parse)?,
+            urgency: coded(r, "urgency", Urgency::parse)?,
+            emergency: col(r, "emergency")?,
+            confidential: col(r, "confidential")?,
+            region_code: col(r, "region_code")?,
+            centre_id: UnitId(col(r, "centre_id")?),
+            lead_unit_id: col::<Option<i64>>(r, "lead_unit_id")?.map(UnitId),
+            citizen_masked_name: Some(citizen_masked_name).filter(|n| !n.is_empty()),
+            accepted_at: from_ms(col(r, "accepted_at")?),
+            updated_at: from_ms(col(r, "updated_at")?),
+            current_due: col::<Option<i64>>(r, "due_at")?.map(from_ms),
+        })
+    }
+}
+
+/// The columns [`OrderSummary::from_row`] reads.
+const SUMMARY_COLUMNS: &str = "id, number, channel, request_type, category_code, title, status, urgency, \
+     emergency, confidential, region_code, centre_id, lead_unit_id, citizen_masked_name, \
+     accepted_at, updated_at, due_at";
+
+/// The citizen's name as lists show it (`citizen_masked_name`).
+fn masked_name(o: &Order) -> Option<String> {
+    o.citizen.name.as_deref().map(jiesu_core::values::mask_name)
+}
+
+pub struct OrderPage<T = StoredOrder> {
+    pub items: Vec<T>,
     /// Orders matching the filter; at most [`COUNT_CAP`] unless known exactly.
     pub total: u64,
     /// More than [`COUNT_CAP`] orders match and they were not counted one by one.
     pub total_capped: bool,
     pub next: Option<Cursor>,
+}
+
+impl<T> OrderPage<T> {
+    /// The same page of other items.
+    fn try_map<U>(self, f: impl FnMut(T) -> Result<U>) -> Result<OrderPage<U>> {
+        Ok(OrderPage {
+            items: self.items.into_iter().map(f).collect::<Result<_>>()?,
+            total: self.total,
+            total_capped: self.total_capped,
+            next: self.next,
+        })
+    }
 }
 
 /// Filters whose matches are not kept counted are counted up to this many (shown as "≥
@@ -870,7 +978,7 @@ pub(crate) struct NewOrderWrite {
 }
 
 /// Columns of `orders` set at creation, in insert order.
-const ORDER_COLUMNS: usize = 24;
+const ORDER_COLUMNS: usize = 25;
 
 /// Stores new orders with a handful of statements however many there are: one counter
 /// upsert for every tenant and local day of the batch, multi-row inserts of the orders, their
@@ -1182,7 +1290,8 @@ fn order_rows_sql(
         let mut q = Sql::new(
             "INSERT INTO orders (id, tenant_id, number, channel, request_type, category_code, region_code, status, \
              urgency, emergency, confidential, centre_id, lead_unit_id, citizen_phone, external_ref, title, \
-             accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at, address_key) VALUES ",
+             accepted_at, updated_at, closed_at, due_at, version, last_hash, state, next_alert_at, address_key, \
+             citizen_masked_name) VALUES ",
         );
         for (n, (i, ((tenant, o, _), last))) in chunk.iter().enumerate() {
             let state = packed::stored(backend, sealed_state(pii, o)?)?;
@@ -1220,6 +1329,7 @@ fn order_rows_sql(
                     .as_deref()
                     .and_then(jiesu_core::values::address_key)
                     .into(),
+                masked_name(o).unwrap_or_default().into(),
             ];
             q.push(if n == 0 { "(" } else { ", (" });
             let id = ids.get(*i).ok_or(StoreError::NotFound)?;
@@ -1864,6 +1974,63 @@ impl Store {
         cursor: Option<Cursor>,
         limit: u32,
     ) -> Result<OrderPage> {
+        let page = self
+            .list_page(tenant, scope, filter, sort, cursor, limit)
+            .await?;
+        let mut rows: BTreeMap<i64, StoredOrder> = self
+            .orders_by_ids(tenant, &page.items)
+            .await?
+            .into_iter()
+            .map(|o| (o.id.0, o))
+            .collect();
+        // A row deleted between the two reads cannot happen (orders are never deleted).
+        page.try_map(|id| rows.remove(&id.0).ok_or(StoreError::NotFound))
+    }
+
+    /// [`Self::list_orders`] as lists show it: from the rows' columns, no state decoded (but
+    /// for orders stored before their rows kept the citizen's masked name).
+    pub async fn list_summaries(
+        &self,
+        tenant: TenantId,
+        scope: &Scope,
+        filter: &OrderFilter,
+        sort: Sort,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<OrderPage<OrderSummary>> {
+        let page = self
+            .list_page(tenant, scope, filter, sort, cursor, limit)
+            .await?;
+        let mut rows: BTreeMap<i64, OrderSummary> = BTreeMap::new();
+        let mut older = Vec::new();
+        if !page.items.is_empty() {
+            let q = by_ids_sql(SUMMARY_COLUMNS, tenant, &page.items);
+            for r in self.read.query_all_raw(q.build(self.backend)).await? {
+                match col::<Option<String>>(&r, "citizen_masked_name")? {
+                    Some(name) => {
+                        let o = OrderSummary::from_row(&r, name)?;
+                        rows.insert(o.id.0, o);
+                    }
+                    None => older.push(OrderId(col(&r, "id")?)),
+                }
+            }
+        }
+        for o in self.orders_by_ids(tenant, &older).await? {
+            rows.insert(o.id.0, OrderSummary::of(o.id, &o.order));
+        }
+        page.try_map(|id| rows.remove(&id.0).ok_or(StoreError::NotFound))
+    }
+
+    /// The ids of a page of orders matching `filter` within `scope`, with the total.
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        scope: &Scope,
+        filter: &OrderFilter,
+        sort: Sort,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<OrderPage<OrderId>> {
         let dated = filter.with_number_dates();
         let filter = dated.as_ref().unwrap_or(filter);
         let counts = self.status_counts(tenant).await?;
@@ -1991,24 +2158,7 @@ impl Store {
             .take(limit as usize)
             .map(|r| Ok((col::<i64>(r, "id")?, col::<Option<i64>>(r, "sort_key")?)))
             .collect::<Result<_>>()?;
-        let mut rows: BTreeMap<i64, StoredOrder> = BTreeMap::new();
-        if !page.is_empty() {
-            let mut q = Sql::new("SELECT id, last_hash, state FROM orders WHERE tenant_id = ");
-            let t = q.param(tenant.0);
-            q.push(&t);
-            let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
-            let list = q.in_list(&ids);
-            q.push(&format!(" AND id IN ({list})"));
-            for r in self.read.query_all_raw(q.build(self.backend)).await? {
-                let o = self.cached_order_from_row(&r)?;
-                rows.insert(o.id.0, o);
-            }
-        }
-        let mut items = Vec::with_capacity(page.len());
-        for (id, _) in &page {
-            // A row deleted between the two reads cannot happen (orders are never deleted).
-            items.push(rows.remove(id).ok_or(StoreError::NotFound)?);
-        }
+        let items = page.iter().map(|(id, _)| OrderId(*id)).collect();
         let next = match (has_more, page.last()) {
             (true, Some((id, key))) => Some(Cursor {
                 key: key.unwrap_or(0),
@@ -2940,6 +3090,107 @@ pub(crate) mod tests {
         );
         let report = store.verify(|_| {}).await.unwrap();
         assert_eq!((report.orders, report.problems.len()), (1, 0));
+    }
+
+    /// List rows read from the orders' columns are what the decoded orders show, after a
+    /// change and for orders stored before the rows kept the citizen's masked name; the pages
+    /// are those of the full list.
+    async fn summaries_as_the_orders_show_them(store: &Store) {
+        tenant_one(store).await;
+        let t = TenantId(1);
+        let mut ids = Vec::new();
+        for (i, name) in [Some("王小明"), None, Some("李")].into_iter().enumerate() {
+            let mut new = accepted(store, 1, &format!("2026-03-02T0{i}:00:00Z"));
+            new.order.citizen.name = name.map(str::to_string);
+            new.order.flags.confidential = i == 2;
+            ids.push(create(store, new).await);
+        }
+        // A change moves the columns a list shows.
+        let read = store.order(t, ids[1]).await.unwrap().unwrap();
+        let mut o = read.order.clone();
+        o.status = Status::Dispatched;
+        o.urgency = Urgency::Urgent;
+        o.flags.emergency = true;
+        o.version += 1;
+        o.updated_at += chrono::Duration::minutes(5);
+        store
+            .append(vec![(
+                OrderChange {
+                    tenant: t,
+                    id: ids[1],
+                    expected_version: read.order.version,
+                    prev_hash: read.last_hash.clone(),
+                    before: Tally::of(&read.order),
+                    order: o,
+                    events: Vec::new(),
+                },
+                false,
+            )])
+            .await
+            .unwrap();
+        // (A change without events keeps the chain's head, which the decoded orders go by.)
+        store.decoded.clear();
+        let pages = |limit| async move {
+            let (mut full, mut listed, mut cursor) = (Vec::new(), Vec::new(), None);
+            loop {
+                let f = OrderFilter::default();
+                let a = store
+                    .list_orders(t, &Scope::All, &f, Sort::AcceptedDesc, cursor, limit)
+                    .await
+                    .unwrap();
+                let b = store
+                    .list_summaries(t, &Scope::All, &f, Sort::AcceptedDesc, cursor, limit)
+                    .await
+                    .unwrap();
+                assert_eq!((a.total, a.next), (b.total, b.next));
+                full.extend(a.items.iter().map(|s| OrderSummary::of(s.id, &s.order)));
+                listed.extend(b.items);
+                match a.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            (full, listed)
+        };
+        let (full, listed) = pages(2).await;
+        assert_eq!(listed.len(), 3);
+        assert_eq!(listed, full);
+        let names: Vec<_> = listed
+            .iter()
+            .map(|s| s.citizen_masked_name.as_deref())
+            .collect();
+        assert_eq!(names, [Some("李*"), None, Some("王**")]);
+        assert_eq!(
+            (listed[1].status, listed[1].urgency, listed[1].emergency),
+            (Status::Dispatched, Urgency::Urgent, true)
+        );
+        assert!(listed[0].confidential);
+        // Rows from before the column: their lists decode them.
+        store
+            .write_all(vec![store.stmt(
+                "UPDATE orders SET citizen_masked_name = NULL WHERE tenant_id = 1 AND id = $1",
+                vec![ids[0].0.into()],
+            )])
+            .await
+            .unwrap();
+        store.decoded.clear();
+        let (full, listed) = pages(10).await;
+        assert_eq!(listed, full);
+        assert_eq!(listed[2].citizen_masked_name.as_deref(), Some("王**"));
+    }
+
+    #[tokio::test]
+    async fn lists_read_the_rows_as_the_orders_show_them_on_sqlite() {
+        let (_dir, store) = sqlite_store().await;
+        summaries_as_the_orders_show_them(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lists_read_the_rows_as_the_orders_show_them_on_postgres() {
+        on_postgres("summaries", async |store| {
+            summaries_as_the_orders_show_them(store).await
+        })
+        .await;
     }
 
     /// A dispatch's suggestion outcome is stored in its change's transaction: with it, or

@@ -14,7 +14,7 @@ use jiesu_core::order::{
 use jiesu_core::values::{
     CategoryCode, MAX_TEXT_CHARS, Phone, RegionCode, optional_text, required_text,
 };
-use jiesu_store::orders::StoredEvent;
+use jiesu_store::orders::{OrderSummary, StoredEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -501,28 +501,32 @@ pub struct OrderSummaryDto {
 
 impl OrderSummaryDto {
     pub fn of(v: &OrderView, now: DateTime<Utc>) -> Self {
-        let o = &v.stored.order;
+        Self::listed(
+            &OrderSummary::of(v.stored.id, &v.stored.order),
+            v.citizen.name.clone(),
+            now,
+        )
+    }
+
+    /// An order's row in a list, with the citizen's name as the viewer sees it there.
+    pub fn listed(s: &OrderSummary, citizen_name: Option<String>, now: DateTime<Utc>) -> Self {
         OrderSummaryDto {
-            id: v.stored.id.0,
-            number: o.number.clone(),
-            channel: coded!(o.channel),
-            request_type: coded!(o.request_type),
-            category: o.category.as_ref().map(|c| c.as_str().to_string()),
-            title: o.title.clone(),
-            status: coded!(o.status),
-            urgency: coded!(o.urgency),
-            emergency: o.flags.emergency,
-            region_code: o
-                .location
-                .region_code
-                .as_ref()
-                .map(|r| r.as_str().to_string()),
-            lead_unit_id: o.lead_unit().map(|u| u.0),
-            citizen_name: v.citizen.name.clone(),
-            accepted_at: o.accepted_at,
-            updated_at: o.updated_at,
-            current_due: o.current_due(),
-            overdue: o.is_overdue(now),
+            id: s.id.0,
+            number: s.number.clone(),
+            channel: coded!(s.channel),
+            request_type: coded!(s.request_type),
+            category: s.category.clone(),
+            title: s.title.clone(),
+            status: coded!(s.status),
+            urgency: coded!(s.urgency),
+            emergency: s.emergency,
+            region_code: s.region_code.clone(),
+            lead_unit_id: s.lead_unit_id.map(|u| u.0),
+            citizen_name,
+            accepted_at: s.accepted_at,
+            updated_at: s.updated_at,
+            current_due: s.current_due,
+            overdue: s.is_overdue(now),
         }
     }
 }

@@ -152,12 +152,12 @@ async fn list_orders(
         return Err(AppError::invalid("limit", "每页 1–200 条").into());
     }
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = app.list_orders(&p, f, sort, cursor, limit).await?;
+    let page = app.list_summaries(&p, f, sort, cursor, limit).await?;
     Ok(Json(OrderListResponse {
         items: page
             .items
-            .iter()
-            .map(|v| OrderSummaryDto::of(v, now))
+            .into_iter()
+            .map(|l| OrderSummaryDto::listed(&l.summary, l.citizen_name, now))
             .collect(),
         total: page.total,
         total_capped: page.total_capped,

@@ -3,7 +3,7 @@
 use super::dispatch::Suggestion;
 use super::{App, AppError, AppResult, Principal};
 use chrono::Utc;
-use jiesu_core::mask::{CitizenView, Disclosure, disclosure};
+use jiesu_core::mask::{CitizenView, Disclosure, disclosure, listed_name};
 use jiesu_core::order::{Command, Ctx, InstantAnswer, NewOrder, Order, OrderRef};
 use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
@@ -12,7 +12,8 @@ use jiesu_core::{OrderId, UnitId};
 use jiesu_store::StoreError;
 use jiesu_store::audit::PiiRead;
 use jiesu_store::orders::{
-    Cursor, OrderChange, OrderFilter, Scope, Sort, StoredEvent, StoredOrder,
+    Cursor, OrderChange, OrderFilter, OrderPage, OrderSummary, Scope, Sort, StoredEvent,
+    StoredOrder,
 };
 
 /// How often a command is re-decided when another writer changed the order first.
@@ -29,6 +30,13 @@ pub struct OrderList {
     pub total: u64,
     pub total_capped: bool,
     pub next: Option<Cursor>,
+}
+
+/// An order as one viewer's list shows it.
+pub struct ListedOrder {
+    pub summary: OrderSummary,
+    /// The citizen's name as the viewer may see it in a list (masked, or nothing).
+    pub citizen_name: Option<String>,
 }
 
 /// Roles whose staff at a centre see every order of that centre.
@@ -64,13 +72,13 @@ impl App {
     }
 
     /// Staff of the centre that reviews the order (or of a centre above it).
-    fn is_centre_staff(&self, p: &Principal, org: &OrgTree, o: &Order) -> bool {
-        org.get(p.unit_id).is_some_and(|u| u.kind.is_centre())
-            && org.is_within(o.centre_id, p.unit_id)
+    /// Whether `p` works at the centre `centre` (an order's reviewing centre) or above it.
+    fn is_centre_staff(&self, p: &Principal, org: &OrgTree, centre: UnitId) -> bool {
+        org.get(p.unit_id).is_some_and(|u| u.kind.is_centre()) && org.is_within(centre, p.unit_id)
     }
 
     fn disclosure_for(&self, p: &Principal, org: &OrgTree, o: &Order) -> Disclosure {
-        disclosure(o, p.roles, self.is_centre_staff(p, org, o))
+        disclosure(o, p.roles, self.is_centre_staff(p, org, o.centre_id))
     }
 
     fn masked_view(&self, p: &Principal, org: &OrgTree, stored: StoredOrder) -> OrderView {
@@ -525,6 +533,41 @@ impl App {
                 .items
                 .into_iter()
                 .map(|s| self.masked_view(p, &org, s))
+                .collect(),
+            total: page.total,
+            total_capped: page.total_capped,
+            next: page.next,
+        })
+    }
+
+    /// [`Self::list_orders`] as the list screens show it, from the orders' rows alone.
+    pub async fn list_summaries(
+        &self,
+        p: &Principal,
+        filter: OrderFilter,
+        sort: Sort,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> AppResult<OrderPage<ListedOrder>> {
+        let org = self.org(p.tenant).await?;
+        let scope = self.scope(p, &org);
+        let page = self
+            .store
+            .list_summaries(p.tenant, &scope, &filter, sort, cursor, limit)
+            .await?;
+        Ok(OrderPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|summary| ListedOrder {
+                    citizen_name: listed_name(
+                        summary.citizen_masked_name.as_deref(),
+                        summary.confidential,
+                        p.roles,
+                        self.is_centre_staff(p, &org, summary.centre_id),
+                    ),
+                    summary,
+                })
                 .collect(),
             total: page.total,
             total_capped: page.total_capped,
