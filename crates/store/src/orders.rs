@@ -235,6 +235,16 @@ impl<T> OrderPage<T> {
             next: self.next,
         })
     }
+
+    /// The same page of other items.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> OrderPage<U> {
+        OrderPage {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            total_capped: self.total_capped,
+            next: self.next,
+        }
+    }
 }
 
 /// Filters whose matches are not kept counted are counted up to this many (shown as "≥

@@ -25,13 +25,6 @@ pub struct OrderView {
     pub citizen: CitizenView,
 }
 
-pub struct OrderList {
-    pub items: Vec<OrderView>,
-    pub total: u64,
-    pub total_capped: bool,
-    pub next: Option<Cursor>,
-}
-
 /// An order as one viewer's list shows it.
 pub struct ListedOrder {
     pub summary: OrderSummary,
@@ -521,23 +514,14 @@ impl App {
         sort: Sort,
         cursor: Option<Cursor>,
         limit: u32,
-    ) -> AppResult<OrderList> {
+    ) -> AppResult<OrderPage<OrderView>> {
         let org = self.org(p.tenant).await?;
         let scope = self.scope(p, &org);
         let page = self
             .store
             .list_orders(p.tenant, &scope, &filter, sort, cursor, limit)
             .await?;
-        Ok(OrderList {
-            items: page
-                .items
-                .into_iter()
-                .map(|s| self.masked_view(p, &org, s))
-                .collect(),
-            total: page.total,
-            total_capped: page.total_capped,
-            next: page.next,
-        })
+        Ok(page.map(|s| self.masked_view(p, &org, s)))
     }
 
     /// [`Self::list_orders`] as the list screens show it, from the orders' rows alone.
@@ -555,24 +539,15 @@ impl App {
             .store
             .list_summaries(p.tenant, &scope, &filter, sort, cursor, limit)
             .await?;
-        Ok(OrderPage {
-            items: page
-                .items
-                .into_iter()
-                .map(|summary| ListedOrder {
-                    citizen_name: listed_name(
-                        summary.citizen_masked_name.as_deref(),
-                        summary.confidential,
-                        p.roles,
-                        self.is_centre_staff(p, &org, summary.centre_id),
-                    ),
-                    summary,
-                })
-                .collect(),
-            total: page.total,
-            total_capped: page.total_capped,
-            next: page.next,
-        })
+        Ok(page.map(|summary| ListedOrder {
+            citizen_name: listed_name(
+                summary.citizen_masked_name.as_deref(),
+                summary.confidential,
+                p.roles,
+                self.is_centre_staff(p, &org, summary.centre_id),
+            ),
+            summary,
+        }))
     }
 
     /// A unit and everything below it, for the `unit` filter; only units the viewer may see.
