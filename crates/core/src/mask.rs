@@ -52,6 +52,11 @@ pub fn disclosure_of(
     Disclosure::Masked
 }
 
+/// The citizen's name masked (`张*`), as a masked view shows it.
+pub fn masked_name(c: &Citizen) -> Option<String> {
+    c.name.as_deref().map(mask_name)
+}
+
 /// The citizen's name in a list of orders: never more than masked (a list is no reason to
 /// read personal data, and reading it in clear is logged per order), nothing where the order's
 /// citizen is hidden from the viewer. `masked_name` is the name masked (`张*`).
@@ -89,7 +94,7 @@ impl CitizenView {
                 disclosure: d,
             },
             Disclosure::Masked => CitizenView {
-                name: c.name.as_deref().map(mask_name),
+                name: masked_name(c),
                 phone: c.phone.as_ref().map(|p| p.masked()),
                 id_number: None,
                 anonymous: c.anonymous,

@@ -6,6 +6,7 @@ use crate::{Result, Store, StoreError, col, from_ms, packed, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
 use jiesu_core::chain;
+use jiesu_core::mask::masked_name;
 use jiesu_core::order::{
     AssignmentRole, AssignmentStatus, Channel, Event, Notice, Order, RequestType, Status, Urgency,
 };
@@ -164,7 +165,7 @@ impl OrderSummary {
                 .map(|r| r.as_str().to_string()),
             centre_id: o.centre_id,
             lead_unit_id: o.lead_unit(),
-            citizen_masked_name: masked_name(o),
+            citizen_masked_name: masked_name(&o.citizen),
             accepted_at: o.accepted_at,
             updated_at: o.updated_at,
             current_due: o.current_due(),
@@ -210,11 +211,6 @@ impl OrderSummary {
 const SUMMARY_COLUMNS: &str = "id, number, channel, request_type, category_code, title, status, urgency, \
      emergency, confidential, region_code, centre_id, lead_unit_id, citizen_masked_name, \
      accepted_at, updated_at, due_at";
-
-/// The citizen's name as lists show it (`citizen_masked_name`).
-fn masked_name(o: &Order) -> Option<String> {
-    o.citizen.name.as_deref().map(jiesu_core::values::mask_name)
-}
 
 pub struct OrderPage<T = StoredOrder> {
     pub items: Vec<T>,
@@ -1339,7 +1335,7 @@ fn order_rows_sql(
                     .as_deref()
                     .and_then(jiesu_core::values::address_key)
                     .into(),
-                masked_name(o).unwrap_or_default().into(),
+                masked_name(&o.citizen).unwrap_or_default().into(),
             ];
             q.push(if n == 0 { "(" } else { ", (" });
             let id = ids.get(*i).ok_or(StoreError::NotFound)?;
