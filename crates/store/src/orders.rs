@@ -223,19 +223,21 @@ pub struct OrderPage<T = StoredOrder> {
 
 impl<T> OrderPage<T> {
     /// The same page of other items.
-    fn try_map<U>(self, f: impl FnMut(T) -> Result<U>) -> Result<OrderPage<U>> {
-        Ok(OrderPage {
-            items: self.items.into_iter().map(f).collect::<Result<_>>()?,
-            total: self.total,
-            total_capped: self.total_capped,
-            next: self.next,
-        })
+    fn try_map<U>(mut self, f: impl FnMut(T) -> Result<U>) -> Result<OrderPage<U>> {
+        let items = std::mem::take(&mut self.items).into_iter().map(f);
+        Ok(self.with_items(items.collect::<Result<_>>()?))
     }
 
     /// The same page of other items.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> OrderPage<U> {
+    pub fn map<U>(mut self, f: impl FnMut(T) -> U) -> OrderPage<U> {
+        let items = std::mem::take(&mut self.items).into_iter().map(f);
+        self.with_items(items.collect())
+    }
+
+    /// This page's total and cursor with `items`.
+    fn with_items<U>(self, items: Vec<U>) -> OrderPage<U> {
         OrderPage {
-            items: self.items.into_iter().map(f).collect(),
+            items,
             total: self.total,
             total_capped: self.total_capped,
             next: self.next,
