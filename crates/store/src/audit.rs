@@ -33,10 +33,10 @@ impl Store {
     pub async fn log_pii_read(&self, tenant: TenantId, r: PiiRead) -> Result<()> {
         let backend = self.backend;
         self.writer
-            .submit(move |txn| {
+            .submit(move |tx| {
                 let r = r.clone();
                 Box::pin(async move {
-                    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                    tx.execute(sea_orm::Statement::from_sql_and_values(
                         backend,
                         "INSERT INTO pii_reads (tenant_id, at, user_id, username, order_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                         vec![

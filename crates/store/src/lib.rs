@@ -85,6 +85,53 @@ impl StoreError {
         StoreError::Corrupt(e.to_string())
     }
 
+    /// The same error for another caller (the writer tells every caller of a failed batch):
+    /// what [`Self::unavailable`], [`Self::locked`] and the unique-key check read of it is
+    /// kept; a driver error that cannot be copied keeps its text.
+    pub(crate) fn dup(&self) -> StoreError {
+        use rusqlite::Error as L;
+        match self {
+            StoreError::Db(e) => StoreError::Db(e.clone()),
+            StoreError::Sqlx(e) => {
+                StoreError::Db(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(match e {
+                    sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+                    sqlx::Error::Io(io) => {
+                        sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string()))
+                    }
+                    other => sqlx::Error::Protocol(other.to_string()),
+                }))))
+            }
+            StoreError::Sqlite(L::SqliteFailure(code, msg)) => {
+                StoreError::Sqlite(L::SqliteFailure(*code, msg.clone()))
+            }
+            StoreError::Sqlite(other) => StoreError::Sqlite(L::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                Some(other.to_string()),
+            )),
+            StoreError::ReadStopped(s) => StoreError::ReadStopped(s.clone()),
+            StoreError::BadUrl(s) => StoreError::BadUrl(s.clone()),
+            StoreError::Concurrent => StoreError::Concurrent,
+            StoreError::Duplicate(f) => StoreError::Duplicate(f),
+            StoreError::Copy(s) => StoreError::Copy(s.clone()),
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+            StoreError::WriterGone => StoreError::WriterGone,
+            StoreError::Pii(e) => StoreError::Corrupt(e.to_string()),
+        }
+    }
+
+    /// A unique key already held the value written (on either backend).
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Db(e) => is_unique_violation(e),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            _ => false,
+        }
+    }
+
     /// When the database refused for a condition of the machine, not of the request or the
     /// code: the disk is full, another process holds the database, or it is read-only. The
     /// request changed nothing (its transaction rolled back) and can be repeated later.
@@ -257,19 +304,13 @@ impl Store {
                 // savepoint of the writer) stay in memory instead of spilling to a temp file.
                 .pragma("temp_store", "memory");
             let path = base.get_filename().to_path_buf();
-            // The one write connection is kept for the process's life: its thread keeps the
-            // priority of the thread that opened it (see `jiesu serve`).
-            // No ping before each use (sqlx's default): a connection to a local file does not
-            // hang up, and the ping is one more round trip to the connection's thread for
-            // every read (one for every group commit on the writer).
-            // The group-commit writer commits without SQLite's fsync and has the log synced
-            // by a thread of its own before it answers (see `writer::wal`); every other use of
-            // the connection commits with `synchronous=FULL`. The setting is switched when the
-            // connection is taken, only when the taker differs from the last one (a new
-            // connection starts at FULL).
-            use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-            let normal = Arc::new(AtomicBool::new(false));
-            let fresh = normal.clone();
+            // One connection for the writes outside the group-commit writer (migrations,
+            // administration, the report generator), committing with `synchronous=FULL`. The
+            // writer has a connection of its own (`writer::LiteWriter`) and holds this one
+            // while it writes, so the two never wait for each other's lock inside SQLite.
+            // Kept for the process's life: its thread keeps the priority of the thread that
+            // opened it (see `jiesu serve`). No ping before each use (sqlx's default): a
+            // connection to a local file does not hang up.
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
@@ -277,29 +318,9 @@ impl Store {
                 .max_lifetime(None)
                 .idle_timeout(None)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_connect(move |_, _| {
-                    fresh.store(false, SeqCst);
-                    Box::pin(async { Ok(()) })
-                })
-                .before_acquire(move |conn, _| {
-                    let normal = normal.clone();
-                    Box::pin(async move {
-                        let want = writer::wal::in_writer();
-                        if normal.load(SeqCst) != want {
-                            let set = if want {
-                                "PRAGMA synchronous = NORMAL"
-                            } else {
-                                "PRAGMA synchronous = FULL"
-                            };
-                            sqlx::Executor::execute(&mut *conn, set).await?;
-                            normal.store(want, SeqCst);
-                        }
-                        Ok(true)
-                    })
-                })
                 .connect_with(
                     base.clone()
-                        .pragma("cache_size", format!("-{}", opts.sqlite_writer_cache_kib)),
+                        .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib)),
                 )
                 .await?;
             let read = lite::Reader::Lite(Arc::new(lite::Readers::new(
@@ -308,15 +329,17 @@ impl Store {
                 opts.sqlite_cache_kib,
                 opts.sqlite_busy_timeout,
             )));
+            let target = writer::Target::Lite {
+                conn: Arc::new(writer::LiteWriter::new(
+                    path.clone(),
+                    opts.sqlite_writer_cache_kib,
+                    opts.sqlite_busy_timeout,
+                )),
+                pool: write_pool.clone(),
+            };
             let write = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
-            let writer = writer::spawn(
-                write.clone(),
-                DbBackend::Sqlite,
-                1,
-                opts.max_batch,
-                Some(&path),
-            )
-            .map_err(|e| StoreError::Sqlx(sqlx::Error::Io(e)))?;
+            let writer = writer::spawn(target, 1, opts.max_batch, Some(&path))
+                .map_err(|e| StoreError::Sqlx(sqlx::Error::Io(e)))?;
             Ok(Store {
                 write,
                 read,
@@ -340,8 +363,7 @@ impl Store {
             // Several writers: PostgreSQL commits concurrently and groups fsyncs itself.
             let writers = (opts.max_connections / 2).clamp(1, 4) as usize;
             let writer = writer::spawn(
-                conn.clone(),
-                DbBackend::Postgres,
+                writer::Target::Sea(conn.clone()),
                 writers,
                 opts.max_batch,
                 None,
@@ -448,11 +470,11 @@ impl Store {
             return Ok(());
         }
         self.writer
-            .submit(move |txn| {
+            .submit(move |tx| {
                 let stmts = stmts.clone();
                 Box::pin(async move {
                     for s in stmts {
-                        txn.execute_raw(s).await?;
+                        tx.execute(s).await?;
                     }
                     Ok(())
                 })
@@ -595,7 +617,8 @@ mod tests {
         }
     }
 
-    /// The write connection keeps a large page cache, the readers a small one each.
+    /// The group-commit writer's connection keeps a large page cache; the readers, and the
+    /// connection for writes outside the writer, a small one each.
     #[tokio::test]
     async fn the_writer_keeps_its_own_page_cache() {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -607,16 +630,25 @@ mod tests {
                 "SELECT cache_size FROM pragma_cache_size",
             )
         };
-        let writer = store.write.query_one_raw(sql()).await.unwrap().unwrap();
+        let writer = store
+            .writer
+            .submit(move |tx| {
+                Box::pin(async move {
+                    let rows = tx.query_all(sql()).await?;
+                    super::col::<i64>(
+                        rows.first().ok_or(super::StoreError::NotFound)?,
+                        "cache_size",
+                    )
+                })
+            })
+            .await
+            .unwrap();
+        let other = store.write.query_one_raw(sql()).await.unwrap().unwrap();
         let reader = store.read.query_one_raw(sql()).await.unwrap().unwrap();
-        assert_eq!(
-            super::col::<i64>(&writer, "cache_size").unwrap(),
-            -i64::from(opts.sqlite_writer_cache_kib)
-        );
-        assert_eq!(
-            super::col::<i64>(&reader, "cache_size").unwrap(),
-            -i64::from(opts.sqlite_cache_kib)
-        );
+        let small = -i64::from(opts.sqlite_cache_kib);
+        assert_eq!(writer, -i64::from(opts.sqlite_writer_cache_kib));
+        assert_eq!(super::col::<i64>(&other, "cache_size").unwrap(), small);
+        assert_eq!(super::col::<i64>(&reader, "cache_size").unwrap(), small);
         assert!(opts.sqlite_writer_cache_kib > opts.sqlite_cache_kib);
     }
 

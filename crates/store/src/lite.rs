@@ -260,7 +260,11 @@ impl LiteRow {
 }
 
 /// Runs `stmt` on `conn` and reads its rows, at most `max`.
-fn query(conn: &Connection, stmt: &Statement, max: usize) -> rusqlite::Result<Vec<LiteRow>> {
+pub(crate) fn query(
+    conn: &Connection,
+    stmt: &Statement,
+    max: usize,
+) -> rusqlite::Result<Vec<LiteRow>> {
     let mut st = conn.prepare_cached(&stmt.sql)?;
     bind(&mut st, stmt)?;
     let n = st.column_count();
@@ -297,7 +301,10 @@ fn owned(v: ValueRef<'_>, column: usize) -> rusqlite::Result<LiteValue> {
 
 /// Binds a sea-orm statement's values: `$N` and `?N` take the N-th value, anonymous `?`s the
 /// values in order (what `orders::Sql` writes on SQLite).
-fn bind(st: &mut rusqlite::CachedStatement<'_>, stmt: &Statement) -> rusqlite::Result<()> {
+pub(crate) fn bind(
+    st: &mut rusqlite::CachedStatement<'_>,
+    stmt: &Statement,
+) -> rusqlite::Result<()> {
     let values: &[Value] = stmt.values.as_ref().map(|v| v.0.as_slice()).unwrap_or(&[]);
     let count = st.parameter_count();
     for i in 1..=count {

@@ -2,6 +2,7 @@
 //! the append-only, hash-chained history, written together in one transaction.
 
 use crate::pii::{Keyring, PiiKeys};
+use crate::writer::Tx;
 use crate::{Result, Store, StoreError, col, from_ms, packed, to_ms};
 use chrono::{DateTime, Utc};
 use jiesu_core::calendar::china_offset;
@@ -12,7 +13,7 @@ use jiesu_core::order::{
 };
 use jiesu_core::stats::{Dim, Measure, Tally};
 use jiesu_core::{OrderId, TenantId, UnitId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use sea_orm::{DbBackend, Statement, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -386,12 +387,6 @@ impl Sql {
     }
     pub(crate) fn push(&mut self, s: &str) {
         self.text.push_str(s);
-    }
-    /// Appends another statement after this one (`;`-separated), renumbering its parameters:
-    /// SQLite runs such a script in one call to its database thread.
-    fn then(&mut self, other: Sql) {
-        self.text.push_str("; ");
-        self.append(other);
     }
     /// Appends another statement's text and values, renumbering its parameters.
     fn append(&mut self, other: Sql) {
@@ -910,35 +905,23 @@ pub(crate) fn tally_rows_sql(acc: TallyDeltas, sharded: bool) -> Vec<Sql> {
         .collect()
 }
 
-/// Runs statements that return nothing: on SQLite as one script (one call to its database
-/// thread), on PostgreSQL one by one (its protocol takes one parameterised statement a call).
-async fn execute_all(txn: &DatabaseTransaction, backend: DbBackend, stmts: Vec<Sql>) -> Result<()> {
-    if backend == DbBackend::Sqlite {
-        let mut it = stmts.into_iter();
-        if let Some(mut script) = it.next() {
-            for s in it {
-                script.then(s);
-            }
-            txn.execute_raw(script.build(backend)).await?;
-        }
-    } else {
-        for s in stmts {
-            txn.execute_raw(s.build(backend)).await?;
-        }
+/// Runs statements that return nothing, one by one (on SQLite's writer each is prepared once
+/// per text and kept; see `writer::tx`).
+async fn execute_all(tx: Tx<'_>, stmts: Vec<Sql>) -> Result<()> {
+    let backend = tx.backend();
+    for s in stmts {
+        tx.execute(s.build(backend)).await?;
     }
     Ok(())
 }
 
 /// Runs statements that return nothing and touch different rows. On PostgreSQL as few
 /// statements as the parameter limit allows, each `WITH s0 AS (…), s1 AS (…) …` (one round
-/// trip; the parts share one snapshot, hence "different rows"); on SQLite as one script.
-async fn execute_combined(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    stmts: Vec<Sql>,
-) -> Result<()> {
+/// trip; the parts share one snapshot, hence "different rows"); on SQLite one by one.
+async fn execute_combined(tx: Tx<'_>, stmts: Vec<Sql>) -> Result<()> {
+    let backend = tx.backend();
     if backend == DbBackend::Sqlite {
-        return execute_all(txn, backend, stmts).await;
+        return execute_all(tx, stmts).await;
     }
     // PostgreSQL takes at most 65,535 parameters a statement.
     const MAX_PARAMS: usize = 30_000;
@@ -968,7 +951,7 @@ async fn execute_combined(
             q.push(") ");
         }
         q.append(last);
-        txn.execute_raw(q.build(backend)).await?;
+        tx.execute(q.build(backend)).await?;
     }
     Ok(())
 }
@@ -1004,11 +987,11 @@ const ORDER_COLUMNS: usize = 25;
 /// SQLite would number them itself); the order rows go in statements of their own (kept by the
 /// statement cache), the rest in one script.
 pub(crate) async fn insert_new(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
+    tx: Tx<'_>,
     items: &[NewOrderWrite],
     take_shard: bool,
 ) -> Result<Vec<StoredOrder>> {
+    let backend = tx.backend();
     let mut orders: Vec<(TenantId, Order, Vec<Event>)> = items
         .iter()
         .map(|i| (i.tenant, i.order.clone(), i.events.clone()))
@@ -1019,12 +1002,12 @@ pub(crate) async fn insert_new(
     };
     let pg = backend != DbBackend::Sqlite;
     let ids = if pg {
-        let ids = reserve_order_ids(txn, backend, orders.len(), take_shard).await?;
-        execute_combined(txn, backend, side_sql(&orders, &ids)).await?;
-        assign_numbers(txn, backend, &mut orders).await?;
+        let ids = reserve_order_ids(tx, orders.len(), take_shard).await?;
+        execute_combined(tx, side_sql(&orders, &ids)).await?;
+        assign_numbers(tx, &mut orders).await?;
         ids
     } else {
-        let top = assign_numbers(txn, backend, &mut orders)
+        let top = assign_numbers(tx, &mut orders)
             .await?
             .ok_or(StoreError::corrupt("no day counter was returned"))?;
         (1..=orders.len() as i64)
@@ -1036,22 +1019,14 @@ pub(crate) async fn insert_new(
         linked.push(link(&pii, *t, o, String::new(), ev)?);
     }
     let lasts: Vec<String> = linked.iter().map(|l| last_hash(l, "")).collect();
-    let duplicate = |e: StoreError| match e {
-        StoreError::Db(e) if crate::is_unique_violation(&e) => {
+    let duplicate = |e: StoreError| {
+        if e.is_unique_violation() {
             StoreError::Duplicate("external_ref")
+        } else {
+            e
         }
-        e => e,
     };
     let mut stmts = order_rows_sql(backend, &pii, &orders, &lasts, &ids)?;
-    if !pg {
-        // SQLite: the order rows in statements of their own, which its statement cache keeps
-        // (one text for each batch size); the script after them differs from batch to batch.
-        for q in std::mem::take(&mut stmts) {
-            txn.execute_raw(q.build(backend))
-                .await
-                .map_err(|e| duplicate(e.into()))?;
-        }
-    }
     let mut event_rows = Vec::new();
     for ((t, _, _), (l, id)) in orders.iter().zip(linked.into_iter().zip(&ids)) {
         event_rows.extend(l.into_iter().map(|x| (*t, *id, x)));
@@ -1069,9 +1044,7 @@ pub(crate) async fn insert_new(
     if !pg {
         stmts.extend(side_sql(&orders, &ids));
     }
-    execute_combined(txn, backend, stmts)
-        .await
-        .map_err(duplicate)?;
+    execute_combined(tx, stmts).await.map_err(duplicate)?;
     Ok(orders
         .into_iter()
         .zip(lasts)
@@ -1159,15 +1132,10 @@ pub(crate) const TAKE_SHARD: &str = "(SELECT set_config('jiesu.shard', s::text, 
 
 /// PostgreSQL: `n` ids from the sequence of `orders.id`, not locking anything; with
 /// `take_shard`, the transaction's aggregate shard in the same statement.
-async fn reserve_order_ids(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    n: usize,
-    take_shard: bool,
-) -> Result<Vec<OrderId>> {
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
+async fn reserve_order_ids(tx: Tx<'_>, n: usize, take_shard: bool) -> Result<Vec<OrderId>> {
+    let rows = tx
+        .query_all(Statement::from_sql_and_values(
+            tx.backend(),
             format!(
                 "SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS id, {} AS shard \
                  FROM generate_series(1, $1)",
@@ -1187,10 +1155,10 @@ async fn reserve_order_ids(
 /// Gives each new order its number: one counter upsert for every tenant and local day of the
 /// batch, in one statement. SQLite: returns the largest order id as well (see `insert_new`).
 async fn assign_numbers(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
+    tx: Tx<'_>,
     orders: &mut [(TenantId, Order, Vec<Event>)],
 ) -> Result<Option<i64>> {
+    let backend = tx.backend();
     let mut days: BTreeMap<(TenantId, String), Vec<usize>> = BTreeMap::new();
     for (i, (t, o, _)) in orders.iter().enumerate() {
         days.entry((*t, local_day(o.accepted_at)))
@@ -1217,7 +1185,7 @@ async fn assign_numbers(
     }
     let mut lasts: BTreeMap<(TenantId, String), i64> = BTreeMap::new();
     let mut top = None;
-    for r in txn.query_all_raw(q.build(backend)).await? {
+    for r in tx.query_all(q.build(backend)).await? {
         lasts.insert(
             (TenantId(col(&r, "tenant_id")?), col(&r, "day")?),
             col(&r, "last")?,
@@ -1600,30 +1568,25 @@ fn change_rows_sql(changes: &[&PreparedChange]) -> Vec<Sql> {
 
 /// Applies one caller's changes, each order's update first: fails with
 /// [`StoreError::Concurrent`] if an order moved on since it was read.
-pub(crate) async fn append_one(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    job: &AppendJob,
-) -> Result<()> {
+pub(crate) async fn append_one(tx: Tx<'_>, job: &AppendJob) -> Result<()> {
     for c in &job.changes {
-        let r = txn.execute_raw(update_sql(c).build(backend)).await?;
-        if r.rows_affected() != 1 {
+        if tx.execute(update_sql(c).build(tx.backend())).await? != 1 {
             return Err(StoreError::Concurrent);
         }
-        execute_all(txn, backend, change_rows_sql(&[c])).await?;
+        execute_all(tx, change_rows_sql(&[c])).await?;
     }
-    execute_all(txn, backend, job.plain.clone()).await
+    execute_all(tx, job.plain.clone()).await
 }
 
-/// SQLite: applies many callers' changes with two calls to the database thread, whatever their
-/// number: one reading the versions of every order they touch, one script of every statement
-/// of the callers whose versions still hold (in the order given, so of two callers that read
-/// the same version of an order, the first wins). One answer per caller: `Concurrent` for
+/// SQLite: applies many callers' changes together, whatever their number: one read of the
+/// versions of every order they touch, then multi-row statements for every change of the
+/// callers whose versions still hold (in the order given, so of two callers that read the
+/// same version of an order, the first wins). One answer per caller: `Concurrent` for
 /// those whose orders moved on. The writer is SQLite's only writer and reads inside its own
 /// transaction, so the versions read are the ones the updates meet. An error means nothing
 /// can be said of any caller: the writer rolls the whole set back and tries them one by one.
 pub(crate) async fn append_together(
-    txn: &DatabaseTransaction,
+    tx: Tx<'_>,
     jobs: &[Arc<AppendJob>],
 ) -> Result<Vec<Result<()>>> {
     let mut ids: Vec<(i64, i64)> = jobs
@@ -1642,7 +1605,7 @@ pub(crate) async fn append_together(
             let list = q.in_list(&chunk.iter().map(|(_, id)| *id).collect::<Vec<_>>());
             q.push(&list);
             q.push(")");
-            for r in txn.query_all_raw(q.build(DbBackend::Sqlite)).await? {
+            for r in tx.query_all(q.build(DbBackend::Sqlite)).await? {
                 let id: i64 = col(&r, "id")?;
                 let version: i32 = col(&r, "version")?;
                 current.insert((chunk[0].0, id), version as u32);
@@ -1681,7 +1644,7 @@ pub(crate) async fn append_together(
         accepted = later;
     }
     stmts.extend(plain);
-    execute_all(txn, DbBackend::Sqlite, stmts).await?;
+    execute_all(tx, stmts).await?;
     Ok(answers)
 }
 
@@ -2613,7 +2576,7 @@ fn list_where(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use sea_orm::TransactionTrait;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
 
     /// SQLite's plan for `sql`, one line per step.
     pub(crate) async fn sqlite_plan(store: &Store, sql: Statement) -> Vec<String> {
@@ -2885,7 +2848,7 @@ pub(crate) mod tests {
         let items: Vec<NewOrderWrite> =
             plan.iter().map(|(t, at)| accepted(store, *t, at)).collect();
         let txn = store.write.begin().await.unwrap();
-        let stored = insert_new(&txn, store.backend, &items, pg).await.unwrap();
+        let stored = insert_new(Tx::Sea(&txn), &items, pg).await.unwrap();
         if pg {
             // The reserving statement took the transaction's aggregate shard.
             let shard = txn
@@ -3386,7 +3349,7 @@ pub(crate) mod tests {
             Arc::new(change(1, 2, "d", vec![])),
         ];
         let txn = store.write.begin().await.unwrap();
-        let answers = append_together(&txn, &jobs).await.unwrap();
+        let answers = append_together(Tx::Sea(&txn), &jobs).await.unwrap();
         txn.commit().await.unwrap();
         let outcome: Vec<&str> = answers
             .iter()
@@ -3419,7 +3382,8 @@ pub(crate) mod tests {
             store.writer.append(stale),
             store.writer.append(good)
         );
-        assert!(matches!(b, Err(StoreError::Db(_))), "{b:?}");
+        // The writer's own SQLite connection answered (no such table).
+        assert!(matches!(b, Err(StoreError::Sqlite(_))), "{b:?}");
         assert!(matches!(s, Err(StoreError::Concurrent)), "{s:?}");
         assert!(g.is_ok(), "{g:?}");
         assert_eq!(
@@ -3715,10 +3679,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn scripts_renumber_the_parameters_of_later_statements() {
+    fn combined_statements_renumber_the_parameters_of_later_parts() {
         let mut a = count_sql(TenantId(1), Status::Closed, 1);
-        a.then(count_sql(TenantId(1), Status::Handling, -1));
-        assert!(a.text.contains("VALUES ($1, $2, $3, {shard}) ON CONFLICT (tenant_id, status, shard) DO UPDATE SET n = order_counts.n + $3; "));
+        a.push(" ");
+        a.append(count_sql(TenantId(1), Status::Handling, -1));
+        assert!(a.text.contains("VALUES ($1, $2, $3, {shard}) ON CONFLICT (tenant_id, status, shard) DO UPDATE SET n = order_counts.n + $3 "));
         assert!(a.text.ends_with("VALUES ($4, $5, $6, {shard}) ON CONFLICT (tenant_id, status, shard) DO UPDATE SET n = order_counts.n + $6"));
         assert_eq!(a.values.len(), 6);
     }

@@ -631,7 +631,6 @@ impl crate::Store {
     /// what was stored before encryption. Runs beside a serving node (each order is rewritten
     /// only if its version is unchanged); event chains are untouched, they cover the plaintext.
     pub async fn reseal_pii(&self, mut progress: impl FnMut(u64)) -> crate::Result<ResealReport> {
-        use sea_orm::ConnectionTrait;
         // Under the newest key of the key file, also when it was added just now.
         self.pii().reload()?;
         self.check_pii_keys().await?;
@@ -718,16 +717,16 @@ impl crate::Store {
                 let planned = order_updates.len() as u64;
                 let done = self
                     .writer
-                    .submit(move |txn| {
+                    .submit(move |tx| {
                         let (order_updates, event_updates) =
                             (order_updates.clone(), event_updates.clone());
                         Box::pin(async move {
                             let mut done = 0u64;
                             for q in order_updates {
-                                done += txn.execute_raw(q).await?.rows_affected();
+                                done += tx.execute(q).await?;
                             }
                             for q in event_updates {
-                                txn.execute_raw(q).await?;
+                                tx.execute(q).await?;
                             }
                             Ok(done)
                         })

@@ -5,15 +5,16 @@
 //! [`wal`]). New orders, and on SQLite changes of existing orders, are written in bulk: one
 //! statement per table for all of a batch's.
 
+pub(crate) mod tx;
 pub(crate) mod wal;
 
 use crate::orders::{
     AppendJob, NewOrderWrite, StoredOrder, TAKE_SHARD, append_one, append_together, insert_new,
 };
 use crate::{Result, StoreError};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sqlx::SqlitePool;
+use sqlx::pool::PoolConnection;
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,11 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
+pub(crate) use tx::{LiteWriter, Tx};
 use wal::Wal;
 
 type Output = Box<dyn Any + Send>;
 pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Output>> + Send + 'a>>;
-type JobFn = Box<dyn for<'a> FnOnce(&'a DatabaseTransaction) -> JobFuture<'a> + Send>;
+type JobFn = Box<dyn for<'a> FnOnce(Tx<'a>) -> JobFuture<'a> + Send>;
 
 enum Job {
     /// Any write, run in its own savepoint.
@@ -48,8 +50,8 @@ enum Job {
 
 impl Job {
     /// Tells the caller that the job was not written.
-    fn fail(self, e: &DbErr) {
-        let e = StoreError::Db(e.clone());
+    fn fail(self, e: &StoreError) {
+        let e = e.dup();
         match self {
             Job::Run { reply, .. } | Job::Append { reply, .. } => {
                 let _ = reply.send(Err(e));
@@ -81,13 +83,13 @@ impl Answer {
             }
         }
     }
-    fn fail(self, e: &DbErr) {
+    fn fail(self, e: &StoreError) {
         match self {
             Answer::Run(tx, _) => {
-                let _ = tx.send(Err(StoreError::Db(e.clone())));
+                let _ = tx.send(Err(e.dup()));
             }
             Answer::Create(tx, _) => {
-                let _ = tx.send(Err(StoreError::Db(e.clone())));
+                let _ = tx.send(Err(e.dup()));
             }
         }
     }
@@ -164,11 +166,25 @@ pub(crate) struct Handle {
     wal: Option<Arc<Wal<Answer>>>,
 }
 
+/// Where the writers write.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// PostgreSQL: each batch a transaction on a connection of the pool.
+    Sea(DatabaseConnection),
+    /// SQLite: the writer's own connection. `pool` is the store's write pool: each batch holds
+    /// its one connection while it writes, so that writes outside the queue (administration,
+    /// the report generator) wait their turn there instead of meeting SQLite's lock and
+    /// polling for it in its busy handler.
+    Lite {
+        conn: Arc<LiteWriter>,
+        pool: SqlitePool,
+    },
+}
+
 /// Starts the writers; `sqlite` is the SQLite database's file, whose log's syncer answers
-/// the callers (see [`wal`]).
+/// the callers (see [`wal`]). SQLite has one writer whatever `writers` says.
 pub(crate) fn spawn(
-    db: DatabaseConnection,
-    backend: DbBackend,
+    target: Target,
     writers: usize,
     max_batch: usize,
     sqlite: Option<&std::path::Path>,
@@ -176,6 +192,10 @@ pub(crate) fn spawn(
     let wal = match sqlite {
         Some(path) => Some(Wal::start(path, Answer::send)?),
         None => None,
+    };
+    let writers = match target {
+        Target::Sea(_) => writers.max(1),
+        Target::Lite { .. } => 1,
     };
     // Bounded: when the disk falls behind, callers wait instead of memory growing.
     let (tx, rx) = mpsc::channel::<Job>(max_batch * 8);
@@ -185,16 +205,15 @@ pub(crate) fn spawn(
         let counters = counters.clone();
         let wal = wal.clone();
         move || {
-            let handles: Vec<JoinHandle<()>> = (0..writers.max(1))
+            let handles: Vec<JoinHandle<()>> = (0..writers)
                 .map(|_| {
-                    tokio::spawn(wal::as_writer(run(
-                        db.clone(),
-                        backend,
+                    tokio::spawn(run(
+                        target.clone(),
                         rx.clone(),
                         max_batch.max(1),
                         counters.clone(),
                         wal.clone(),
-                    )))
+                    ))
                 })
                 .collect();
             async move {
@@ -204,9 +223,10 @@ pub(crate) fn spawn(
             }
         }
     };
-    // The writers get a thread and runtime of their own: a batch's statements each wait for
-    // the database thread, and on the shared runtime every such wake-up would queue behind
-    // request handling, stretching each batch and so every caller's wait.
+    // The writers get a thread and runtime of their own: on SQLite a batch's statements run
+    // on it (see `tx`); on PostgreSQL each waits for the server, and on the shared runtime
+    // every such wake-up would queue behind request handling, stretching each batch and so
+    // every caller's wait.
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let closing = wal.clone();
     let spawned = std::thread::Builder::new()
@@ -249,9 +269,7 @@ impl Handle {
     pub(crate) async fn submit<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'a> Fn(
-                &'a DatabaseTransaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>
+        F: for<'a> Fn(Tx<'a>) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>
             + Send
             + Sync
             + 'static,
@@ -350,8 +368,7 @@ impl Handle {
 }
 
 async fn run(
-    db: DatabaseConnection,
-    backend: DbBackend,
+    target: Target,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_batch: usize,
     counters: Arc<Counters>,
@@ -377,9 +394,7 @@ async fn run(
             }
         }
         last_batch = batch.len();
-        if let Some(failed) =
-            commit_batch(&db, backend, &mut batch, &counters, wal.as_deref()).await
-        {
+        if let Some(failed) = commit_batch(&target, &mut batch, &counters, wal.as_deref()).await {
             if let Some(e) = failed.locked {
                 // The database is locked by another process. The jobs that queued while that
                 // batch waited out the busy timeout would each wait it out again for the same
@@ -399,7 +414,7 @@ async fn run(
                     job.fail(&e);
                 }
             }
-            replace_connection(&db, backend).await;
+            replace_connection(&target);
         }
     }
 }
@@ -407,12 +422,14 @@ async fn run(
 /// A batch that failed as a whole: on SQLite its connection is to be replaced (see
 /// `abandon`); `locked` is the error when the database answered that it is locked.
 struct Failed {
-    locked: Option<DbErr>,
+    locked: Option<StoreError>,
 }
 
 impl Failed {
-    fn by(e: &DbErr) -> Option<Failed> {
-        Some(Failed { locked: locked(e) })
+    fn by(e: &StoreError) -> Option<Failed> {
+        Some(Failed {
+            locked: e.locked().then(|| e.dup()),
+        })
     }
 }
 
@@ -428,10 +445,82 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize) {
     }
 }
 
+/// A batch's open transaction.
+enum Open<'a> {
+    Sea(DatabaseTransaction),
+    /// The SQLite writer's connection inside BEGIN, and the write pool's connection, held
+    /// until the batch ends (see [`Target::Lite`]).
+    Lite(&'a LiteWriter, PoolConnection<sqlx::Sqlite>),
+}
+
+impl Open<'_> {
+    fn tx(&self) -> Tx<'_> {
+        match self {
+            Open::Sea(t) => Tx::Sea(t),
+            Open::Lite(w, _) => Tx::Lite(w),
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        match self {
+            Open::Sea(t) => Ok(t.commit().await?),
+            Open::Lite(w, _held) => w.run("COMMIT"),
+        }
+    }
+
+    async fn rollback(self) -> Result<()> {
+        match self {
+            Open::Sea(t) => Ok(t.rollback().await?),
+            Open::Lite(w, _held) if w.in_transaction() => w.run("ROLLBACK"),
+            Open::Lite(..) => Ok(()),
+        }
+    }
+}
+
+/// Begins a batch's transaction; on PostgreSQL with `shard`, it first takes its aggregate
+/// shard.
+async fn begin(target: &Target, shard: bool) -> Result<Open<'_>> {
+    match target {
+        Target::Sea(db) => {
+            let txn = db
+                .begin()
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))?;
+            if shard && let Err(e) = take_shard(&txn).await {
+                tracing::error!(error = %e, "cannot take an aggregate shard");
+                let _ = txn.rollback().await;
+                return Err(e.into());
+            }
+            Ok(Open::Sea(txn))
+        }
+        Target::Lite { conn, pool } => {
+            let held = pool.acquire().await.inspect_err(|e| {
+                tracing::error!(error = %e, "cannot take the write connection");
+            })?;
+            conn.run("BEGIN")
+                .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))?;
+            Ok(Open::Lite(conn, held))
+        }
+    }
+}
+
+type Creating = (NewOrderWrite, oneshot::Sender<Result<StoredOrder>>);
+type Running = (JobFn, oneshot::Sender<Result<Output>>);
+
+/// Tells every caller of a batch that nothing of it was written.
+fn fail_all(e: &StoreError, creates: Vec<Creating>, runs: Vec<Running>, appends: Vec<Appending>) {
+    for (_, reply) in creates {
+        let _ = reply.send(Err(e.dup()));
+    }
+    let replies = runs.into_iter().map(|(_, r)| r);
+    for reply in replies.chain(appends.into_iter().map(|(_, r)| r)) {
+        let _ = reply.send(Err(e.dup()));
+    }
+}
+
 /// Commits a batch and answers its callers; [`Failed`] when the batch failed as a whole.
 async fn commit_batch(
-    db: &DatabaseConnection,
-    backend: DbBackend,
+    target: &Target,
     batch: &mut Vec<Job>,
     counters: &Counters,
     wal: Option<&Wal<Answer>>,
@@ -447,38 +536,14 @@ async fn commit_batch(
         }
     }
     let n = (creates.len() + runs.len() + appends.len()) as u64;
-    let pg = backend != DbBackend::Sqlite;
+    let pg = matches!(target, Target::Sea(_));
     // New orders go first and together, on PostgreSQL only when nothing else is to be done:
     // the day's counter they lock for every node is held until the commit (see below).
     let creates_first = !creates.is_empty() && (!pg || (runs.is_empty() && appends.is_empty()));
     // On PostgreSQL a transaction first takes its aggregate shard: in a statement of its own,
     // or, where new orders go first, in theirs.
-    let begin = |shard: bool| async move {
-        let txn = db
-            .begin()
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "cannot begin a write transaction"))?;
-        if shard && let Err(e) = take_shard(&txn).await {
-            tracing::error!(error = %e, "cannot take an aggregate shard");
-            let _ = txn.rollback().await;
-            return Err(e);
-        }
-        Ok(txn)
-    };
-    let fail_all = |e: &DbErr,
-                    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
-                    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
-                    appends: Vec<Appending>| {
-        for (_, reply) in creates {
-            let _ = reply.send(Err(StoreError::Db(e.clone())));
-        }
-        let replies = runs.into_iter().map(|(_, r)| r);
-        for reply in replies.chain(appends.into_iter().map(|(_, r)| r)) {
-            let _ = reply.send(Err(StoreError::Db(e.clone())));
-        }
-    };
     let start = std::time::Instant::now();
-    let mut txn = match begin(pg && !creates_first).await {
+    let mut open = match begin(target, pg && !creates_first).await {
         Ok(t) => t,
         Err(e) => {
             fail_all(&e, creates, runs, appends);
@@ -489,55 +554,53 @@ async fn commit_batch(
     let mut answers: Vec<Answer> = Vec::with_capacity(n as usize);
     let items: Vec<NewOrderWrite> = creates.iter().map(|(i, _)| i.clone()).collect();
     // Set when the batch is to be abandoned (see `in_savepoint` and `abandon`).
-    let mut broken: Option<DbErr> = None;
+    let mut broken: Option<StoreError> = None;
     if creates_first {
         // New orders go first and together, without a savepoint: nothing else has run yet,
         // so if one of them is bad the whole transaction can be thrown away and redone.
-        match insert_new(&txn, backend, &items, pg).await {
+        match insert_new(open.tx(), &items, pg).await {
             Ok(stored) => answer_stored(creates, stored, &mut answers),
             Err(e) => {
-                if let Some(e) = unavailable_db(&e) {
+                if e.unavailable().is_some() || !still_open(open.tx()) {
                     fail_all(&e, creates, runs, appends);
-                    return abandon(txn, &e, Vec::new()).await;
+                    return abandon(open, &e, Vec::new()).await;
                 }
                 // One bad order (say a duplicate source id) must not fail the others: start
                 // again and store them one at a time, each in a savepoint, to find it.
-                if let Err(e) = txn.rollback().await {
+                if let Err(e) = open.rollback().await {
                     fail_all(&e, creates, runs, appends);
                     return Failed::by(&e);
                 }
-                txn = match begin(pg).await {
+                open = match begin(target, pg).await {
                     Ok(t) => t,
                     Err(e) => {
                         fail_all(&e, creates, runs, appends);
                         return Failed::by(&e);
                     }
                 };
-                creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await;
+                creates_one_by_one(open.tx(), creates, &mut answers, &mut broken).await;
             }
         }
-        run_jobs(&txn, runs, &mut answers, &mut broken).await;
-        run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
+        run_jobs(open.tx(), runs, &mut answers, &mut broken).await;
+        run_appends(open.tx(), appends, &mut answers, &mut broken).await;
     } else {
-        run_jobs(&txn, runs, &mut answers, &mut broken).await;
-        run_appends(&txn, backend, appends, &mut answers, &mut broken).await;
+        run_jobs(open.tx(), runs, &mut answers, &mut broken).await;
+        run_appends(open.tx(), appends, &mut answers, &mut broken).await;
         // PostgreSQL: new orders after the other jobs, so that the day's counter they lock
         // for every node is held only for the rest of their own statements and the commit.
         if !creates.is_empty() {
-            match create_in_savepoint(&txn, backend, items, &mut broken).await {
+            match create_in_savepoint(open.tx(), items, &mut broken).await {
                 Ok(stored) => answer_stored(creates, stored, &mut answers),
-                Err(_) => {
-                    creates_one_by_one(&txn, backend, creates, &mut answers, &mut broken).await
-                }
+                Err(_) => creates_one_by_one(open.tx(), creates, &mut answers, &mut broken).await,
             }
         }
     }
     if let Some(e) = broken {
-        return abandon(txn, &e, answers).await;
+        return abandon(open, &e, answers).await;
     }
     let worked = start.elapsed();
     let seq = wal.map(Wal::starting);
-    let committed = txn.commit().await;
+    let committed = open.commit().await;
     let answers = match committed {
         Ok(()) => {
             counters.committed(
@@ -565,104 +628,120 @@ async fn commit_batch(
     committed.err().and_then(|e| Failed::by(&e))
 }
 
-/// `e` when the database answered that it is locked (by another process, past the busy
-/// timeout). Not when the batch waited too long for the write connection, which one of this
-/// process's own writers may hold: jobs queued meanwhile may still go through.
-fn locked(e: &DbErr) -> Option<DbErr> {
-    StoreError::Db(e.clone()).locked().then(|| e.clone())
-}
-
-/// The database error of `e` when it is a condition of the machine (see
-/// `StoreError::unavailable`).
-fn unavailable_db(e: &StoreError) -> Option<DbErr> {
-    match e {
-        StoreError::Db(d) if e.unavailable().is_some() => Some(d.clone()),
-        _ => None,
+/// Whether `tx`'s transaction is still open: SQLite rolls a transaction back by itself on
+/// some errors (see [`LiteWriter::in_transaction`]); sea-orm's transactions are taken to be.
+fn still_open(tx: Tx<'_>) -> bool {
+    match tx {
+        Tx::Sea(_) => true,
+        Tx::Lite(w) => w.in_transaction(),
     }
 }
 
 /// Gives up a batch that met a condition of the machine (disk full, database locked or
-/// read-only) or whose savepoints could not be rolled back: every caller hears the error,
-/// nothing is committed, and on SQLite the connection is then replaced (by `run`). SQLite
-/// may roll a whole transaction back by itself on such errors; sqlx's count of open
-/// transactions and savepoints is then wrong, later jobs would run outside any transaction,
-/// and a later "commit" might only release a savepoint inside a transaction that never ends
-/// — answers would then say stored what never is. A new connection starts from a known state
-/// (closing the old one rolls back whatever it still had open).
-async fn abandon(txn: DatabaseTransaction, e: &DbErr, answers: Vec<Answer>) -> Option<Failed> {
+/// read-only) or whose savepoints could not be taken, released or rolled back: every caller
+/// hears the error, nothing is committed, and on SQLite the connection is then replaced (by
+/// `run`), so that the next batch starts from a known state (closing a connection rolls back
+/// whatever it still had open).
+async fn abandon(open: Open<'_>, e: &StoreError, answers: Vec<Answer>) -> Option<Failed> {
     tracing::error!(error = %e, jobs = answers.len(), "group commit abandoned");
     for a in answers {
         a.fail(e);
     }
-    let _ = txn.rollback().await;
+    let _ = open.rollback().await;
     Failed::by(e)
 }
 
-/// SQLite: closes the one write connection, so that the pool opens a fresh one for the next
-/// batch (see `abandon`). PostgreSQL keeps its transaction state straight by itself.
-async fn replace_connection(db: &DatabaseConnection, backend: DbBackend) {
-    if backend != DbBackend::Sqlite {
-        return;
-    }
-    match db.get_sqlite_connection_pool().acquire().await {
-        Ok(c) => {
-            if let Err(e) = c.close().await {
-                tracing::warn!(error = %e, "closing the write connection failed");
-            }
-            tracing::warn!("write connection replaced after a failed group commit");
-        }
-        Err(e) => tracing::error!(error = %e, "cannot take the write connection to replace it"),
+/// SQLite: closes the writer's connection, so that the next batch opens a fresh one (see
+/// `abandon`). PostgreSQL keeps its transaction state straight by itself.
+fn replace_connection(target: &Target) {
+    if let Target::Lite { conn, .. } = target {
+        conn.reset();
+        tracing::warn!("write connection replaced after a failed group commit");
     }
 }
 
-/// Runs `f` in a savepoint of `txn`: released if `f` succeeds, rolled back if it fails.
+/// Runs `f` in a savepoint of `tx`: released if `f` succeeds, rolled back if it fails.
 /// `broken` is set, and the batch is abandoned, when a savepoint could not be taken, released
-/// or rolled back (the transaction's state is then unknown) or when `f` met a condition of
-/// the machine (see `StoreError::unavailable`). Once it is set, the batch's later jobs are
-/// not run: on SQLite a job's first write statement takes the write lock, so with the
-/// database locked by another process each would wait out the busy timeout again for the
-/// same answer.
+/// or rolled back, when SQLite ended the transaction by itself (its state is then unknown) or
+/// when `f` met a condition of the machine (see `StoreError::unavailable`). Once it is set,
+/// the batch's later jobs are not run: on SQLite a job's first write statement takes the
+/// write lock, so with the database locked by another process each would wait out the busy
+/// timeout again for the same answer.
 async fn in_savepoint<T>(
-    txn: &DatabaseTransaction,
-    broken: &mut Option<DbErr>,
-    f: impl for<'a> FnOnce(
-        &'a DatabaseTransaction,
-    ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+    tx: Tx<'_>,
+    broken: &mut Option<StoreError>,
+    f: impl for<'a> FnOnce(Tx<'a>) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
 ) -> Result<T> {
     if let Some(e) = broken {
-        return Err(StoreError::Db(e.clone()));
+        return Err(e.dup());
     }
-    let sp = txn.begin().await.inspect_err(|e| {
-        broken.get_or_insert(e.clone());
-    })?;
-    match f(&sp).await {
-        Ok(v) => {
-            sp.commit().await.inspect_err(|e| {
-                broken.get_or_insert(e.clone());
-            })?;
-            Ok(v)
-        }
-        Err(e) => {
-            if let Err(re) = sp.rollback().await {
-                broken.get_or_insert(re);
+    let mark = |broken: &mut Option<StoreError>, e: &StoreError| {
+        broken.get_or_insert_with(|| e.dup());
+    };
+    let r = match tx {
+        Tx::Sea(txn) => {
+            let sp = txn
+                .begin()
+                .await
+                .map_err(StoreError::from)
+                .inspect_err(|e| {
+                    mark(broken, e);
+                })?;
+            match f(Tx::Sea(&sp)).await {
+                Ok(v) => {
+                    sp.commit()
+                        .await
+                        .map_err(StoreError::from)
+                        .inspect_err(|e| {
+                            mark(broken, e);
+                        })?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    if let Err(re) = sp.rollback().await {
+                        mark(broken, &re.into());
+                    }
+                    Err(e)
+                }
             }
-            if let Some(d) = unavailable_db(&e) {
-                broken.get_or_insert(d);
-            }
-            Err(e)
         }
+        Tx::Lite(w) => {
+            w.run("SAVEPOINT job").inspect_err(|e| mark(broken, e))?;
+            match f(tx).await {
+                Ok(v) => {
+                    w.run("RELEASE job").inspect_err(|e| mark(broken, e))?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    if !w.in_transaction() {
+                        mark(broken, &e);
+                    } else if let Err(re) =
+                        w.run("ROLLBACK TO job").and_then(|()| w.run("RELEASE job"))
+                    {
+                        mark(broken, &re);
+                    }
+                    Err(e)
+                }
+            }
+        }
+    };
+    if let Err(e) = &r
+        && e.unavailable().is_some()
+    {
+        mark(broken, e);
     }
+    r
 }
 
 /// Runs each job in a savepoint of its own.
 async fn run_jobs(
-    txn: &DatabaseTransaction,
-    runs: Vec<(JobFn, oneshot::Sender<Result<Output>>)>,
+    tx: Tx<'_>,
+    runs: Vec<Running>,
     answers: &mut Vec<Answer>,
-    broken: &mut Option<DbErr>,
+    broken: &mut Option<StoreError>,
 ) {
     for (run, reply) in runs {
-        let r = in_savepoint(txn, broken, run).await;
+        let r = in_savepoint(tx, broken, run).await;
         answers.push(Answer::Run(reply, r));
     }
 }
@@ -673,16 +752,15 @@ type Appending = (Arc<AppendJob>, oneshot::Sender<Result<Output>>);
 /// for one caller's statements, one caller a savepoint, to fail that caller alone — as
 /// PostgreSQL always does.
 async fn run_appends(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
+    tx: Tx<'_>,
     appends: Vec<Appending>,
     answers: &mut Vec<Answer>,
-    broken: &mut Option<DbErr>,
+    broken: &mut Option<StoreError>,
 ) {
     let done = |r: Result<()>| r.map(|()| Box::new(()) as Output);
-    if backend == DbBackend::Sqlite && appends.len() > 1 {
+    if tx.backend() == sea_orm::DbBackend::Sqlite && appends.len() > 1 {
         let jobs: Vec<_> = appends.iter().map(|(c, _)| c.clone()).collect();
-        match in_savepoint(txn, broken, move |sp| {
+        match in_savepoint(tx, broken, move |sp| {
             Box::pin(async move { append_together(sp, &jobs).await })
         })
         .await
@@ -696,7 +774,7 @@ async fn run_appends(
             Err(e) if broken.is_some() || e.unavailable().is_some() => {
                 // The batch is abandoned: every caller hears this error.
                 for (_, reply) in appends {
-                    answers.push(Answer::Run(reply, Err(StoreError::Db(db_err(&e)))));
+                    answers.push(Answer::Run(reply, Err(e.dup())));
                 }
                 return;
             }
@@ -704,8 +782,8 @@ async fn run_appends(
         }
     }
     for (changes, reply) in appends {
-        let r = in_savepoint(txn, broken, move |sp| {
-            Box::pin(async move { append_one(sp, backend, &changes).await })
+        let r = in_savepoint(tx, broken, move |sp| {
+            Box::pin(async move { append_one(sp, &changes).await })
         })
         .await
         // PostgreSQL: several writers' batches may lock the same orders in opposite orders;
@@ -722,20 +800,8 @@ async fn run_appends(
     }
 }
 
-/// The database error behind `e`, or one that says what `e` says.
-fn db_err(e: &StoreError) -> DbErr {
-    match e {
-        StoreError::Db(d) => d.clone(),
-        other => DbErr::Custom(other.to_string()),
-    }
-}
-
 /// Answers each caller of a batch of new orders with its stored order.
-fn answer_stored(
-    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
-    stored: Vec<StoredOrder>,
-    answers: &mut Vec<Answer>,
-) {
+fn answer_stored(creates: Vec<Creating>, stored: Vec<StoredOrder>, answers: &mut Vec<Answer>) {
     for ((_, reply), s) in creates.into_iter().zip(stored) {
         answers.push(Answer::Create(reply, Box::new(Ok(s))));
     }
@@ -743,14 +809,13 @@ fn answer_stored(
 
 /// Stores new orders one at a time, each in a savepoint, so that a bad one fails alone.
 async fn creates_one_by_one(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    creates: Vec<(NewOrderWrite, oneshot::Sender<Result<StoredOrder>>)>,
+    tx: Tx<'_>,
+    creates: Vec<Creating>,
     answers: &mut Vec<Answer>,
-    broken: &mut Option<DbErr>,
+    broken: &mut Option<StoreError>,
 ) {
     for (item, reply) in creates {
-        let r = create_in_savepoint(txn, backend, vec![item], broken)
+        let r = create_in_savepoint(tx, vec![item], broken)
             .await
             .and_then(|mut v| v.pop().ok_or(StoreError::NotFound));
         answers.push(Answer::Create(reply, Box::new(r)));
@@ -761,21 +826,20 @@ async fn creates_one_by_one(
 /// transaction of any node has: the first of 64 transaction-scoped advisory locks that is
 /// free. The aggregate rows a transaction moves are then its own until it commits, so writers
 /// never wait for one another there (nor deadlock); readers add the shards up.
-async fn take_shard(txn: &DatabaseTransaction) -> std::result::Result<(), DbErr> {
+async fn take_shard(txn: &DatabaseTransaction) -> std::result::Result<(), sea_orm::DbErr> {
     txn.execute_unprepared(&format!("SELECT {TAKE_SHARD}"))
         .await
         .map(|_| ())
 }
 
-/// Stores new orders in a savepoint of `txn`, rolling back to it on error.
+/// Stores new orders in a savepoint of `tx`, rolling back to it on error.
 async fn create_in_savepoint(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
+    tx: Tx<'_>,
     items: Vec<NewOrderWrite>,
-    broken: &mut Option<DbErr>,
+    broken: &mut Option<StoreError>,
 ) -> Result<Vec<StoredOrder>> {
-    in_savepoint(txn, broken, move |sp| {
-        Box::pin(async move { insert_new(sp, backend, &items, false).await })
+    in_savepoint(tx, broken, move |sp| {
+        Box::pin(async move { insert_new(sp, &items, false).await })
     })
     .await
 }
@@ -784,7 +848,6 @@ async fn create_in_savepoint(
 mod tests {
     use crate::orders::tests::sqlite_store_with;
     use crate::{StoreOptions, Unavailable};
-    use sea_orm::ConnectionTrait;
     use sqlx::Connection;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

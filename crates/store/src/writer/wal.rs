@@ -11,16 +11,14 @@
 //! Nothing acknowledged can be lost: an answer is sent only after an fsync that began after
 //! its commit had been written, and SQLite's recovery keeps the log's frames up to the first
 //! one missing, so a commit that survives a power loss brings every earlier commit with it.
-//! Other writes on the write connection (administration, set-up, migrations) run with
-//! `synchronous=FULL` as before: the connection is switched only when the writer takes it
-//! (see [`in_writer`] and `Store::connect`).
+//! Writes outside the writer (administration, set-up, migrations) go through another
+//! connection, with `synchronous=FULL` (see `Store::connect`).
 //!
 //! Readers may see a commit a moment (the fsync, ~1 ms) before it is durable. Whatever
 //! leaves the process on such a read — a webhook, a message, a transfer, the order index —
 //! first waits for [`Wal::durable`], so a power loss cannot leave the world knowing of a
 //! change the database lost; a page shown to a user in that moment can.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -29,21 +27,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 use tokio::sync::watch;
-
-tokio::task_local! {
-    /// Set for the writer's task: the write connection it takes commits without an fsync.
-    static IN_WRITER: Cell<bool>;
-}
-
-/// Whether the running task is the group-commit writer.
-pub(crate) fn in_writer() -> bool {
-    IN_WRITER.try_with(Cell::get).unwrap_or(false)
-}
-
-/// Runs `f` as the writer's task (see [`in_writer`]).
-pub(crate) async fn as_writer<F: std::future::Future>(f: F) -> F::Output {
-    IN_WRITER.scope(Cell::new(true), f).await
-}
 
 /// A written commit waiting for its fsync, with what its callers are to be told.
 struct Written<A> {
@@ -222,14 +205,17 @@ fn sync(log: &Path, file: &mut Option<Open>) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::orders::tests::sqlite_store;
-    use sea_orm::ConnectionTrait;
+    use crate::writer::Tx;
+    use sea_orm::{ConnectionTrait, Statement};
 
-    /// `PRAGMA synchronous` as the connection has it: 1 NORMAL, 2 FULL.
+    const SYNCHRONOUS: &str = "PRAGMA synchronous";
+
+    /// `PRAGMA synchronous` as the connection outside the writer has it: 1 NORMAL, 2 FULL.
     async fn level(c: &impl ConnectionTrait) -> i64 {
         let row = c
-            .query_one_raw(sea_orm::Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 c.get_database_backend(),
-                "PRAGMA synchronous",
+                SYNCHRONOUS,
             ))
             .await
             .unwrap()
@@ -237,8 +223,17 @@ mod tests {
         row.try_get_by_index::<i64>(0).unwrap()
     }
 
+    /// The same as the writer's transaction has it.
+    async fn level_in(tx: Tx<'_>) -> crate::Result<i64> {
+        let rows = tx
+            .query_all(Statement::from_string(tx.backend(), SYNCHRONOUS))
+            .await?;
+        let row = rows.first().ok_or(crate::StoreError::NotFound)?;
+        crate::col::<i64>(row, "synchronous")
+    }
+
     /// The writer's batches commit without SQLite's fsync (their callers are answered by the
-    /// syncer); every other use of the write connection, before and after, commits with FULL.
+    /// syncer); every write outside the writer, before and after, commits with FULL.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_the_writer_commits_without_an_fsync() {
         let (_dir, store) = sqlite_store().await;
@@ -246,7 +241,7 @@ mod tests {
         for _ in 0..3 {
             let seen = store
                 .writer
-                .submit(|txn| Box::pin(async move { Ok(level(txn).await) }))
+                .submit(|tx| Box::pin(level_in(tx)))
                 .await
                 .unwrap();
             assert_eq!(seen, 1, "inside a group commit");
@@ -274,9 +269,9 @@ mod tests {
             let wal = wal.clone();
             tasks.push(tokio::spawn(async move {
                 writer
-                    .submit(move |txn| {
+                    .submit(move |tx| {
                         Box::pin(async move {
-                            txn.execute_unprepared(&format!("INSERT INTO scratch VALUES ({n})"))
+                            tx.execute_unprepared(&format!("INSERT INTO scratch VALUES ({n})"))
                                 .await?;
                             Ok(())
                         })
