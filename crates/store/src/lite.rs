@@ -484,6 +484,15 @@ impl Cols for Row {
     }
 }
 
+/// Every row of `stmt` through sea-orm (a pool or a transaction).
+pub(crate) async fn sea_rows(c: &impl ConnectionTrait, stmt: Statement) -> Result<Vec<Row>> {
+    Ok(c.query_all_raw(stmt)
+        .await?
+        .into_iter()
+        .map(Row::Sea)
+        .collect())
+}
+
 /// Where the store's reads go: sqlx's pool on PostgreSQL, [`Readers`] on SQLite.
 #[derive(Clone)]
 pub(crate) enum Reader {
@@ -495,12 +504,7 @@ impl Reader {
     /// Every row of `stmt`.
     pub(crate) async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<Row>> {
         match self {
-            Reader::Sea(db) => Ok(db
-                .query_all_raw(stmt)
-                .await?
-                .into_iter()
-                .map(Row::Sea)
-                .collect()),
+            Reader::Sea(db) => sea_rows(db, stmt).await,
             Reader::Lite(r) => Ok(r
                 .run(stmt, usize::MAX)
                 .await?

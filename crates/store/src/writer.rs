@@ -713,7 +713,7 @@ async fn in_savepoint<T>(
                     Ok(v)
                 }
                 Err(e) => {
-                    if !w.in_transaction() {
+                    if !still_open(tx) {
                         mark(broken, &e);
                     } else if let Err(re) =
                         w.run("ROLLBACK TO job").and_then(|()| w.run("RELEASE job"))

@@ -65,12 +65,7 @@ impl Tx<'_> {
     /// Every row of `stmt`.
     pub(crate) async fn query_all(self, stmt: Statement) -> Result<Vec<Row>> {
         match self {
-            Tx::Sea(t) => Ok(t
-                .query_all_raw(stmt)
-                .await?
-                .into_iter()
-                .map(Row::Sea)
-                .collect()),
+            Tx::Sea(t) => lite::sea_rows(t, stmt).await,
             Tx::Lite(w) => Ok(w
                 .with(|c| lite::query(c, &stmt, usize::MAX))?
                 .into_iter()
