@@ -163,7 +163,17 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     // writes above waited for its fsyncs (PostgreSQL syncs inside its commits: none counted).
     let syncs = sample(&text, "jiesu_writer_syncs").unwrap_or(-1.0);
     let synced = sample(&text, "jiesu_writer_seconds{phase=\"sync\"}").unwrap_or(-1.0);
+    // SQLite's page caches skip the truncations with nothing to drop: the writes above ended
+    // in some (the counts are the process's; PostgreSQL's runs may follow SQLite's).
+    let wrapped = sample(&text, "jiesu_sqlite_cache_wrapped").unwrap_or(-1.0);
+    let skipped = sample(&text, "jiesu_sqlite_cache_truncations{outcome=\"skipped\"}");
+    assert!(
+        sample(&text, "jiesu_sqlite_cache_truncations{outcome=\"passed\"}").is_some(),
+        "{text}"
+    );
     if t.backend == Backend::Sqlite {
+        assert_eq!(wrapped, 1.0, "{text}");
+        assert!(skipped.is_some_and(|n| n >= 1.0), "{text}");
         assert!(quick >= 1.0 && opened >= 1.0, "{text}");
         assert!(syncs >= 1.0 && synced > 0.0, "{text}");
     } else {

@@ -7,6 +7,8 @@
 //! SQLite file take thousands of durable orders a second.
 
 pub mod attachments;
+/// SQLite's page cache as the store installs it (see `Store::connect`).
+pub use jiesu_pcache as pcache;
 pub mod audit;
 pub mod catalog;
 pub mod copy;
@@ -291,6 +293,10 @@ impl Store {
     /// Connects without migrating.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Store> {
         if url.starts_with("sqlite:") {
+            // Before the process's first SQLite connection: the page cache that skips the
+            // truncations with nothing to drop (`jiesu-pcache`; later calls change nothing).
+            let cache = jiesu_pcache::install();
+            tracing::debug!(?cache, "SQLite page cache wrapper");
             let base = SqliteConnectOptions::from_str(url)
                 .map_err(|_| StoreError::BadUrl(redact(url)))?
                 .create_if_missing(true)

@@ -48,6 +48,11 @@ struct WayLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
 }
@@ -72,6 +77,8 @@ pub struct Metrics {
     writer_syncs: Gauge,
     sqlite_reads: Family<WayLabels, Gauge>,
     sqlite_read_connections: Gauge,
+    sqlite_cache_wrapped: Gauge,
+    sqlite_cache_truncations: Family<OutcomeLabels, Gauge>,
     queue_depth: Family<QueueLabels, Gauge>,
     orders: Family<StatusLabels, Gauge>,
     overdue: Family<TenantLabels, Gauge>,
@@ -163,6 +170,18 @@ impl Metrics {
             "SQLite read connections opened since the node started",
             sqlite_read_connections.clone(),
         );
+        let sqlite_cache_wrapped = Gauge::default();
+        registry.register(
+            "sqlite_cache_wrapped",
+            "1 where SQLite's page caches skip truncations with nothing to drop (jiesu-pcache; 0 where SQLite started before it could be installed)",
+            sqlite_cache_wrapped.clone(),
+        );
+        let sqlite_cache_truncations = Family::<OutcomeLabels, Gauge>::default();
+        registry.register(
+            "sqlite_cache_truncations",
+            "SQLite page cache truncations since the node started (one at the end of every write transaction), by outcome: skipped (nothing at or above the limit), passed (to SQLite's default cache)",
+            sqlite_cache_truncations.clone(),
+        );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "queue_depth",
@@ -202,6 +221,8 @@ impl Metrics {
             writer_syncs,
             sqlite_reads,
             sqlite_read_connections,
+            sqlite_cache_wrapped,
+            sqlite_cache_truncations,
             queue_depth,
             orders,
             overdue,
@@ -257,6 +278,14 @@ impl Metrics {
                 .set(n as i64);
         }
         self.sqlite_read_connections.set(reads.opened as i64);
+        let wrapped = jiesu_store::pcache::install() == jiesu_store::pcache::Status::Active;
+        self.sqlite_cache_wrapped.set(i64::from(wrapped));
+        let cache = jiesu_store::pcache::counts();
+        for (outcome, n) in [("skipped", cache.skipped), ("passed", cache.passed)] {
+            self.sqlite_cache_truncations
+                .get_or_create(&OutcomeLabels { outcome })
+                .set(n as i64);
+        }
         let g = app
             .store
             .ops_gauges(chrono::Utc::now())
