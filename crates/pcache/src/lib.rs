@@ -58,6 +58,11 @@ pub fn install() -> Status {
     *STATUS.get_or_init(install_now)
 }
 
+/// What [`install`] answered, if it has run (it changes nothing, unlike calling it).
+pub fn status() -> Option<Status> {
+    STATUS.get().copied()
+}
+
 /// What the wrapper did, over all caches since the process started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {

@@ -278,7 +278,7 @@ impl Metrics {
                 .set(n as i64);
         }
         self.sqlite_read_connections.set(reads.opened as i64);
-        let wrapped = jiesu_store::pcache::install() == jiesu_store::pcache::Status::Active;
+        let wrapped = jiesu_store::pcache::status() == Some(jiesu_store::pcache::Status::Active);
         self.sqlite_cache_wrapped.set(i64::from(wrapped));
         let cache = jiesu_store::pcache::counts();
         for (outcome, n) in [("skipped", cache.skipped), ("passed", cache.passed)] {
