@@ -272,6 +272,8 @@ pub struct Store {
     sqlite_path: Option<PathBuf>,
     pii: Arc<pii::PiiKeys>,
     decoded: Arc<orders::DecodedOrders>,
+    /// Totals of large lists counted a moment ago (see [`orders::ListTotals`]).
+    totals: Arc<orders::ListTotals>,
 }
 
 impl std::fmt::Debug for Store {
@@ -354,6 +356,7 @@ impl Store {
                 sqlite_path: Some(path),
                 pii: opts.pii.clone(),
                 decoded: Arc::new(orders::decoded_orders()),
+                totals: Arc::new(orders::list_totals()),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -383,6 +386,7 @@ impl Store {
                 sqlite_path: None,
                 pii: opts.pii.clone(),
                 decoded: Arc::new(orders::decoded_orders()),
+                totals: Arc::new(orders::list_totals()),
             })
         } else {
             Err(StoreError::BadUrl(redact(url)))

@@ -17,6 +17,7 @@ use sea_orm::{DbBackend, Statement, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// An order as stored.
 #[derive(Debug, Clone)]
@@ -577,12 +578,70 @@ impl quick_cache::Weighter<i64, Arc<Decoded>> for StateBytes {
 /// another head there, and misses here).
 pub(crate) type DecodedOrders = quick_cache::sync::Cache<i64, Arc<Decoded>, StateBytes>;
 
-/// At most this much stored state is kept decoded (~4,000 of the demo's orders; an order's
-/// content may be up to 10,000 characters, so the bound is on bytes, not orders).
-const DECODED_BYTES: u64 = 8 << 20;
+/// At most this much stored state is kept decoded (~16,000 of the demo's orders: more than
+/// the orders in the middle of their lifecycle at 200 new orders a second, each changed every
+/// few seconds; an order's content may be up to 10,000 characters, so the bound is on bytes,
+/// not orders).
+const DECODED_BYTES: u64 = 32 << 20;
+
+/// The totals of large lists, counted a moment ago. A list's first page counts the orders
+/// matching its filter (up to [`COUNT_CAP`]): for a large list that is most of the page's
+/// cost, and the queues a centre keeps open (the same filter for every dispatcher, refreshed
+/// every few seconds) would count the same thousands of orders again and again. A total of
+/// at least `from` orders is reused for `fresh` after it was counted (the page's orders are
+/// always read as they are); smaller totals are always counted, so that a short list's total
+/// is exactly its rows.
+pub(crate) struct ListTotals {
+    kept: quick_cache::sync::Cache<u64, (Instant, u64, bool)>,
+    from: u64,
+    fresh: Duration,
+}
+
+/// Totals of at least this many orders are reused ([`ListTotals`]).
+const REUSED_TOTAL_FROM: u64 = 1_000;
+/// For this long after they were counted.
+const REUSED_TOTAL_FOR: Duration = Duration::from_secs(5);
+
+impl ListTotals {
+    pub(crate) fn new(from: u64, fresh: Duration) -> ListTotals {
+        ListTotals {
+            kept: quick_cache::sync::Cache::new(4_096),
+            from,
+            fresh,
+        }
+    }
+
+    /// The key of a count statement: its text and the values bound to it.
+    fn key(q: &Sql) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        q.text.hash(&mut h);
+        format!("{:?}", q.values).hash(&mut h);
+        h.finish()
+    }
+
+    fn reused(&self, key: u64) -> Option<(u64, bool)> {
+        self.kept
+            .get(&key)
+            .filter(|(at, _, _)| at.elapsed() < self.fresh)
+            .map(|(_, n, capped)| (n, capped))
+    }
+
+    fn counted(&self, key: u64, (n, capped): (u64, bool)) {
+        if n >= self.from {
+            self.kept.insert(key, (Instant::now(), n, capped));
+        } else {
+            self.kept.remove(&key);
+        }
+    }
+}
+
+pub(crate) fn list_totals() -> ListTotals {
+    ListTotals::new(REUSED_TOTAL_FROM, REUSED_TOTAL_FOR)
+}
 
 pub(crate) fn decoded_orders() -> DecodedOrders {
-    DecodedOrders::with_weighter(4_096, DECODED_BYTES, StateBytes)
+    DecodedOrders::with_weighter(16_384, DECODED_BYTES, StateBytes)
 }
 
 impl Store {
@@ -1328,6 +1387,10 @@ pub(crate) struct PreparedChange {
     id: OrderId,
     expected_version: u32,
     version: u32,
+    /// The order's chain head after the change, and the length of its new (sealed) state:
+    /// what the decoded orders keep it under once it is committed.
+    last_hash: String,
+    state_bytes: u64,
     /// The order row's new columns, `CHANGED_COLUMNS` in order (`update_sql`'s `$3..$20`, `$17`
     /// the expected version).
     row: Vec<Value>,
@@ -1387,9 +1450,12 @@ fn prepare_change(
     units_changed: bool,
 ) -> Result<PreparedChange> {
     let o = &c.order;
-    let state = packed::stored(backend, sealed_state(pii, o)?)?;
+    let sealed = sealed_state(pii, o)?;
+    let state_bytes = sealed.len() as u64;
+    let state = packed::stored(backend, sealed)?;
     let linked = link(pii, c.tenant, o, c.prev_hash.clone(), &c.events)?;
     let last_hash = last_hash(&linked, &c.prev_hash);
+    let head = last_hash.clone();
     let mut row: Vec<Value> = kind_values(o).into();
     row.extend([
         o.lead_unit().map(|u| u.0).into(),
@@ -1427,6 +1493,8 @@ fn prepare_change(
         id: c.id,
         expected_version: c.expected_version,
         version: o.version,
+        last_hash: head,
+        state_bytes,
         row,
         events: linked
             .into_iter()
@@ -1689,6 +1757,10 @@ impl Store {
             .iter()
             .map(|(c, units_changed)| prepare_change(self.backend, &pii, c, *units_changed))
             .collect::<Result<Vec<_>>>()?;
+        let heads: Vec<(String, u64)> = prepared
+            .iter()
+            .map(|p| (p.last_hash.clone(), p.state_bytes))
+            .collect();
         self.writer
             .append(AppendJob {
                 changes: prepared,
@@ -1697,7 +1769,27 @@ impl Store {
                     .into_iter()
                     .collect(),
             })
-            .await
+            .await?;
+        // Committed: each changed order is kept decoded under its new head, so that the reads
+        // that follow a change (the order's next command, the search index, the fan-out, its
+        // page) find it without unpacking and parsing the state just written. A change
+        // without events keeps its head, under which the entry would then name two states:
+        // it is dropped instead.
+        for ((c, _), (last_hash, bytes)) in changes.into_iter().zip(heads) {
+            if c.events.is_empty() {
+                self.decoded.remove(&c.id.0);
+                continue;
+            }
+            self.decoded.insert(
+                c.id.0,
+                Arc::new(Decoded {
+                    last_hash,
+                    order: c.order,
+                    bytes,
+                }),
+            );
+        }
+        Ok(())
     }
 
     pub async fn order(&self, tenant: TenantId, id: OrderId) -> Result<Option<StoredOrder>> {
@@ -2059,12 +2151,20 @@ impl Store {
                 };
                 let cap = q.param(COUNT_CAP as i64 + 1);
                 q.push(&format!(" LIMIT {cap}) AS matches"));
-                let row = self.read.query_one_raw(q.build(self.backend)).await?;
-                let n = match &row {
-                    Some(r) => col::<i64>(r, "n")? as u64,
-                    None => 0,
-                };
-                (n.min(COUNT_CAP), n > COUNT_CAP)
+                let key = ListTotals::key(&q);
+                match self.totals.reused(key) {
+                    Some(total) => total,
+                    None => {
+                        let row = self.read.query_one_raw(q.build(self.backend)).await?;
+                        let n = match &row {
+                            Some(r) => col::<i64>(r, "n")? as u64,
+                            None => 0,
+                        };
+                        let total = (n.min(COUNT_CAP), n > COUNT_CAP);
+                        self.totals.counted(key, total);
+                        total
+                    }
+                }
             }
         };
         if total == 0 {
@@ -2675,6 +2775,8 @@ pub(crate) mod tests {
                 id: OrderId(id),
                 expected_version: from,
                 version: from + 1,
+                last_hash: mark.into(),
+                state_bytes: 2,
                 row,
                 events: Vec::new(),
                 counts: Vec::new(),
@@ -2758,27 +2860,8 @@ pub(crate) mod tests {
         phone: Option<&str>,
         address: Option<&str>,
     ) -> NewOrderWrite {
-        use jiesu_core::calendar::Calendar;
-        use jiesu_core::deadline::TimeRules;
         use jiesu_core::order::*;
-        use jiesu_core::org::{OrgTree, Unit, UnitKind};
-        use jiesu_core::role::{Role, RoleSet};
-        use jiesu_core::{UnitId, UserId};
-        let org = OrgTree::new([Unit {
-            id: UnitId(1),
-            parent_id: None,
-            kind: UnitKind::CityCentre,
-            name: "中心".into(),
-            region_code: None,
-            active: true,
-        }]);
-        let (calendar, rules) = (Calendar::official(), TimeRules::ordos());
-        let actor = Actor {
-            user_id: UserId(1),
-            username: "agent".into(),
-            roles: RoleSet::of(&[Role::Agent]),
-            unit_id: UnitId(1),
-        };
+        let (org, actor, calendar, rules) = centre_agent();
         let new = NewOrder {
             channel: Channel::Phone,
             request_type: RequestType::Complaint,
@@ -2813,6 +2896,76 @@ pub(crate) mod tests {
             events,
             pii: store.pii.ring(),
             words: None,
+        }
+    }
+
+    /// A city centre (unit 1) with its agent, and the official calendar and rules: what the
+    /// store tests' orders are decided with.
+    fn centre_agent() -> (
+        jiesu_core::org::OrgTree,
+        jiesu_core::order::Actor,
+        jiesu_core::calendar::Calendar,
+        jiesu_core::deadline::TimeRules,
+    ) {
+        use jiesu_core::org::{OrgTree, Unit, UnitKind};
+        use jiesu_core::role::{Role, RoleSet};
+        use jiesu_core::{UnitId, UserId};
+        let org = OrgTree::new([Unit {
+            id: UnitId(1),
+            parent_id: None,
+            kind: UnitKind::CityCentre,
+            name: "中心".into(),
+            region_code: None,
+            active: true,
+        }]);
+        let actor = jiesu_core::order::Actor {
+            user_id: UserId(1),
+            username: "agent".into(),
+            roles: RoleSet::of(&[Role::Agent]),
+            unit_id: UnitId(1),
+        };
+        (
+            org,
+            actor,
+            jiesu_core::calendar::Calendar::official(),
+            jiesu_core::deadline::TimeRules::ordos(),
+        )
+    }
+
+    /// The centre's agent marks `read` urgent: the change, with its event, as the store takes
+    /// it.
+    fn made_urgent(t: TenantId, read: &StoredOrder) -> OrderChange {
+        use jiesu_core::order::*;
+        let (org, actor, calendar, rules) = centre_agent();
+        let ctx = Ctx {
+            now: read.order.updated_at + chrono::Duration::minutes(5),
+            actor: &actor,
+            org: &org,
+            calendar: &calendar,
+            rules: &rules,
+        };
+        let mut order = read.order.clone();
+        let events = order
+            .execute(
+                &Command::Amend {
+                    request_type: None,
+                    category: None,
+                    region_code: None,
+                    urgency: Some(Urgency::Urgent),
+                    flags: FlagsPatch::default(),
+                    reason: "来电人再次来电，情况紧急".into(),
+                },
+                &ctx,
+            )
+            .unwrap();
+        OrderChange {
+            tenant: t,
+            id: read.id,
+            expected_version: read.order.version,
+            prev_hash: read.last_hash.clone(),
+            before: Tally::of(&read.order),
+            order,
+            events,
         }
     }
 
@@ -2957,6 +3110,118 @@ pub(crate) mod tests {
             (&o, "head-4")
         );
         assert_eq!(a.decoded.get(&id.0).unwrap().last_hash, "head-4");
+        // A change `a` commits itself is kept decoded under its new head, as the row decodes
+        // without the cache; a change without events (which keeps the head) is not kept.
+        let read = a.order(t, id).await.unwrap().unwrap();
+        let change = made_urgent(t, &read);
+        let changed = change.order.clone();
+        a.append(vec![(change, false)]).await.unwrap();
+        let kept = a
+            .decoded
+            .get(&id.0)
+            .expect("a committed change is kept decoded");
+        assert_eq!(kept.order, changed);
+        assert_ne!(kept.last_hash, read.last_hash);
+        let row = a
+            .read
+            .query_one_raw(a.stmt(
+                "SELECT id, last_hash, state FROM orders WHERE tenant_id = 1 AND id = $1",
+                vec![id.0.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let decoded = a.order_from_row(&row).unwrap();
+        assert_eq!(
+            (&kept.last_hash, &kept.order),
+            (&decoded.last_hash, &decoded.order)
+        );
+        assert_eq!(
+            kept.bytes,
+            packed::state_of(&row, a.backend).unwrap().len() as u64
+        );
+        let again = a.order(t, id).await.unwrap().unwrap();
+        a.append(vec![(
+            OrderChange {
+                tenant: t,
+                id,
+                expected_version: again.order.version,
+                prev_hash: again.last_hash.clone(),
+                before: Tally::of(&again.order),
+                order: again.order,
+                events: Vec::new(),
+            },
+            false,
+        )])
+        .await
+        .unwrap();
+        assert!(a.decoded.get(&id.0).is_none());
+    }
+
+    /// A list's total of at least the reuse threshold (3 here) is counted once and reused
+    /// while fresh, while the page's orders are read as they are; a smaller total is counted
+    /// every time, another filter is counted by itself, and a stale total is counted again.
+    async fn large_totals_are_reused_for_a_moment(store: &mut Store) {
+        tenant_one(store).await;
+        store.totals = Arc::new(ListTotals::new(3, Duration::from_secs(600)));
+        let t = TenantId(1);
+        let complaints = OrderFilter {
+            request_types: vec![RequestType::Complaint],
+            ..OrderFilter::default()
+        };
+        let list = |store: &Store, scope: Scope| {
+            let (store, f) = (store.clone(), complaints.clone());
+            async move {
+                let page = store
+                    .list_orders(t, &scope, &f, Sort::AcceptedDesc, None, 50)
+                    .await
+                    .unwrap();
+                (page.total, page.items.len())
+            }
+        };
+        for minute in 1..=2 {
+            let at = format!("2026-03-02T01:0{minute}:00Z");
+            create(store, accepted(store, 1, &at)).await;
+        }
+        assert_eq!(list(store, Scope::All).await, (2, 2));
+        create(store, accepted(store, 1, "2026-03-02T01:03:00Z")).await;
+        assert_eq!(
+            list(store, Scope::All).await,
+            (3, 3),
+            "a small total is not kept"
+        );
+        create(store, accepted(store, 1, "2026-03-02T01:04:00Z")).await;
+        assert_eq!(
+            list(store, Scope::All).await,
+            (3, 4),
+            "a large total is reused while fresh; the orders are read as they are"
+        );
+        assert_eq!(
+            list(store, Scope::Units(vec![UnitId(1)])).await,
+            (4, 4),
+            "another scope is another count"
+        );
+        store.totals = Arc::new(ListTotals::new(3, Duration::ZERO));
+        assert_eq!(list(store, Scope::All).await, (4, 4));
+    }
+
+    #[tokio::test]
+    async fn large_totals_are_reused_for_a_moment_on_sqlite() {
+        let (_dir, mut store) = sqlite_store().await;
+        large_totals_are_reused_for_a_moment(&mut store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_totals_are_reused_for_a_moment_on_postgres() {
+        let Some((base, url)) = pg_database("totals").await else {
+            return;
+        };
+        let mut store = Store::open(&url, &crate::StoreOptions::default())
+            .await
+            .unwrap();
+        large_totals_are_reused_for_a_moment(&mut store).await;
+        store.close().await;
+        drop_database(&base, &url).await;
     }
 
     #[tokio::test]
