@@ -163,6 +163,11 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     // writes above waited for its fsyncs (PostgreSQL syncs inside its commits: none counted).
     let syncs = sample(&text, "jiesu_writer_syncs").unwrap_or(-1.0);
     let synced = sample(&text, "jiesu_writer_seconds{phase=\"sync\"}").unwrap_or(-1.0);
+    // SQLite's checkpoints are made by the writer after its commits (a few writes leave the
+    // log short of one; PostgreSQL has none).
+    let checkpoints = sample(&text, "jiesu_writer_checkpoints").unwrap_or(-1.0);
+    let checkpointed = sample(&text, "jiesu_writer_seconds{phase=\"checkpoint\"}").unwrap_or(-1.0);
+    assert!(checkpoints >= 0.0 && checkpointed >= 0.0, "{text}");
     // SQLite's page caches skip the truncations with nothing to drop: the writes above ended
     // in some (the counts are the process's; PostgreSQL's runs may follow SQLite's).
     let wrapped = sample(&text, "jiesu_sqlite_cache_wrapped").unwrap_or(-1.0);
@@ -179,6 +184,7 @@ async fn metrics_count_requests_and_read_queues_and_overdue_orders(t: TestApp) {
     } else {
         assert!(quick == 0.0 && opened == 0.0, "{text}");
         assert!(syncs == 0.0 && synced == 0.0, "{text}");
+        assert!(checkpoints == 0.0 && checkpointed == 0.0, "{text}");
     }
     assert!(sample(&text, "jiesu_order_index_behind").is_some());
     assert!(sample(&text, "jiesu_alerts_due{tenant=\"t1\"}").is_some());

@@ -110,10 +110,17 @@ pub struct WriterStats {
     /// began) and the time they took, in microseconds.
     pub syncs: u64,
     pub sync_us: u64,
+    /// SQLite: checkpoints (the log copied into the database file) the writer made after a
+    /// commit, and the microseconds they took.
+    pub checkpoints: u64,
+    pub checkpoint_us: u64,
 }
 
 /// A batch that takes longer is counted and logged with its phases.
 pub const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A checkpoint that takes longer is logged: the next batch waited for it.
+const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Default)]
 struct Counters {
@@ -123,6 +130,8 @@ struct Counters {
     work_us: AtomicU64,
     commit_us: AtomicU64,
     slow: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_us: AtomicU64,
 }
 
 /// When each phase of a batch ended, from its start.
@@ -344,6 +353,8 @@ impl Handle {
             slow: c.slow.load(Ordering::Relaxed),
             syncs,
             sync_us,
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            checkpoint_us: c.checkpoint_us.load(Ordering::Relaxed),
         }
     }
 
@@ -625,7 +636,37 @@ async fn commit_batch(
         (Some(w), Some(seq)) => w.written(seq, answers),
         _ => answers.into_iter().for_each(Answer::send),
     }
+    if committed.is_ok() {
+        checkpoint(target, counters);
+    }
     committed.err().and_then(|e| Failed::by(&e))
+}
+
+/// SQLite: the checkpoint the last commit made due, once its callers are in the syncer's
+/// hands (see [`LiteWriter::checkpoint`]). One that fails is made again after the next
+/// commit; the log keeps every commit meanwhile.
+fn checkpoint(target: &Target, counters: &Counters) {
+    let Target::Lite { conn, .. } = target else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    match conn.checkpoint() {
+        Ok(false) => {}
+        Ok(true) => {
+            let took = t.elapsed();
+            counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+            counters.checkpoint_us.fetch_add(
+                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            if took > SLOW_CHECKPOINT {
+                tracing::warn!(ms = took.as_secs_f64() * 1e3, "slow checkpoint");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoint failed; tried again after the next commit")
+        }
+    }
 }
 
 /// Whether `tx`'s transaction is still open: SQLite rolls a transaction back by itself on

@@ -75,6 +75,7 @@ pub struct Metrics {
     writer_seconds: Family<PhaseLabels, Gauge<f64, AtomicU64>>,
     writer_slow: Gauge,
     writer_syncs: Gauge,
+    writer_checkpoints: Gauge,
     sqlite_reads: Family<WayLabels, Gauge>,
     sqlite_read_connections: Gauge,
     sqlite_cache_wrapped: Gauge,
@@ -143,7 +144,7 @@ impl Metrics {
         let writer_seconds = Family::<PhaseLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "writer_seconds",
-            "Time the writer's committed batches spent since the node started, by phase: begin (waiting for the database's write lock), work (the batch's statements), commit; and on SQLite sync (the log's fsyncs, made by a thread of their own while the writer goes on)",
+            "Time the writer's committed batches spent since the node started, by phase: begin (waiting for the database's write lock), work (the batch's statements), commit; and on SQLite sync (the log's fsyncs, made by a thread of their own while the writer goes on) and checkpoint (copying the log into the database file after a commit, before the next batch)",
             writer_seconds.clone(),
         );
         let writer_slow = Gauge::default();
@@ -157,6 +158,12 @@ impl Metrics {
             "writer_syncs",
             "SQLite: fsyncs of the database's log since the node started, each making every group commit written before it durable (their callers are answered then)",
             writer_syncs.clone(),
+        );
+        let writer_checkpoints = Gauge::default();
+        registry.register(
+            "writer_checkpoints",
+            "SQLite: checkpoints the writer made since the node started, each copying the log into the database file once it held 1,000 pages",
+            writer_checkpoints.clone(),
         );
         let sqlite_reads = Family::<WayLabels, Gauge>::default();
         registry.register(
@@ -219,6 +226,7 @@ impl Metrics {
             writer_seconds,
             writer_slow,
             writer_syncs,
+            writer_checkpoints,
             sqlite_reads,
             sqlite_read_connections,
             sqlite_cache_wrapped,
@@ -260,6 +268,7 @@ impl Metrics {
             ("work", stats.work_us),
             ("commit", stats.commit_us),
             ("sync", stats.sync_us),
+            ("checkpoint", stats.checkpoint_us),
         ] {
             self.writer_seconds
                 .get_or_create(&PhaseLabels { phase })
@@ -267,6 +276,7 @@ impl Metrics {
         }
         self.writer_slow.set(stats.slow as i64);
         self.writer_syncs.set(stats.syncs as i64);
+        self.writer_checkpoints.set(stats.checkpoints as i64);
         let reads = app.store.reader_stats();
         for (way, n) in [
             ("quick", reads.quick),

@@ -14,6 +14,7 @@ use crate::lite::{self, Row};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -75,6 +76,23 @@ impl Tx<'_> {
     }
 }
 
+/// The log is copied into the database file once it holds this many pages: SQLite's own
+/// default for the checkpoints it would make inside COMMIT (see [`LiteWriter::checkpoint`]).
+pub(crate) const CHECKPOINT_PAGES: i32 = 1_000;
+
+thread_local! {
+    /// The pages in the log after the last commit made on this thread (set by [`log_pages`],
+    /// the hook of the writer's connection; each store's writer has a thread of its own).
+    static LOG_PAGES: Cell<i32> = const { Cell::new(0) };
+}
+
+/// SQLite's log hook on the writer's connection: notes how many pages the log holds after a
+/// commit. Setting it replaces SQLite's automatic checkpoint, which the writer makes itself.
+fn log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.with(|p| p.set(pages));
+    Ok(())
+}
+
 /// Prepared statements the writer's connection keeps: a batch's multi-row statements have
 /// one text for each number of rows.
 const STATEMENT_CACHE: usize = 256;
@@ -119,6 +137,7 @@ impl LiteWriter {
         // moves stay in it instead of being read again from the file.
         c.pragma_update(None, "cache_size", -i64::from(self.cache_kib))?;
         c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        c.wal_hook(Some(log_pages));
         Ok(c)
     }
 
@@ -149,6 +168,22 @@ impl LiteWriter {
             .ok()
             .and_then(|g| g.as_ref().map(|c| !c.is_autocommit()))
             .unwrap_or(false)
+    }
+
+    /// Copies the log into the database file if the last commit left it holding
+    /// [`CHECKPOINT_PAGES`] or more; whether it did. SQLite would make the same checkpoint
+    /// inside that COMMIT, before the writer could hand the batch's callers to the log's
+    /// syncer: every ~15th batch then waited for a copy and the database file's fsync (7 ms
+    /// on average at 200 orders/s). Made after the hand-over, only the next batch waits. A
+    /// checkpoint that readers keep from copying everything is made again after the next
+    /// commit, as SQLite's own would be.
+    pub(crate) fn checkpoint(&self) -> Result<bool> {
+        if LOG_PAGES.with(Cell::get) < CHECKPOINT_PAGES {
+            return Ok(false);
+        }
+        LOG_PAGES.with(|p| p.set(0));
+        self.with(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())))?;
+        Ok(true)
     }
 
     /// Closes the connection; the next batch opens a new one.

@@ -296,6 +296,49 @@ mod tests {
         store.close().await;
     }
 
+    /// The writer's commits leave the checkpoint to the writer (SQLite's own, inside COMMIT,
+    /// is replaced by the log hook), which makes it once the log holds 1,000 pages: the log
+    /// then starts over instead of growing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_checkpoints_after_its_commits() {
+        let (dir, store) = sqlite_store().await;
+        store
+            .write
+            .execute_unprepared("CREATE TABLE scratch (b BLOB)")
+            .await
+            .unwrap();
+        let log = dir.path().join("t.db-wal");
+        let before = store.writer_stats();
+        // ~26 pages a commit: 120 commits would leave ~3,100 pages in a log never copied.
+        let mut largest = 0;
+        for _ in 0..120 {
+            store
+                .writer
+                .submit(|tx| {
+                    Box::pin(async move {
+                        tx.execute_unprepared("INSERT INTO scratch VALUES (randomblob(100000))")
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .await
+                .unwrap();
+            largest = largest.max(std::fs::metadata(&log).unwrap().len());
+        }
+        let stats = store.writer_stats();
+        let made = stats.checkpoints - before.checkpoints;
+        assert!((2..=4).contains(&made), "one per ~1,000 pages: {stats:?}");
+        assert!(stats.checkpoint_us > before.checkpoint_us, "{stats:?}");
+        // A frame is a 4 KiB page and a 24-byte header: the log never held much more than
+        // 1,000 pages and one commit's.
+        let frames = largest / (4096 + 24);
+        assert!(
+            frames < u64::try_from(super::super::tx::CHECKPOINT_PAGES).unwrap() + 100,
+            "the log grew to {frames} frames"
+        );
+        store.close().await;
+    }
+
     /// The log is opened again when SQLite has replaced it, and a log that is not there has
     /// nothing to sync.
     #[test]
