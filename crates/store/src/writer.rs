@@ -141,17 +141,31 @@ struct Phases {
     worked: std::time::Duration,
 }
 
+/// A duration in whole microseconds, for the counters.
+pub(crate) fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 impl Counters {
+    /// Counts a checkpoint that took `took`; logs it if it was slow.
+    fn checkpointed(&self, took: std::time::Duration) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.checkpoint_us
+            .fetch_add(micros(took), Ordering::Relaxed);
+        if took > SLOW_CHECKPOINT {
+            tracing::warn!(ms = took.as_secs_f64() * 1e3, "slow checkpoint");
+        }
+    }
+
     /// Counts a committed batch of `jobs` and its phases; logs it if it was slow.
     fn committed(&self, jobs: u64, p: &Phases) {
         let done = p.start.elapsed();
-        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let (begin, work, commit) = (p.begun, p.worked - p.begun, done - p.worked);
         self.jobs.fetch_add(jobs, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.begin_us.fetch_add(us(begin), Ordering::Relaxed);
-        self.work_us.fetch_add(us(work), Ordering::Relaxed);
-        self.commit_us.fetch_add(us(commit), Ordering::Relaxed);
+        self.begin_us.fetch_add(micros(begin), Ordering::Relaxed);
+        self.work_us.fetch_add(micros(work), Ordering::Relaxed);
+        self.commit_us.fetch_add(micros(commit), Ordering::Relaxed);
         if done > SLOW_BATCH {
             self.slow.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -652,17 +666,7 @@ fn checkpoint(target: &Target, counters: &Counters) {
     let t = std::time::Instant::now();
     match conn.checkpoint() {
         Ok(false) => {}
-        Ok(true) => {
-            let took = t.elapsed();
-            counters.checkpoints.fetch_add(1, Ordering::Relaxed);
-            counters.checkpoint_us.fetch_add(
-                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-            if took > SLOW_CHECKPOINT {
-                tracing::warn!(ms = took.as_secs_f64() * 1e3, "slow checkpoint");
-            }
-        }
+        Ok(true) => counters.checkpointed(t.elapsed()),
         Err(e) => {
             tracing::warn!(error = %e, "checkpoint failed; tried again after the next commit")
         }

@@ -153,10 +153,9 @@ fn sync_loop<A>(
             std::process::abort();
         }
         counters.syncs.fetch_add(1, Ordering::Relaxed);
-        counters.sync_us.fetch_add(
-            u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        counters
+            .sync_us
+            .fetch_add(super::micros(t.elapsed()), Ordering::Relaxed);
         synced.send_if_modified(|s| {
             let moved = upto > *s;
             *s = (*s).max(upto);
