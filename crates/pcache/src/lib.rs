@@ -19,6 +19,9 @@
 //! [`install`] must run before SQLite initialises, i.e. before the process opens its first
 //! connection (`jiesu-store` calls it before it connects); later it changes nothing and says so.
 
+mod chunk;
+pub use chunk::set_chunk_size;
+
 use rusqlite::ffi;
 use std::ffi::{c_int, c_uint};
 use std::mem::MaybeUninit;

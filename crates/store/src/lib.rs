@@ -625,6 +625,13 @@ mod tests {
                 "SQLite is built without {wanted}: {options:?}"
             );
         }
+        // SQLite does not list `HAVE_*` settings among its options; the flags it was compiled
+        // with are those this crate was (both from `.cargo/config.toml`).
+        let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
+        assert!(
+            flags.split_whitespace().any(|f| f == "-DHAVE_FDATASYNC=1"),
+            "SQLite is built without HAVE_FDATASYNC: {flags:?}"
+        );
     }
 
     /// The group-commit writer's connection keeps a large page cache; the readers, and the

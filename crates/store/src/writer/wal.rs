@@ -335,6 +335,13 @@ mod tests {
             frames < u64::try_from(super::super::tx::CHECKPOINT_PAGES).unwrap() + 100,
             "the log grew to {frames} frames"
         );
+        // The checkpoints grew the database file by whole chunks (~8 MiB of pages copied).
+        let file = std::fs::metadata(dir.path().join("t.db")).unwrap().len();
+        let chunk = u64::try_from(super::super::tx::CHUNK_BYTES).unwrap();
+        assert!(
+            file >= chunk && file % chunk == 0,
+            "the file is {file} bytes"
+        );
         store.close().await;
     }
 
