@@ -44,8 +44,9 @@ mod tests {
         let path = dir.path().join("chunks.db");
         let c = Connection::open(&path)?;
         c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        let chunk: i64 = 1 << 20;
-        set_chunk_size(&c, 1 << 20)?;
+        let chunk: c_int = 1 << 20;
+        set_chunk_size(&c, chunk)?;
+        let chunk = i64::from(chunk);
         c.execute_batch(
             "CREATE TABLE t (x BLOB);
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)

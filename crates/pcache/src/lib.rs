@@ -18,6 +18,9 @@
 //!
 //! [`install`] must run before SQLite initialises, i.e. before the process opens its first
 //! connection (`jiesu-store` calls it before it connects); later it changes nothing and says so.
+//!
+//! The crate also holds the one file control the store needs and rusqlite has no safe call
+//! for: [`set_chunk_size`], the database file grown in chunks.
 
 mod chunk;
 pub use chunk::set_chunk_size;
