@@ -20,7 +20,7 @@ use crate::Analyzer;
 use crate::analyzer::{fold, unfold};
 // foldhash: the clustering looks words and ids up for every request.
 use foldhash::{HashMap, HashMapExt, HashSet};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Words kept per request.
 const DOC_TERMS: usize = 12;
@@ -768,6 +768,62 @@ struct Doc {
     titled: Box<[u32]>,
 }
 
+/// The requests in the window, each in a slot that a removed request leaves to the next one,
+/// found by id through a B-tree. A hash map of the requests themselves, held at a steady size
+/// by the oldest leaving as new ones come, fills its table with deleted markers and then
+/// doubles it (at the cap of 200,000 requests: from 262,144 to 524,288 buckets of ~100 bytes,
+/// ~97,000 requests after the cap was reached). The slots never outgrow the most requests held
+/// at once, and a B-tree keeps no deleted markers.
+#[derive(Default)]
+struct Docs {
+    slots: Vec<Option<Doc>>,
+    /// Slots whose request was removed, to be used again.
+    free: Vec<u32>,
+    index: BTreeMap<i64, u32>,
+}
+
+impl Docs {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn contains_key(&self, id: &i64) -> bool {
+        self.index.contains_key(id)
+    }
+
+    fn get(&self, id: &i64) -> Option<&Doc> {
+        self.slots.get(*self.index.get(id)? as usize)?.as_ref()
+    }
+
+    fn insert(&mut self, id: i64, doc: Doc) {
+        if let Some(&slot) = self.index.get(&id) {
+            self.slots[slot as usize] = Some(doc);
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(doc);
+                slot
+            }
+            None => {
+                self.slots.push(Some(doc));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: &i64) -> Option<Doc> {
+        let slot = self.index.remove(id)?;
+        self.free.push(slot);
+        self.slots.get_mut(slot as usize)?.take()
+    }
+}
+
 #[derive(Default)]
 struct Cluster {
     /// Bumped when the slot is reused, so that keys of gone clusters stay gone.
@@ -941,7 +997,7 @@ pub struct Hotspots {
     cores: HashMap<u32, String>,
     df: Vec<u32>,
     seen: u32,
-    docs: HashMap<i64, Doc>,
+    docs: Docs,
     /// Requests in the order added, to expire the oldest.
     arrival: VecDeque<(i64, i64)>,
     clusters: Vec<Cluster>,
@@ -979,7 +1035,7 @@ impl Hotspots {
             cores: HashMap::new(),
             df: Vec::new(),
             seen: 0,
-            docs: HashMap::new(),
+            docs: Docs::default(),
             arrival: VecDeque::new(),
             clusters: Vec::new(),
             free: Vec::new(),
@@ -1729,6 +1785,42 @@ mod tests {
         assert!(!h.contains(1) && h.contains(2) && h.contains(3));
         assert_eq!(h.keep_newest(0), 2);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn a_window_bounded_by_count_keeps_its_size_as_requests_come_and_go() {
+        let mut h = Hotspots::new(Analyzer::default(), Settings::default());
+        let titles = [
+            "丽发新城小区搅拌站噪音扰民",
+            "星沙茂中城何时能复工",
+            "泉塘街道生活用水水压不足",
+        ];
+        let max = 300;
+        let add = |h: &mut Hotspots, id: i64| {
+            h.add(&[req(id, titles[id as usize % titles.len()], "")]);
+            h.keep_newest(max);
+        };
+        for id in 0..max as i64 {
+            add(&mut h, id);
+        }
+        let slots = h.docs.slots.capacity();
+        // Ten times the window, one in and the oldest out at a time.
+        for id in max as i64..10 * max as i64 {
+            add(&mut h, id);
+        }
+        assert_eq!(h.len(), max);
+        assert_eq!(h.docs.slots.capacity(), slots, "the slots do not grow");
+        assert!(h.docs.slots.len() <= max + 1);
+        let newest = 10 * max as i64 - 1;
+        assert!(h.contains(newest) && !h.contains(newest - max as i64));
+        let key = h.cluster_of(newest).unwrap();
+        let members = h.members(key);
+        assert_eq!(members.len(), max / titles.len(), "{members:?}");
+        assert!(
+            members
+                .iter()
+                .all(|id| h.contains(*id) && id % 3 == newest % 3)
+        );
     }
 
     #[test]
