@@ -800,20 +800,15 @@ impl Docs {
     }
 
     fn insert(&mut self, id: i64, doc: Doc) {
-        if let Some(&slot) = self.index.get(&id) {
-            self.slots[slot as usize] = Some(doc);
-            return;
-        }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(doc);
-                slot
-            }
+        // The request's own slot, a freed one, or a new one at the end.
+        let slot = match self.index.get(&id).copied().or_else(|| self.free.pop()) {
+            Some(slot) => slot,
             None => {
-                self.slots.push(Some(doc));
+                self.slots.push(None);
                 (self.slots.len() - 1) as u32
             }
         };
+        self.slots[slot as usize] = Some(doc);
         self.index.insert(id, slot);
     }
 
