@@ -6,13 +6,13 @@
 use crate::api::dto::{CitizenInput, CreateOrderRequest, FlagsInput};
 use crate::app::{App, AppError, Principal};
 use anyhow::{Context, bail};
-use calamine::{Data, Reader};
+use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use futures::StreamExt;
 use jiesu_core::calendar::china_offset;
 use jiesu_core::order::{Channel, RequestType, Urgency};
 use jiesu_core::role::Role;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Column names accepted for each field (English codes and the Chinese headers of common
@@ -103,6 +103,76 @@ fn canonical(columns: &Columns, header: &str) -> Option<&'static str> {
         .map(|(k, _)| *k)
 }
 
+/// Excel's own bounds on a sheet: a cell beyond them comes from a damaged or forged file.
+const XLSX_MAX_ROWS: u32 = 1_048_576;
+const XLSX_MAX_COLUMNS: u32 = 16_384;
+/// Cells with a value read from one workbook at most (Excel's row limit times ten columns). A
+/// sheet is deflated XML that can expand a thousandfold, so its size is capped, not trusted.
+const XLSX_MAX_CELLS: usize = 10 * 1_048_576;
+
+/// The first sheet of an XLSX workbook, cell by cell. The header is the first row that has a
+/// cell; every later row with a value is a row of the table. Cells are kept per row, never as
+/// calamine's dense `Range`, which allocates the whole rectangle between the outermost cells:
+/// a two-cell file naming A1 and XFD1048576 would ask for 17 billion cells.
+fn read_xlsx(
+    data: &[u8],
+    canonical: &dyn Fn(&str) -> Option<&'static str>,
+) -> anyhow::Result<Vec<Row>> {
+    let mut wb = Xlsx::new(std::io::Cursor::new(data)).context("文件不是 Excel（.xlsx）工作簿")?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .context("工作簿中没有工作表")?;
+    let mut cells = wb
+        .worksheet_cells_reader(&sheet)
+        .context("无法读取第一个工作表")?;
+    let mut table: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    let mut count = 0usize;
+    while let Some(cell) = cells.next_cell().context("工作表已损坏")? {
+        let (r, c) = cell.get_position();
+        if r >= XLSX_MAX_ROWS || c >= XLSX_MAX_COLUMNS {
+            bail!(
+                "工作表已损坏：单元格位置超出 Excel 的范围（第 {} 行，第 {} 列）",
+                u64::from(r) + 1,
+                u64::from(c) + 1
+            );
+        }
+        let text = match Data::from(cell.get_value().clone()) {
+            Data::Empty => continue,
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            Data::DateTime(d) => {
+                let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
+                format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}:{s:02}")
+            }
+            other => other.to_string(),
+        };
+        count += 1;
+        if count > XLSX_MAX_CELLS {
+            bail!("工作表的单元格超过 {XLSX_MAX_CELLS} 个：请拆分文件，或改用 CSV / JSONL");
+        }
+        table.entry(r).or_default().push((c, text));
+    }
+    let mut rows_in = table.into_values();
+    let headers: HashMap<u32, String> = rows_in.next().unwrap_or_default().into_iter().collect();
+    let mut rows = Vec::new();
+    for cells in rows_in {
+        let mut row = Row::new();
+        for (c, v) in cells {
+            if v.trim().is_empty() {
+                continue;
+            }
+            let h = headers.get(&c).map_or("", String::as_str);
+            let key = canonical(h).map(str::to_string).unwrap_or(format!("?{h}"));
+            row.insert(key, v);
+        }
+        if !row.is_empty() {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
 fn read_rows(path: &Path, format: &str) -> anyhow::Result<Vec<Row>> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     parse_rows(&data, format)
@@ -172,46 +242,7 @@ pub fn read_table(data: &[u8], format: &str, columns: &Columns) -> anyhow::Resul
             }
             Ok(rows)
         }
-        "xlsx" => {
-            let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(data))
-                .context("the file is not an Excel workbook")?;
-            let sheet = wb
-                .sheet_names()
-                .first()
-                .cloned()
-                .context("the workbook has no sheets")?;
-            let range = wb.worksheet_range(&sheet)?;
-            let mut it = range.rows();
-            let headers: Vec<String> = it
-                .next()
-                .map(|r| r.iter().map(|c| c.to_string()).collect())
-                .unwrap_or_default();
-            let mut rows = Vec::new();
-            for r in it {
-                let mut row = Row::new();
-                for (h, c) in headers.iter().zip(r.iter()) {
-                    let v = match c {
-                        Data::Empty => continue,
-                        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                            format!("{}", *f as i64)
-                        }
-                        Data::DateTime(d) => {
-                            let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
-                            format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}:{s:02}")
-                        }
-                        other => other.to_string(),
-                    };
-                    if !v.trim().is_empty() {
-                        let key = canonical(h).map(str::to_string).unwrap_or(format!("?{h}"));
-                        row.insert(key, v);
-                    }
-                }
-                if !row.is_empty() {
-                    rows.push(row);
-                }
-            }
-            Ok(rows)
-        }
+        "xlsx" => read_xlsx(data, &canonical),
         other => bail!("unknown format “{other}”: use jsonl, csv or xlsx"),
     }
 }
@@ -412,4 +443,92 @@ pub async fn run(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A one-sheet XLSX whose sheet XML holds `rows` (`<row>` elements) as written, so a test
+    /// can name any cell position, including ones Excel would never write.
+    fn workbook(rows: &str) -> Vec<u8> {
+        let files = [
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string(),
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string(),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string(),
+            ),
+            (
+                "xl/worksheets/sheet1.xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
+                ),
+            ),
+        ];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, text) in files {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn cell(pos: &str, text: &str) -> String {
+        format!(r#"<c r="{pos}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+    }
+
+    #[test]
+    fn xlsx_rows_are_read_sparse_so_far_apart_cells_cost_nothing() {
+        // A1 and XFD1048576 span Excel's whole sheet: a dense range of 17 billion cells.
+        let rows = format!(
+            r#"<row r="1">{}{}</row><row r="3">{}<c r="B3"><v>13800138000</v></c></row><row r="1048576">{}</row>"#,
+            cell("A1", "content"),
+            cell("B1", "联系电话"),
+            cell("A3", "路灯不亮"),
+            cell("XFD1048576", "远处的值"),
+        );
+        let table = parse_rows(&workbook(&rows), "xlsx").unwrap();
+        assert_eq!(table.len(), 2, "{table:?}");
+        assert_eq!(table[0]["content"], "路灯不亮");
+        assert_eq!(table[0]["citizen_phone"], "13800138000");
+        // A value in a column without a header is an unknown column, as in a dense sheet.
+        assert_eq!(table[1]["?"], "远处的值");
+        assert_eq!(table[1].len(), 1);
+    }
+
+    #[test]
+    fn xlsx_cells_outside_excels_sheet_are_a_clear_error() {
+        for pos in [
+            "A1048577",
+            "XFE1",
+            "AAAAAAAA1",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2",
+        ] {
+            let rows = format!(
+                r#"<row r="1">{}{}</row>"#,
+                cell("A1", "content"),
+                cell(pos, "x")
+            );
+            let e = parse_rows(&workbook(&rows), "xlsx").unwrap_err();
+            assert!(
+                format!("{e:#}").contains("超出 Excel 的范围"),
+                "{pos}: {e:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_workbook_is_refused_with_its_reason() {
+        let e = parse_rows(b"PK\x03\x04 not really", "xlsx").unwrap_err();
+        assert!(format!("{e:#}").contains("不是 Excel"), "{e:#}");
+    }
 }
