@@ -475,6 +475,29 @@ async fn upload(t: &TestApp, c: &Client, name: &str, data: Vec<u8>) -> (StatusCo
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+/// `xlsx` with `row` (sheet XML) added at the end of its first sheet's data.
+fn with_row(xlsx: &[u8], row: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name != "xl/worksheets/sheet1.xml" {
+            zout.raw_copy_file(f).unwrap();
+            continue;
+        }
+        let mut sheet = String::new();
+        f.read_to_string(&mut sheet).unwrap();
+        assert!(sheet.contains("</sheetData>"), "{sheet}");
+        let sheet = sheet.replace("</sheetData>", &format!("{row}</sheetData>"));
+        zout.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zout.write_all(sheet.as_bytes()).unwrap();
+    }
+    zout.finish().unwrap().into_inner()
+}
+
 async fn entries_import_from_files_and_export_again(t: &TestApp) {
     let supervisor = t.login("supervisor").await;
     let agent = t.login("agent").await;
@@ -517,6 +540,39 @@ async fn entries_import_from_files_and_export_again(t: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
     let xlsx = r.bytes().await.unwrap().to_vec();
     assert_eq!(&xlsx[..2], b"PK");
+    // Forged copies of the export: a cell at Excel's far corner would make a dense sheet of
+    // 17 billion cells (and abort the server); a cell past the corner is a damaged file.
+    let (s, e) = upload(
+        t,
+        &supervisor,
+        "角落.xlsx",
+        with_row(
+            &xlsx,
+            r#"<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "line 4: title", "{e}");
+    let (s, e) = upload(
+        t,
+        &supervisor,
+        "越界.xlsx",
+        with_row(
+            &xlsx,
+            r#"<row r="1048577"><c r="A1048577" t="inlineStr"><is><t>x</t></is></c></row>"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["field"], "file", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("超出 Excel 的范围"),
+        "{e}"
+    );
     let (s, r) = upload(t, &supervisor, "导出.xlsx", xlsx).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["imported"], 2);

@@ -737,7 +737,12 @@ async fn import(
         };
         let data = field.bytes().await.map_err(read_error)?;
         let refs = app.ref_data(p.tenant).await?;
-        let items = crate::kbfile::parse(&data, format, &org, &refs)?;
+        // Reading a large workbook is CPU work: done off the runtime's threads.
+        let org = org.clone();
+        let items =
+            tokio::task::spawn_blocking(move || crate::kbfile::parse(&data, format, &org, &refs))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
         let n = app.kb_import(&p, items).await?;
         return Ok(Json(ImportResult {
             imported: n,
