@@ -475,9 +475,12 @@ async fn upload(t: &TestApp, c: &Client, name: &str, data: Vec<u8>) -> (StatusCo
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
-/// `xlsx` with `row` (sheet XML) added at the end of its first sheet's data.
-fn with_row(xlsx: &[u8], row: &str) -> Vec<u8> {
+/// `xlsx` with one more text cell at `cell` (e.g. `XFD1048576`), in a row of its own at the
+/// end of its first sheet.
+fn with_cell(xlsx: &[u8], cell: &str) -> Vec<u8> {
     use std::io::{Read, Write};
+    let r = cell.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let row = format!(r#"<row r="{r}"><c r="{cell}" t="inlineStr"><is><t>x</t></is></c></row>"#);
     let mut zin = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
     let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for i in 0..zin.len() {
@@ -542,37 +545,15 @@ async fn entries_import_from_files_and_export_again(t: &TestApp) {
     assert_eq!(&xlsx[..2], b"PK");
     // Forged copies of the export: a cell at Excel's far corner would make a dense sheet of
     // 17 billion cells (and abort the server); a cell past the corner is a damaged file.
-    let (s, e) = upload(
-        t,
-        &supervisor,
-        "角落.xlsx",
-        with_row(
-            &xlsx,
-            r#"<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>"#,
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert_eq!(e["error"]["field"], "line 4: title", "{e}");
-    let (s, e) = upload(
-        t,
-        &supervisor,
-        "越界.xlsx",
-        with_row(
-            &xlsx,
-            r#"<row r="1048577"><c r="A1048577" t="inlineStr"><is><t>x</t></is></c></row>"#,
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert_eq!(e["error"]["field"], "file", "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("超出 Excel 的范围"),
-        "{e}"
-    );
+    for (cell, field) in [("XFD1048576", "line 4: title"), ("A1048577", "file")] {
+        let (s, e) = upload(t, &supervisor, "伪造.xlsx", with_cell(&xlsx, cell)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{cell}: {e}");
+        assert_eq!(e["error"]["field"], field, "{cell}: {e}");
+        if field == "file" {
+            let message = e["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("超出 Excel 的范围"), "{cell}: {e}");
+        }
+    }
     let (s, r) = upload(t, &supervisor, "导出.xlsx", xlsx).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["imported"], 2);
