@@ -114,10 +114,7 @@ const XLSX_MAX_CELLS: usize = 10 * 1_048_576;
 /// cell; every later row with a value is a row of the table. Cells are kept per row, never as
 /// calamine's dense `Range`, which allocates the whole rectangle between the outermost cells:
 /// a two-cell file naming A1 and XFD1048576 would ask for 17 billion cells.
-fn read_xlsx(
-    data: &[u8],
-    canonical: &dyn Fn(&str) -> Option<&'static str>,
-) -> anyhow::Result<Vec<Row>> {
+fn read_xlsx(data: &[u8], columns: &Columns) -> anyhow::Result<Vec<Row>> {
     let mut wb = Xlsx::new(std::io::Cursor::new(data)).context("文件不是 Excel（.xlsx）工作簿")?;
     let sheet = wb
         .sheet_names()
@@ -163,7 +160,9 @@ fn read_xlsx(
                 continue;
             }
             let h = headers.get(&c).map_or("", String::as_str);
-            let key = canonical(h).map(str::to_string).unwrap_or(format!("?{h}"));
+            let key = canonical(columns, h)
+                .map(str::to_string)
+                .unwrap_or(format!("?{h}"));
             row.insert(key, v);
         }
         if !row.is_empty() {
@@ -242,7 +241,7 @@ pub fn read_table(data: &[u8], format: &str, columns: &Columns) -> anyhow::Resul
             }
             Ok(rows)
         }
-        "xlsx" => read_xlsx(data, &canonical),
+        "xlsx" => read_xlsx(data, columns),
         other => bail!("unknown format “{other}”: use jsonl, csv or xlsx"),
     }
 }
