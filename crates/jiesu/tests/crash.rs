@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! Crash consistency: the real binary is killed with SIGKILL under write load and restarted;
-//! every order whose creation was acknowledged is there, and `jiesu verify` passes.
+//! every order whose creation was acknowledged is there, and `jiesu verify` passes. Also the
+//! real server's process settings (transparent huge pages).
 
 mod common;
 
@@ -28,11 +29,16 @@ fn jiesu(data: &Path, db: &Option<String>, args: &[&str]) -> std::process::Outpu
     c.output().expect("run jiesu")
 }
 
-/// Starts `jiesu serve` on an ephemeral port; returns the child and its base URL.
-fn serve(data: &Path, db: &Option<String>) -> (Child, String) {
+/// Starts `jiesu serve` on an ephemeral port, with `MIMALLOC_ALLOW_THP` set to `allow_thp` or
+/// unset; returns the child and its base URL.
+fn serve(data: &Path, db: &Option<String>, allow_thp: Option<&str>) -> (Child, String) {
     let mut c = Command::new(BIN);
     c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data);
+    match allow_thp {
+        Some(v) => c.env("MIMALLOC_ALLOW_THP", v),
+        None => c.env_remove("MIMALLOC_ALLOW_THP"),
+    };
     if let Some(u) = db {
         c.arg("--database-url").arg(u);
     }
@@ -105,7 +111,7 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
 
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
     for round in 0..3u64 {
-        let (mut child, base) = serve(data, &db);
+        let (mut child, base) = serve(data, &db, None);
         let client = login(&base).await;
         let mut tasks = Vec::new();
         for w in 0..8 {
@@ -148,7 +154,7 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
     }
 
     // Restart: every acknowledged order is there with its number.
-    let (mut child, base) = serve(data, &db);
+    let (mut child, base) = serve(data, &db, None);
     let client = login(&base).await;
     let acked = acked.lock().unwrap().clone();
     for (id, number) in &acked {
@@ -202,4 +208,34 @@ async fn acknowledged_orders_survive_sigkill_on_postgres() {
     let Some(base) = postgres_url() else { return };
     let db = PgDb::create(&base).await;
     acknowledged_orders_survive_sigkill(Some(db.url.clone())).await;
+}
+
+/// The server turns transparent huge pages off for its process (see `main.rs`), and leaves
+/// them to mimalloc's own setting when `MIMALLOC_ALLOW_THP` is set.
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    for (allow_thp, expected) in [(None, "0"), (Some("1"), "1")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = jiesu(
+            dir.path(),
+            &None,
+            &["init", "--tenant", "thp", "--name", "大页测试市"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (mut child, _) = serve(dir.path(), &None, allow_thp);
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let status = status.unwrap();
+        let enabled = status
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no THP_enabled in /proc/PID/status:\n{status}"));
+        assert_eq!(enabled, expected, "MIMALLOC_ALLOW_THP={allow_thp:?}");
+    }
 }
