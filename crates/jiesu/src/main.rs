@@ -17,8 +17,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Turns transparent huge pages off for the process, unless `MIMALLOC_ALLOW_THP` is set (then
 /// mimalloc's own setting applies). mimalloc asks the kernel for huge pages on its arenas; a
-/// huge page stays whole while any of its 2 MiB is in use, so the server's memory rose the
-/// whole of a 30-minute soak (+12%, ~390 MiB of it in huge pages at the end). With them off,
+/// huge page stays resident until the kernel splits it, so what mimalloc frees inside one is
+/// not given back at once, and the server's memory rose the whole of a 30-minute soak (+12%,
+/// ~390 MiB of it in huge pages at the end). With them off,
 /// the same soak on the same machine had ~100 MiB less memory, levelling off, and 5 against
 /// 34 of 180 ten-second windows over 50 ms (docs/design.md, "Transparent huge pages off").
 fn transparent_huge_pages_off() {

@@ -29,6 +29,16 @@ fn jiesu(data: &Path, db: &Option<String>, args: &[&str]) -> std::process::Outpu
     c.output().expect("run jiesu")
 }
 
+/// Runs a `jiesu` command that must succeed.
+fn jiesu_ok(data: &Path, db: &Option<String>, args: &[&str]) {
+    let out = jiesu(data, db, args);
+    assert!(
+        out.status.success(),
+        "jiesu {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Starts `jiesu serve` on an ephemeral port, with `MIMALLOC_ALLOW_THP` set to `allow_thp` or
 /// unset; returns the child and its base URL.
 fn serve(data: &Path, db: &Option<String>, allow_thp: Option<&str>) -> (Child, String) {
@@ -79,17 +89,12 @@ async fn login(base: &str) -> reqwest::Client {
 async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let out = jiesu(
+    jiesu_ok(
         data,
         &db,
         &["init", "--tenant", "crash", "--name", "崩溃测试市"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = jiesu(
+    jiesu_ok(
         data,
         &db,
         &[
@@ -102,11 +107,6 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
             "--roles",
             "agent",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 
     let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
@@ -189,12 +189,7 @@ async fn acknowledged_orders_survive_sigkill(db: Option<String>) {
     eprintln!("{} acknowledged orders survived 3 SIGKILLs", acked.len());
     // An online backup of the recovered database.
     let dest = data.join("after-crash.backup");
-    let out = jiesu(data, &db, &["backup", "--to", dest.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "backup: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    jiesu_ok(data, &db, &["backup", "--to", dest.to_str().unwrap()]);
     assert!(std::fs::metadata(&dest).unwrap().len() > 0);
 }
 
@@ -216,15 +211,10 @@ async fn acknowledged_orders_survive_sigkill_on_postgres() {
 fn the_server_runs_without_transparent_huge_pages() {
     for (allow_thp, expected) in [(None, "0"), (Some("1"), "1")] {
         let dir = tempfile::tempdir().unwrap();
-        let out = jiesu(
+        jiesu_ok(
             dir.path(),
             &None,
             &["init", "--tenant", "thp", "--name", "大页测试市"],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
         );
         let (mut child, _) = serve(dir.path(), &None, allow_thp);
         let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
