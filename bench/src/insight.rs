@@ -73,6 +73,11 @@ pub struct DispatchReport {
     pub units: usize,
     pub train_seconds: f64,
     pub target_train_seconds: f64,
+    /// The three models' weights (features × classes), the bulk of what they keep.
+    pub model_bytes: u64,
+    /// How far the training raised the process's peak resident memory (VmHWM, reset before
+    /// it): the history's words, the examples' features, the models and AdaGrad's sums.
+    pub training_peak_bytes: u64,
     pub suggestion: LatencySummary,
     pub target_p99_ms: f64,
     pub met: bool,
@@ -91,6 +96,11 @@ impl DispatchReport {
             self.units,
             self.target_train_seconds,
             verdict(self.train_seconds < self.target_train_seconds)
+        );
+        println!(
+            "  memory      the models' weights {}; the training's peak {} over the process before it",
+            crate::stats::fmt_mib(self.model_bytes),
+            crate::stats::fmt_mib(self.training_peak_bytes)
         );
         println!(
             "  suggestion  {}   (target p99 < {:.0} ms: {})",
@@ -355,6 +365,10 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     let by_unit: Vec<Example<'_>> = history.iter().map(|o| example(o, &o.unit)).collect();
     // As the server trains (`app::dispatch::train`): the history read once, then three
     // models, one after the other.
+    let before = resident();
+    // Resets VmHWM to the resident memory now (Linux), so that it then holds the training's
+    // peak.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let words: Vec<Words> = by_category
         .iter()
@@ -365,6 +379,11 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     let request_type = Classifier::train_words(&analyzer, &type_lexicon, &by_type, &refs, true);
     let unit = Classifier::train_words(&analyzer, &Lexicon::default(), &by_unit, &refs, false);
     let train_seconds = started.elapsed().as_secs_f64();
+    let training_peak_bytes = status_kib("VmHWM:").saturating_sub(before);
+    let model_bytes = [&category, &request_type, &unit]
+        .iter()
+        .map(|m| m.weight_bytes() as u64)
+        .sum();
     let resolver = RegionResolver::new(places, &[]);
     let fresh = orders(&analyzer, &msgs, &communities, args.suggestions.max(1), 99);
     let mut lat = Latencies::new();
@@ -390,6 +409,8 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
         units: unit.labels().len(),
         train_seconds,
         target_train_seconds: 60.0,
+        model_bytes,
+        training_peak_bytes,
         target_p99_ms: 5.0,
         met: suggestion.p99_ms < 5.0 && train_seconds < 60.0,
         suggestion,
@@ -450,11 +471,16 @@ pub fn run_hotspots(args: &HotspotArgs) -> anyhow::Result<HotspotReport> {
 
 /// This process's resident memory (VmRSS), 0 where /proc is absent.
 fn resident() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A figure of this process's `/proc/self/status` given in kB, in bytes (0 where absent).
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)

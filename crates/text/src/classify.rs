@@ -339,7 +339,11 @@ impl Classifier {
             .filter_map(|(e, w)| {
                 crate::pace::point();
                 let class = model.labels.iter().position(|l| l == e.label)?;
-                Some((model.features(w, &e.text).0, class))
+                // A large history holds every example's features through the fit: without
+                // the slack their growth left (up to half of each).
+                let mut x = model.features(w, &e.text).0;
+                x.shrink_to_fit();
+                Some((x, class))
             })
             .collect();
         if rows.is_empty() {
@@ -357,12 +361,15 @@ impl Classifier {
             model.fit(&rows, fit, &mut rng);
             model.temperature = model.fit_temperature(&rows, held_out);
         } else if rows.len() >= MIN_FOR_CALIBRATION {
-            // Fit on most, choose the temperature on the rest, then fit on all.
+            // Fit on most, choose the temperature on the rest, then fit on all, from zero
+            // again: the model itself is the probe, so that a training holds one set of
+            // weights (and one of AdaGrad's sums), not two.
             let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
             let (held_out, fit) = order.split_at(held);
-            let mut probe = model.clone();
-            probe.fit(&rows, fit, &mut rng);
-            let temperature = probe.fit_temperature(&rows, held_out);
+            model.fit(&rows, fit, &mut rng);
+            let temperature = model.fit_temperature(&rows, held_out);
+            model.weights.fill(0.0);
+            model.bias.fill(0.0);
             model.fit(&rows, &order, &mut rng);
             model.temperature = temperature;
         } else {
@@ -375,6 +382,11 @@ impl Classifier {
     /// The classes this model can suggest.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// Bytes of the weights it holds (features × classes): the bulk of a model's memory.
+    pub fn weight_bytes(&self) -> usize {
+        self.weights.len() * std::mem::size_of::<f32>()
     }
 
     /// How many examples it has learned from.
