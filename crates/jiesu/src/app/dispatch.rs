@@ -16,7 +16,7 @@ use jiesu_core::order::{AssignmentRole, Command, Order};
 use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
 use jiesu_core::{OrderId, TenantId, UnitId};
-use jiesu_store::dispatch::{CatalogueVersion, DayAccuracy, SuggestionOutcome};
+use jiesu_store::dispatch::{CatalogueVersion, DayAccuracy, LabelledOrder, SuggestionOutcome};
 use jiesu_text::classify::{Classifier, Example, Lexicon, Prediction, Text, Words};
 use jiesu_text::regions::{Place, RegionResolver};
 use std::collections::{HashMap, HashSet};
@@ -375,145 +375,83 @@ impl App {
         Ok(aids)
     }
 
-    /// Trains the tenant's models on its newest `history` orders (0: the category tree's
-    /// keywords alone, at once: what suggestions use until the history is read).
-    async fn train(&self, tenant: TenantId, history: u64) -> AppResult<Models> {
+    /// The tenant's models from the category tree's keywords alone, at once: what
+    /// suggestions use until the history is read (at the requests' priority: a request
+    /// waits for them).
+    async fn train_from_keywords(&self, tenant: TenantId) -> AppResult<Models> {
         let started = Instant::now();
-        let cold = history == 0;
-        let placeholder = cold;
-        let history = if cold {
-            Vec::new()
-        } else {
-            // Read at the training's pace: while requests come, each page is followed by a
-            // pause three times as long (up to 19 times on a crowded machine), so the reader
-            // thread keeps to a quarter of a core or less (these pauses count in `read_ms`,
-            // the training thread's in `paused_ms`).
-            self.store
-                .labelled_orders_paced(tenant, history, HISTORY_PAGE, |took| {
-                    tokio::time::sleep(jiesu_text::pace::pause_after(
-                        took,
-                        crate::priority::BACKGROUND_SHARE,
-                    ))
-                })
-                .await?
-        };
+        let categories = self.store.categories(tenant).await?;
+        let (analyzer, _) = self.analyzer().await?;
+        tokio::task::spawn_blocking(move || {
+            let set = TrainingSet::new(analyzer, &categories, Vec::new());
+            Models {
+                category: set.category(),
+                request_type: set.request_type(),
+                unit: set.unit(),
+                trained_at: Instant::now(),
+                trained_on: 0,
+                learned_since: 0,
+                unknown_choice: None,
+                placeholder: true,
+                took: started.elapsed(),
+            }
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Retrains the tenant's `live` models on its newest [`HISTORY`] orders, in the
+    /// background while they serve. Each new model replaces its old one as soon as it is
+    /// fitted, so that a training holds one model of the old set fewer at its peak (tens of
+    /// MiB for a centre's categories or units); the figures of the set are set at the end.
+    async fn retrain(&self, tenant: TenantId, live: &Arc<RwLock<Models>>) -> AppResult<()> {
+        let started = Instant::now();
+        // Read at the training's pace: while requests come, each page is followed by a
+        // pause three times as long (up to 19 times on a crowded machine), so the reader
+        // thread keeps to a quarter of a core or less (these pauses count in `read_ms`, the
+        // training thread's in `paused_ms`).
+        let history = self
+            .store
+            .labelled_orders_paced(tenant, HISTORY, HISTORY_PAGE, |took| {
+                tokio::time::sleep(jiesu_text::pace::pause_after(
+                    took,
+                    crate::priority::BACKGROUND_SHARE,
+                ))
+            })
+            .await?;
         let read = started.elapsed();
         let categories = self.store.categories(tenant).await?;
         let (analyzer, _) = self.analyzer().await?;
-        let work = move || {
-            let keywords = jiesu_text::classify::tree_keywords(
-                &analyzer,
-                &crate::classifier::tree(&categories),
-            );
-            let category_lexicon = Lexicon::new(
-                categories
-                    .iter()
-                    .filter(|c| c.active)
-                    .filter_map(|c| Some((c.code.clone(), keywords.get(&c.code)?.clone()))),
-            );
-            let type_lexicon = Lexicon::new(
-                TYPE_KEYWORDS
-                    .iter()
-                    .map(|(t, w)| (t.to_string(), w.iter().map(|s| s.to_string()).collect())),
-            );
-            let by_category: Vec<Example<'_>> = history
-                .iter()
-                .map(|o| Example {
-                    text: labelled_text(o),
-                    label: &o.category,
-                })
-                .collect();
-            let by_type: Vec<Example<'_>> = history
-                .iter()
-                .map(|o| Example {
-                    text: labelled_text(o),
-                    label: &o.request_type,
-                })
-                .collect();
-            let unit_labels: Vec<String> = history
-                .iter()
-                .map(|o| o.lead_unit.map(|u| u.to_string()).unwrap_or_default())
-                .collect();
-            let by_unit: Vec<Example<'_>> = history
-                .iter()
-                .zip(&unit_labels)
-                .filter(|(_, u)| !u.is_empty())
-                .map(|(o, u)| Example {
-                    text: labelled_text(o),
-                    label: u,
-                })
-                .collect();
-            // Categories nobody has used yet stay suggestible through their keywords only
-            // while the history is small; a large history says what the centre uses.
-            let small = history.len() < 1_000;
-            // The history is read once for the three models.
-            let words: Vec<Words> = history
-                .iter()
-                .map(|o| {
-                    jiesu_text::pace::point();
-                    Words::of(&analyzer, labelled_text(o))
-                })
-                .collect();
-            let all: Vec<&Words> = words.iter().collect();
-            let with_unit: Vec<&Words> = history
-                .iter()
-                .zip(&words)
-                .filter(|(o, _)| o.lead_unit.is_some())
-                .map(|(_, w)| w)
-                .collect();
-            Models {
-                category: Classifier::train_words(
-                    &analyzer,
-                    &category_lexicon,
-                    &by_category,
-                    &all,
-                    small,
-                ),
-                request_type: Classifier::train_words(
-                    &analyzer,
-                    &type_lexicon,
-                    &by_type,
-                    &all,
-                    true,
-                ),
-                unit: Classifier::train_words(
-                    &analyzer,
-                    &Lexicon::default(),
-                    &by_unit,
-                    &with_unit,
-                    false,
-                ),
-                trained_at: Instant::now(),
-                trained_on: history.len(),
-                learned_since: 0,
-                unknown_choice: None,
-                placeholder,
-                took: started.elapsed(),
-            }
-        };
-        if cold {
-            // Keywords alone, for a request waiting: at the requests' priority.
-            tokio::task::spawn_blocking(work)
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))
-        } else {
-            // The history: in the background, while the models trained before serve.
-            let (models, paused) = crate::priority::paced_in_background("jiesu-train", move || {
-                let models = work();
-                (models, jiesu_text::pace::slept())
-            })
-            .await
-            .map_err(AppError::Internal)?;
-            tracing::info!(
-                tenant = tenant.0,
-                orders = models.trained_on,
-                read_ms = read.as_millis() as u64,
-                ms = models.took.as_millis() as u64,
-                paused_ms = paused.as_millis() as u64,
-                "dispatch models trained"
-            );
-            Ok(models)
+        let target = live.clone();
+        let (orders, paused) = crate::priority::paced_in_background("jiesu-train", move || {
+            let set = TrainingSet::new(analyzer, &categories, history);
+            install(&target, set.category(), |m| &mut m.category);
+            install(&target, set.request_type(), |m| &mut m.request_type);
+            install(&target, set.unit(), |m| &mut m.unit);
+            (set.history.len(), jiesu_text::pace::slept())
+        })
+        .await
+        .map_err(AppError::Internal)?;
+        let took = started.elapsed();
+        if let Ok(mut m) = live.write() {
+            m.trained_at = Instant::now();
+            m.trained_on = orders;
+            m.learned_since = 0;
+            // A choice the old models could not learn while this training read the history
+            // may be missing from it: train again.
+            m.unknown_choice = m.unknown_choice.filter(|at| *at > started);
+            m.placeholder = false;
+            m.took = took;
         }
+        tracing::info!(
+            tenant = tenant.0,
+            orders,
+            read_ms = read.as_millis() as u64,
+            ms = took.as_millis() as u64,
+            paused_ms = paused.as_millis() as u64,
+            "dispatch models trained"
+        );
+        Ok(())
     }
 
     /// The tenant's models: trained on first use; retrained in the background when stale.
@@ -529,7 +467,7 @@ impl App {
             None => {
                 // Keywords at once; the history is read in the background (below), so that
                 // no request waits for a training.
-                let m = Arc::new(RwLock::new(self.train(tenant, 0).await?));
+                let m = Arc::new(RwLock::new(self.train_from_keywords(tenant).await?));
                 match self.dispatch.models.lock() {
                     Ok(mut g) => g.entry(tenant).or_insert(m).clone(),
                     Err(_) => m,
@@ -550,21 +488,10 @@ impl App {
                 .is_ok_and(|mut g| g.insert(tenant));
         if start {
             let app = self.clone();
+            let live = models.clone();
             tokio::spawn(async move {
-                let started = Instant::now();
-                match app.train(tenant, HISTORY).await {
-                    Ok(mut fresh) => {
-                        if let Ok(mut g) = app.dispatch.models.lock() {
-                            // A choice the old models could not learn while this training
-                            // read the history may be missing from it: train again.
-                            let old = g.get(&tenant).and_then(|m| m.read().ok()?.unknown_choice);
-                            fresh.unknown_choice = old.filter(|at| *at > started);
-                            g.insert(tenant, Arc::new(RwLock::new(fresh)));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(tenant = tenant.0, error = %e, "retraining the dispatch models failed")
-                    }
+                if let Err(e) = app.retrain(tenant, &live).await {
+                    tracing::warn!(tenant = tenant.0, error = %e, "retraining the dispatch models failed")
                 }
                 if let Ok(mut g) = app.dispatch.training.lock() {
                     g.remove(&tenant);
@@ -891,7 +818,136 @@ pub fn order_text(o: &Order) -> RequestText {
     }
 }
 
-fn labelled_text(o: &jiesu_store::dispatch::LabelledOrder) -> Text<'_> {
+/// What a tenant's three models are trained on: its category tree's keywords and its
+/// history, each order's text segmented once for the three.
+struct TrainingSet {
+    analyzer: jiesu_text::Analyzer,
+    category_lexicon: Lexicon,
+    type_lexicon: Lexicon,
+    history: Vec<LabelledOrder>,
+    /// The lead unit of each order of the history (empty where it has none).
+    unit_labels: Vec<String>,
+    words: Vec<Words>,
+}
+
+impl TrainingSet {
+    fn new(
+        analyzer: jiesu_text::Analyzer,
+        categories: &[jiesu_store::catalog::Category],
+        history: Vec<LabelledOrder>,
+    ) -> Self {
+        let keywords =
+            jiesu_text::classify::tree_keywords(&analyzer, &crate::classifier::tree(categories));
+        let category_lexicon = Lexicon::new(
+            categories
+                .iter()
+                .filter(|c| c.active)
+                .filter_map(|c| Some((c.code.clone(), keywords.get(&c.code)?.clone()))),
+        );
+        let type_lexicon = Lexicon::new(
+            TYPE_KEYWORDS
+                .iter()
+                .map(|(t, w)| (t.to_string(), w.iter().map(|s| s.to_string()).collect())),
+        );
+        let unit_labels = history
+            .iter()
+            .map(|o| o.lead_unit.map(|u| u.to_string()).unwrap_or_default())
+            .collect();
+        // The history is read once for the three models.
+        let words = history
+            .iter()
+            .map(|o| {
+                jiesu_text::pace::point();
+                Words::of(&analyzer, labelled_text(o))
+            })
+            .collect();
+        TrainingSet {
+            analyzer,
+            category_lexicon,
+            type_lexicon,
+            history,
+            unit_labels,
+            words,
+        }
+    }
+
+    fn category(&self) -> Classifier {
+        let examples: Vec<Example<'_>> = self
+            .history
+            .iter()
+            .map(|o| Example {
+                text: labelled_text(o),
+                label: &o.category,
+            })
+            .collect();
+        let all: Vec<&Words> = self.words.iter().collect();
+        // Categories nobody has used yet stay suggestible through their keywords only while
+        // the history is small; a large history says what the centre uses.
+        let small = self.history.len() < 1_000;
+        Classifier::train_words(
+            &self.analyzer,
+            &self.category_lexicon,
+            &examples,
+            &all,
+            small,
+        )
+    }
+
+    fn request_type(&self) -> Classifier {
+        let examples: Vec<Example<'_>> = self
+            .history
+            .iter()
+            .map(|o| Example {
+                text: labelled_text(o),
+                label: &o.request_type,
+            })
+            .collect();
+        let all: Vec<&Words> = self.words.iter().collect();
+        Classifier::train_words(&self.analyzer, &self.type_lexicon, &examples, &all, true)
+    }
+
+    fn unit(&self) -> Classifier {
+        let (examples, words): (Vec<Example<'_>>, Vec<&Words>) = self
+            .history
+            .iter()
+            .zip(&self.unit_labels)
+            .zip(&self.words)
+            .filter(|((_, u), _)| !u.is_empty())
+            .map(|((o, u), w)| {
+                (
+                    Example {
+                        text: labelled_text(o),
+                        label: u,
+                    },
+                    w,
+                )
+            })
+            .unzip();
+        Classifier::train_words(
+            &self.analyzer,
+            &Lexicon::default(),
+            &examples,
+            &words,
+            false,
+        )
+    }
+}
+
+/// Puts a freshly fitted model in the place `slot` picks of the serving models; the old
+/// one is dropped after the lock is released.
+fn install(
+    live: &RwLock<Models>,
+    fresh: Classifier,
+    slot: impl FnOnce(&mut Models) -> &mut Classifier,
+) {
+    let old = match live.write() {
+        Ok(mut m) => std::mem::replace(slot(&mut m), fresh),
+        Err(_) => fresh,
+    };
+    drop(old);
+}
+
+fn labelled_text(o: &LabelledOrder) -> Text<'_> {
     Text {
         title: &o.title,
         content: &o.content,
