@@ -871,39 +871,40 @@ impl TrainingSet {
         }
     }
 
-    fn category(&self) -> Classifier {
+    /// A model of every order of the history, labelled by `label`.
+    fn on_every_order(
+        &self,
+        label: impl Fn(&LabelledOrder) -> &str,
+        lexicon: &Lexicon,
+        keep_lexicon_classes: bool,
+    ) -> Classifier {
         let examples: Vec<Example<'_>> = self
             .history
             .iter()
             .map(|o| Example {
                 text: labelled_text(o),
-                label: &o.category,
+                label: label(o),
             })
             .collect();
         let all: Vec<&Words> = self.words.iter().collect();
-        // Categories nobody has used yet stay suggestible through their keywords only while
-        // the history is small; a large history says what the centre uses.
-        let small = self.history.len() < 1_000;
         Classifier::train_words(
             &self.analyzer,
-            &self.category_lexicon,
+            lexicon,
             &examples,
             &all,
-            small,
+            keep_lexicon_classes,
         )
     }
 
+    fn category(&self) -> Classifier {
+        // Categories nobody has used yet stay suggestible through their keywords only while
+        // the history is small; a large history says what the centre uses.
+        let small = self.history.len() < 1_000;
+        self.on_every_order(|o| &o.category, &self.category_lexicon, small)
+    }
+
     fn request_type(&self) -> Classifier {
-        let examples: Vec<Example<'_>> = self
-            .history
-            .iter()
-            .map(|o| Example {
-                text: labelled_text(o),
-                label: &o.request_type,
-            })
-            .collect();
-        let all: Vec<&Words> = self.words.iter().collect();
-        Classifier::train_words(&self.analyzer, &self.type_lexicon, &examples, &all, true)
+        self.on_every_order(|o| &o.request_type, &self.type_lexicon, true)
     }
 
     fn unit(&self) -> Classifier {
