@@ -363,8 +363,9 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
         .map(|o| example(o, &o.request_type))
         .collect();
     let by_unit: Vec<Example<'_>> = history.iter().map(|o| example(o, &o.unit)).collect();
-    // As the server trains (`app::dispatch::train`): the history read once, then three
-    // models, one after the other.
+    // As the server trains (`app::dispatch::TrainingSet`): the history read once, then three
+    // models, one after the other (the server also holds the old set, one model fewer as each
+    // new one replaces its own).
     let before = resident();
     // Resets VmHWM to the resident memory now (Linux), so that it then holds the training's
     // peak.
