@@ -15,7 +15,7 @@
 use crate::stats::{Latencies, LatencySummary, thousands, verdict};
 use anyhow::Context;
 use jiesu_text::Analyzer;
-use jiesu_text::classify::{Classifier, Example, Lexicon, Text, Words};
+use jiesu_text::classify::{Classifier, Corpus, Example, Lexicon, Text, Words};
 use jiesu_text::hotspots::{Hotspots, Incoming, Rank, Settings};
 use jiesu_text::regions::{Place, RegionResolver};
 use rand::rngs::StdRng;
@@ -75,10 +75,15 @@ pub struct DispatchReport {
     pub target_train_seconds: f64,
     /// The three models' weights (features × classes), the bulk of what they keep.
     pub model_bytes: u64,
+    /// The history as the training holds it: its words as ids, its keyword hits.
+    pub corpus_bytes: u64,
     /// How far the training raised the process's peak resident memory (VmHWM, reset before
     /// it): the history's words, the examples' features, the models and AdaGrad's sums.
     pub training_peak_bytes: u64,
     pub suggestion: LatencySummary,
+    /// Of the timed suggestions (orders the models did not see), the share whose first
+    /// category, type and lead unit are the order's own.
+    pub accuracy: [f64; 3],
     pub target_p99_ms: f64,
     pub met: bool,
 }
@@ -98,8 +103,9 @@ impl DispatchReport {
             verdict(self.train_seconds < self.target_train_seconds)
         );
         println!(
-            "  memory      the models' weights {}; the training's peak {} over the process before it",
+            "  memory      the models' weights {}; the history read {}; the training's peak {} over the process before it",
             crate::stats::fmt_mib(self.model_bytes),
+            crate::stats::fmt_mib(self.corpus_bytes),
             crate::stats::fmt_mib(self.training_peak_bytes)
         );
         println!(
@@ -107,6 +113,12 @@ impl DispatchReport {
             self.suggestion.line(),
             self.target_p99_ms,
             verdict(self.suggestion.p99_ms < self.target_p99_ms)
+        );
+        println!(
+            "  right first category {:.1}%, type {:.1}%, lead unit {:.1}% (of the timed suggestions)",
+            self.accuracy[0] * 100.0,
+            self.accuracy[1] * 100.0,
+            self.accuracy[2] * 100.0
         );
     }
 }
@@ -371,14 +383,18 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     // peak.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
-    let words: Vec<Words> = by_category
-        .iter()
-        .map(|e| Words::of(&analyzer, e.text))
-        .collect();
-    let refs: Vec<&Words> = words.iter().collect();
-    let category = Classifier::train_words(&analyzer, &lexicon, &by_category, &refs, false);
-    let request_type = Classifier::train_words(&analyzer, &type_lexicon, &by_type, &refs, true);
-    let unit = Classifier::train_words(&analyzer, &Lexicon::default(), &by_unit, &refs, false);
+    let mut corpus = Corpus::builder(&analyzer, vec![lexicon, type_lexicon]);
+    for e in &by_category {
+        corpus.push(e.text);
+    }
+    let corpus = corpus.finish();
+    fn labels<'a>(examples: &[Example<'a>]) -> Vec<Option<&'a str>> {
+        examples.iter().map(|e| Some(e.label)).collect()
+    }
+    let corpus_bytes = corpus.heap_bytes() as u64;
+    let category = Classifier::train_corpus(&corpus, Some(0), &labels(&by_category), false);
+    let request_type = Classifier::train_corpus(&corpus, Some(1), &labels(&by_type), true);
+    let unit = Classifier::train_corpus(&corpus, None, &labels(&by_unit), false);
     let train_seconds = started.elapsed().as_secs_f64();
     let training_peak_bytes = status_kib("VmHWM:").saturating_sub(before);
     let model_bytes = [&category, &request_type, &unit]
@@ -388,6 +404,8 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     let resolver = RegionResolver::new(places, &[]);
     let fresh = orders(&analyzer, &msgs, &communities, args.suggestions.max(1), 99);
     let mut lat = Latencies::new();
+    // Suggestions whose first class is the order's own: category, type, unit.
+    let mut right = [0usize; 3];
     for o in &fresh {
         let t0 = Instant::now();
         let text = Text {
@@ -400,8 +418,16 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
         let u = unit.predict_words(text, &words);
         let r = resolver.resolve(&o.address, &format!("{} {}", o.title, o.content));
         lat.record(t0.elapsed());
+        for (n, (p, label)) in
+            right
+                .iter_mut()
+                .zip([(&c, &o.category), (&t, &o.request_type), (&u, &o.unit)])
+        {
+            *n += usize::from(p.best().map(|s| &s.label) == Some(label));
+        }
         std::hint::black_box((c, t, u, r));
     }
+    let accuracy = right.map(|n| n as f64 / fresh.len() as f64);
     let suggestion = lat.summary();
     Ok(DispatchReport {
         scenario: "dispatch",
@@ -411,10 +437,12 @@ pub fn run_dispatch(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
         train_seconds,
         target_train_seconds: 60.0,
         model_bytes,
+        corpus_bytes,
         training_peak_bytes,
         target_p99_ms: 5.0,
         met: suggestion.p99_ms < 5.0 && train_seconds < 60.0,
         suggestion,
+        accuracy,
     })
 }
 

@@ -65,6 +65,9 @@ const ONLINE_STEP: f32 = 0.1;
 /// Examples held out to fit the temperature (at least this many are needed to hold any out).
 const CALIBRATION_SHARE: f64 = 0.2;
 const MIN_FOR_CALIBRATION: usize = 50;
+/// The most memory a training's example features are held in (made once, visited up to
+/// forty times); a larger history's are made again at each of its few visits.
+const HELD_FEATURES: usize = 32 << 20;
 /// Words of one request that are reported as its reasons.
 const REASONS: usize = 6;
 
@@ -232,8 +235,8 @@ pub fn opening(content: &str) -> &str {
 const UPDATED_CLASSES: usize = 8;
 
 /// A request's words, read once for several models: the title's words, then the opening of
-/// the content's (the body block is both). Kept in one buffer, not a string per word: a
-/// training holds those of up to 100,000 requests at once.
+/// the content's (the body block is both). A training reads its requests into a [`Corpus`]
+/// instead.
 #[derive(Debug, Clone)]
 pub struct Words {
     text: String,
@@ -257,8 +260,6 @@ impl Words {
         for word in analyzer.words(opening(text.content)) {
             w.push(&word);
         }
-        w.text.shrink_to_fit();
-        w.ends.shrink_to_fit();
         w
     }
 
@@ -293,89 +294,113 @@ impl Classifier {
         examples: &[Example<'_>],
         keep_lexicon_classes: bool,
     ) -> Classifier {
-        let words: Vec<Words> = examples
-            .iter()
-            .map(|e| Words::of(analyzer, e.text))
-            .collect();
-        let refs: Vec<&Words> = words.iter().collect();
-        Classifier::train_words(analyzer, lexicon, examples, &refs, keep_lexicon_classes)
+        // A lexicon of no classes is not read (it would find nothing).
+        let read = (!lexicon.classes.is_empty()).then(|| lexicon.clone());
+        let at = read.as_ref().map(|_| 0);
+        let mut corpus = Corpus::builder(analyzer, read.into_iter().collect());
+        for e in examples {
+            corpus.push(e.text);
+        }
+        let corpus = corpus.finish();
+        let labels: Vec<Option<&str>> = examples.iter().map(|e| Some(e.label)).collect();
+        Classifier::train_corpus(&corpus, at, &labels, keep_lexicon_classes)
     }
 
-    /// The same with each example's words already read (`words[i]` of `examples[i]`, by
-    /// [`Words::of`]): several models trained on one history segment it once.
-    pub fn train_words(
-        analyzer: &Analyzer,
-        lexicon: &Lexicon,
-        examples: &[Example<'_>],
-        words: &[&Words],
+    /// Trains on the requests of `corpus` that have a label (`labels[i]` of its `i`th
+    /// request), with the keywords of its `lexicon`th lexicon (none for `None`): several
+    /// models trained on one history segment it once. The classes are the labels that
+    /// occur, plus every class of the lexicon when `keep_lexicon_classes`.
+    pub fn train_corpus(
+        corpus: &Corpus,
+        lexicon: Option<usize>,
+        labels: &[Option<&str>],
         keep_lexicon_classes: bool,
     ) -> Classifier {
-        assert_eq!(examples.len(), words.len(), "one Words per example");
-        let mut labels: Vec<String> = Vec::new();
+        assert_eq!(
+            corpus.len(),
+            labels.len(),
+            "one label (or none) per request"
+        );
+        let no_keywords = Lexicon::default();
+        let read = lexicon.and_then(|i| corpus.lexicons.get(i));
+        let lexicon = read.map_or(&no_keywords, |l| &l.lexicon);
+        let mut names: Vec<String> = Vec::new();
+        let mut class_of: HashMap<&str, usize> = HashMap::new();
         if keep_lexicon_classes {
-            labels.extend(lexicon.classes.iter().map(|(l, _)| l.clone()));
-        }
-        for e in examples {
-            if !labels.iter().any(|l| l == e.label) {
-                labels.push(e.label.to_string());
+            for (l, _) in &lexicon.classes {
+                class_of.entry(l.as_str()).or_insert(names.len());
+                names.push(l.clone());
             }
         }
-        let (vocab, idf) = vocabulary(words, labels.len());
-        let matcher = Matcher::new(lexicon, &labels);
+        // (request, class), in the corpus's order.
+        let examples: Vec<(usize, usize)> = labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let l = (*l)?;
+                let class = *class_of.entry(l).or_insert_with(|| {
+                    names.push(l.to_string());
+                    names.len() - 1
+                });
+                Some((i, class))
+            })
+            .collect();
+        let mut vocabulary = Vocabulary::of(corpus, &examples, names.len());
+        let matcher = Matcher::new(lexicon, &names);
         let mut model = Classifier {
-            analyzer: analyzer.clone(),
-            weights: vec![0.0; (vocab.len() + labels.len()) * labels.len()],
-            bias: vec![0.0; labels.len()],
-            labels,
-            vocab,
-            idf,
+            analyzer: corpus.analyzer.clone(),
+            weights: vec![0.0; (vocabulary.names.len() + names.len()) * names.len()],
+            bias: vec![0.0; names.len()],
+            labels: names,
+            vocab: std::mem::take(&mut vocabulary.names)
+                .into_iter()
+                .zip(0u32..)
+                .collect(),
+            idf: std::mem::take(&mut vocabulary.idf),
             temperature: 1.0,
             matcher,
             learned: 0,
         };
-        let rows: Vec<(Features, usize)> = examples
-            .iter()
-            .zip(words)
-            .filter_map(|(e, w)| {
-                crate::pace::point();
-                let class = model.labels.iter().position(|l| l == e.label)?;
-                // A large history holds every example's features through the fit: without
-                // the slack their growth left (up to half of each).
-                let mut x = model.features(w, &e.text).0;
-                x.shrink_to_fit();
-                Some((x, class))
-            })
-            .collect();
-        if rows.is_empty() {
+        let mut examples = Examples {
+            corpus,
+            keywords: read.map(|r| (r, model.keyword_classes(&r.lexicon))),
+            base: model.vocab.len() as u32,
+            vocabulary,
+            examples,
+            held: None,
+        };
+        examples.hold_within(&model.idf, HELD_FEATURES);
+        if examples.examples.is_empty() {
             // Keywords alone: each class's keyword feature votes for it.
             model.keyword_prior();
             return model;
         }
+        let n = examples.examples.len();
         let mut rng = StdRng::seed_from_u64(0x006a_6965_7375);
-        let mut order: Vec<usize> = (0..rows.len()).collect();
+        let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut rng);
-        if rows.len() >= FIT_ONCE_FROM {
+        if n >= FIT_ONCE_FROM {
             // Enough to spare a fifth: fit on the rest, choose the temperature on it.
-            let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
+            let held = ((n as f64 * CALIBRATION_SHARE) as usize).max(1);
             let (held_out, fit) = order.split_at(held);
-            model.fit(&rows, fit, &mut rng);
-            model.temperature = model.fit_temperature(&rows, held_out);
-        } else if rows.len() >= MIN_FOR_CALIBRATION {
+            model.fit(&examples, fit, &mut rng);
+            model.temperature = model.fit_temperature(&examples, held_out);
+        } else if n >= MIN_FOR_CALIBRATION {
             // Fit on most, choose the temperature on the rest, then fit on all, from zero
             // again: the model itself is the probe, so that a training holds one set of
             // weights (and one of AdaGrad's sums), not two.
-            let held = ((rows.len() as f64 * CALIBRATION_SHARE) as usize).max(1);
+            let held = ((n as f64 * CALIBRATION_SHARE) as usize).max(1);
             let (held_out, fit) = order.split_at(held);
-            model.fit(&rows, fit, &mut rng);
-            let temperature = model.fit_temperature(&rows, held_out);
+            model.fit(&examples, fit, &mut rng);
+            let temperature = model.fit_temperature(&examples, held_out);
             model.weights.fill(0.0);
             model.bias.fill(0.0);
-            model.fit(&rows, &order, &mut rng);
+            model.fit(&examples, &order, &mut rng);
             model.temperature = temperature;
         } else {
-            model.fit(&rows, &order, &mut rng);
+            model.fit(&examples, &order, &mut rng);
         }
-        model.learned = rows.len();
+        model.learned = n;
         model
     }
 
@@ -404,54 +429,40 @@ impl Classifier {
         }
     }
 
+    /// The `lexicon`'s classes among this model's (by its place in the lexicon).
+    fn keyword_classes(&self, lexicon: &Lexicon) -> Vec<Option<u32>> {
+        lexicon
+            .classes
+            .iter()
+            .map(|(l, _)| self.labels.iter().position(|m| m == l).map(|c| c as u32))
+            .collect()
+    }
+
     fn features(&self, words: &Words, text: &Text<'_>) -> (Features, Vec<Vec<u32>>) {
         let mut out: Features = Vec::new();
         let mut tf: HashMap<u32, f32> = HashMap::new();
         let mut titled = String::new();
-        for in_title in [true, false] {
-            tf.clear();
-            let block = if in_title {
-                0..words.title
-            } else {
-                0..words.ends.len()
-            };
-            for w in block.map(|i| words.word(i)) {
-                let id = if in_title {
-                    titled.clear();
-                    titled.push_str(TITLE);
-                    titled.push_str(w);
-                    self.vocab.get(titled.as_str())
-                } else {
-                    self.vocab.get(w)
-                };
-                if let Some(&id) = id {
-                    *tf.entry(id).or_default() += 1.0;
-                }
-            }
-            let start = out.len();
-            out.extend(
-                tf.iter()
-                    .map(|(&id, &n)| (id, (1.0 + n.ln()) * self.idf[id as usize])),
-            );
-            let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                for (_, v) in &mut out[start..] {
-                    *v /= norm;
-                }
-            }
-        }
+        let title = words.title().map(|w| {
+            titled.clear();
+            titled.push_str(TITLE);
+            titled.push_str(w);
+            self.vocab.get(titled.as_str()).copied()
+        });
+        word_block(&self.idf, &mut out, &mut tf, title);
+        let body = words.body().map(|w| self.vocab.get(w).copied());
+        word_block(&self.idf, &mut out, &mut tf, body);
         let (hits, found) = self.matcher.hits(text, self.labels.len());
         let base = self.vocab.len() as u32;
         for (c, h) in hits.iter().enumerate() {
             if *h > 0.0 {
-                out.push((base + c as u32, (1.0 + h).ln() * KEYWORD_SCALE));
+                out.push((base + c as u32, keyword_value(*h)));
             }
         }
         out.sort_unstable_by_key(|(f, _)| *f);
         (out, found)
     }
 
-    fn logits(&self, x: &Features, out: &mut [f32]) {
+    fn logits(&self, x: &[(u32, f32)], out: &mut [f32]) {
         let k = self.labels.len();
         out.copy_from_slice(&self.bias);
         for &(f, v) in x {
@@ -475,13 +486,13 @@ impl Classifier {
         }
     }
 
-    /// AdaGrad over `order` of `rows` for `EPOCHS` passes, classes weighted inversely to
+    /// AdaGrad over `order` of `examples` for `EPOCHS` passes, classes weighted inversely to
     /// their frequency (so that a small class counts as much as a large one).
-    fn fit(&mut self, rows: &[(Features, usize)], order: &[usize], rng: &mut StdRng) {
+    fn fit(&mut self, examples: &Examples<'_>, order: &[usize], rng: &mut StdRng) {
         let k = self.labels.len();
         let mut counts = vec![0usize; k];
         for &i in order {
-            counts[rows[i].1] += 1;
+            counts[examples.class(i)] += 1;
         }
         let present = counts.iter().filter(|&&n| n > 0).count().max(1);
         let class_weight: Vec<f32> = counts
@@ -502,17 +513,19 @@ impl Classifier {
             .div_ceil(order.len().max(1))
             .clamp(MIN_EPOCHS, EPOCHS);
         let mut touched: Vec<usize> = Vec::with_capacity(k);
+        let (mut x, mut tf) = (Features::new(), HashMap::new());
         for _ in 0..epochs {
             order.shuffle(rng);
             for &i in &order {
-                let (x, y) = &rows[i];
+                let x = examples.features(&self.idf, i, &mut x, &mut tf);
+                let y = examples.class(i);
                 self.logits(x, &mut p);
                 self.softmax(&mut p, 1.0);
-                let cw = class_weight[*y];
+                let cw = class_weight[y];
                 touched.clear();
                 for (c, pc) in p.iter_mut().enumerate() {
-                    *pc = cw * (*pc - if c == *y { 1.0 } else { 0.0 });
-                    if c != *y && pc.abs() >= SKIP_GRADIENT {
+                    *pc = cw * (*pc - if c == y { 1.0 } else { 0.0 });
+                    if c != y && pc.abs() >= SKIP_GRADIENT {
                         touched.push(c);
                     }
                 }
@@ -522,7 +535,7 @@ impl Classifier {
                     });
                     touched.truncate(UPDATED_CLASSES);
                 }
-                touched.push(*y);
+                touched.push(y);
                 for &(f, v) in x {
                     let at = f as usize * k;
                     for &c in &touched {
@@ -543,15 +556,17 @@ impl Classifier {
     }
 
     /// The temperature that minimises the log-loss on `held_out` (golden-section search).
-    fn fit_temperature(&self, rows: &[(Features, usize)], held_out: &[usize]) -> f32 {
+    fn fit_temperature(&self, examples: &Examples<'_>, held_out: &[usize]) -> f32 {
         let k = self.labels.len();
+        let (mut x, mut tf) = (Features::new(), HashMap::new());
         let logits: Vec<(Vec<f32>, usize)> = held_out
             .iter()
             .map(|&i| {
                 crate::pace::point();
                 let mut l = vec![0f32; k];
-                self.logits(&rows[i].0, &mut l);
-                (l, rows[i].1)
+                let x = examples.features(&self.idf, i, &mut x, &mut tf);
+                self.logits(x, &mut l);
+                (l, examples.class(i))
             })
             .collect();
         let loss = |t: f32| -> f32 {
@@ -704,46 +719,360 @@ impl Classifier {
     }
 }
 
-/// The features worth keeping: every word seen (in a large history, those seen twice), the
-/// most frequent first, within the weight budget; with their smoothed idf.
-fn vocabulary(words: &[&Words], classes: usize) -> (HashMap<String, u32>, Vec<f32>) {
-    // (in the title, word) → requests it occurs in; the words borrowed from `words`.
-    let mut df: HashMap<(bool, &str), u32> = HashMap::new();
-    let mut seen: Vec<(bool, &str)> = Vec::new();
-    for w in words {
-        crate::pace::point();
-        seen.clear();
-        seen.extend(w.title().map(|x| (true, x)));
-        seen.extend(w.body().map(|x| (false, x)));
-        seen.sort_unstable();
-        seen.dedup();
-        for &key in &seen {
-            *df.entry(key).or_default() += 1;
+/// The value of a class's keyword feature for `hits` hits.
+fn keyword_value(hits: f32) -> f32 {
+    (1.0 + hits).ln() * KEYWORD_SCALE
+}
+
+/// Requests read once for several models: each one's words as ids into one dictionary
+/// (4 bytes a word, where [`Words`] holds each word's text and its end), and its keyword
+/// hits for each lexicon it was read with. The texts can go as soon as they are read: a
+/// training over a large history holds this, its models' features and their weights.
+#[derive(Clone)]
+pub struct Corpus {
+    analyzer: Analyzer,
+    /// Id → word.
+    dictionary: Vec<String>,
+    /// Every request's words one after the other: its title's, then its content opening's.
+    ids: Vec<u32>,
+    /// Per request: where its words end in `ids`, and how many of them are the title's.
+    ends: Vec<usize>,
+    titles: Vec<usize>,
+    /// Per lexicon, in the order given to [`Corpus::builder`].
+    lexicons: Vec<LexiconHits>,
+}
+
+/// A lexicon's keyword hits in each request of a corpus: (class of the lexicon, hits) for
+/// the classes with any.
+#[derive(Clone)]
+struct LexiconHits {
+    lexicon: Lexicon,
+    hits: Vec<(u32, f32)>,
+    ends: Vec<usize>,
+}
+
+impl LexiconHits {
+    fn of(&self, request: usize) -> &[(u32, f32)] {
+        let start = if request == 0 {
+            0
+        } else {
+            self.ends[request - 1]
+        };
+        &self.hits[start..self.ends[request]]
+    }
+}
+
+impl Corpus {
+    /// A corpus to read requests into, with the keywords of `lexicons` (a model trained on
+    /// it names one of them, by its place in this list, or none).
+    pub fn builder(analyzer: &Analyzer, lexicons: Vec<Lexicon>) -> CorpusBuilder {
+        let matchers = lexicons
+            .iter()
+            .map(|l| {
+                let classes: Vec<String> = l.classes.iter().map(|(c, _)| c.clone()).collect();
+                Matcher::new(l, &classes)
+            })
+            .collect();
+        CorpusBuilder {
+            corpus: Corpus {
+                analyzer: analyzer.clone(),
+                dictionary: Vec::new(),
+                ids: Vec::new(),
+                ends: Vec::new(),
+                titles: Vec::new(),
+                lexicons: lexicons
+                    .into_iter()
+                    .map(|lexicon| LexiconHits {
+                        lexicon,
+                        hits: Vec::new(),
+                        ends: Vec::new(),
+                    })
+                    .collect(),
+            },
+            index: HashMap::new(),
+            matchers,
         }
     }
-    let min_df = if words.len() > 2_000 { 2 } else { 1 };
-    let mut kept: Vec<(String, u32)> = df
-        .into_iter()
-        .filter(|(_, n)| *n >= min_df)
-        .map(|((in_title, w), n)| {
-            let key = if in_title {
-                format!("{TITLE}{w}")
-            } else {
-                w.to_string()
-            };
-            (key, n)
-        })
-        .collect();
-    kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    kept.truncate(MAX_WEIGHTS / classes.max(1));
-    let n = words.len() as f32;
-    let mut vocab = HashMap::with_capacity(kept.len());
-    let mut idf = Vec::with_capacity(kept.len());
-    for (i, (w, d)) in kept.into_iter().enumerate() {
-        vocab.insert(w, i as u32);
-        idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+
+    /// Requests read.
+    pub fn len(&self) -> usize {
+        self.ends.len()
     }
-    (vocab, idf)
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes it holds on the heap (about: the allocator's rounding aside).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.dictionary
+            .iter()
+            .map(|w| w.capacity() + size_of::<String>())
+            .sum::<usize>()
+            + self.ids.capacity() * size_of::<u32>()
+            + (self.ends.capacity() + self.titles.capacity()) * size_of::<usize>()
+            + self
+                .lexicons
+                .iter()
+                .map(|l| {
+                    l.hits.capacity() * size_of::<(u32, f32)>()
+                        + l.ends.capacity() * size_of::<usize>()
+                })
+                .sum::<usize>()
+    }
+
+    /// Where the `request`th request's words are in `ids`.
+    fn range(&self, request: usize) -> std::ops::Range<usize> {
+        let start = if request == 0 {
+            0
+        } else {
+            self.ends[request - 1]
+        };
+        start..self.ends[request]
+    }
+
+    /// The request's title words, and all its words (the title's first).
+    fn words(&self, request: usize) -> (&[u32], &[u32]) {
+        let all = &self.ids[self.range(request)];
+        (&all[..self.titles[request]], all)
+    }
+}
+
+/// Reads requests into a [`Corpus`] one at a time, so that a caller can let each text go as
+/// soon as it is read.
+pub struct CorpusBuilder {
+    corpus: Corpus,
+    /// Word → id (the dictionary is made from it at the end, so each word is held once).
+    index: HashMap<String, u32>,
+    /// Per lexicon, its classes' keywords.
+    matchers: Vec<Matcher>,
+}
+
+impl CorpusBuilder {
+    /// Room for `requests` more requests of `words` words in all (an upper bound is fine:
+    /// what is never written is never touched).
+    pub fn reserve(&mut self, requests: usize, words: usize) {
+        self.corpus.ids.reserve(words);
+        self.corpus.ends.reserve(requests);
+        self.corpus.titles.reserve(requests);
+    }
+
+    /// Reads one request: its title's words, then its content opening's, as [`Words::of`]
+    /// reads them, and its keyword hits for each lexicon.
+    pub fn push(&mut self, text: Text<'_>) {
+        let start = self.corpus.ids.len();
+        for (part, title) in [(text.title, true), (opening(text.content), false)] {
+            for word in self.corpus.analyzer.words(part) {
+                let next = u32::try_from(self.index.len()).unwrap_or(u32::MAX);
+                let id = *self.index.entry(word).or_insert(next);
+                self.corpus.ids.push(id);
+            }
+            if title {
+                self.corpus.titles.push(self.corpus.ids.len() - start);
+            }
+        }
+        self.corpus.ends.push(self.corpus.ids.len());
+        for (matcher, read) in self.matchers.iter().zip(&mut self.corpus.lexicons) {
+            let (hits, _) = matcher.hits(&text, read.lexicon.classes.len());
+            read.hits.extend(
+                hits.iter()
+                    .enumerate()
+                    .filter(|(_, h)| **h > 0.0)
+                    .map(|(class, &h)| (class as u32, h)),
+            );
+            read.ends.push(read.hits.len());
+        }
+    }
+
+    pub fn finish(mut self) -> Corpus {
+        let mut dictionary = vec![String::new(); self.index.len()];
+        for (word, id) in self.index {
+            dictionary[id as usize] = word;
+        }
+        self.corpus.dictionary = dictionary;
+        self.corpus.ids.shrink_to_fit();
+        for read in &mut self.corpus.lexicons {
+            read.hits.shrink_to_fit();
+        }
+        self.corpus
+    }
+}
+
+/// The features worth keeping for a model: every word seen (in a large history, those seen
+/// twice), the most frequent first, within the weight budget; with their smoothed idf.
+struct Vocabulary {
+    /// The features' names by id: a word, or a title word prefixed with `TITLE`.
+    names: Vec<String>,
+    idf: Vec<f32>,
+    /// A corpus word's feature in a title, and anywhere in a request.
+    title: Vec<Option<u32>>,
+    body: Vec<Option<u32>>,
+}
+
+impl Vocabulary {
+    /// Over the `examples` (request, class) of `corpus`, for a model of `classes` classes.
+    fn of(corpus: &Corpus, examples: &[(usize, usize)], classes: usize) -> Vocabulary {
+        let words = corpus.dictionary.len();
+        // (in the title, anywhere) → requests each word occurs in, counted once a request.
+        let mut df = [vec![0u32; words], vec![0u32; words]];
+        let mut last = [vec![usize::MAX; words], vec![usize::MAX; words]];
+        for (n, &(request, _)) in examples.iter().enumerate() {
+            crate::pace::point();
+            let (title, body) = corpus.words(request);
+            for (block, ids) in [title, body].into_iter().enumerate() {
+                for &w in ids {
+                    let w = w as usize;
+                    if last[block][w] != n {
+                        last[block][w] = n;
+                        df[block][w] += 1;
+                    }
+                }
+            }
+        }
+        let min_df = if examples.len() > 2_000 { 2 } else { 1 };
+        // (feature name, requests, in the title, word).
+        let mut kept: Vec<(String, u32, bool, usize)> = Vec::new();
+        for (block, counts) in df.iter().enumerate() {
+            for (w, &n) in counts.iter().enumerate() {
+                if n >= min_df {
+                    let word = &corpus.dictionary[w];
+                    let name = if block == 0 {
+                        format!("{TITLE}{word}")
+                    } else {
+                        word.clone()
+                    };
+                    kept.push((name, n, block == 0, w));
+                }
+            }
+        }
+        kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        kept.truncate(MAX_WEIGHTS / classes.max(1));
+        let n = examples.len() as f32;
+        let mut v = Vocabulary {
+            names: Vec::with_capacity(kept.len()),
+            idf: Vec::with_capacity(kept.len()),
+            title: vec![None; words],
+            body: vec![None; words],
+        };
+        for (feature, (name, d, in_title, w)) in kept.into_iter().enumerate() {
+            v.names.push(name);
+            v.idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+            let slot = if in_title { &mut v.title } else { &mut v.body };
+            slot[w] = Some(feature as u32);
+        }
+        v
+    }
+}
+
+/// A model's training examples: requests of a corpus with their classes. Their features
+/// are made once and held while they fit in [`HELD_FEATURES`] (a history of up to some
+/// 25,000 requests, each visited up to forty times). Beyond, they are made again at each
+/// visit: over a large history they would be the largest part of a training's memory (more
+/// than the corpus: 1.2 KiB a request against 0.6), and a large history is visited only a
+/// few times.
+struct Examples<'a> {
+    corpus: &'a Corpus,
+    /// The words' features (names aside: they are the model's by then).
+    vocabulary: Vocabulary,
+    /// The lexicon read, with its classes among the model's.
+    keywords: Option<(&'a LexiconHits, Vec<Option<u32>>)>,
+    /// The first keyword feature: the model's word features come before.
+    base: u32,
+    /// (request, class), in the corpus's order.
+    examples: Vec<(usize, usize)>,
+    /// Every example's features one after the other, and where each ends, when held.
+    held: Option<(Features, Vec<usize>)>,
+}
+
+impl Examples<'_> {
+    fn class(&self, i: usize) -> usize {
+        self.examples[i].1
+    }
+
+    /// Makes and holds every example's features if at most `budget` bytes could hold them
+    /// (each word and keyword hit a feature of its own: what the bound leaves unwritten of
+    /// the buffer is never touched).
+    fn hold_within(&mut self, idf: &[f32], budget: usize) {
+        let most: usize = self
+            .examples
+            .iter()
+            .map(|&(request, _)| {
+                let (title, body) = self.corpus.words(request);
+                let hits = self
+                    .keywords
+                    .as_ref()
+                    .map_or(0, |(r, _)| r.of(request).len());
+                title.len() + body.len() + hits
+            })
+            .sum();
+        if most * std::mem::size_of::<(u32, f32)>() > budget {
+            return;
+        }
+        let mut all = Features::with_capacity(most);
+        let mut ends = Vec::with_capacity(self.examples.len());
+        let (mut x, mut tf) = (Features::new(), HashMap::new());
+        for i in 0..self.examples.len() {
+            crate::pace::point();
+            all.extend_from_slice(self.features(idf, i, &mut x, &mut tf));
+            ends.push(all.len());
+        }
+        self.held = Some((all, ends));
+    }
+
+    /// The `i`th example's features, as [`Classifier::features`] makes them of its text, with
+    /// the model's `idf`: held, or made into `x`.
+    fn features<'s>(
+        &'s self,
+        idf: &[f32],
+        i: usize,
+        x: &'s mut Features,
+        tf: &mut HashMap<u32, f32>,
+    ) -> &'s [(u32, f32)] {
+        if let Some((all, ends)) = &self.held {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            return &all[start..ends[i]];
+        }
+        let request = self.examples[i].0;
+        let v = &self.vocabulary;
+        x.clear();
+        let (title, body) = self.corpus.words(request);
+        word_block(idf, x, tf, title.iter().map(|&w| v.title[w as usize]));
+        word_block(idf, x, tf, body.iter().map(|&w| v.body[w as usize]));
+        if let Some((read, classes)) = &self.keywords {
+            x.extend(read.of(request).iter().filter_map(|&(j, hits)| {
+                let c = classes.get(j as usize).copied().flatten()?;
+                Some((self.base + c, keyword_value(hits)))
+            }));
+        }
+        x.sort_unstable_by_key(|(f, _)| *f);
+        x
+    }
+}
+
+/// Appends one block of word features: the sublinear tf-idf of the features `words` found
+/// (`None`: a word out of the vocabulary), scaled to unit length.
+fn word_block(
+    idf: &[f32],
+    out: &mut Features,
+    tf: &mut HashMap<u32, f32>,
+    words: impl Iterator<Item = Option<u32>>,
+) {
+    tf.clear();
+    for id in words.flatten() {
+        *tf.entry(id).or_default() += 1.0;
+    }
+    let start = out.len();
+    out.extend(
+        tf.iter()
+            .map(|(&id, &n)| (id, (1.0 + n.ln()) * idf[id as usize])),
+    );
+    let norm = out[start..].iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (_, v) in &mut out[start..] {
+            *v /= norm;
+        }
+    }
 }
 
 /// Figures of a classifier on labelled examples.
@@ -1117,5 +1446,96 @@ mod tests {
             assert!(k["01"].iter().any(|x| x == w), "{w}: {:?}", k["01"]);
         }
         assert!(!k["01.01"].iter().any(|x| x == "物业"));
+    }
+
+    #[test]
+    fn a_training_reads_each_request_as_a_suggestion_reads_its_text() {
+        let a = Analyzer::default();
+        // A lexicon with a class no example has, and keywords in titles and contents.
+        let lexicon = Lexicon::new([
+            (
+                "城建".to_string(),
+                vec!["路灯".to_string(), "小区".to_string()],
+            ),
+            ("劳动".to_string(), vec!["工资".to_string()]),
+            ("环保".to_string(), vec!["噪音".to_string()]),
+        ]);
+        let examples = history();
+        let mut corpus = Corpus::builder(&a, vec![Lexicon::default(), lexicon.clone()]);
+        for e in &examples {
+            corpus.push(e.text);
+        }
+        let corpus = corpus.finish();
+        assert_eq!(corpus.len(), examples.len());
+        // The same words, in the same order, as a suggestion reads.
+        for (i, e) in examples.iter().enumerate() {
+            let words = Words::of(&a, e.text);
+            let (title, body) = corpus.words(i);
+            let name = |w: &u32| corpus.dictionary[*w as usize].as_str();
+            assert_eq!(
+                title.iter().map(name).collect::<Vec<_>>(),
+                words.title().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                body.iter().map(name).collect::<Vec<_>>(),
+                words.body().collect::<Vec<_>>()
+            );
+        }
+        let labels: Vec<Option<&str>> = examples.iter().map(|e| Some(e.label)).collect();
+        let model = Classifier::train_corpus(&corpus, Some(1), &labels, true);
+        assert_eq!(model.labels(), ["城建", "劳动", "环保", "教育"]);
+        // The features the training fitted are those a suggestion makes of the same text.
+        let pairs: Vec<(usize, usize)> = examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, model.labels.iter().position(|l| l == e.label).unwrap()))
+            .collect();
+        let vocabulary = Vocabulary::of(&corpus, &pairs, model.labels.len());
+        assert_eq!(vocabulary.names.len(), model.vocab.len());
+        let training = Examples {
+            corpus: &corpus,
+            vocabulary,
+            keywords: Some((&corpus.lexicons[1], model.keyword_classes(&lexicon))),
+            base: model.vocab.len() as u32,
+            examples: pairs,
+            held: None,
+        };
+        let (mut x, mut tf) = (Vec::new(), HashMap::new());
+        let made: Vec<Features> = (0..examples.len())
+            .map(|i| training.features(&model.idf, i, &mut x, &mut tf).to_vec())
+            .collect();
+        // Held, they are the same.
+        let mut training = training;
+        training.hold_within(&model.idf, usize::MAX);
+        assert!(training.held.is_some());
+        let close = |a: &[(u32, f32)], b: &[(u32, f32)]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(u, v)| u.0 == v.0 && (u.1 - v.1).abs() < 1e-6)
+        };
+        for (i, m) in made.iter().enumerate() {
+            // The same up to the order the norm's terms were summed in.
+            assert!(close(training.features(&model.idf, i, &mut x, &mut tf), m));
+        }
+        let mut keyword_features = 0;
+        for (i, e) in examples.iter().enumerate() {
+            let x = made[i].clone();
+            let (y, _) = model.features(&Words::of(&a, e.text), &e.text);
+            assert_eq!(
+                x.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+                y.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+                "{}",
+                e.text.title
+            );
+            for ((_, u), (_, v)) in x.iter().zip(&y) {
+                assert!((u - v).abs() < 1e-6, "{u} vs {v}");
+            }
+            keyword_features += x
+                .iter()
+                .filter(|(f, _)| *f as usize >= model.vocab.len())
+                .count();
+        }
+        assert!(keyword_features >= 4, "{keyword_features} keyword features");
     }
 }

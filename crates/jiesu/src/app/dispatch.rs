@@ -17,7 +17,7 @@ use jiesu_core::org::OrgTree;
 use jiesu_core::role::Role;
 use jiesu_core::{OrderId, TenantId, UnitId};
 use jiesu_store::dispatch::{CatalogueVersion, DayAccuracy, LabelledOrder, SuggestionOutcome};
-use jiesu_text::classify::{Classifier, Example, Lexicon, Prediction, Text, Words};
+use jiesu_text::classify::{Classifier, Corpus, Lexicon, Prediction, Text, Words};
 use jiesu_text::regions::{Place, RegionResolver};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -428,7 +428,7 @@ impl App {
             install(&target, set.category(), |m| &mut m.category);
             install(&target, set.request_type(), |m| &mut m.request_type);
             install(&target, set.unit(), |m| &mut m.unit);
-            (set.history.len(), jiesu_text::pace::slept())
+            (set.corpus.len(), jiesu_text::pace::slept())
         })
         .await
         .map_err(AppError::Internal)?;
@@ -819,16 +819,20 @@ pub fn order_text(o: &Order) -> RequestText {
 }
 
 /// What a tenant's three models are trained on: its category tree's keywords and its
-/// history, each order's text segmented once for the three.
+/// history, each order's text read once for the three (as word ids and keyword hits: the
+/// texts go as they are read).
 struct TrainingSet {
-    analyzer: jiesu_text::Analyzer,
-    category_lexicon: Lexicon,
-    type_lexicon: Lexicon,
-    history: Vec<LabelledOrder>,
-    /// The lead unit of each order of the history (empty where it has none).
-    unit_labels: Vec<String>,
-    words: Vec<Words>,
+    /// The history's orders; lexicon 0: the category tree's keywords, 1: the types'.
+    corpus: Corpus,
+    categories: LabelColumn,
+    request_types: LabelColumn,
+    /// The lead unit of each order (none where it has none).
+    units: LabelColumn,
 }
+
+/// The lexicons a [`TrainingSet`]'s corpus is read with, by their place.
+const CATEGORY_LEXICON: usize = 0;
+const TYPE_LEXICON: usize = 1;
 
 impl TrainingSet {
     fn new(
@@ -849,88 +853,86 @@ impl TrainingSet {
                 .iter()
                 .map(|(t, w)| (t.to_string(), w.iter().map(|s| s.to_string()).collect())),
         );
-        let unit_labels = history
+        let mut corpus = Corpus::builder(&analyzer, vec![category_lexicon, type_lexicon]);
+        // A word is at least a character: room for the most the history can have.
+        let chars = history
             .iter()
-            .map(|o| o.lead_unit.map(|u| u.to_string()).unwrap_or_default())
-            .collect();
-        // The history is read once for the three models.
-        let words = history
-            .iter()
-            .map(|o| {
-                jiesu_text::pace::point();
-                Words::of(&analyzer, labelled_text(o))
-            })
-            .collect();
-        TrainingSet {
-            analyzer,
-            category_lexicon,
-            type_lexicon,
-            history,
-            unit_labels,
-            words,
+            .map(|o| o.title.chars().count() + o.content.chars().count())
+            .sum();
+        corpus.reserve(history.len(), chars);
+        let mut categories = LabelColumn::default();
+        let mut request_types = LabelColumn::default();
+        let mut units = LabelColumn::default();
+        // Each order's text is dropped as soon as it is read.
+        for o in history {
+            jiesu_text::pace::point();
+            corpus.push(labelled_text(&o));
+            categories.push(Some(&o.category));
+            request_types.push(Some(&o.request_type));
+            units.push(o.lead_unit.map(|u| u.to_string()).as_deref());
         }
-    }
-
-    /// A model of every order of the history, labelled by `label`.
-    fn on_every_order(
-        &self,
-        label: impl Fn(&LabelledOrder) -> &str,
-        lexicon: &Lexicon,
-        keep_lexicon_classes: bool,
-    ) -> Classifier {
-        let examples: Vec<Example<'_>> = self
-            .history
-            .iter()
-            .map(|o| Example {
-                text: labelled_text(o),
-                label: label(o),
-            })
-            .collect();
-        let all: Vec<&Words> = self.words.iter().collect();
-        Classifier::train_words(
-            &self.analyzer,
-            lexicon,
-            &examples,
-            &all,
-            keep_lexicon_classes,
-        )
+        TrainingSet {
+            corpus: corpus.finish(),
+            categories,
+            request_types,
+            units,
+        }
     }
 
     fn category(&self) -> Classifier {
         // Categories nobody has used yet stay suggestible through their keywords only while
         // the history is small; a large history says what the centre uses.
-        let small = self.history.len() < 1_000;
-        self.on_every_order(|o| &o.category, &self.category_lexicon, small)
+        let small = self.corpus.len() < 1_000;
+        Classifier::train_corpus(
+            &self.corpus,
+            Some(CATEGORY_LEXICON),
+            &self.categories.labels(),
+            small,
+        )
     }
 
     fn request_type(&self) -> Classifier {
-        self.on_every_order(|o| &o.request_type, &self.type_lexicon, true)
+        Classifier::train_corpus(
+            &self.corpus,
+            Some(TYPE_LEXICON),
+            &self.request_types.labels(),
+            true,
+        )
     }
 
     fn unit(&self) -> Classifier {
-        let (examples, words): (Vec<Example<'_>>, Vec<&Words>) = self
-            .history
+        Classifier::train_corpus(&self.corpus, None, &self.units.labels(), false)
+    }
+}
+
+/// One label (or none) per order of a history, each distinct label held once.
+#[derive(Default)]
+struct LabelColumn {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    /// Per order, its label's place in `names`.
+    of: Vec<Option<u32>>,
+}
+
+impl LabelColumn {
+    fn push(&mut self, label: Option<&str>) {
+        let id = label.map(|l| match self.index.get(l) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len() as u32;
+                self.names.push(l.to_string());
+                self.index.insert(l.to_string(), i);
+                i
+            }
+        });
+        self.of.push(id);
+    }
+
+    fn labels(&self) -> Vec<Option<&str>> {
+        self.of
             .iter()
-            .zip(&self.unit_labels)
-            .zip(&self.words)
-            .filter(|((_, u), _)| !u.is_empty())
-            .map(|((o, u), w)| {
-                (
-                    Example {
-                        text: labelled_text(o),
-                        label: u,
-                    },
-                    w,
-                )
-            })
-            .unzip();
-        Classifier::train_words(
-            &self.analyzer,
-            &Lexicon::default(),
-            &examples,
-            &words,
-            false,
-        )
+            .map(|id| id.map(|i| self.names[i as usize].as_str()))
+            .collect()
     }
 }
 
