@@ -753,13 +753,15 @@ struct LexiconHits {
 
 impl LexiconHits {
     fn of(&self, request: usize) -> &[(u32, f32)] {
-        let start = if request == 0 {
-            0
-        } else {
-            self.ends[request - 1]
-        };
-        &self.hits[start..self.ends[request]]
+        &self.hits[run(&self.ends, request)]
     }
+}
+
+/// Where the `i`th of runs laid one after the other in one buffer is, `ends` holding where
+/// each ends.
+fn run(ends: &[usize], i: usize) -> std::ops::Range<usize> {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    start..ends[i]
 }
 
 impl Corpus {
@@ -822,19 +824,9 @@ impl Corpus {
                 .sum::<usize>()
     }
 
-    /// Where the `request`th request's words are in `ids`.
-    fn range(&self, request: usize) -> std::ops::Range<usize> {
-        let start = if request == 0 {
-            0
-        } else {
-            self.ends[request - 1]
-        };
-        start..self.ends[request]
-    }
-
     /// The request's title words, and all its words (the title's first).
     fn words(&self, request: usize) -> (&[u32], &[u32]) {
-        let all = &self.ids[self.range(request)];
+        let all = &self.ids[run(&self.ends, request)];
         (&all[..self.titles[request]], all)
     }
 }
@@ -1030,8 +1022,7 @@ impl Examples<'_> {
         tf: &mut HashMap<u32, f32>,
     ) -> &'s [(u32, f32)] {
         if let Some((all, ends)) = &self.held {
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            return &all[start..ends[i]];
+            return &all[run(ends, i)];
         }
         let request = self.examples[i].0;
         let v = &self.vocabulary;
