@@ -81,8 +81,9 @@ pub struct DispatchReport {
     /// it): the history's words, the examples' features, the models and AdaGrad's sums.
     pub training_peak_bytes: u64,
     pub suggestion: LatencySummary,
-    /// Of the timed suggestions (orders the models did not see), the share whose first
-    /// category, type and lead unit are the order's own.
+    /// Of the timed suggestions, the share whose first category, type and lead unit are the
+    /// order's own. The timed orders are made from the same messages as the history, so this
+    /// compares builds (the same models give the same shares); it is not an accuracy.
     pub accuracy: [f64; 3],
     pub target_p99_ms: f64,
     pub met: bool,
@@ -115,7 +116,7 @@ impl DispatchReport {
             verdict(self.suggestion.p99_ms < self.target_p99_ms)
         );
         println!(
-            "  right first category {:.1}%, type {:.1}%, lead unit {:.1}% (of the timed suggestions)",
+            "  right first category {:.1}%, type {:.1}%, lead unit {:.1}% (the timed orders reuse the history's messages: a check between builds, not an accuracy)",
             self.accuracy[0] * 100.0,
             self.accuracy[1] * 100.0,
             self.accuracy[2] * 100.0
