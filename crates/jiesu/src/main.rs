@@ -7,24 +7,30 @@ use jiesu_core::role::RoleSet;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of the system's allocator: allocation was ~13% of the server's CPU under
-/// load, and glibc kept the memory of each model training (hundreds of MiB, freed on a
-/// thread's own arena) for good. With its `override` feature it is the C code's `malloc` too:
-/// the bundled SQLite allocates every bound value and record through it, and glibc's
-/// allocator was ~12% of the write connection's thread in the soak.
+/// jemalloc instead of the system's allocator. glibc's allocator was ~13% of the server's CPU
+/// under load, kept the memory of each model training (hundreds of MiB, freed on a thread's
+/// own arena) for good, and was ~12% of the write connection's thread in the soak. Built
+/// unprefixed, jemalloc is the C code's `malloc` too, so the bundled SQLite allocates every
+/// page, bound value and record through it. mimalloc, the allocator before, was as fast, but
+/// the server's memory rose through the whole of a 30-minute soak while heap profiles showed
+/// the live heap flat over its last half: mimalloc kept what was freed. jemalloc gives freed
+/// pages back after a few seconds (docs/design.md, "jemalloc instead of mimalloc"). Its
+/// options come from `MALLOC_CONF`.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Turns transparent huge pages off for the process, unless `MIMALLOC_ALLOW_THP` is set (then
-/// mimalloc's own setting applies). mimalloc asks the kernel for huge pages on its arenas; a
-/// huge page stays resident until the kernel splits it, so what mimalloc frees inside one is
-/// not given back at once, and the server's memory rose the whole of a 30-minute soak (+12%,
-/// ~390 MiB of it in huge pages at the end). With them off,
-/// the same soak on the same machine had ~100 MiB less memory, levelling off, and 5 against
-/// 34 of 180 ten-second windows over 50 ms (docs/design.md, "Transparent huge pages off").
+/// Turns transparent huge pages off for the process, unless `JIESU_ALLOW_THP` is set (then the
+/// system's setting applies). A huge page stays resident until the kernel splits it, so what
+/// the allocator frees inside one is not given back at once: under mimalloc, which asked for
+/// them, the server's memory rose the whole of a 30-minute soak (+12%, ~390 MiB of it in
+/// huge pages at the end). With them off, the same soak on the same machine had ~100 MiB less
+/// memory and 5 against 34 of 180 ten-second windows over 50 ms (docs/design.md,
+/// "Transparent huge pages off"). jemalloc does not ask for them, but a system that gives
+/// them to every process (`always`) would.
 fn transparent_huge_pages_off() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+    if std::env::var_os("JIESU_ALLOW_THP").is_none() {
         // Fails only on kernels before 3.15; the process then runs as it would without.
         let _ = rustix::thread::disable_transparent_huge_pages(true);
     }

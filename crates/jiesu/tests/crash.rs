@@ -39,15 +39,15 @@ fn jiesu_ok(data: &Path, db: &Option<String>, args: &[&str]) {
     );
 }
 
-/// Starts `jiesu serve` on an ephemeral port, with `MIMALLOC_ALLOW_THP` set to `allow_thp` or
+/// Starts `jiesu serve` on an ephemeral port, with `JIESU_ALLOW_THP` set to `allow_thp` or
 /// unset; returns the child and its base URL.
 fn serve(data: &Path, db: &Option<String>, allow_thp: Option<&str>) -> (Child, String) {
     let mut c = Command::new(BIN);
     c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data);
     match allow_thp {
-        Some(v) => c.env("MIMALLOC_ALLOW_THP", v),
-        None => c.env_remove("MIMALLOC_ALLOW_THP"),
+        Some(v) => c.env("JIESU_ALLOW_THP", v),
+        None => c.env_remove("JIESU_ALLOW_THP"),
     };
     if let Some(u) = db {
         c.arg("--database-url").arg(u);
@@ -206,7 +206,7 @@ async fn acknowledged_orders_survive_sigkill_on_postgres() {
 }
 
 /// The server turns transparent huge pages off for its process (see `main.rs`), and leaves
-/// them to mimalloc's own setting when `MIMALLOC_ALLOW_THP` is set.
+/// them to the system's setting when `JIESU_ALLOW_THP` is set.
 #[test]
 fn the_server_runs_without_transparent_huge_pages() {
     for (allow_thp, expected) in [(None, "0"), (Some("1"), "1")] {
@@ -226,6 +226,24 @@ fn the_server_runs_without_transparent_huge_pages() {
             .find_map(|l| l.strip_prefix("THP_enabled:"))
             .map(str::trim)
             .unwrap_or_else(|| panic!("no THP_enabled in /proc/PID/status:\n{status}"));
-        assert_eq!(enabled, expected, "MIMALLOC_ALLOW_THP={allow_thp:?}");
+        assert_eq!(enabled, expected, "JIESU_ALLOW_THP={allow_thp:?}");
     }
+}
+
+/// The server allocates with jemalloc, built unprefixed so that it is the process's `malloc`
+/// (SQLite's pages and records included; see `main.rs`): only that build reads
+/// `MALLOC_CONF`, here asking for its statistics at exit.
+#[test]
+fn the_server_allocates_with_jemalloc_as_the_process_malloc() {
+    let out = Command::new(BIN)
+        .arg("--version")
+        .env("MALLOC_CONF", "stats_print:true")
+        .output()
+        .expect("run jiesu --version");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("jemalloc statistics"),
+        "no jemalloc statistics on stderr: {stderr}"
+    );
 }
