@@ -11,11 +11,12 @@ use tracing_subscriber::EnvFilter;
 /// under load, kept the memory of each model training (hundreds of MiB, freed on a thread's
 /// own arena) for good, and was ~12% of the write connection's thread in the soak. Built
 /// unprefixed, jemalloc is the C code's `malloc` too, so the bundled SQLite allocates every
-/// page, bound value and record through it. mimalloc, the allocator before, was as fast, but
-/// the server's memory rose through the whole of a 30-minute soak while heap profiles showed
-/// the live heap flat over its last half: mimalloc kept what was freed. jemalloc gives freed
-/// pages back after a few seconds (docs/design.md, "jemalloc instead of mimalloc"). Its
-/// options come from `MALLOC_CONF`.
+/// page, bound value and record through it. mimalloc, the allocator before, created orders as
+/// fast, but on fast machines the server's memory rose through the whole of a 30-minute soak
+/// while a heap profile showed the live heap flat over its last half: mimalloc kept what was
+/// freed. jemalloc gives freed pages back after a few seconds and held ~100 MiB less in the
+/// same soak; whether it costs the soak latency is not settled (docs/design.md, "jemalloc
+/// instead of mimalloc"). Its options come from `MALLOC_CONF`.
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

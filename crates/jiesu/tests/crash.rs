@@ -232,7 +232,9 @@ fn the_server_runs_without_transparent_huge_pages() {
 
 /// The server allocates with jemalloc, built unprefixed so that it is the process's `malloc`
 /// (SQLite's pages and records included; see `main.rs`): only that build reads
-/// `MALLOC_CONF`, here asking for its statistics at exit.
+/// `MALLOC_CONF`, here asking for its statistics at exit. (A build without the `jemalloc`
+/// feature, for heap profiles, uses the system's `malloc`.)
+#[cfg(feature = "jemalloc")]
 #[test]
 fn the_server_allocates_with_jemalloc_as_the_process_malloc() {
     let out = Command::new(BIN)
