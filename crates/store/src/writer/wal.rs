@@ -44,6 +44,9 @@ pub(crate) struct Wal<A> {
     counters: Arc<SyncCounters>,
 }
 
+/// A sync of the log that takes longer is logged (as a slow checkpoint is, see `writer`).
+const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What the syncer has done, for `/metrics`.
 #[derive(Default)]
 struct SyncCounters {
@@ -152,10 +155,20 @@ fn sync_loop<A>(
             tracing::error!(error = %e, log = %log.display(), "cannot sync the database's log; stopping");
             std::process::abort();
         }
+        let took = t.elapsed();
         counters.syncs.fetch_add(1, Ordering::Relaxed);
         counters
             .sync_us
-            .fetch_add(super::micros(t.elapsed()), Ordering::Relaxed);
+            .fetch_add(super::micros(took), Ordering::Relaxed);
+        if took > SLOW_SYNC {
+            // Every caller of these commits waited for it: a soak's slow window that comes
+            // with one was the disk's (or the filesystem journal's), not the server's work.
+            tracing::warn!(
+                ms = took.as_secs_f64() * 1e3,
+                commits = batch.len(),
+                "slow log sync"
+            );
+        }
         synced.send_if_modified(|s| {
             let moved = upto > *s;
             *s = (*s).max(upto);
