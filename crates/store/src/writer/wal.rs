@@ -162,7 +162,7 @@ fn sync_loop<A>(
             .fetch_add(super::micros(took), Ordering::Relaxed);
         if took > SLOW_SYNC {
             // Every caller of these commits waited for it: a soak's slow window that comes
-            // with one was the disk's (or the filesystem journal's), not the server's work.
+            // with one waited for the disk (or the filesystem's journal), not for the CPU.
             tracing::warn!(
                 ms = took.as_secs_f64() * 1e3,
                 commits = batch.len(),
