@@ -119,8 +119,9 @@ pub struct WriterStats {
 /// A batch that takes longer is counted and logged with its phases.
 pub const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// A checkpoint that takes longer is logged: the next batch waited for it.
-const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_millis(50);
+/// A checkpoint (the next batch waited for it) or a sync of the log (the callers of its
+/// commits waited for it) that takes longer is logged: both wait for the disk.
+const SLOW_DISK: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Default)]
 struct Counters {
@@ -152,7 +153,7 @@ impl Counters {
         self.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.checkpoint_us
             .fetch_add(micros(took), Ordering::Relaxed);
-        if took > SLOW_CHECKPOINT {
+        if took > SLOW_DISK {
             tracing::warn!(ms = took.as_secs_f64() * 1e3, "slow checkpoint");
         }
     }

@@ -44,9 +44,6 @@ pub(crate) struct Wal<A> {
     counters: Arc<SyncCounters>,
 }
 
-/// A sync of the log that takes longer is logged (as a slow checkpoint is, see `writer`).
-const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// What the syncer has done, for `/metrics`.
 #[derive(Default)]
 struct SyncCounters {
@@ -160,7 +157,7 @@ fn sync_loop<A>(
         counters
             .sync_us
             .fetch_add(super::micros(took), Ordering::Relaxed);
-        if took > SLOW_SYNC {
+        if took > super::SLOW_DISK {
             // Every caller of these commits waited for it: a soak's slow window that comes
             // with one waited for the disk (or the filesystem's journal), not for the CPU.
             tracing::warn!(
