@@ -40,6 +40,16 @@ async fn orders_are_found_by_their_words_within_filters_and_scope(t: &TestApp) {
         found(t, &dispatcher, &format!("q={}", enc("路灯"))).await,
         vec![lamp_id]
     );
+    // A hit's passage is cut from its content, the searched words marked.
+    let (_, r) = get(
+        &dispatcher,
+        t.url(&format!("/api/orders/search?q={}", enc("油烟"))),
+    )
+    .await;
+    assert_eq!(
+        r["items"][0]["highlight"], "小区楼下烧烤摊<em>油烟</em>很大，晚上十二点还在营业。",
+        "{r}"
+    );
     // The address is searched too, and filters apply.
     let both = found(t, &dispatcher, &format!("q={}", enc("晚上"))).await;
     assert_eq!(both.len(), 2, "{both:?}");

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Bump when the index's schema or analysis changes: it is rebuilt at start.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 3;
 const BATCH: u64 = 2_000;
 /// How long a missing outbox id below the cursor is watched for.
 const GAP_WAIT_MS: i64 = 60_000;
@@ -531,16 +531,17 @@ impl App {
             .collect();
         let org = self.org(p.tenant).await?;
         let mut out = Vec::with_capacity(hits.items.len());
-        for h in hits.items {
+        for h in &hits.items {
             // The index's scope filter decided; the stored order confirms it.
             let Some(s) = stored.remove(&(h.id as i64)) else {
                 continue;
             };
             if let Some(view) = self.view_if_visible(p, &org, s) {
                 out.push(OrderFound {
+                    // From the content as this viewer sees it.
+                    highlight: hits.highlight(&view.stored.order.content),
                     view,
                     score: h.score,
-                    highlight: h.highlight,
                 });
             }
         }
