@@ -102,7 +102,7 @@ fn schema() -> (Schema, Fields) {
     // Words with their frequencies, no positions (no query here looks for a phrase), and no
     // stored text: a hit's passage is cut from the order the caller reads for it anyway
     // (`OrderHits::highlight`), and its id comes from a column. Stored content and positions
-    // had been 60% of the index on disk, all of it mapped into the server as searches read it.
+    // had been 60% of the index on disk, and mapped into the server where searches read them.
     let zh = || {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
